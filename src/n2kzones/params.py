@@ -1,0 +1,116 @@
+"""Policy and science parameters: zone widths, KDW values, emission factors, GVE factors.
+
+The defaults live in ``n2kzones/data/parameters.toml`` with their sources. A project config
+can override any of them under ``[parameters]``; :func:`load_parameters` merges the two and
+validates the result, so a typo in a key is an error, not a silently ignored value.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from importlib import resources
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ConversionParams(_Strict):
+    mol_n_per_kg_nh3: float = Field(gt=0, description="mol N per kg NH3 emitted (58.7).")
+
+
+class ZoneParams(_Strict):
+    default_width_m: float = Field(ge=0, description="Default zone width from the area edge.")
+    wide_width_m: float = Field(ge=0, description="Width for areas with high overload from the zone.")
+    quad_segs: int = Field(ge=4, le=256, description="Buffer segments per quarter circle.")
+
+
+class Habitat(_Strict):
+    name: str
+    kdw_mol_ha: float = Field(gt=0, description="Critical deposition value, mol N/ha/yr.")
+
+
+class KdwParams(_Strict):
+    near_overload_margin_mol_ha: float = Field(ge=0)
+    not_sensitive_from_mol_ha: float = Field(gt=0)
+    habitats: dict[str, Habitat]
+
+    def kdw_of(self, code: str) -> float:
+        """KDW in mol N/ha/yr of a habitat code; raises KeyError naming the known codes."""
+        try:
+            return self.habitats[code].kdw_mol_ha
+        except KeyError:
+            known = ", ".join(sorted(self.habitats))
+            raise KeyError(
+                f"habitat type {code!r} has no KDW; add it under [parameters.kdw.habitats] "
+                f"(known: {known})"
+            ) from None
+
+
+class LivestockCategory(_Strict):
+    emission_kg_nh3_per_animal: float = Field(ge=0)
+    gve_per_animal: float = Field(ge=0)
+    grazing: bool
+
+
+class LandBasedParams(_Strict):
+    max_gve_per_ha: float = Field(gt=0)
+    min_grassland_share: float = Field(ge=0, le=1)
+
+
+class Parameters(_Strict):
+    """All policy/science numbers used by the pipeline (see ``data/parameters.toml``)."""
+
+    conversion: ConversionParams
+    zones: ZoneParams
+    kdw: KdwParams
+    livestock: dict[str, LivestockCategory]
+    land_based: LandBasedParams
+
+    @field_validator("livestock")
+    @classmethod
+    def _nonempty(cls, v: dict[str, LivestockCategory]) -> dict[str, LivestockCategory]:
+        if not v:
+            raise ValueError("at least one livestock category is needed")
+        return v
+
+    @property
+    def animal_categories(self) -> list[str]:
+        """Livestock category names, in table order (the animal-count column names)."""
+        return list(self.livestock)
+
+
+def _deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def default_parameter_dict() -> dict[str, Any]:
+    """The packaged defaults as a plain dict (a fresh copy)."""
+    text = resources.files("n2kzones").joinpath("data/parameters.toml").read_text("utf-8")
+    return tomllib.loads(text)
+
+
+def load_parameters(overrides: dict[str, Any] | None = None) -> Parameters:
+    """Packaged defaults merged with ``overrides`` (same nesting as the TOML file).
+
+    Parameters
+    ----------
+    overrides
+        Nested dict such as ``{"zones": {"default_width_m": 250}}``. Unknown keys raise.
+
+    Returns
+    -------
+    Parameters
+        Validated, immutable parameters.
+    """
+    merged = _deep_merge(default_parameter_dict(), overrides or {})
+    return Parameters.model_validate(merged)
