@@ -1,0 +1,70 @@
+# n2kzones: `make demo` runs the whole pipeline on the sample region, `make test` the tests.
+# Targets are real files that depend on their inputs, the config and the code of their
+# stage, so `make` rebuilds only what changed. Outputs are written atomically by the code;
+# .DELETE_ON_ERROR removes any target a failed recipe may have touched.
+
+SHELL := /bin/bash
+.DELETE_ON_ERROR:
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+CONFIG ?= config/sample.toml
+RAW    := data/raw/sample
+OUT    := data/processed
+SEED   ?= 20260626
+N2K    := $(BIN)/n2kzones
+
+PKG     := src/n2kzones
+COMMON  := $(STAMP) $(CONFIG) $(wildcard $(PKG)/*.toml $(PKG)/data/*) $(PKG)/config.py $(PKG)/params.py \
+           $(PKG)/validate.py $(PKG)/pipeline.py $(PKG)/errors.py $(wildcard $(PKG)/io/*.py)
+SAMPLE_MANIFEST := $(RAW)/manifest.json
+
+.PHONY: help venv demo test sample zones overlay bench clean clean-outputs lint
+
+help:  ## Show the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $@
+
+venv: $(STAMP)  ## Create .venv and install n2kzones with its test tools
+
+demo: overlay  ## Generate the sample region and run every pipeline stage on it
+	@echo "demo outputs in $(OUT)/: n2kzones.gpkg, area_summary.csv, farm_summary.csv"
+
+test: $(STAMP)  ## Run the test suite (2 workers); fails when no test ran
+	@$(BIN)/python -m pytest -n 2 --dist loadfile $(PYTEST_ARGS); rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: treating as a failure" >&2; exit 1; fi; exit $$rc
+
+$(SAMPLE_MANIFEST): $(STAMP) $(PKG)/sample.py $(PKG)/data/parameters.toml
+	$(N2K) sample --out $(RAW) --seed $(SEED)
+
+sample: $(SAMPLE_MANIFEST)  ## Generate the sample region into data/raw/sample
+
+$(OUT)/stages/zones.parquet: $(SAMPLE_MANIFEST) $(COMMON) $(PKG)/zones.py $(wildcard config/*.csv)
+	$(N2K) zones --config $(CONFIG)
+
+zones: $(OUT)/stages/zones.parquet  ## Zones per area and the national zone layer
+
+$(OUT)/n2kzones.gpkg: $(OUT)/stages/zones.parquet $(COMMON) $(PKG)/overlay.py $(PKG)/summary.py
+	$(N2K) overlay --config $(CONFIG)
+
+overlay: $(OUT)/n2kzones.gpkg  ## Parcels and farms x zones: GeoPackage, area_summary.csv, farm_summary.csv
+
+bench: $(STAMP)  ## Benchmarks on the national-sized sample (slow; prints ratios)
+	$(BIN)/python benchmarks/bench_overlay.py
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests benchmarks tools
+
+clean-outputs:  ## Remove generated outputs (data/processed)
+	rm -rf $(OUT)/*
+
+clean: clean-outputs  ## Remove outputs, generated sample data and the virtual environment
+	rm -rf $(RAW) $(VENV)

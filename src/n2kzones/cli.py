@@ -1,0 +1,122 @@
+"""Command-line interface: ``n2kzones <stage> --config config/sample.toml``.
+
+The library only logs; this module owns the log handlers and progress bars, and turns
+n2kzones' errors into one clear message and exit code 2 (a traceback with ``-v``).
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from n2kzones.errors import N2kError
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="Zones around Natura 2000 areas, parcel/farm overlay, NH3 deposition and RKO analysis.",
+)
+
+ConfigOpt = Annotated[Path, typer.Option("--config", "-c", help="Project config (TOML).")]
+DEFAULT_CONFIG = Path("config/sample.toml")
+
+_state = {"verbose": 0}
+
+
+@app.callback()
+def main(
+    verbose: Annotated[int, typer.Option("--verbose", "-v", count=True, help="More output (-vv: debug).")] = 0,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only warnings and errors.")] = False,
+) -> None:
+    """Set up logging for every subcommand."""
+    level = logging.WARNING if quiet else (logging.DEBUG if verbose > 1 else logging.INFO)
+    _state["verbose"] = verbose
+    logging.basicConfig(
+        level=level,
+        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+        datefmt="%H:%M:%S",
+        stream=sys.stderr,
+        force=True,
+    )
+    for noisy in ("numba", "fiona", "pyogrio", "rasterio", "matplotlib", "PIL"):
+        logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
+
+
+def _run(step: str, fn, *args, **kwargs):  # noqa: ANN001, ANN202 - thin wrapper
+    t0 = time.perf_counter()
+    try:
+        result = fn(*args, **kwargs)
+    except N2kError as exc:
+        if _state["verbose"]:
+            raise
+        typer.secho(f"n2kzones {step}: {exc}", err=True, fg=typer.colors.RED)
+        raise typer.Exit(code=2) from None
+    typer.secho(f"n2kzones {step}: done in {time.perf_counter() - t0:.1f} s", err=True, fg=typer.colors.GREEN)
+    return result
+
+
+def _config(path: Path):  # noqa: ANN202
+    from n2kzones.config import load_config
+
+    return _run("config", load_config, path)
+
+
+@app.command()
+def sample(
+    out: Annotated[Path, typer.Option(help="Folder for the generated layers.")] = Path("data/raw/sample"),
+    seed: Annotated[int, typer.Option(help="Random seed; the same seed gives identical files.")] = 20260626,
+    scale: Annotated[int, typer.Option(min=1, help="Number of 40 x 40 km tiles (32 ~ national).")] = 1,
+) -> None:
+    """Generate the embedded sample region (areas, habitats, parcels, farms, background)."""
+    from n2kzones.sample import generate_sample
+
+    summary = _run("sample", generate_sample, out, seed=seed, scale=scale)
+    typer.echo(str(summary))
+
+
+@app.command()
+def check(config: ConfigOpt = DEFAULT_CONFIG) -> None:
+    """Validate a config file and show the resolved inputs."""
+    cfg = _config(config)
+    typer.echo(f"config {config} is valid; output folder {cfg.output_dir}")
+    for kind in ("areas", "habitats", "parcels", "farms", "background_deposition"):
+        spec = getattr(cfg.inputs, kind)
+        if spec is not None:
+            typer.echo(f"  {kind:22s} {cfg.resolve(spec.path)}")
+
+
+@app.command()
+def zones(config: ConfigOpt = DEFAULT_CONFIG) -> None:
+    """Build the zones per area and the national zone layer."""
+    from n2kzones.pipeline import run_zones
+
+    cfg = _config(config)
+    _run("zones", run_zones, cfg)
+
+
+@app.command()
+def overlay(config: ConfigOpt = DEFAULT_CONFIG) -> None:
+    """Overlay parcels and farms with the zones; write the GeoPackage and CSV tables."""
+    from n2kzones.pipeline import run_overlay
+
+    cfg = _config(config)
+    _run("overlay", run_overlay, cfg, progress=sys.stderr.isatty())
+
+
+@app.command()
+def run(config: ConfigOpt = DEFAULT_CONFIG) -> None:
+    """Run every stage in order."""
+    from n2kzones.pipeline import run_overlay, run_zones
+
+    cfg = _config(config)
+    _run("zones", run_zones, cfg)
+    _run("overlay", run_overlay, cfg, progress=sys.stderr.isatty())
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

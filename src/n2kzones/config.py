@@ -1,0 +1,234 @@
+"""Project configuration: one TOML file, validated on load.
+
+A config names the input layers (path, layer, preset and column mapping), the working CRS,
+the zone rules and the output folder, and may override any scientific/policy parameter
+(see :mod:`n2kzones.params`). Unknown keys and bad values raise :class:`ConfigError` naming
+the key and what is allowed; relative paths are resolved against the config file's folder's
+parent project (the folder holding ``pyproject.toml`` or, failing that, the config's folder).
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+import pyproj
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from n2kzones.errors import ConfigError
+from n2kzones.params import Parameters, load_parameters
+
+PRESETS: dict[str, tuple[str, ...]] = {
+    "areas": ("n2kzones", "pdok_natura2000", "eea_natura2000", "natura2000_json"),
+    "habitats": ("n2kzones",),
+    "parcels": ("n2kzones", "brp_pdok"),
+    "farms": ("n2kzones", "igo_veehouderijen", "imaer_gml"),
+}
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class LayerInput(_Strict):
+    """One input layer: where it is and how its columns map to n2kzones' names."""
+
+    path: Path
+    layer: str | None = Field(None, description="Layer name in a multi-layer file (GeoPackage).")
+    preset: str = Field("n2kzones", description="Column-mapping preset for a known source.")
+    columns: dict[str, str | list[str]] = Field(
+        default_factory=dict,
+        description="n2kzones column name -> column in the file (a list: first non-blank).",
+    )
+    assume_crs: str | None = Field(
+        None,
+        description="CRS for files that carry none (CSV, a .shp without .prj). Never overrides "
+        "a CRS the file has.",
+    )
+    x_column: str | None = Field(None, description="CSV only: column with x coordinates.")
+    y_column: str | None = Field(None, description="CSV only: column with y coordinates.")
+    on_duplicate_id: Literal["error", "drop_identical", "suffix"] = Field(
+        "drop_identical",
+        description="Rows sharing an id: 'error' refuses; 'drop_identical' drops exact copies "
+        "(logged) and refuses differing ones; 'suffix' keeps all, renaming repeats id-2, id-3.",
+    )
+
+
+class RasterInput(_Strict):
+    path: Path
+    assume_crs: str | None = None
+
+
+class Inputs(_Strict):
+    areas: LayerInput
+    habitats: LayerInput | None = None
+    parcels: LayerInput | None = None
+    farms: LayerInput | None = None
+    background_deposition: RasterInput | None = None
+
+    @model_validator(mode="after")
+    def _known_presets(self) -> Inputs:
+        for kind, allowed in PRESETS.items():
+            spec = getattr(self, kind)
+            if spec is not None and spec.preset not in allowed:
+                raise ValueError(
+                    f"inputs.{kind}.preset = {spec.preset!r} is not known; "
+                    f"allowed: {', '.join(allowed)}"
+                )
+        return self
+
+
+class ExtraZoneLayer(_Strict):
+    """Another protected-area layer with its own zone rules (e.g. kwetsbare watergebieden)."""
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    input: LayerInput
+    width_m: float = Field(ge=0, le=10_000)
+    include_inner: bool = False
+
+
+class ZoneRules(_Strict):
+    default_width_m: float | None = Field(
+        None, ge=0, le=10_000, description="Width for every area; default from parameters."
+    )
+    overrides: dict[str, float] = Field(
+        default_factory=dict, description="site_code -> width in m (0 = no zone)."
+    )
+    overrides_csv: Path | None = Field(
+        None, description="CSV with columns site_code,width_m; entries in `overrides` win."
+    )
+    include_inner: bool = Field(
+        True, description="Also zone the area itself ('in en rondom'): farmland inside it."
+    )
+    only_nitrogen_sensitive: bool = Field(
+        True, description="Areas not flagged nitrogen-sensitive get no zone."
+    )
+    quad_segs: int | None = Field(None, ge=4, le=256)
+    extra_layers: list[ExtraZoneLayer] = Field(default_factory=list)
+
+    @field_validator("overrides")
+    @classmethod
+    def _widths_in_range(cls, v: dict[str, float]) -> dict[str, float]:
+        bad = {k: w for k, w in v.items() if not (0 <= w <= 10_000)}
+        if bad:
+            raise ValueError(f"zone widths must be between 0 and 10000 m, got {bad}")
+        return v
+
+
+class ProjectSection(_Strict):
+    name: str = "n2kzones"
+    crs: str = Field("EPSG:28992", description="Working CRS; must be projected, in metres.")
+    output_dir: Path = Path("data/processed")
+
+    @field_validator("crs")
+    @classmethod
+    def _metric_crs(cls, v: str) -> str:
+        try:
+            crs = pyproj.CRS.from_user_input(v)
+        except pyproj.exceptions.CRSError as exc:
+            raise ValueError(f"unknown CRS {v!r}: {exc}") from None
+        units = {ax.unit_name for ax in crs.axis_info}
+        if not crs.is_projected or units - {"metre"}:
+            raise ValueError(
+                f"CRS {v!r} is not a projected CRS in metres; buffers and areas need one "
+                "(use EPSG:28992 for the Netherlands, EPSG:3035 for the EU)"
+            )
+        return v
+
+
+class Config(_Strict):
+    """A validated n2kzones project configuration."""
+
+    project: ProjectSection = Field(default_factory=ProjectSection)
+    inputs: Inputs
+    zones: ZoneRules = Field(default_factory=ZoneRules)
+    parameters: dict[str, Any] = Field(
+        default_factory=dict, description="Overrides of n2kzones/data/parameters.toml."
+    )
+    source_path: Path | None = Field(None, exclude=True)
+    base_dir: Path = Field(Path("."), exclude=True)
+
+    @field_validator("parameters")
+    @classmethod
+    def _parameters_valid(cls, v: dict[str, Any]) -> dict[str, Any]:
+        load_parameters(v)  # raises a ValidationError naming the bad key
+        return v
+
+    # -- derived ----------------------------------------------------------------------------
+    @property
+    def params(self) -> Parameters:
+        """The merged, validated scientific/policy parameters."""
+        return load_parameters(self.parameters)
+
+    def resolve(self, path: Path) -> Path:
+        """An input/output path as given in the config, made absolute against the project."""
+        return path if path.is_absolute() else (self.base_dir / path)
+
+    @property
+    def output_dir(self) -> Path:
+        return self.resolve(self.project.output_dir)
+
+    @property
+    def default_width_m(self) -> float:
+        if self.zones.default_width_m is not None:
+            return self.zones.default_width_m
+        return self.params.zones.default_width_m
+
+    @property
+    def quad_segs(self) -> int:
+        return self.zones.quad_segs or self.params.zones.quad_segs
+
+
+def _format_validation_error(exc: ValidationError, source: str) -> str:
+    lines = [f"invalid configuration in {source}:"]
+    for err in exc.errors():
+        key = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        if err["type"] == "extra_forbidden":
+            lines.append(f"  - {key}: unknown key (check the spelling; see docs/config.md)")
+        else:
+            allowed = err.get("ctx", {}).get("expected")
+            hint = f" (allowed: {allowed})" if allowed else ""
+            lines.append(f"  - {key}: {err['msg']}{hint}; got {err.get('input')!r}")
+    return "\n".join(lines)
+
+
+def _project_root(config_path: Path) -> Path:
+    for parent in (config_path.parent, *config_path.parents):
+        if (parent / "pyproject.toml").exists() or (parent / "Makefile").exists():
+            return parent
+    return config_path.parent
+
+
+def config_from_dict(data: dict[str, Any], *, base_dir: Path = Path("."), source: str = "<dict>") -> Config:
+    """Validate a config given as a dict (as read from TOML).
+
+    Raises
+    ------
+    ConfigError
+        Naming each bad key and what is allowed.
+    """
+    try:
+        return Config.model_validate({**data, "base_dir": base_dir})
+    except ValidationError as exc:
+        raise ConfigError(_format_validation_error(exc, source)) from None
+
+
+def load_config(path: str | Path) -> Config:
+    """Read and validate a TOML config file.
+
+    Parameters
+    ----------
+    path
+        The TOML file. Relative paths inside it are resolved against the project root (the
+        nearest folder above it holding ``pyproject.toml`` or a ``Makefile``).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file {path} does not exist; try config/sample.toml")
+    try:
+        data = tomllib.loads(path.read_text("utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path} is not valid TOML: {exc}") from None
+    cfg = config_from_dict(data, base_dir=_project_root(path.resolve()), source=str(path))
+    return cfg.model_copy(update={"source_path": path.resolve()})

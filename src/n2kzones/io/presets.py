@@ -1,0 +1,74 @@
+"""Column-mapping presets for the sources users have.
+
+A preset maps n2kzones' column names to a source's names. A list means "the first
+non-blank of these columns" (PDOK writes a blank Habitats-directive code for Birds-only
+sites). ``defaults`` gives values for columns a source does not have; using one is logged.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Preset:
+    columns: dict[str, str | list[str]]
+    defaults: dict[str, Any] = field(default_factory=dict)
+    note: str = ""
+
+
+# Canonical columns per layer kind: (required, optional).
+SCHEMAS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "areas": (("site_code",), ("name", "nitrogen_sensitive", "area_number")),
+    "habitats": (("habitat_code",), ("site_code", "kdw_mol_ha")),
+    "parcels": (("category",), ("parcel_id", "gewascode", "gewas", "jaar", "farm_id")),
+    "farms": (("farm_id",), ("emission_kg_nh3", "source_height_m", "farm_type")),
+}
+
+PRESETS: dict[str, dict[str, Preset]] = {
+    "areas": {
+        "n2kzones": Preset(columns={}),
+        # PDOK WFS service.pdok.nl/rvo/natura2000 (layer natura2000). It carries no
+        # nitrogen-sensitivity flag: take it from the RCE list (natura2000_json) or map one.
+        "pdok_natura2000": Preset(
+            columns={"site_code": ["sitecodeH", "sitecodeV"], "name": "naamN2K", "area_number": "nr"},
+            defaults={"nitrogen_sensitive": True},
+            note="PDOK has no nitrogen-sensitive flag; every area is treated as sensitive",
+        ),
+        # EEA Natura 2000 end-of-year release (Natura2000_end<year>_epsg3035.gpkg/shp).
+        "eea_natura2000": Preset(
+            columns={"site_code": "SITECODE", "name": "SITENAME"},
+            defaults={"nitrogen_sensitive": True},
+            note="EEA has no nitrogen-sensitive flag; every site is treated as sensitive",
+        ),
+        # The per-area JSON folder layout of ../shared/data/real/natura2000-nl-pdok-rce.
+        "natura2000_json": Preset(columns={}),
+    },
+    "habitats": {"n2kzones": Preset(columns={})},
+    "parcels": {
+        "n2kzones": Preset(columns={}),
+        # PDOK BRP gewaspercelen GeoPackage (layer brp_gewas): category, gewas, gewascode,
+        # jaar, status. It has no stable id: the row number (GeoPackage fid order) is used.
+        "brp_pdok": Preset(columns={}),
+    },
+    "farms": {
+        "n2kzones": Preset(columns={}),
+        # IGO veehouderijen layer (omgevingsdiensten), as in
+        # ../shared/data/real/veehouderijen-igo-n2000-zones/data.gpkg.
+        "igo_veehouderijen": Preset(
+            columns={"farm_id": "vthobject_id", "emission_kg_nh3": "nh3_emissie", "farm_type": "bedrijfstype"},
+        ),
+        # AERIUS IMAER calculation input (GDAL layer EmissionSource): value = NH3 kg/yr.
+        "imaer_gml": Preset(columns={"farm_id": "localId", "emission_kg_nh3": "value"}),
+    },
+}
+
+
+def get_preset(kind: str, name: str) -> Preset:
+    """The preset ``name`` for layer ``kind``; KeyError names the allowed ones."""
+    try:
+        return PRESETS[kind][name]
+    except KeyError:
+        allowed = ", ".join(PRESETS.get(kind, {}))
+        raise KeyError(f"no preset {name!r} for {kind}; allowed: {allowed}") from None

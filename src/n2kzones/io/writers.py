@@ -1,0 +1,98 @@
+"""Atomic writers: a file appears complete under its final name, or not at all.
+
+Each writer writes to a temporary name in the destination folder and renames it into place
+(``os.replace`` is atomic on one filesystem). An interrupted or failed run therefore leaves
+the previous output intact, and never a half-written file that looks current.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import tempfile
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import pandas as pd
+import pyogrio
+
+log = logging.getLogger(__name__)
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | Path) -> Iterator[Path]:
+    """Yield a temporary path next to ``path``; move it onto ``path`` when the block succeeds.
+
+    On an exception the temporary file is removed and ``path`` is left as it was.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f"{path.suffix}.tmp", dir=path.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    tmp.unlink()  # writers (GDAL) want to create the file themselves
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        for leftover in (tmp, Path(f"{tmp}-journal"), Path(f"{tmp}-wal"), Path(f"{tmp}-shm")):
+            with contextlib.suppress(FileNotFoundError):
+                leftover.unlink()
+
+
+def _prepare_for_ogr(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """GDAL cannot store list/dict columns or pandas' nullable booleans with NA everywhere."""
+    out = gdf.copy()
+    for col in out.columns:
+        if col == out.geometry.name:
+            continue
+        if out[col].dtype == object and out[col].map(lambda v: isinstance(v, (list, tuple, set, dict))).any():
+            out[col] = out[col].map(lambda v: json.dumps(sorted(v) if isinstance(v, set) else v))
+    return out
+
+
+def write_geopackage(path: str | Path, layers: Mapping[str, gpd.GeoDataFrame]) -> Path:
+    """Write several layers into one GeoPackage, atomically (all layers or none).
+
+    Parameters
+    ----------
+    path
+        Destination ``.gpkg``.
+    layers
+        Layer name -> GeoDataFrame (in the working CRS).
+    """
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        for name, gdf in layers.items():
+            pyogrio.write_dataframe(_prepare_for_ogr(gdf), tmp, layer=name, driver="GPKG", append=tmp.exists())
+    log.info("wrote %s (%s)", path, ", ".join(f"{k}: {len(v)}" for k, v in layers.items()))
+    return path
+
+
+def write_parquet(path: str | Path, gdf: gpd.GeoDataFrame | pd.DataFrame) -> Path:
+    """Write a (Geo)DataFrame as (Geo)Parquet, atomically."""
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        gdf.to_parquet(tmp, index=False)
+    return path
+
+
+def write_csv(path: str | Path, df: pd.DataFrame, *, float_format: str | None = None) -> Path:
+    """Write a table as UTF-8 CSV, atomically."""
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        df.to_csv(tmp, index=False, float_format=float_format)
+    log.info("wrote %s (%d rows)", path, len(df))
+    return path
+
+
+def write_json(path: str | Path, data: Any) -> Path:
+    """Write JSON (UTF-8, indented, sorted keys), atomically."""
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n", "utf-8")
+    return path

@@ -1,0 +1,258 @@
+"""Parcels and farms against the national zone layer.
+
+Parcels are split into pieces per zone membership (the faces of
+:func:`n2kzones.zones.national_zones`) plus the piece outside every zone, so the pieces of a
+parcel always add up to the parcel. A parcel wholly inside one face or wholly outside all
+faces needs no intersection; only parcels on a zone edge are cut (STRtree query, then
+``contains_properly`` on the prepared face).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from tqdm.auto import tqdm
+
+from n2kzones.params import Parameters
+
+log = logging.getLogger(__name__)
+
+OUTSIDE = ""  # zone_key of the part of a parcel outside every zone
+
+
+def _polygonal_parts(geoms: np.ndarray) -> np.ndarray:
+    """Keep only the polygonal part of set-operation results (vectorised fast path)."""
+    type_id = shapely.get_type_id(geoms)
+    odd = np.flatnonzero(~np.isin(type_id, (3, 6)))  # not Polygon / MultiPolygon
+    if len(odd):
+        geoms = geoms.copy()
+        for i in odd:
+            parts = [p for p in shapely.get_parts(geoms[i]) if shapely.get_type_id(p) in (3, 6)]
+            geoms[i] = shapely.union_all(parts) if parts else shapely.Polygon()
+    return geoms
+
+
+def overlay_parcels(
+    parcels: gpd.GeoDataFrame,
+    zones: gpd.GeoDataFrame,
+    *,
+    progress: bool = False,
+) -> gpd.GeoDataFrame:
+    """Split every parcel into its pieces per zone membership.
+
+    Parameters
+    ----------
+    parcels
+        Parcels with ``parcel_id`` (unique) and any attributes, in the zones' CRS.
+    zones
+        National zone layer (non-overlapping faces) from :func:`n2kzones.zones.national_zones`.
+    progress
+        Show a progress bar over the zone faces.
+
+    Returns
+    -------
+    GeoDataFrame
+        One row per piece: ``parcel_id, zone_key`` (``""`` outside every zone),
+        ``area_codes, width_m`` (0 outside), ``inside_area, area_m2, share`` (of the
+        parcel's area), the parcel's other attributes, geometry. For every parcel the
+        pieces' ``area_m2`` add up to the parcel's area.
+    """
+    if parcels.crs != zones.crs:
+        raise ValueError(f"parcels ({parcels.crs}) and zones ({zones.crs}) must share a CRS")
+    t0 = time.perf_counter()
+    pgeoms = parcels.geometry.to_numpy()
+    tree = shapely.STRtree(pgeoms)
+    zgeoms = zones.geometry.to_numpy()
+    shapely.prepare(zgeoms)
+
+    piece_parcel: list[np.ndarray] = []
+    piece_zone: list[np.ndarray] = []
+    piece_geom: list[np.ndarray] = []
+    cut_parcel: list[np.ndarray] = []
+    cut_zone: list[np.ndarray] = []
+    n_inside = 0
+    for z in tqdm(range(len(zgeoms)), desc="overlay", unit="face", disable=not progress):
+        idx = tree.query(zgeoms[z], predicate="intersects")
+        if len(idx) == 0:
+            continue
+        inside = shapely.contains_properly(zgeoms[z], pgeoms[idx])
+        whole = idx[inside]
+        n_inside += len(whole)
+        piece_parcel.append(whole)
+        piece_zone.append(np.full(len(whole), z))
+        piece_geom.append(pgeoms[whole])
+        edge = idx[~inside]
+        if len(edge):
+            inter = _polygonal_parts(shapely.intersection(pgeoms[edge], zgeoms[z]))
+            real = shapely.area(inter) > 0  # touching only: no piece
+            piece_parcel.append(edge[real])
+            piece_zone.append(np.full(int(real.sum()), z))
+            piece_geom.append(inter[real])
+            cut_parcel.append(edge[real])
+            cut_zone.append(np.full(int(real.sum()), z))
+
+    pp = np.concatenate(piece_parcel) if piece_parcel else np.empty(0, np.int64)
+    pz = np.concatenate(piece_zone) if piece_zone else np.empty(0, np.int64)
+    pg = np.concatenate(piece_geom) if piece_geom else np.empty(0, object)
+
+    # Outside pieces: parcels touching no face are whole; cut parcels lose their zone pieces.
+    in_any = np.zeros(len(parcels), bool)
+    in_any[pp] = True
+    untouched = np.flatnonzero(~in_any)
+    cp = np.concatenate(cut_parcel) if cut_parcel else np.empty(0, np.int64)
+    cz = np.concatenate(cut_zone) if cut_zone else np.empty(0, np.int64)
+    order = np.lexsort((cz, cp))
+    cp, cz = cp[order], cz[order]
+    cut_ids, first = np.unique(cp, return_index=True)
+    remainder = pgeoms[cut_ids].copy()
+    # Subtract the zone faces of each cut parcel, one round per face (vectorised per round).
+    counts = np.diff(np.append(first, len(cp)))
+    for r in range(int(counts.max()) if len(counts) else 0):
+        sel = counts > r
+        remainder[sel] = shapely.difference(remainder[sel], zgeoms[cz[first[sel] + r]])
+    remainder = _polygonal_parts(remainder)
+    has_rest = shapely.area(remainder) > 0
+
+    out_parcel = np.concatenate([pp, untouched, cut_ids[has_rest]])
+    out_zone = np.concatenate([pz, np.full(len(untouched), -1), np.full(int(has_rest.sum()), -1)])
+    out_geom = np.concatenate([pg, pgeoms[untouched], remainder[has_rest]])
+
+    zone_attrs = zones[["zone_key", "area_codes", "width_m", "inside_area"]].reset_index(drop=True)
+    outside = pd.DataFrame({"zone_key": [OUTSIDE], "area_codes": [""], "width_m": [0.0], "inside_area": [False]})
+    zone_table = pd.concat([zone_attrs, outside], ignore_index=True)  # index -1 -> last row
+    zpos = np.where(out_zone < 0, len(zone_table) - 1, out_zone)
+
+    attrs = parcels.drop(columns=parcels.geometry.name).reset_index(drop=True)
+    pieces = pd.concat(
+        [
+            attrs[["parcel_id"]].iloc[out_parcel].reset_index(drop=True),
+            zone_table.iloc[zpos].reset_index(drop=True),
+            attrs.drop(columns=["parcel_id"]).iloc[out_parcel].reset_index(drop=True),
+        ],
+        axis=1,
+    )
+    pieces["area_m2"] = shapely.area(out_geom)
+    parcel_area = shapely.area(pgeoms)[out_parcel]
+    pieces["share"] = np.divide(pieces["area_m2"].to_numpy(), parcel_area, out=np.zeros(len(out_parcel)), where=parcel_area > 0)
+    pieces = gpd.GeoDataFrame(pieces, geometry=out_geom, crs=parcels.crs)
+    pieces = pieces.iloc[np.lexsort((pieces["zone_key"].to_numpy(), out_parcel))].reset_index(drop=True)
+    log.info(
+        "overlay: %d parcels -> %d pieces; %d wholly in one zone face, %d cut on a zone edge, "
+        "%d untouched (%.1f s)",
+        len(parcels), len(pieces), n_inside, len(cut_ids), len(untouched), time.perf_counter() - t0,
+    )
+    return pieces
+
+
+def overlay_farms(
+    farms: gpd.GeoDataFrame,
+    zones: gpd.GeoDataFrame,
+    areas: gpd.GeoDataFrame,
+) -> gpd.GeoDataFrame:
+    """Zone membership of every farm and its distance to the nearest nitrogen-sensitive area.
+
+    Parameters
+    ----------
+    farms
+        Farm points with ``farm_id``.
+    zones
+        National zone layer (non-overlapping faces).
+    areas
+        Protected areas with ``site_code`` and ``nitrogen_sensitive``.
+
+    Returns
+    -------
+    GeoDataFrame
+        The farms with ``zone_key`` (``""`` outside), ``area_codes``, ``width_m`` (0 outside),
+        ``inside_area``, ``nearest_site_code`` and ``distance_to_area_m`` (0 inside the area;
+        distance to the edge of the nearest nitrogen-sensitive area otherwise).
+    """
+    out = farms.reset_index(drop=True).copy()
+    pts = out.geometry.to_numpy()
+    zgeoms = zones.geometry.to_numpy()
+    ztree = shapely.STRtree(zgeoms)
+    f_idx, z_idx = ztree.query(pts, predicate="intersects")
+    # A point on the shared edge of two faces: take the face with the largest width, then key.
+    order = np.lexsort((zones["zone_key"].to_numpy()[z_idx], -zones["width_m"].to_numpy()[z_idx], f_idx))
+    f_idx, z_idx = f_idx[order], z_idx[order]
+    first = np.unique(f_idx, return_index=True)[1]
+    zone_of = np.full(len(out), -1)
+    zone_of[f_idx[first]] = z_idx[first]
+    inzone = zone_of >= 0
+    out["zone_key"] = OUTSIDE
+    out["area_codes"] = ""
+    out["width_m"] = 0.0
+    out["inside_area"] = False
+    for col in ("zone_key", "area_codes", "width_m", "inside_area"):
+        out.loc[inzone, col] = zones[col].to_numpy()[zone_of[inzone]]
+
+    sensitive = areas[areas["nitrogen_sensitive"].to_numpy(bool)].reset_index(drop=True)
+    out["nearest_site_code"] = pd.Series(pd.NA, index=out.index, dtype="string")
+    out["distance_to_area_m"] = np.nan
+    if len(sensitive):
+        atree = shapely.STRtree(sensitive.geometry.to_numpy())
+        (fi, ai), dist = atree.query_nearest(pts, return_distance=True, all_matches=False)
+        out.loc[fi, "nearest_site_code"] = sensitive["site_code"].to_numpy()[ai]
+        out.loc[fi, "distance_to_area_m"] = dist
+    log.info(
+        "farms: %d in a zone (%d inside an area), %d outside every zone",
+        int(inzone.sum()), int(out["inside_area"].sum()), int((~inzone).sum()),
+    )
+    return out
+
+
+def farm_land_use(
+    farms: gpd.GeoDataFrame,
+    parcels: gpd.GeoDataFrame,
+    params: Parameters,
+) -> pd.DataFrame:
+    """Livestock units per hectare and grassland share of every farm's linked parcels.
+
+    Parameters
+    ----------
+    farms
+        Farms with ``farm_id`` and animal counts per category of ``params.livestock``.
+    parcels
+        Parcels with ``farm_id`` (the link; may be missing) and ``category``.
+    params
+        GVE factors and the land-based norm.
+
+    Returns
+    -------
+    DataFrame
+        Per farm: ``gve`` (all livestock), ``gve_grazing`` (grazing livestock),
+        ``land_ha``, ``grassland_ha``, ``gve_per_ha``, ``gve_grazing_per_ha``,
+        ``grassland_share`` and ``meets_land_based_norm`` (grazing livestock only: at most
+        ``max_gve_per_ha`` and at least ``min_grassland_share`` grassland; NA for farms
+        without grazing livestock or without linked land).
+    """
+    cats = params.animal_categories
+    counts = farms[cats].astype(float).to_numpy()
+    gve_factor = np.array([params.livestock[c].gve_per_animal for c in cats])
+    grazing = np.array([params.livestock[c].grazing for c in cats])
+    res = pd.DataFrame({"farm_id": farms["farm_id"].to_numpy()})
+    res["gve"] = counts @ gve_factor
+    res["gve_grazing"] = counts[:, grazing] @ gve_factor[grazing]
+    if "farm_id" in parcels.columns:
+        linked = parcels.loc[parcels["farm_id"].notna(), ["farm_id", "category"]].copy()
+        linked["ha"] = parcels.loc[linked.index].geometry.area / 1e4
+        land = linked.groupby("farm_id")["ha"].sum()
+        grass = linked.loc[linked["category"] == "Grasland"].groupby("farm_id")["ha"].sum()
+    else:
+        land = grass = pd.Series(dtype=float)
+    res["land_ha"] = res["farm_id"].map(land).fillna(0.0).astype(float)
+    res["grassland_ha"] = res["farm_id"].map(grass).fillna(0.0).astype(float)
+    has_land = res["land_ha"] > 0
+    res["gve_per_ha"] = np.where(has_land, res["gve"] / res["land_ha"].where(has_land, 1), np.nan)
+    res["gve_grazing_per_ha"] = np.where(has_land, res["gve_grazing"] / res["land_ha"].where(has_land, 1), np.nan)
+    res["grassland_share"] = np.where(has_land, res["grassland_ha"] / res["land_ha"].where(has_land, 1), np.nan)
+    norm = params.land_based
+    meets = (res["gve_grazing_per_ha"] <= norm.max_gve_per_ha) & (res["grassland_share"] >= norm.min_grassland_share)
+    applicable = has_land & (res["gve_grazing"] > 0)
+    res["meets_land_based_norm"] = pd.array(np.where(applicable, meets, pd.NA), dtype="boolean")
+    return res

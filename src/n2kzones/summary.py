@@ -1,0 +1,114 @@
+"""Per-area tables: hectares per crop category, farms, animals, livestock units and NH3 in
+each area's zone, and the national totals without double counting overlapping zones."""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from n2kzones.params import Parameters
+from n2kzones.zones import INNER, RING, membership
+
+NATIONAL = "ALL"
+
+
+def _category_column(category: str) -> str:
+    return "ha_" + "".join(ch if ch.isalnum() else "_" for ch in category.lower()).strip("_")
+
+
+def _aggregate(
+    pieces: pd.DataFrame,
+    farms: pd.DataFrame,
+    keys: list[str],
+    animal_cols: list[str],
+) -> pd.DataFrame:
+    land = pieces.assign(ha=pieces["area_m2"] / 1e4).pivot_table(
+        index=keys, columns="category", values="ha", aggfunc="sum", fill_value=0.0, observed=True
+    )
+    land.columns = [_category_column(str(c)) for c in land.columns]
+    land["farmland_ha"] = land.sum(axis=1)
+    f = farms.groupby(keys, observed=True).agg(
+        farms=("farm_id", "size"),
+        **{f"animals_{c}": (c, "sum") for c in animal_cols},
+        gve=("gve", "sum"),
+        emission_kg_nh3=("emission_kg_nh3", "sum"),
+    )
+    return land.join(f, how="outer")
+
+
+def area_summary(
+    parts: gpd.GeoDataFrame,
+    national: gpd.GeoDataFrame,
+    pieces: gpd.GeoDataFrame,
+    farms: pd.DataFrame,
+    params: Parameters,
+) -> pd.DataFrame:
+    """One row per area and zone part (ring / inner), then national rows.
+
+    Land and farms where zones of several areas overlap count for each of those areas; the
+    national rows (``site_code == "ALL"``, per width and part, plus ``part == "outside"``)
+    count every hectare and farm once, so they add up to the inputs.
+
+    Parameters
+    ----------
+    parts
+        Zones per area (:func:`n2kzones.zones.zone_parts`).
+    national
+        National zone faces (:func:`n2kzones.zones.national_zones`).
+    pieces
+        Parcel pieces (:func:`n2kzones.overlay.overlay_parcels`).
+    farms
+        Farms with zone membership, animal counts, ``gve`` and ``emission_kg_nh3``.
+    params
+        For the animal categories.
+
+    Returns
+    -------
+    DataFrame
+        ``site_code, name, part, width_m, zone_ha, ha_<category>..., farmland_ha, farms,
+        animals_<category>..., gve, emission_kg_nh3``.
+    """
+    cats = params.animal_categories
+    member = membership(national)
+    p = pieces[["zone_key", "category", "area_m2"]].merge(member, on="zone_key")
+    f = farms[["farm_id", "zone_key", "gve", "emission_kg_nh3", *cats]].merge(member, on="zone_key")
+    per_area = _aggregate(p, f, ["site_code", "part"], cats)
+    base = parts.drop(columns=parts.geometry.name).assign(zone_ha=lambda d: d["area_m2"] / 1e4)
+    base = base[["site_code", "name", "part", "width_m", "zone_ha"]].set_index(["site_code", "part"])
+    per_area = base.join(per_area, how="left").reset_index()
+
+    # National: every face once; its width is the largest of the areas it serves.
+    face_part = np.where(national["inside_area"], INNER, RING)
+    face = national[["zone_key", "width_m"]].assign(part=face_part, zone_ha=national["area_m2"] / 1e4)
+    p_nat = pieces[["zone_key", "category", "area_m2"]].merge(face[["zone_key", "width_m", "part"]], on="zone_key", how="left")
+    f_nat = farms[["farm_id", "zone_key", "gve", "emission_kg_nh3", *cats]].merge(face[["zone_key", "width_m", "part"]], on="zone_key", how="left")
+    for frame in (p_nat, f_nat):
+        outside = frame["part"].isna()
+        frame.loc[outside, "part"] = "outside"
+        frame.loc[outside, "width_m"] = 0.0
+    nat = _aggregate(p_nat, f_nat, ["width_m", "part"], cats)
+    nat = nat.join(face.groupby(["width_m", "part"])["zone_ha"].sum(), how="left").reset_index()
+    nat["site_code"] = NATIONAL
+    nat["name"] = np.where(nat["part"] == "outside", "outside every zone", "all areas, overlaps counted once")
+
+    table = pd.concat([per_area, nat], ignore_index=True)
+    count_cols = ["farms", *[f"animals_{c}" for c in cats]]
+    value_cols = [c for c in table.columns if c not in ("site_code", "name", "part", "width_m")]
+    table[value_cols] = table[value_cols].fillna(0.0)
+    table[count_cols] = table[count_cols].astype("int64")
+    land_cols = sorted(c for c in table.columns if c.startswith("ha_"))
+    ordered = ["site_code", "name", "part", "width_m", "zone_ha", *land_cols, "farmland_ha", *count_cols, "gve", "emission_kg_nh3"]
+    return table[ordered]
+
+
+def farm_summary(farms: gpd.GeoDataFrame, params: Parameters) -> pd.DataFrame:
+    """Farm table for the CSV output: id, location, zone, distance, animals, GVE, NH3."""
+    cats = params.animal_categories
+    cols = [
+        "farm_id", "x_m", "y_m", "zone_key", "area_codes", "width_m", "inside_area",
+        "nearest_site_code", "distance_to_area_m", *cats, "gve", "gve_grazing", "land_ha",
+        "grassland_share", "gve_per_ha", "gve_grazing_per_ha", "meets_land_based_norm", "emission_kg_nh3",
+    ]
+    out = farms.assign(x_m=farms.geometry.x, y_m=farms.geometry.y)
+    return pd.DataFrame(out[[c for c in cols if c in out.columns]])

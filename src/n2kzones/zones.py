@@ -1,0 +1,272 @@
+"""Zones around protected areas: a ring from each area's edge outward, optionally the area
+itself ("in en rondom"), and a national layer in which overlapping zones are split into
+non-overlapping faces that keep every area the land belongs to and the largest width.
+
+Nothing here is specific to Natura 2000: any polygon layer with a ``site_code`` works
+(e.g. the "kwetsbare watergebieden" with their own widths).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+
+from n2kzones.errors import ConfigError, InputError
+
+log = logging.getLogger(__name__)
+
+RING = "ring"
+INNER = "inner"
+
+
+@dataclass(frozen=True)
+class ZoneLayers:
+    """Zones per area (may overlap) and the national layer of non-overlapping faces."""
+
+    by_area: gpd.GeoDataFrame
+    national: gpd.GeoDataFrame
+
+
+def read_width_overrides(path: str | Path) -> dict[str, float]:
+    """Read a CSV of official zone widths (columns ``site_code``, ``width_m``)."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"zones.overrides_csv: {path} does not exist")
+    table = pd.read_csv(path, dtype={"site_code": "string"})
+    missing = {"site_code", "width_m"} - set(table.columns)
+    if missing:
+        raise ConfigError(f"{path}: needs columns site_code and width_m (missing {sorted(missing)})")
+    widths = pd.to_numeric(table["width_m"], errors="coerce")
+    bad = widths.isna() | (widths < 0) | (widths > 10_000)
+    if bad.any():
+        raise ConfigError(f"{path}: width_m must be a number of metres 0..10000; bad rows {list(table.index[bad][:5])}")
+    if table["site_code"].duplicated().any():
+        raise ConfigError(f"{path}: site codes listed twice: {sorted(table.loc[table['site_code'].duplicated(), 'site_code'])}")
+    return dict(zip(table["site_code"].str.strip(), widths.astype(float), strict=True))
+
+
+def resolve_widths(
+    areas: gpd.GeoDataFrame,
+    *,
+    default_width_m: float,
+    overrides: Mapping[str, float] | None = None,
+    only_nitrogen_sensitive: bool = True,
+) -> pd.Series:
+    """Zone width per area, in metres (0 = no zone).
+
+    Rules, in order: every area gets ``default_width_m``; areas not flagged
+    nitrogen-sensitive get 0 when ``only_nitrogen_sensitive``; an explicit override (the
+    official list) always wins.
+
+    Returns
+    -------
+    pandas.Series
+        ``width_m`` indexed by ``site_code``.
+    """
+    overrides = dict(overrides or {})
+    codes = areas["site_code"].astype(str)
+    width = pd.Series(float(default_width_m), index=pd.Index(codes, name="site_code"), name="width_m")
+    if only_nitrogen_sensitive and "nitrogen_sensitive" in areas.columns:
+        width[~areas["nitrogen_sensitive"].to_numpy(bool)] = 0.0
+    unknown = sorted(set(overrides) - set(codes))
+    if unknown:
+        log.warning("zone width overrides for %d site codes not in the area layer: %s", len(unknown), unknown[:10])
+    for code, w in overrides.items():
+        if code in width.index:
+            width[code] = float(w)
+    log.info(
+        "zone widths: %s",
+        ", ".join(f"{w:g} m: {n}" for w, n in width.value_counts().sort_index().items()),
+    )
+    return width
+
+
+def zone_parts(
+    areas: gpd.GeoDataFrame,
+    widths_m: pd.Series,
+    *,
+    include_inner: bool = True,
+    quad_segs: int = 16,
+    layer: str = "natura2000",
+) -> gpd.GeoDataFrame:
+    """The zone of every area: a ring ``buffer(area, width) - area`` and, optionally, the
+    area itself as the inner part. Areas with width 0 get neither.
+
+    Parameters
+    ----------
+    areas
+        Protected areas with ``site_code``, ``name`` (projected CRS in metres).
+    widths_m
+        Width per ``site_code`` in metres (see :func:`resolve_widths`).
+    include_inner
+        Add the area itself as part ``"inner"`` (zoning "in en rondom").
+    quad_segs
+        Segments per quarter circle of the buffer.
+    layer
+        Name of the protected-area layer, kept in the output.
+
+    Returns
+    -------
+    GeoDataFrame
+        One row per area and part: ``layer, site_code, name, part, width_m, area_m2``.
+    """
+    if areas.crs is None or not areas.crs.is_projected:
+        raise InputError(
+            "zones need areas in a projected CRS in metres; buffering degrees is meaningless "
+            "(reproject to EPSG:28992 first)"
+        )
+    if len(areas) == 0:
+        raise InputError("no areas to zone: the area layer is empty")
+    t0 = time.perf_counter()
+    codes = areas["site_code"].astype(str).to_numpy()
+    w = widths_m.reindex(codes).to_numpy(float)
+    if np.isnan(w).any():
+        raise InputError(f"no zone width for site codes {list(codes[np.isnan(w)][:10])}")
+    geoms = areas.geometry.to_numpy()
+    zoned = w > 0
+    buffered = shapely.buffer(geoms[zoned], w[zoned], quad_segs=quad_segs)
+    rings = shapely.difference(buffered, geoms[zoned])
+    names = areas["name"].astype(str).to_numpy() if "name" in areas.columns else codes
+    frames = [
+        pd.DataFrame({"site_code": codes[zoned], "name": names[zoned], "part": RING, "width_m": w[zoned], "geometry": rings})
+    ]
+    if include_inner:
+        frames.append(
+            pd.DataFrame({"site_code": codes[zoned], "name": names[zoned], "part": INNER, "width_m": w[zoned], "geometry": geoms[zoned]})
+        )
+    parts = gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), geometry="geometry", crs=areas.crs)
+    parts.insert(0, "layer", layer)
+    parts["geometry"] = shapely.make_valid(parts.geometry.to_numpy())
+    parts["area_m2"] = parts.geometry.area
+    parts = parts.sort_values(["site_code", "part"], kind="stable").reset_index(drop=True)
+    log.info(
+        "zoned %d of %d areas (%d without zone) in %.1f s; ring area %.0f ha",
+        int(zoned.sum()), len(areas), int((~zoned).sum()), time.perf_counter() - t0,
+        parts.loc[parts["part"] == RING, "area_m2"].sum() / 1e4,
+    )
+    return parts
+
+
+def _polygonal(geom: shapely.Geometry) -> shapely.Geometry:
+    """The polygonal part of a set-operation result (drops touching lines and points)."""
+    if geom.geom_type in ("Polygon", "MultiPolygon"):
+        return geom
+    polys = [g for g in shapely.get_parts(geom) if g.geom_type in ("Polygon", "MultiPolygon")]
+    return shapely.union_all(polys) if polys else shapely.Polygon()
+
+
+def _split_component(geoms: list[shapely.Geometry], ids: list[int]) -> list[tuple[shapely.Geometry, frozenset[int]]]:
+    """Split overlapping polygons into non-overlapping faces, each with the set of inputs
+    that cover it (an exact union overlay of a handful of polygons)."""
+    faces: list[tuple[shapely.Geometry, frozenset[int]]] = []
+    for geom, pid in zip(geoms, ids, strict=True):
+        new: list[tuple[shapely.Geometry, frozenset[int]]] = []
+        for face, members in faces:
+            if not face.intersects(geom):
+                new.append((face, members))
+                continue
+            inter = _polygonal(face.intersection(geom))
+            rest = _polygonal(face.difference(geom))
+            if inter.area > 0:
+                new.append((inter, members | {pid}))
+            if rest.area > 0:
+                new.append((rest, members))
+        covered = shapely.union_all([f for f, _ in faces]) if faces else shapely.Polygon()
+        alone = _polygonal(geom.difference(covered))
+        if alone.area > 0:
+            new.append((alone, frozenset({pid})))
+        faces = new
+    return faces
+
+
+def national_zones(parts: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Non-overlapping faces of all zone parts, one row per distinct membership.
+
+    Where zones of several areas overlap, the face keeps every area (and part) it belongs
+    to, and ``width_m`` is the largest of their widths.
+
+    Returns
+    -------
+    GeoDataFrame
+        ``zone_key`` (e.g. ``"NL01:ring|NL02:ring"``), ``area_codes`` (``;``-separated),
+        ``n_areas``, ``width_m``, ``inside_area`` (the face lies inside a protected area),
+        ``area_m2``.
+    """
+    t0 = time.perf_counter()
+    parts = parts.reset_index(drop=True)
+    geoms = parts.geometry.to_numpy()
+    tree = shapely.STRtree(geoms)
+    left, right = tree.query(geoms, predicate="intersects")
+    codes = parts["site_code"].to_numpy()
+    keep = (left < right) & (codes[left] != codes[right])
+    n = len(parts)
+    graph = coo_matrix((np.ones(int(keep.sum())), (left[keep], right[keep])), shape=(n, n))
+    n_comp, label = connected_components(graph, directed=False)
+    member_sets: list[frozenset[int]] = []
+    face_geoms: list[shapely.Geometry] = []
+    for comp in range(n_comp):
+        idx = np.flatnonzero(label == comp)
+        if len(idx) == 1:
+            face_geoms.append(geoms[idx[0]])
+            member_sets.append(frozenset({int(idx[0])}))
+            continue
+        for face, members in _split_component([geoms[i] for i in idx], [int(i) for i in idx]):
+            face_geoms.append(face)
+            member_sets.append(members)
+    labels = (parts["site_code"].astype(str) + ":" + parts["part"].astype(str)).to_numpy()
+    keys = ["|".join(sorted(labels[i] for i in m)) for m in member_sets]
+    faces = gpd.GeoDataFrame({"zone_key": keys, "geometry": face_geoms}, geometry="geometry", crs=parts.crs)
+    national = faces.dissolve(by="zone_key", sort=True).reset_index()
+    width = parts["width_m"].to_numpy()
+    part_of = parts["part"].to_numpy()
+    by_key: dict[str, frozenset[int]] = {}
+    for k, m in zip(keys, member_sets, strict=True):
+        by_key[k] = by_key.get(k, frozenset()) | m
+    national["area_codes"] = [";".join(sorted({codes[i] for i in by_key[k]})) for k in national["zone_key"]]
+    national["n_areas"] = [len({codes[i] for i in by_key[k]}) for k in national["zone_key"]]
+    national["width_m"] = [float(max(width[i] for i in by_key[k])) for k in national["zone_key"]]
+    national["inside_area"] = [any(part_of[i] == INNER for i in by_key[k]) for k in national["zone_key"]]
+    national["area_m2"] = national.geometry.area
+    national = national[["zone_key", "area_codes", "n_areas", "width_m", "inside_area", "area_m2", "geometry"]]
+    n_overlap = int((national["n_areas"] > 1).sum())
+    log.info(
+        "national zone layer: %d faces (%d where areas overlap, %.0f ha), %.0f ha in all (%.1f s)",
+        len(national), n_overlap, national.loc[national["n_areas"] > 1, "area_m2"].sum() / 1e4,
+        national["area_m2"].sum() / 1e4, time.perf_counter() - t0,
+    )
+    return national
+
+
+def membership(national: gpd.GeoDataFrame) -> pd.DataFrame:
+    """Long table ``zone_key -> (site_code, part)``: which areas each national face serves."""
+    rows = [
+        (key, *member.rsplit(":", 1))
+        for key in national["zone_key"]
+        for member in key.split("|")
+    ]
+    return pd.DataFrame(rows, columns=["zone_key", "site_code", "part"])
+
+
+def build_zones(
+    areas: gpd.GeoDataFrame,
+    widths_m: pd.Series,
+    *,
+    include_inner: bool = True,
+    quad_segs: int = 16,
+    layer: str = "natura2000",
+) -> ZoneLayers:
+    """Zones per area and the national non-overlapping zone layer (see :func:`zone_parts`)."""
+    parts = zone_parts(areas, widths_m, include_inner=include_inner, quad_segs=quad_segs, layer=layer)
+    if parts.empty:
+        raise InputError("no area has a zone (all widths are 0); check the zone rules in the config")
+    return ZoneLayers(by_area=parts, national=national_zones(parts))
