@@ -259,7 +259,7 @@ def deduplicate_ids(
         report.note(f"renamed {int(renamed.sum())} repeated {id_col}s with a -2, -3 suffix")
         return gdf
     # drop_identical: drop exact copies (same attributes and geometry), refuse the rest
-    attrs = [c for c in gdf.columns if c != gdf.geometry.name]
+    attrs = [c for c in gdf.columns if c not in (gdf.geometry.name, "input_row")]
     key = pd.util.hash_pandas_object(gdf[attrs].astype(str), index=False).astype("uint64")
     wkb = pd.Series(shapely.to_wkb(gdf.geometry.values), index=gdf.index)
     frame = pd.DataFrame({"id": ids, "attrs": key, "wkb": wkb})

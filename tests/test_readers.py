@@ -1,0 +1,194 @@
+"""Readers: every format gives the same layer; CRS, emptiness, geometry and value checks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+import shapely
+
+from n2kzones.config import LayerInput
+from n2kzones.errors import CRSError, InputError, SchemaError
+from n2kzones.io.readers import read_layer
+from n2kzones.params import load_parameters
+
+RD = "EPSG:28992"
+PARAMS = load_parameters()
+
+
+def _read(kind: str, path: Path, **spec):
+    return read_layer(kind, LayerInput(path=path, **spec), crs=RD, params=PARAMS)
+
+
+@pytest.fixture
+def farms() -> gpd.GeoDataFrame:
+    return gpd.GeoDataFrame(
+        {"farm_id": ["F1", "F2", "F3"], "rundvee": [100, 0, 10], "varkens": [0, 1000, 0], "emission_kg_nh3": [940.0, 2500.0, 94.0]},
+        geometry=gpd.points_from_xy([155_000, 156_000, 157_000], [463_000, 463_500, 464_000]),
+        crs=RD,
+    )
+
+
+@pytest.mark.parametrize("suffix", [".gpkg", ".shp", ".geojson", ".parquet", ".csv"])
+def test_every_format_reads_the_same(tmp_path: Path, farms, suffix: str) -> None:
+    path = tmp_path / f"farms{suffix}"
+    if suffix == ".parquet":
+        farms.to_parquet(path)
+    elif suffix == ".csv":
+        pd.DataFrame(farms.drop(columns="geometry").assign(x=farms.geometry.x, y=farms.geometry.y)).to_csv(path, index=False)
+    elif suffix == ".shp":  # dBase names have at most 10 characters: map the short name
+        farms.rename(columns={"emission_kg_nh3": "emission_k"}).to_file(path)
+    else:
+        farms.to_file(path)
+    extra: dict = {"assume_crs": RD} if suffix == ".csv" else {}
+    if suffix == ".shp":
+        extra["columns"] = {"emission_kg_nh3": "emission_k"}
+    gdf, report = _read("farms", path, **extra)
+    assert list(gdf["farm_id"]) == ["F1", "F2", "F3"]
+    assert np.allclose(gdf["emission_kg_nh3"], [940, 2500, 94])
+    assert np.allclose(gdf.geometry.x, farms.geometry.x) and gdf.crs.to_epsg() == 28992
+    assert report.n_read == report.n_kept == 3
+    assert (gdf["schapen"] == 0).all()  # absent category counts as 0 (noted in the report)
+
+
+def test_reprojection_from_wgs84_to_rd_new(tmp_path: Path) -> None:
+    # The Amersfoort origin of RD New: (155000, 463000) = 52.15517 N, 5.38721 E
+    pts = gpd.GeoDataFrame({"farm_id": ["O"], "emission_kg_nh3": [1.0]}, geometry=[shapely.Point(5.387206, 52.155172)], crs="EPSG:4326")
+    pts.to_file(tmp_path / "f.gpkg")
+    gdf, report = _read("farms", tmp_path / "f.gpkg")
+    assert gdf.geometry.x.item() == pytest.approx(155_000, abs=0.5)
+    assert gdf.geometry.y.item() == pytest.approx(463_000, abs=0.5)
+    assert any("reprojected" in n for n in report.notes)
+
+
+def test_no_crs_is_refused_unless_assumed(tmp_path: Path, farms) -> None:
+    path = tmp_path / "f.csv"
+    pd.DataFrame({"farm_id": ["F1"], "emission_kg_nh3": [5.0], "x": [155000], "y": [463000]}).to_csv(path, index=False)
+    with pytest.raises(CRSError, match="no CRS.*assume_crs"):
+        _read("farms", path)
+    gdf, _ = _read("farms", path, assume_crs=RD)
+    assert gdf.crs.to_epsg() == 28992
+
+
+def test_degrees_labelled_as_rd_new_are_refused(tmp_path: Path) -> None:
+    bad = gpd.GeoDataFrame({"site_code": ["X"]}, geometry=[shapely.box(5.0, 52.0, 5.1, 52.1)], crs=RD)
+    bad.to_file(tmp_path / "a.gpkg")
+    with pytest.raises(CRSError, match="look like lon/lat degrees"):
+        _read("areas", tmp_path / "a.gpkg")
+
+
+def test_empty_layer_and_wrong_geometry_type(tmp_path: Path, farms) -> None:
+    farms.iloc[:0].to_file(tmp_path / "empty.gpkg")
+    with pytest.raises(InputError, match="has no features"):
+        _read("farms", tmp_path / "empty.gpkg")
+    farms.to_file(tmp_path / "points.gpkg")
+    with pytest.raises(InputError, match="no MultiPolygon or Polygon geometries"):
+        _read("areas", tmp_path / "points.gpkg")
+
+
+def test_invalid_polygons_are_repaired_and_counted(tmp_path: Path) -> None:
+    bowtie = shapely.Polygon([(150_000, 450_000), (151_000, 451_000), (151_000, 450_000), (150_000, 451_000)])
+    sliver = shapely.Polygon([(152_000, 450_000), (153_000, 450_000), (152_500, 450_000)])
+    good = shapely.box(154_000, 450_000, 155_000, 451_000)
+    gpd.GeoDataFrame({"site_code": ["bow", "sliver", "ok"]}, geometry=[bowtie, sliver, good], crs=RD).to_file(tmp_path / "a.gpkg")
+    gdf, report = _read("areas", tmp_path / "a.gpkg")
+    assert report.repaired_invalid == 2
+    assert report.dropped == {"zero area (after repair)": 1}
+    assert list(gdf["site_code"]) == ["bow", "ok"]
+    assert gdf.geometry.is_valid.all()
+    assert gdf.geometry.iloc[0].area == pytest.approx(500_000)  # two triangles of 250,000 m2
+    assert report.accounted
+
+
+def test_duplicate_farm_ids(tmp_path: Path, farms) -> None:
+    dup = pd.concat([farms, farms.iloc[[0]]], ignore_index=True)
+    dup.to_file(tmp_path / "exact.gpkg")
+    gdf, report = _read("farms", tmp_path / "exact.gpkg")
+    assert len(gdf) == 3 and report.dropped == {"exact duplicate row": 1}
+    differing = dup.copy()
+    differing.loc[3, "emission_kg_nh3"] = 1.0
+    differing.to_file(tmp_path / "diff.gpkg")
+    with pytest.raises(InputError, match="ids are used by rows that differ"):
+        _read("farms", tmp_path / "diff.gpkg")
+    gdf, _ = _read("farms", tmp_path / "diff.gpkg", on_duplicate_id="suffix")
+    assert list(gdf["farm_id"]) == ["F1", "F2", "F3", "F1-2"]
+
+
+@pytest.mark.parametrize("bad", [np.nan, -3.0, 2e7])
+def test_bad_emissions_are_refused(tmp_path: Path, farms, bad: float) -> None:
+    farms.loc[1, "emission_kg_nh3"] = bad
+    farms.to_file(tmp_path / "f.gpkg")
+    with pytest.raises(InputError, match="emission_kg_nh3"):
+        _read("farms", tmp_path / "f.gpkg")
+
+
+def test_emission_from_counts_when_absent(tmp_path: Path, farms) -> None:
+    farms.drop(columns="emission_kg_nh3").to_file(tmp_path / "f.gpkg")
+    gdf, _ = _read("farms", tmp_path / "f.gpkg")
+    ef = PARAMS.livestock
+    expected = farms["rundvee"] * ef["rundvee"].emission_kg_nh3_per_animal + farms["varkens"] * ef["varkens"].emission_kg_nh3_per_animal
+    assert np.allclose(gdf["emission_kg_nh3"], expected)
+
+
+def test_missing_required_column_names_the_mapping(tmp_path: Path, farms) -> None:
+    farms.rename(columns={"farm_id": "bedrijf"}).to_file(tmp_path / "f.gpkg")
+    with pytest.raises(SchemaError, match=r"lacks column\(s\) farm_id.*\[inputs.farms.columns\]"):
+        _read("farms", tmp_path / "f.gpkg")
+    gdf, _ = _read("farms", tmp_path / "f.gpkg", columns={"farm_id": "bedrijf"})
+    assert list(gdf["farm_id"]) == ["F1", "F2", "F3"]
+
+
+def test_split_area_rows_are_dissolved(tmp_path: Path) -> None:
+    a = gpd.GeoDataFrame(
+        {"site_code": ["NL1", "NL1", "NL2"], "nitrogen_sensitive": [True, True, False]},
+        geometry=[shapely.box(150_000, 450_000, 151_000, 451_000), shapely.box(153_000, 450_000, 154_000, 451_000), shapely.box(160_000, 450_000, 161_000, 451_000)],
+        crs=RD,
+    )
+    a.to_file(tmp_path / "a.gpkg")
+    gdf, report = _read("areas", tmp_path / "a.gpkg")
+    assert list(gdf["site_code"]) == ["NL1", "NL2"]
+    assert gdf.geometry.iloc[0].area == pytest.approx(2e6)
+    assert report.accounted and report.n_read == 3
+
+
+def test_pdok_preset_takes_first_nonblank_site_code(tmp_path: Path) -> None:
+    a = gpd.GeoDataFrame(
+        {"naamN2K": ["Veluwe", "Vogelgebied"], "nr": [57, 99], "sitecodeH": ["NL1000017", " "], "sitecodeV": ["NL3009017", "NL9801099"]},
+        geometry=[shapely.box(150_000, 450_000, 151_000, 451_000), shapely.box(153_000, 450_000, 154_000, 451_000)],
+        crs=RD,
+    )
+    a.to_file(tmp_path / "pdok.gpkg")
+    gdf, report = _read("areas", tmp_path / "pdok.gpkg", preset="pdok_natura2000")
+    assert list(gdf["site_code"]) == ["NL1000017", "NL9801099"]
+    assert list(gdf["name"]) == ["Veluwe", "Vogelgebied"]
+    assert gdf["nitrogen_sensitive"].all() and any("nitrogen" in n for n in report.notes)
+
+
+@pytest.mark.real_data
+def test_real_farm_layer_with_igo_preset(real_dir: Path) -> None:
+    path = real_dir / "veehouderijen-igo-n2000-zones" / "data.gpkg"
+    gdf, report = _read("farms", path, preset="igo_veehouderijen", on_duplicate_id="suffix")
+    assert report.n_read == 1141 and report.accounted
+    assert gdf["farm_id"].is_unique
+    assert gdf["emission_kg_nh3"].between(2, 17_000).all()
+    assert gdf.geom_type.eq("Point").all()  # single-part MultiPoints became Points
+
+
+@pytest.mark.real_data
+def test_real_brp_sample(real_dir: Path) -> None:
+    path = real_dir / "brp-gewaspercelen-2023-sample" / "brpgewaspercelen_definitief_2023.gpkg"
+    gdf, report = _read("parcels", path, preset="brp_pdok")
+    assert len(gdf) == 100 and gdf["parcel_id"].is_unique
+    assert gdf.geometry.area.sum() / 1e4 == pytest.approx(63.2, abs=0.1)
+    assert set(gdf["category"]) == {"Landschapselement", "Grasland", "Bouwland"}
+
+
+@pytest.mark.real_data
+def test_real_imaer_gml(real_dir: Path) -> None:
+    path = real_dir / "veehouderijen-igo-n2000-zones" / "calcinput_20250215_230657.gml"
+    gdf, report = _read("farms", path, preset="imaer_gml", on_duplicate_id="suffix")
+    assert report.n_read == 1138 and len(gdf) == 1138
+    assert gdf["emission_kg_nh3"].gt(0).all()
