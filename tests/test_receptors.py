@@ -1,0 +1,49 @@
+"""Hexagon receptors: lattice geometry, lowest KDW per hexagon, habitat hectares."""
+
+from __future__ import annotations
+
+import math
+
+import geopandas as gpd
+import numpy as np
+import pytest
+import shapely
+
+from n2kzones.deposition.receptors import _hexagons, hexagon_centres, hexagon_receptors, hexagon_side_m
+
+RD = "EPSG:28992"
+
+
+def test_hexagon_is_one_hectare_and_lattice_tiles() -> None:
+    side = hexagon_side_m(1.0)
+    assert side == pytest.approx(62.04, abs=0.01)
+    centres = hexagon_centres((0, 0, 2000, 2000), side)
+    hexes = _hexagons(centres, side)
+    assert np.allclose(shapely.area(hexes), 1e4)
+    union = shapely.union_all(hexes)
+    box = shapely.box(0, 0, 2000, 2000)
+    assert box.difference(union).area < 1e-3  # no gaps (beyond floating-point hairlines)
+    assert shapely.area(hexes).sum() == pytest.approx(union.area, rel=1e-9)  # no overlaps
+
+
+def test_lowest_kdw_and_habitat_area() -> None:
+    # Two habitat halves split at x = 1000: heath (714) left, oak forest (1071) right;
+    # a not-sensitive water strip further right.
+    habitats = gpd.GeoDataFrame(
+        {"habitat_code": ["H4030", "H9190", "H1130"], "kdw_mol_ha": [714.0, 1071.0, 9999.0], "site_code": ["A", "A", "A"]},
+        geometry=[shapely.box(0, 0, 1000, 1000), shapely.box(1000, 0, 2000, 1000), shapely.box(2000, 0, 3000, 1000)],
+        crs=RD,
+    )
+    rec = hexagon_receptors(habitats)
+    assert rec["habitat_ha"].sum() == pytest.approx(200.0, rel=1e-9)  # 2 km2 of sensitive habitat
+    side = hexagon_side_m()
+    straddling = rec.geometry.x.sub(1000).abs() < side  # hexagons crossing x = 1000
+    assert (rec.loc[straddling, "kdw_mol_ha"] == 714.0).all()
+    right = rec.geometry.x > 1000 + side
+    assert (rec.loc[right, "kdw_mol_ha"] == 1071.0).all() and (rec.loc[right, "habitat_code"] == "H9190").all()
+    assert not (rec.geometry.x > 2000 + side).any()  # water: no receptors
+    assert rec["receptor_id"].is_unique
+    assert (rec["habitat_ha"] <= 1.0 + 1e-9).all()
+    full = rec.geometry.x.between(side, 1000 - side) & rec.geometry.y.between(side, 1000 - side)
+    assert np.allclose(rec.loc[full, "habitat_ha"], 1.0)
+    assert math.isclose(len(rec), 200 + 0.0, rel_tol=0.25)  # about one receptor per hectare
