@@ -27,7 +27,7 @@ def _aggregate(
         index=keys, columns="category", values="ha", aggfunc="sum", fill_value=0.0, observed=True
     )
     land.columns = [_category_column(str(c)) for c in land.columns]
-    land["farmland_ha"] = land.sum(axis=1)
+    land["parcels_ha"] = land.sum(axis=1)
     f = farms.groupby(keys, observed=True).agg(
         farms=("farm_id", "size"),
         **{f"animals_{c}": (c, "sum") for c in animal_cols},
@@ -66,7 +66,7 @@ def area_summary(
     Returns
     -------
     DataFrame
-        ``site_code, name, part, width_m, zone_ha, ha_<category>..., farmland_ha, farms,
+        ``site_code, name, part, width_m, zone_ha, ha_<category>..., parcels_ha, farms,
         animals_<category>..., gve, emission_kg_nh3``.
     """
     cats = params.animal_categories
@@ -98,7 +98,7 @@ def area_summary(
     table[value_cols] = table[value_cols].fillna(0.0)
     table[count_cols] = table[count_cols].astype("int64")
     land_cols = sorted(c for c in table.columns if c.startswith("ha_"))
-    ordered = ["site_code", "name", "part", "width_m", "zone_ha", *land_cols, "farmland_ha", *count_cols, "gve", "emission_kg_nh3"]
+    ordered = ["site_code", "name", "part", "width_m", "zone_ha", *land_cols, "parcels_ha", *count_cols, "gve", "emission_kg_nh3"]
     return table[ordered]
 
 

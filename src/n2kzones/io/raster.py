@@ -30,8 +30,9 @@ class Raster:
     def sample(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         """Value of the cell containing each point (NaN outside the raster or on no-data)."""
         inv = ~self.transform
-        col, row = inv * (np.asarray(x, float), np.asarray(y, float))
-        col, row = np.floor(col).astype(np.int64), np.floor(row).astype(np.int64)
+        x, y = np.asarray(x, float), np.asarray(y, float)
+        col = np.floor(inv.a * x + inv.b * y + inv.c).astype(np.int64)
+        row = np.floor(inv.d * x + inv.e * y + inv.f).astype(np.int64)
         n_rows, n_cols = self.values.shape
         ok = (row >= 0) & (row < n_rows) & (col >= 0) & (col < n_cols)
         out = np.full(len(col), np.nan)
