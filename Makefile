@@ -22,7 +22,7 @@ COMMON  := $(STAMP) $(CONFIG) $(wildcard $(PKG)/*.toml $(PKG)/data/*) $(PKG)/con
            $(PKG)/validate.py $(PKG)/pipeline.py $(PKG)/errors.py $(wildcard $(PKG)/io/*.py)
 SAMPLE_MANIFEST := $(RAW)/manifest.json
 
-.PHONY: help venv demo test sample zones overlay bench clean clean-outputs lint
+.PHONY: help venv demo test sample zones overlay deposition bench clean clean-outputs lint
 
 help:  ## Show the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -35,8 +35,8 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)  ## Create .venv and install n2kzones with its test tools
 
-demo: overlay  ## Generate the sample region and run every pipeline stage on it
-	@echo "demo outputs in $(OUT)/: n2kzones.gpkg, area_summary.csv, farm_summary.csv"
+demo: overlay deposition  ## Generate the sample region and run every pipeline stage on it
+	@echo "demo outputs in $(OUT)/: n2kzones.gpkg, area_summary.csv, farm_summary.csv, deposition.gpkg, area_deposition.csv, *.tif"
 
 test: $(STAMP)  ## Run the test suite (2 workers); fails when no test ran
 	@$(BIN)/python -m pytest -n 2 --dist loadfile $(PYTEST_ARGS); rc=$$?; \
@@ -57,8 +57,15 @@ $(OUT)/n2kzones.gpkg: $(OUT)/stages/zones.parquet $(COMMON) $(PKG)/overlay.py $(
 
 overlay: $(OUT)/n2kzones.gpkg  ## Parcels and farms x zones: GeoPackage, area_summary.csv, farm_summary.csv
 
+$(OUT)/area_deposition.csv: $(OUT)/n2kzones.gpkg $(COMMON) $(PKG)/deposition_stage.py $(PKG)/overload.py $(wildcard $(PKG)/deposition/*.py $(PKG)/deposition/data/*)
+	$(N2K) deposition --config $(CONFIG)
+
+deposition: $(OUT)/area_deposition.csv  ## NH3 deposition on hexagon receptors and a 100 m grid; KDW overload per area
+
 bench: $(STAMP)  ## Benchmarks on the national-sized sample (slow; prints ratios)
 	$(BIN)/python benchmarks/bench_overlay.py
+	$(BIN)/python benchmarks/bench_deposition.py
+	$(BIN)/python benchmarks/validate_kernel.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks tools

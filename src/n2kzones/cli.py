@@ -109,13 +109,24 @@ def overlay(config: ConfigOpt = DEFAULT_CONFIG) -> None:
 
 
 @app.command()
+def deposition(config: ConfigOpt = DEFAULT_CONFIG) -> None:
+    """NH3 deposition from the farms on hexagon receptors and a grid; KDW overload per area."""
+    from n2kzones.deposition_stage import run_deposition
+
+    cfg = _config(config)
+    _run("deposition", run_deposition, cfg)
+
+
+@app.command()
 def run(config: ConfigOpt = DEFAULT_CONFIG) -> None:
     """Run every stage in order."""
+    from n2kzones.deposition_stage import run_deposition
     from n2kzones.pipeline import run_overlay, run_zones
 
     cfg = _config(config)
     _run("zones", run_zones, cfg)
     _run("overlay", run_overlay, cfg, progress=sys.stderr.isatty())
+    _run("deposition", run_deposition, cfg)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -116,6 +116,26 @@ class ZoneRules(_Strict):
         return v
 
 
+class DepositionSettings(_Strict):
+    """How the deposition stage computes (see :mod:`n2kzones.deposition`)."""
+
+    cell_m: float = Field(100.0, gt=0, le=5000, description="Grid cell size in m (RD New aligned).")
+    grid_method: Literal["fft", "direct"] = Field(
+        "fft", description="'fft': fast, p99 error <= 2 %; 'direct': exact source positions."
+    )
+    cutoff_m: float | None = Field(
+        None, gt=0, description="Calculation range in m (AERIUS: 25000); none = every pair."
+    )
+    engine: Literal["numba", "numpy"] = "numba"
+    kernel_csv: Path | None = Field(None, description="Own radial profile (distance_m, value).")
+    kernel_value_column: str | None = None
+    wind_rose: str = Field(
+        "isotropic", description="'isotropic', 'ops_2005_region5' or a wind-rose JSON path."
+    )
+    hexagon_ha: float = Field(1.0, gt=0, le=100, description="Receptor hexagon area in ha.")
+    grid_margin_m: float = Field(2000.0, ge=0, description="Grid margin around areas and farms.")
+
+
 class ProjectSection(_Strict):
     name: str = "n2kzones"
     crs: str = Field("EPSG:28992", description="Working CRS; must be projected, in metres.")
@@ -143,6 +163,7 @@ class Config(_Strict):
     project: ProjectSection = Field(default_factory=ProjectSection)
     inputs: Inputs
     zones: ZoneRules = Field(default_factory=ZoneRules)
+    deposition: DepositionSettings = Field(default_factory=DepositionSettings)
     parameters: dict[str, Any] = Field(
         default_factory=dict, description="Overrides of n2kzones/data/parameters.toml."
     )

@@ -28,7 +28,11 @@ def hexagon_side_m(hexagon_ha: float = 1.0) -> float:
     return math.sqrt(2 * hexagon_ha * 1e4 / (3 * math.sqrt(3)))
 
 
-def hexagon_centres(bounds: tuple[float, float, float, float], side_m: float, origin: tuple[float, float] = (0.0, 0.0)) -> np.ndarray:
+def hexagon_centres(
+    bounds: tuple[float, float, float, float],
+    side_m: float,
+    origin: tuple[float, float] = (0.0, 0.0),
+) -> np.ndarray:
     """Centres (n, 2) of the flat-topped hexagon lattice whose hexagons touch ``bounds``."""
     dx, dy = 1.5 * side_m, math.sqrt(3) * side_m
     x0, y0, x1, y1 = bounds
@@ -76,9 +80,13 @@ def hexagon_receptors(
         ``habitat_code`` (the type with that KDW), ``habitat_ha``.
     """
     t0 = time.perf_counter()
-    sensitive = habitats.loc[habitats["kdw_mol_ha"] < not_sensitive_from_mol_ha].reset_index(drop=True)
+    sensitive = habitats.loc[habitats["kdw_mol_ha"] < not_sensitive_from_mol_ha].reset_index(
+        drop=True
+    )
     if sensitive.empty:
-        raise InputError("the habitat map has no nitrogen-sensitive habitat (all KDW >= limit); no receptors")
+        raise InputError(
+            "the habitat map has no nitrogen-sensitive habitat (all KDW >= limit); no receptors"
+        )
     side = hexagon_side_m(hexagon_ha)
     centres = hexagon_centres(tuple(sensitive.total_bounds), side, origin)
     hexes = _hexagons(centres, side)
@@ -92,13 +100,17 @@ def hexagon_receptors(
             "area_m2": area,
             "kdw_mol_ha": sensitive["kdw_mol_ha"].to_numpy()[s_idx],
             "habitat_code": sensitive["habitat_code"].to_numpy()[s_idx],
-            "site_code": sensitive["site_code"].to_numpy()[s_idx] if "site_code" in sensitive else "",
+            "site_code": sensitive["site_code"].to_numpy()[s_idx]
+            if "site_code" in sensitive
+            else "",
         }
     )
     pairs = pairs.loc[pairs["area_m2"] > 0]
     lowest = pairs.sort_values(["hex", "kdw_mol_ha", "habitat_code"]).drop_duplicates("hex")
     largest = pairs.groupby(["hex", "site_code"], as_index=False)["area_m2"].sum()
-    largest = largest.sort_values(["hex", "area_m2", "site_code"], ascending=[True, False, True]).drop_duplicates("hex")
+    largest = largest.sort_values(
+        ["hex", "area_m2", "site_code"], ascending=[True, False, True]
+    ).drop_duplicates("hex")
     hab_area = pairs.groupby("hex")["area_m2"].sum()
     hex_ids = lowest["hex"].to_numpy()
     dx, dy = 1.5 * side, math.sqrt(3) * side
@@ -118,6 +130,9 @@ def hexagon_receptors(
     out = out.sort_values("receptor_id", kind="stable").reset_index(drop=True)
     log.info(
         "receptors: %d hexagons of %.2f ha over %.0f ha sensitive habitat (%.1f s)",
-        len(out), hexagon_ha, out["habitat_ha"].sum(), time.perf_counter() - t0,
+        len(out),
+        hexagon_ha,
+        out["habitat_ha"].sum(),
+        time.perf_counter() - t0,
     )
     return out

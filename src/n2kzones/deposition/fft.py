@@ -1,0 +1,241 @@
+"""FFT convolution path for deposition on a regular grid.
+
+1. Emissions are splatted onto an emission raster that extends the output grid by ``P``
+   cells on every side (``P = ceil(pad / cell) + 1``, the pad being the cut-off, or
+   ``fft_pad_m`` without one), with bilinear cloud-in-cell (CIC) weights between the four
+   nearest cell centres, so a source keeps its sub-cell position to first order.
+2. The kernel image holds the kernel at the offsets between cell centres (with the wind-rose
+   weight of each offset's bearing), the centre cell holding the kernel's average over one
+   cell (:meth:`RadialKernel.cell_average`); offsets beyond the cut-off are 0.
+3. Emission raster and kernel image are convolved with real FFTs (``scipy.fft``, rather than
+   ``scipy.signal.fftconvolve``, so the kernel transform is computed once and reused for every
+   attribution group). The circular size is the smallest fast length that keeps wrap-around
+   out of the cropped output.
+4. Near-field correction (particle-particle / particle-mesh): bilinear CIC is poor where the
+   kernel curves strongly, i.e. within a few cells of a source (pure CIC: p99 error 13 % on
+   a 100 m grid with 1.4 farms/km2). For the cells within ``near_cells`` (default 3) of each
+   source's CIC nodes, the CIC contribution is replaced by the exact pair value of the direct
+   path (same lookup table, same cell average below half a cell, same wind-rose weight).
+
+Accuracy against the direct path: the p99 relative error over cells with non-negligible
+deposition (>= 1e-3 of the maximum) is about 1 % in tests with a 5 km cut-off and 0.4 % for
+the national benchmark (50,000 farms, 100 m, 25 km); tested to be <= 2 %. The remaining error
+is largest at the cut-off ring, where the hard cut-off of the direct path (a source counts
+or not) is smoothed by CIC; without a cut-off it comes from the CIC far field. FFT round-off
+is about 1e-15 of the largest value; negative round-off is clipped to 0.
+
+Sources outside the padded raster (more than about ``pad + cell/2`` outside the grid): with a
+cut-off they are farther than the cut-off from every cell centre and are dropped (exact).
+Without a cut-off they raise :class:`InputError` (``outside_sources="raise"``, default) or are
+dropped and reported in the log (``outside_sources="drop"``).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+
+import numpy as np
+import scipy.fft
+
+from n2kzones.deposition import _numba
+from n2kzones.deposition.grid import GridSpec
+from n2kzones.deposition.kernel import KernelLookup, RadialKernel, WindRose
+from n2kzones.errors import InputError
+
+logger = logging.getLogger(__name__)
+
+#: Working bytes per cell of the circular FFT domain (float raster, two complex spectra,
+#: result) plus per attribution group (its emission raster).
+FFT_BYTES_PER_CELL = 48.0
+FFT_BYTES_PER_CELL_PER_GROUP = 16.0
+
+
+def fft_shape(grid: GridSpec, pad_cells: int, half_rows: int, half_cols: int) -> tuple[int, int]:
+    """Circular FFT size ``(rows, cols)`` for a grid, pad and kernel half-sizes (in cells)."""
+
+    # no wrap-around into the cropped output needs n >= n_out + pad + half; the padded
+    # raster (n_out + 2 pad) and the kernel image (2 half + 1) must fit as well
+    def one(n_out: int, half: int) -> int:
+        return scipy.fft.next_fast_len(
+            max(n_out + pad_cells + half, n_out + 2 * pad_cells, 2 * half + 1), real=True
+        )
+
+    return one(grid.n_rows, half_rows), one(grid.n_cols, half_cols)
+
+
+def kernel_image(
+    kernel: RadialKernel,
+    cell_m: float,
+    half_rows: int,
+    half_cols: int,
+    *,
+    wind_rose: WindRose | None = None,
+    cutoff_m: float | None = None,
+    lookup: KernelLookup | None = None,
+) -> np.ndarray:
+    """Kernel at cell-centre offsets, shape ``(2*half_rows+1, 2*half_cols+1)``.
+
+    Element ``[half_rows + di, half_cols + dj]`` is the deposition (mol N/ha/yr per kg
+    NH3/yr) ``di`` rows south and ``dj`` columns east of a source at the centre cell.
+    Values come from ``lookup`` if given (as in the direct path), else from the exact kernel.
+    """
+    di = np.arange(-half_rows, half_rows + 1, dtype=np.float64)[:, None]
+    dj = np.arange(-half_cols, half_cols + 1, dtype=np.float64)[None, :]
+    dx = dj * cell_m
+    dy = -di * cell_m
+    r = np.hypot(dx, dy)
+    img = kernel(r) if lookup is None else lookup.evaluate_s(dx * dx + dy * dy)
+    if wind_rose is not None and not wind_rose.is_isotropic:
+        img = img * wind_rose.weight_dxdy(dx, dy)
+    img[half_rows, half_cols] = kernel.cell_average(cell_m)
+    if cutoff_m is not None:
+        img[r > cutoff_m] = 0.0
+    return img
+
+
+def splat_cic(
+    source_x_m: np.ndarray,
+    source_y_m: np.ndarray,
+    emission_kg_nh3: np.ndarray,
+    groups: np.ndarray,
+    n_groups: int,
+    grid: GridSpec,
+    pad_cells: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Bilinear (cloud-in-cell) emission rasters on the grid padded by ``pad_cells``.
+
+    Returns
+    -------
+    rasters
+        ``(n_groups, n_rows + 2P, n_cols + 2P)``, kg NH3/yr per cell centre.
+    inside
+        Boolean mask of the sources that lie within the padded raster (the others are left out).
+    """
+    h = grid.n_rows + 2 * pad_cells
+    w = grid.n_cols + 2 * pad_cells
+    col_f = (source_x_m - grid.x_min) / grid.cell_m - 0.5 + pad_cells
+    row_f = (grid.y_max - source_y_m) / grid.cell_m - 0.5 + pad_cells
+    inside = (col_f >= 0) & (col_f <= w - 1) & (row_f >= 0) & (row_f <= h - 1)
+    col_f, row_f = col_f[inside], row_f[inside]
+    e, g = emission_kg_nh3[inside], groups[inside]
+    c0 = np.floor(col_f).astype(np.int64)
+    r0 = np.floor(row_f).astype(np.int64)
+    fx = col_f - c0
+    fy = row_f - r0
+    # one spare row and column receive only zero weights (sources exactly on the last centre)
+    hp, wp = h + 1, w + 1
+    base = g * (hp * wp) + r0 * wp + c0
+    idx = np.concatenate((base, base + 1, base + wp, base + wp + 1))
+    wts = np.concatenate(
+        (e * (1 - fx) * (1 - fy), e * fx * (1 - fy), e * (1 - fx) * fy, e * fx * fy)
+    )
+    flat = np.bincount(idx, weights=wts, minlength=n_groups * hp * wp)
+    rasters = flat.reshape(n_groups, hp, wp)[:, :h, :w]
+    return rasters, inside
+
+
+def deposition_fft(
+    source_x_m: np.ndarray,
+    source_y_m: np.ndarray,
+    emission_kg_nh3: np.ndarray,
+    groups: np.ndarray,
+    n_groups: int,
+    kernel: RadialKernel,
+    grid: GridSpec,
+    *,
+    wind_rose: WindRose | None,
+    cutoff_m: float | None,
+    pad_m: float,
+    outside_sources: str,
+    memory_budget_gib: float,
+    near_cells: int = 3,
+) -> np.ndarray:
+    """Deposition (mol N/ha/yr) on ``grid`` by FFT, shape ``(n_groups, n_rows, n_cols)``.
+
+    Inputs are already validated by :func:`n2kzones.deposition.engine.deposition_on_grid`.
+    """
+    cell = grid.cell_m
+    # one extra cell so that sources between the outer cell centres and the edge can splat
+    pad_cells = (math.ceil(pad_m / cell - 1e-9) if pad_m > 0 else 0) + 1
+    if cutoff_m is not None:
+        half_r = half_c = math.ceil(cutoff_m / cell - 1e-9)
+    else:
+        half_r, half_c = grid.n_rows - 1 + pad_cells, grid.n_cols - 1 + pad_cells
+    n_r, n_c = fft_shape(grid, pad_cells, half_r, half_c)
+    grid.check_memory(
+        FFT_BYTES_PER_CELL + FFT_BYTES_PER_CELL_PER_GROUP * n_groups,
+        memory_budget_gib=memory_budget_gib,
+        n_cells=n_r * n_c,
+        what=f"FFT deposition ({n_r} x {n_c} padded transform)",
+    )
+    rasters, inside = splat_cic(
+        source_x_m, source_y_m, emission_kg_nh3, groups, n_groups, grid, pad_cells
+    )
+    n_out = int((~inside).sum())
+    if n_out:
+        kg = float(emission_kg_nh3[~inside].sum())
+        if cutoff_m is not None:
+            logger.debug(
+                "%d sources farther than the %g m cut-off from the grid were skipped",
+                n_out,
+                cutoff_m,
+            )
+        elif outside_sources == "raise":
+            raise InputError(
+                f"{n_out} sources ({kg:.6g} kg NH3/yr) lie more than "
+                f"{(pad_cells - 0.5) * cell:g} m outside the grid; "
+                "the FFT path cannot place them. Pass cutoff_m=..., a larger fft_pad_m=..., "
+                "outside_sources='drop' to leave them out, or use method='direct'"
+            )
+        else:
+            logger.warning(
+                "FFT path: dropped %d sources (%.6g kg NH3/yr) more than %g m outside the grid",
+                n_out,
+                kg,
+                (pad_cells - 0.5) * cell,
+            )
+    lu = kernel.lookup(math.hypot(half_r + near_cells + 2, half_c + near_cells + 2) * cell)
+    rose = None if wind_rose is None or wind_rose.is_isotropic else wind_rose
+    img = kernel_image(kernel, cell, half_r, half_c, wind_rose=rose, cutoff_m=cutoff_m, lookup=lu)
+    k_hat = scipy.fft.rfft2(img, s=(n_r, n_c), workers=-1)
+    out = np.empty((n_groups, grid.n_rows, grid.n_cols))
+    r0, c0 = pad_cells + half_r, pad_cells + half_c
+    for g in range(n_groups):
+        conv = scipy.fft.irfft2(
+            scipy.fft.rfft2(rasters[g], s=(n_r, n_c), workers=-1) * k_hat, s=(n_r, n_c), workers=-1
+        )
+        out[g] = conv[r0 : r0 + grid.n_rows, c0 : c0 + grid.n_cols]
+    if near_cells > 0:
+        k_near = kernel.cell_average(cell)
+        c2 = math.inf if cutoff_m is None else float(cutoff_m) ** 2
+        w = np.zeros(0) if rose is None else np.ascontiguousarray(rose.weights)
+        scale = 0.0 if rose is None else rose.scale
+        _numba.near_field_correction(
+            source_x_m[inside],
+            source_y_m[inside],
+            emission_kg_nh3[inside],
+            groups[inside],
+            grid.x_min,
+            grid.y_max,
+            cell,
+            grid.n_rows,
+            grid.n_cols,
+            int(near_cells),
+            img,
+            lu.packed,
+            lu.shift,
+            lu.base,
+            (1 << lu.shift) - 1,
+            2.0**-lu.shift,
+            lu.s_lo,
+            lu.s_hi,
+            (cell / 2.0) ** 2,
+            k_near,
+            c2,
+            w,
+            scale,
+            out,
+        )
+    np.maximum(out, 0.0, out=out)
+    return out
