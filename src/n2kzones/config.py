@@ -136,6 +136,51 @@ class DepositionSettings(_Strict):
     grid_margin_m: float = Field(2000.0, ge=0, description="Grid margin around areas and farms.")
 
 
+class RkoSettings(_Strict):
+    """The RKO (rekenkundige ondergrens) threshold sweep."""
+
+    thresholds_mol_ha: list[float] = Field(
+        default_factory=lambda: [0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 2.0, 5.0],
+        description="Thresholds in mol N/ha/yr (0.005 today, 0.05 former PAS, 1 proposed).",
+        min_length=1,
+    )
+    ranges_m: list[float | None] = Field(
+        default_factory=lambda: [None, 25_000.0],
+        description="Calculation ranges: none (every pair) and AERIUS's 25 km.",
+        min_length=1,
+    )
+    map_threshold_mol_ha: float = Field(0.05, gt=0, description="Threshold shown on maps.")
+    projects: LayerInput | None = Field(None, description="Proposed projects (points).")
+
+    @field_validator("thresholds_mol_ha")
+    @classmethod
+    def _positive_sorted(cls, v: list[float]) -> list[float]:
+        if any(t <= 0 for t in v):
+            raise ValueError("thresholds must be > 0 mol N/ha/yr")
+        return sorted(set(v))
+
+
+class SelectionSettings(_Strict):
+    """Proposal of zone widths from the deposition the zones carry."""
+
+    n_wide: int = Field(15, ge=0, description="Areas ranked highest get the wide (1000 m) zone.")
+    min_contribution_mol_ha: float = Field(
+        1.0, ge=0, description="Areas whose zone sources add less than this get no zone."
+    )
+
+
+class Scenario(_Strict):
+    """One measure: see docs; percentages are of the farms' current emission."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_-]+$")
+    kind: Literal["zone_reduction", "polygon_reduction", "buyout"]
+    reduction_pct: float = Field(20.0, ge=0, le=100, description="Emission cut in %-points.")
+    max_width_m: float | None = Field(None, description="zone_reduction: only zones up to this width.")
+    polygon: LayerInput | None = Field(None, description="polygon_reduction: where it applies.")
+    farm_ids: list[str] = Field(default_factory=list, description="buyout: farms bought out.")
+    nearest_n: int | None = Field(None, ge=1, description="buyout: the n farms with the largest contribution.")
+
+
 class ProjectSection(_Strict):
     name: str = "n2kzones"
     crs: str = Field("EPSG:28992", description="Working CRS; must be projected, in metres.")
@@ -164,6 +209,12 @@ class Config(_Strict):
     inputs: Inputs
     zones: ZoneRules = Field(default_factory=ZoneRules)
     deposition: DepositionSettings = Field(default_factory=DepositionSettings)
+    rko: RkoSettings = Field(default_factory=RkoSettings)
+    selection: SelectionSettings = Field(default_factory=SelectionSettings)
+    scenarios: list[Scenario] = Field(default_factory=list)
+    effectiveness_cut_pct: float = Field(
+        1.0, gt=0, le=100, description="Uniform marginal cut inside / outside zones, in %."
+    )
     parameters: dict[str, Any] = Field(
         default_factory=dict, description="Overrides of n2kzones/data/parameters.toml."
     )
