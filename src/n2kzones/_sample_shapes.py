@@ -1,9 +1,10 @@
 """Geometry helpers for the synthetic sample region (private; see :mod:`n2kzones.sample`).
 
 Everything here is a pure function of its arguments and a ``numpy.random.Generator``, so the
-sample generator stays deterministic. All geometry is snapped to a 1 cm grid (:data:`GRID_M`)
-and every overlay uses that grid, so neighbouring pieces share exactly the same vertices.
-Coordinates are metres in RD New (EPSG:28992).
+sample generator stays deterministic. Coordinates are metres in RD New (EPSG:28992), snapped
+to a 1 cm grid (:data:`GRID_M`); overlays use that grid. The parcel tessellation is the
+polygonized, snap-rounded union of all field, block, strip and area boundary lines, so
+neighbouring parcels share exactly the same edges (a clean coverage, no slivers).
 """
 
 from __future__ import annotations
@@ -71,7 +72,8 @@ def meander_valley(
     y = np.zeros_like(t)
     for _ in range(3):
         wavelength = rng.uniform(0.25, 0.7) * length_m
-        y += rng.uniform(0.03, 0.08) * length_m * np.sin(_TWO_PI * t / wavelength + rng.uniform(0, _TWO_PI))
+        amplitude = rng.uniform(0.03, 0.08) * length_m
+        y += amplitude * np.sin(_TWO_PI * t / wavelength + rng.uniform(0, _TWO_PI))
     line = LineString(np.column_stack([t - length_m / 2.0, y]))
     parts = [line.buffer(width_m / 2.0, quad_segs=8)]
     for _ in range(int(rng.integers(3, 7))):
@@ -147,21 +149,6 @@ def to_multi(geom: shapely.Geometry) -> MultiPolygon:
     """The polygonal parts of ``geom`` as a MultiPolygon (drops points/lines)."""
     parts = [p for p in shapely.get_parts(geom) if p.geom_type == "Polygon" and not p.is_empty]
     return MultiPolygon(parts)
-
-
-def polygon_parts(
-    geoms: NDArray[np.object_], min_area_m2: float = 0.0
-) -> tuple[NDArray[np.object_], NDArray[np.int64]]:
-    """Explode ``geoms`` into single Polygons; returns (parts, index of the source geometry).
-
-    Lines and points from overlay results and parts smaller than ``min_area_m2`` are dropped.
-    """
-    parts, idx = shapely.get_parts(geoms, return_index=True)
-    # Overlays may return GeometryCollections holding MultiPolygons: explode a second time.
-    parts2, idx2 = shapely.get_parts(parts, return_index=True)
-    idx = idx[idx2]
-    keep = (shapely.get_type_id(parts2) == 3) & (shapely.area(parts2) > min_area_m2)
-    return parts2[keep], idx[keep].astype(np.int64)
 
 
 def fourier_field(
@@ -372,7 +359,8 @@ def field_linework(
         env = shapely.box(minx - 2 * s, miny - 2 * s, maxx + 2 * s, maxy + 2 * s)
         mp = shapely.multipoints(pts)
         back = lambda xy, off=off, m=from_sq: xy @ m + off  # noqa: E731
-        edges = shapely.transform(shapely.voronoi_polygons(mp, extend_to=env, only_edges=True), back)
+        edges = shapely.voronoi_polygons(mp, extend_to=env, only_edges=True)
+        edges = shapely.transform(edges, back)
         lines.append(shapely.intersection(edges, block))
         # strips along some fields of this block
         cells = shapely.transform(
@@ -421,7 +409,8 @@ def _strip_lines(
     w = widths_m[:, None]
     a0, b0 = a - 10.0 * t, b + 10.0 * t
     cut = shapely.linestrings(np.stack([a0 + n * w, b0 + n * w], axis=1))
-    band = shapely.polygons(np.stack([a0 - 10.0 * n, b0 - 10.0 * n, b0 + n * w, a0 + n * w, a0 - 10.0 * n], axis=1))
+    ring = [a0 - 10.0 * n, b0 - 10.0 * n, b0 + n * w, a0 + n * w, a0 - 10.0 * n]
+    band = shapely.polygons(np.stack(ring, axis=1))
     return cut, band
 
 

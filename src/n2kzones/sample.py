@@ -32,6 +32,7 @@ import time
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -64,7 +65,7 @@ MAX_SCALE = 200
 EDGE_MARGIN_M = 1_500.0
 MIN_AREA_GAP_M = 2_500.0
 PAIR_GAP_RANGE_M = (1_200.0, 1_800.0)
-MEAN_CELL_AREA_M2 = 68_000.0
+MEAN_CELL_AREA_M2 = 71_000.0
 DEPOSITION_CELL_M = 250.0
 NODATA = -9999.0
 FIXED_GPKG_DATE = "2026-06-26T00:00:00Z"
@@ -87,8 +88,13 @@ _HEATH = (("H4030", 0.45), ("H2310", 0.2), ("H2330", 0.1), ("H3130", 0.1), ("H31
 _FOREST = (("H9190", 0.6), ("H9120", 0.4))
 _PALETTES: dict[str, tuple[tuple[str, float], ...]] = {
     "heath_complex": (
-        ("H4030", 0.3), ("H2310", 0.14), ("H2330", 0.07), ("H3130", 0.05), ("H3160", 0.06),
-        ("H9190", 0.23), ("H9120", 0.15),
+        ("H4030", 0.3),
+        ("H2310", 0.14),
+        ("H2330", 0.07),
+        ("H3130", 0.05),
+        ("H3160", 0.06),
+        ("H9190", 0.23),
+        ("H9120", 0.15),
     ),
     "bog": (("H7110B", 0.4), ("H91D0", 0.35), ("H3160", 0.25)),
     "pair_a": (("H2330", 0.35), ("H2310", 0.35), ("H4030", 0.3)),
@@ -100,30 +106,110 @@ _PALETTES: dict[str, tuple[tuple[str, float], ...]] = {
     "small_heath": _HEATH,
 }
 ARCHETYPES: tuple[str, ...] = (
-    "heath_complex", "bog", "pair_a", "pair_b", "lake",
-    "stream_valley", "fen_meadow", "old_forest", "small_heath",
+    "heath_complex",
+    "bog",
+    "pair_a",
+    "pair_b",
+    "lake",
+    "stream_valley",
+    "fen_meadow",
+    "old_forest",
+    "small_heath",
 )
 """Area kinds, in area-number order within a tile."""
 _PLACE_ORDER = (
-    "heath_complex", "lake", "pair_a", "pair_b", "bog",
-    "stream_valley", "fen_meadow", "old_forest", "small_heath",
+    "heath_complex",
+    "lake",
+    "pair_a",
+    "pair_b",
+    "bog",
+    "stream_valley",
+    "fen_meadow",
+    "old_forest",
+    "small_heath",
 )
 
 _UNITS = (
-    ("heath_complex",), ("pair_a", "pair_b"), ("lake",), ("bog",),
-    ("stream_valley",), ("fen_meadow",), ("old_forest",), ("small_heath",),
+    ("heath_complex",),
+    ("pair_a", "pair_b"),
+    ("lake",),
+    ("bog",),
+    ("stream_valley",),
+    ("fen_meadow",),
+    ("old_forest",),
+    ("small_heath",),
 )
 _AREAS_PER_TILE_MULTI = 4
 
 _NAME_STEM_A = (
-    "Bar", "Wol", "Dwin", "Ees", "Gel", "Har", "Mep", "Rui", "Sted", "Vled", "Hol", "Lie",
-    "Bor", "Dal", "Ech", "Fle", "Gra", "Hen", "Kor", "Lem", "Nij", "Olde", "Pes", "Ros",
-    "Schoon", "Ter", "Ulf", "Vee", "Wier", "Zwi", "Asse", "Bee", "Dier", "Ger", "Hoog",
-    "Lutte", "Mar", "Nor", "Ot", "Put", "Ren", "Sle", "Tub", "Wes", "Zel",
+    "Bar",
+    "Wol",
+    "Dwin",
+    "Ees",
+    "Gel",
+    "Har",
+    "Mep",
+    "Rui",
+    "Sted",
+    "Vled",
+    "Hol",
+    "Lie",
+    "Bor",
+    "Dal",
+    "Ech",
+    "Fle",
+    "Gra",
+    "Hen",
+    "Kor",
+    "Lem",
+    "Nij",
+    "Olde",
+    "Pes",
+    "Ros",
+    "Schoon",
+    "Ter",
+    "Ulf",
+    "Vee",
+    "Wier",
+    "Zwi",
+    "Asse",
+    "Bee",
+    "Dier",
+    "Ger",
+    "Hoog",
+    "Lutte",
+    "Mar",
+    "Nor",
+    "Ot",
+    "Put",
+    "Ren",
+    "Sle",
+    "Tub",
+    "Wes",
+    "Zel",
 )
 _NAME_STEM_B = (
-    "erlo", "ingen", "um", "horst", "wijk", "dorp", "hem", "oo", "beek", "sel", "kamp",
-    "rade", "loo", "broek", "veld", "holt", "berg", "en", "ter", "elo", "haar",
+    "erlo",
+    "ingen",
+    "um",
+    "horst",
+    "wijk",
+    "dorp",
+    "hem",
+    "oo",
+    "beek",
+    "sel",
+    "kamp",
+    "rade",
+    "loo",
+    "broek",
+    "veld",
+    "holt",
+    "berg",
+    "en",
+    "ter",
+    "elo",
+    "haar",
 )
 _NAME_PATTERNS: dict[str, tuple[str, ...]] = {
     # {s}: place name, {a}: its adjective ("Wolhorst" -> "Wolhorster", "Marelo" -> "Marelose")
@@ -180,8 +266,12 @@ _CAT_GRASS, _CAT_ARABLE, _CAT_NATURE = 0, 1, 2
 FARM_TYPES = ("melkvee", "vleesvee", "varkens", "pluimvee", "gemengd", "schapen_geiten")
 _FARM_TYPE_P = np.array([0.40, 0.11, 0.14, 0.07, 0.10, 0.18])
 _HEIGHT_RANGE_M = {
-    "melkvee": (4.0, 7.0), "vleesvee": (3.5, 6.0), "varkens": (5.0, 8.0),
-    "pluimvee": (5.0, 8.0), "gemengd": (4.0, 7.5), "schapen_geiten": (3.0, 5.5),
+    "melkvee": (4.0, 7.0),
+    "vleesvee": (3.5, 6.0),
+    "varkens": (5.0, 8.0),
+    "pluimvee": (5.0, 8.0),
+    "gemengd": (4.0, 7.5),
+    "schapen_geiten": (3.0, 5.5),
 }
 _GENERATED_ANIMALS = ("rundvee", "varkens", "kippen", "schapen", "geiten")
 
@@ -305,14 +395,21 @@ def _make_area(kind: str, rng: np.random.Generator, shrink: float) -> shapely.Ge
 def _place_areas(
     rng: np.random.Generator, kinds: tuple[str, ...], tile: Polygon
 ) -> list[tuple[str, MultiPolygon]]:
-    inner = shapely.box(*(np.array(tile.bounds) + [EDGE_MARGIN_M, EDGE_MARGIN_M, -EDGE_MARGIN_M, -EDGE_MARGIN_M]))
+    m = EDGE_MARGIN_M
+    inner = shapely.box(*(np.array(tile.bounds) + [m, m, -m, -m]))
     placed: list[tuple[str, shapely.Geometry]] = []
     for kind in sorted(kinds, key=_PLACE_ORDER.index):
         if kind == "pair_b":
             continue  # placed together with pair_a
         for shrink in (1.0, 0.8, 0.65, 0.5, 0.4):
             others = [g for _, g in placed]
-            geom = shp.place(rng, lambda r, k=kind, s=shrink: _make_area(k, r, s), inner, others, MIN_AREA_GAP_M)
+            geom = shp.place(
+                rng,
+                lambda r, k=kind, s=shrink: _make_area(k, r, s),
+                inner,
+                others,
+                MIN_AREA_GAP_M,
+            )
             if geom is None:
                 continue
             if kind == "pair_a" and "pair_b" in kinds:
@@ -340,9 +437,11 @@ def _area_names(seed: int, kinds: list[str]) -> list[str]:
     for kind in kinds:
         patterns = _NAME_PATTERNS[kind]
         for attempt in range(10_000):
-            stem = _NAME_STEM_A[rng.integers(len(_NAME_STEM_A))] + _NAME_STEM_B[
-                rng.integers(len(_NAME_STEM_B))
-            ]
+            head = _NAME_STEM_A[rng.integers(len(_NAME_STEM_A))]
+            tail = _NAME_STEM_B[rng.integers(len(_NAME_STEM_B))]
+            if head[-1] in "aeiou" and tail[0] in "aeiou":
+                continue  # no vowel clash such as "Bee" + "elo"
+            stem = head + tail
             name = patterns[rng.integers(len(patterns))].format(s=stem, a=_adjective(stem))
             if attempt > 5000:
                 name = f"{name} {attempt}"
@@ -372,6 +471,7 @@ class _Tile:
     parcel_wkb: NDArray[np.object_]
     parcel_crop: NDArray[np.int16]
     parcel_farm: NDArray[np.int32]
+    parcel_edge: NDArray[np.int64]
     farm_xy: NDArray[np.float64]
     farm_type: NDArray[np.int8]
     farm_animals: dict[str, NDArray[np.int32]]
@@ -421,6 +521,7 @@ def _generate_tile(
         parcel_wkb=shapely.to_wkb(parcels),
         parcel_crop=crop,
         parcel_farm=farm_of_parcel,
+        parcel_edge=np.flatnonzero(shapely.intersects(parcels, tile.boundary)),
         **farms,
     )
 
@@ -449,15 +550,21 @@ def _parcels_and_farms(
         return ~shapely.intersects(fields, all_areas)
 
     def strip_width(n: int) -> NDArray[np.float64]:
-        # ditches 3-7 m, hedgerows 6-14 m; the kind is read back from the width
+        # ditches 3-7 m, hedgerows 7-14 m wide; the kind is read back from the width
         sloot = rng.uniform(size=n) < 0.62
         return np.where(sloot, rng.uniform(3.0, 6.9, n), rng.uniform(7.0, 14.0, n))
 
     all_areas = shapely.union_all(areas)
     shapely.prepare(all_areas)
     lines, bands, fields, band_width = shp.field_linework(
-        rng, tile, n_blocks=40, cell_area_m2=MEAN_CELL_AREA_M2, thin=thin,
-        strip_allowed=strip_allowed, strip_share=0.075, strip_width_m=strip_width,
+        rng,
+        tile,
+        n_blocks=40,
+        cell_area_m2=MEAN_CELL_AREA_M2,
+        thin=thin,
+        strip_allowed=strip_allowed,
+        strip_share=0.075,
+        strip_width_m=strip_width,
     )
     lines += list(shapely.boundary(areas))
     faces = shp.polygonize_lines(lines)
@@ -501,11 +608,17 @@ def _parcels_and_farms(
     pxy = shapely.get_coordinates(shapely.centroid(parcels))
     order = np.lexsort((pxy[:, 0], np.floor((pxy[:, 1] - oy) / 1000.0)))
     parcels, parent, is_strip, pcrop, p_inside, pxy = (
-        parcels[order], parent[order], is_strip[order], pcrop[order], p_inside[order], pxy[order]
+        parcels[order],
+        parent[order],
+        is_strip[order],
+        pcrop[order],
+        p_inside[order],
+        pxy[order],
     )
 
-    farms, owner = _farms(rng_farm, tile, parcels, pxy, pcrop, is_strip, p_inside, parent,
-                          area_kinds, areas, params)
+    farms, owner = _farms(
+        rng_farm, tile, parcels, pxy, pcrop, is_strip, p_inside, parent, area_kinds, areas, params
+    )
     return parcels, pcrop.astype(np.int16), owner, farms
 
 
@@ -530,8 +643,8 @@ def _farms(
 
     # farm density: clusters, a few of them at area edges, plus a uniform background
     n_cl = int(rng.integers(14, 22))
-    cx = np.concatenate([rng.uniform(ox, mx, n_cl)])
-    cy = np.concatenate([rng.uniform(oy, my, n_cl)])
+    cx = rng.uniform(ox, mx, n_cl)
+    cy = rng.uniform(oy, my, n_cl)
     sig = rng.uniform(1_200.0, 4_000.0, n_cl)
     wt = rng.uniform(0.5, 2.0, n_cl)
     for kind, geom in zip(area_kinds, areas, strict=True):
@@ -565,11 +678,6 @@ def _farms(
     ftype = np.minimum(ftype, len(FARM_TYPES) - 1).astype(np.int8)
 
     animals, target_ha = _herds(rng, ftype, params)
-    gve = sum(
-        animals[c].astype(float) * params.livestock[c].gve_per_animal
-        for c in _GENERATED_ANIMALS
-        if c in params.livestock
-    )
     grazing = np.isin(ftype, [0, 1, 4, 5])
 
     owner = _allocate_land(rng, hxy, home, target_ha * 1e4, grazing, pxy, parea, is_ag, is_grass)
@@ -589,10 +697,7 @@ def _farms(
 
     # farm location: a random point on the home parcel
     pts = _points_in(rng, parcels[home])
-    height = np.round(
-        np.array([rng.uniform(*_HEIGHT_RANGE_M[FARM_TYPES[t]]) for t in ftype]), 1
-    )
-    logger.debug("tile farms: %d, mean GVE %.1f", n_farms, float(np.mean(gve)) if n_farms else 0.0)
+    height = np.round(np.array([rng.uniform(*_HEIGHT_RANGE_M[FARM_TYPES[t]]) for t in ftype]), 1)
     farms = {
         "farm_xy": pts,
         "farm_type": ftype,
@@ -628,20 +733,29 @@ def _herds(
     m = t == 4
     counts["rundvee"][m] = np.clip(ln(np.log(80), 0.5, m.sum()), 15, 400)
     counts["varkens"][m] = np.clip(ln(np.log(900), 0.6, m.sum()), 50, 6_000)
-    counts["kippen"][m] = np.where(u[m, 1] < 0.3, np.clip(ln(np.log(8_000), 0.6, m.sum()), 500, 40_000), 0)
+    hens = np.clip(ln(np.log(8_000), 0.6, m.sum()), 500, 40_000)
+    counts["kippen"][m] = np.where(u[m, 1] < 0.3, hens, 0)
     # schapen_geiten: 60 % sheep farms, 40 % dairy goat farms
     m = t == 5
     sheep = u[m, 2] < 0.6
-    counts["schapen"][m] = np.where(sheep, np.clip(ln(np.log(170), 0.6, m.sum()), 20, 1_500),
-                                    np.where(u[m, 3] < 0.3, rng.integers(5, 31, m.sum()), 0))
-    counts["geiten"][m] = np.where(sheep, np.where(u[m, 3] < 0.2, rng.integers(2, 21, m.sum()), 0),
-                                   np.clip(ln(np.log(700), 0.5, m.sum()), 80, 4_000))
+    counts["schapen"][m] = np.where(
+        sheep,
+        np.clip(ln(np.log(170), 0.6, m.sum()), 20, 1_500),
+        np.where(u[m, 3] < 0.3, rng.integers(5, 31, m.sum()), 0),
+    )
+    counts["geiten"][m] = np.where(
+        sheep,
+        np.where(u[m, 3] < 0.2, rng.integers(2, 21, m.sum()), 0),
+        np.clip(ln(np.log(700), 0.5, m.sum()), 80, 4_000),
+    )
     animals = {c: np.round(v).astype(np.int32) for c, v in counts.items()}
 
     lv = params.livestock
     gve_cattle = animals["rundvee"] * lv["rundvee"].gve_per_animal
-    gve_small = (animals["schapen"] * lv["schapen"].gve_per_animal
-                 + animals["geiten"] * lv["geiten"].gve_per_animal)
+    gve_small = (
+        animals["schapen"] * lv["schapen"].gve_per_animal
+        + animals["geiten"] * lv["geiten"].gve_per_animal
+    )
     dens = rng.uniform(size=n)
     ha = np.empty(n)
     ha[t == 0] = gve_cattle[t == 0] / (1.5 + 2.0 * dens[t == 0])
@@ -889,7 +1003,7 @@ def generate_sample(
     seed: int = DEFAULT_SEED,
     scale: int = 1,
     params: Parameters | None = None,
-    workers: int | None = None,
+    workers: int = 1,
 ) -> SampleSummary:
     """Generate the synthetic sample region into ``out_dir``.
 
@@ -906,8 +1020,10 @@ def generate_sample(
         Parameters for KDW values and livestock emission factors; defaults to
         :func:`n2kzones.params.load_parameters`.
     workers
-        Processes generating tiles in parallel. Default: one for ``scale=1``, else up to
-        4 (never more than the CPUs). The output does not depend on it.
+        Processes generating tiles in parallel (default 1: in this process). The output
+        does not depend on it. With more than one, tiles are generated in "spawn" worker
+        processes, so call this from the CLI, a notebook, or a script whose top-level code
+        is guarded by ``if __name__ == "__main__":``.
 
     Returns
     -------
@@ -935,8 +1051,6 @@ def generate_sample(
     scale = int(scale)
     params = load_parameters() if params is None else params
     _check_params(params)
-    if workers is None:
-        workers = 1 if scale == 1 else min(4, os.cpu_count() or 1, scale)
     if isinstance(workers, bool) or not isinstance(workers, int | np.integer) or workers < 1:
         raise ConfigError(f"workers must be a positive integer, got {workers!r}")
     out_dir = Path(out_dir)
@@ -950,21 +1064,28 @@ def generate_sample(
         tiles.append(tile)
         logger.debug(
             "tile %d/%d at %s: %d areas, %d parcels, %d farms (%.1f s since start)",
-            tile.index + 1, scale, tile.origin, len(tile.area_kinds), len(tile.parcel_wkb),
-            len(tile.farm_type), time.perf_counter() - t_start,
+            tile.index + 1,
+            scale,
+            tile.origin,
+            len(tile.area_kinds),
+            len(tile.parcel_wkb),
+            len(tile.farm_type),
+            time.perf_counter() - t_start,
         )
+    _stitch_tiles(tiles)
     t_gen = time.perf_counter()
 
     paths = {key: out_dir / fname for key, (fname, _) in FILES.items()}
-    counts = _write_all(tiles, seed, paths, params)
+    counts, farm_xy, farm_em = _write_all(tiles, seed, paths, params)
     del tiles  # the parcel WKB is the bulk of the memory
     dep_path = out_dir / DEPOSITION_FILE
-    farm_xy, farm_em = counts.pop("_farm_xy"), counts.pop("_farm_em")
     dep, bounds = _deposition(seed, origins, farm_xy, farm_em)
     _write_raster(dep_path, dep, bounds)
 
-    files = {p.name: {"sha256": _sha256(p), "bytes": p.stat().st_size}
-             for p in [*paths.values(), dep_path]}
+    files = {
+        p.name: {"sha256": _sha256(p), "bytes": p.stat().st_size}
+        for p in [*paths.values(), dep_path]
+    }
     valid = dep[dep != NODATA]
     manifest = {
         "generator": "n2kzones.sample",
@@ -998,9 +1119,16 @@ def generate_sample(
     logger.info(
         "sample seed=%d scale=%d: %d areas, %d habitat patches, %d parcels, %d farms "
         "in %.1f s (generate %.1f s, write %.1f s) -> %s",
-        seed, scale, counts["natura2000"], counts["habitats"], counts["parcels"],
-        counts["farms"], time.perf_counter() - t_start, t_gen - t_start,
-        time.perf_counter() - t_gen, out_dir,
+        seed,
+        scale,
+        counts["natura2000"],
+        counts["habitats"],
+        counts["parcels"],
+        counts["farms"],
+        time.perf_counter() - t_start,
+        t_gen - t_start,
+        time.perf_counter() - t_gen,
+        out_dir,
     )
     return SampleSummary(
         out_dir=out_dir,
@@ -1042,8 +1170,56 @@ def _run_tiles(
         yield from map(_tile_job, *args)
         return
     ctx = multiprocessing.get_context("spawn")  # no fork of a possibly threaded parent
-    with ProcessPoolExecutor(max_workers=min(workers, n), mp_context=ctx) as pool:
-        yield from pool.map(_tile_job, *args)
+    try:
+        with ProcessPoolExecutor(max_workers=min(workers, n), mp_context=ctx) as pool:
+            yield from pool.map(_tile_job, *args)
+    except BrokenProcessPool as exc:
+        raise RuntimeError(
+            "a sample worker process died; with workers > 1 the calling script must guard "
+            "its top-level code with `if __name__ == '__main__':` (or use workers=1)"
+        ) from exc
+
+
+def _stitch_tiles(tiles: list[_Tile]) -> None:
+    """Give parcels on both sides of a tile seam the same vertices along the seam.
+
+    Tiles are tessellated independently, so the nodes on a shared tile edge differ on its
+    two sides (T-junctions; no overlap, as both sides lie exactly on the straight edge).
+    Inserting the other side's seam vertices makes the whole parcel layer a clean coverage.
+    """
+    if len(tiles) < 2:
+        return
+    size = TILE_SIZE_M
+    by_origin = {t.origin: t for t in tiles}
+    geoms = {t.index: shapely.from_wkb(t.parcel_wkb[t.parcel_edge]) for t in tiles}
+    seam_xy = {}
+    for t in tiles:
+        xy = shapely.get_coordinates(geoms[t.index])
+        ox, oy = t.origin
+        on = (xy[:, 0] == ox) | (xy[:, 0] == ox + size) | (xy[:, 1] == oy) | (xy[:, 1] == oy + size)
+        seam_xy[t.index] = np.unique(xy[on], axis=0)
+    for t in tiles:
+        ox, oy = t.origin
+        g = geoms[t.index]
+        b = shapely.bounds(g)
+        # (neighbour offset, coordinate axis, seam value, bounds column touching the seam)
+        sides = (
+            ((-size, 0.0), 0, ox, 0),
+            ((size, 0.0), 0, ox + size, 2),
+            ((0.0, -size), 1, oy, 1),
+            ((0.0, size), 1, oy + size, 3),
+        )
+        for (dx, dy), axis, value, col in sides:
+            nb = by_origin.get((ox + dx, oy + dy))
+            if nb is None:
+                continue
+            pts = seam_xy[nb.index]
+            pts = pts[pts[:, axis] == value]
+            rows = np.flatnonzero(b[:, col] == value)
+            if len(pts) == 0 or len(rows) == 0:
+                continue
+            g[rows] = shapely.snap(g[rows], shapely.multipoints(pts), tolerance=0.001)
+        t.parcel_wkb[t.parcel_edge] = shapely.to_wkb(g)
 
 
 def _check_params(params: Parameters) -> None:
@@ -1075,7 +1251,8 @@ def _emission(animals: dict[str, NDArray[np.int32]], params: Parameters) -> NDAr
 
 def _write_all(
     tiles: list[_Tile], seed: int, paths: dict[str, Path], params: Parameters
-) -> dict[str, object]:
+) -> tuple[dict[str, int], NDArray[np.float64], NDArray[np.float64]]:
+    """Write the four GeoPackages; returns (feature counts, farm xy, farm emission)."""
     # --- Natura 2000 areas ------------------------------------------------------------
     kinds = [k for t in tiles for k in t.area_kinds]
     geoms = [g for t in tiles for g in t.area_geoms]
@@ -1084,7 +1261,9 @@ def _write_all(
     site_codes = [f"NL{2003000 + int(n)}" for n in numbers]
     names = _area_names(seed, kinds)
     _write_gpkg(
-        paths["natura2000"], FILES["natura2000"][1], "MultiPolygon",
+        paths["natura2000"],
+        FILES["natura2000"][1],
+        "MultiPolygon",
         shapely.to_wkb(np.asarray(geoms, dtype=object)),
         {
             "site_code": _str_array(site_codes),
@@ -1103,7 +1282,10 @@ def _write_all(
     hab_wkb = np.concatenate([t.hab_wkb for t in tiles])
     kdw = np.array([params.kdw.kdw_of(c) for c in hab_code], dtype=np.float64)
     _write_gpkg(
-        paths["habitats"], FILES["habitats"][1], "MultiPolygon", hab_wkb,
+        paths["habitats"],
+        FILES["habitats"][1],
+        "MultiPolygon",
+        hab_wkb,
         {"site_code": hab_site, "habitat_code": hab_code, "kdw_mol_ha": kdw},
     )
 
@@ -1116,7 +1298,9 @@ def _write_all(
     farm_em = np.concatenate([t.farm_emission for t in tiles])
     farm_fields: dict[str, NDArray[np.generic]] = {
         "farm_id": np.concatenate(farm_ids_per_tile),
-        "farm_type": np.asarray(FARM_TYPES, dtype=object)[np.concatenate([t.farm_type for t in tiles])],
+        "farm_type": np.asarray(FARM_TYPES, dtype=object)[
+            np.concatenate([t.farm_type for t in tiles])
+        ],
     }
     for cat in params.animal_categories:
         farm_fields[cat] = np.concatenate(
@@ -1125,8 +1309,11 @@ def _write_all(
     farm_fields["emission_kg_nh3"] = farm_em
     farm_fields["source_height_m"] = np.concatenate([t.farm_height for t in tiles])
     _write_gpkg(
-        paths["farms"], FILES["farms"][1], "Point",
-        shapely.to_wkb(shapely.points(farm_xy)), farm_fields,
+        paths["farms"],
+        FILES["farms"][1],
+        "Point",
+        shapely.to_wkb(shapely.points(farm_xy)),
+        farm_fields,
     )
 
     # --- parcels --------------------------------------------------------------------------
@@ -1145,7 +1332,10 @@ def _write_all(
     crop_code = np.asarray([c[1] for c in CROPS], dtype=np.int32)
     crop_name = np.asarray([c[2] for c in CROPS], dtype=object)
     _write_gpkg(
-        paths["parcels"], FILES["parcels"][1], "Polygon", wkb,
+        paths["parcels"],
+        FILES["parcels"][1],
+        "Polygon",
+        wkb,
         {
             "category": crop_cat[crop],
             "gewas": crop_name[crop],
@@ -1155,11 +1345,10 @@ def _write_all(
             "farm_id": farm_id,
         },
     )
-    return {
+    counts = {
         "natura2000": n_areas,
         "habitats": len(hab_wkb),
         "parcels": n_parcels,
         "farms": len(farm_xy),
-        "_farm_xy": farm_xy,
-        "_farm_em": farm_em,
     }
+    return counts, farm_xy, farm_em
