@@ -1,0 +1,409 @@
+"""Stage ``select``: propose zone widths from the deposition the zones would carry.
+
+The Kamerbrief gives a 1000 m zone to the ~15 areas "with a high nitrogen overload from the
+zone", 500 m to the others, and no zone where a zone adds too little (e.g. large waters).
+This module makes that choice reproducible: for every nitrogen-sensitive area it computes
+the farm deposition on the area's *overloaded* habitat (receptors of that ``site_code`` whose
+total deposition exceeds the KDW) that comes from farms within 500 m and within 500-1000 m
+of the area's edge (farms inside the area count as 0 m), as a habitat-weighted mean in
+mol N/ha/yr and as a share of all farm deposition there. Areas are ranked by the deposition
+from within 1000 m; the top ``selection.n_wide`` get the wide width, the others the default
+width, and areas below ``selection.min_contribution_mol_ha`` (or without overloaded habitat,
+or not nitrogen-sensitive) get none. The official list (``zones.overrides_csv`` and
+``zones.overrides``) overrides the proposal in ``final_width_m``.
+
+Computation: one deposition pass from all farms to all overloaded receptors (the total) and,
+per area, one small pass from only the farms within 1000 m of it, split into the two distance
+bands with ``groups`` (the remainder is the "farther" group). Inputs are sorted by their ids
+first, so results do not depend on input row order.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from n2kzones.config import Config
+from n2kzones.deposition import RadialKernel, WindRose, deposition_at_points
+from n2kzones.deposition.receptors import hexagon_side_m
+from n2kzones.errors import InputError
+from n2kzones.io.writers import write_csv
+
+log = logging.getLogger(__name__)
+
+#: Distance bands from the area edge, in m: group 0 = [0, 500], group 1 = (500, 1000].
+BANDS_M = (500.0, 1000.0)
+
+PROPOSAL_COLUMNS = [
+    "site_code",
+    "name",
+    "nitrogen_sensitive",
+    "overloaded_ha",
+    "n_farms_within_500m",
+    "n_farms_500_1000m",
+    "dep_within_500m_mol_ha",
+    "dep_500_1000m_mol_ha",
+    "dep_within_1000m_mol_ha",
+    "dep_farms_total_mol_ha",
+    "share_from_zone_pct",
+    "rank",
+    "proposed_width_m",
+    "official_width_m",
+    "final_width_m",
+    "reason",
+]
+
+
+@dataclass(frozen=True)
+class DepositionModel:
+    """Kernel and settings of the deposition stage, to compute deposition at receptors.
+
+    Parameters
+    ----------
+    kernel
+        Radial kernel, mol N/ha/yr per kg NH3/yr.
+    wind_rose
+        Direction weights (None: isotropic).
+    cutoff_m
+        Calculation range in m (None: every pair).
+    engine
+        ``"numba"`` or ``"numpy"``.
+    receptor_radius_m
+        Near-source averaging radius in m (None: 1 ha disc; 0: point values).
+    """
+
+    kernel: RadialKernel
+    wind_rose: WindRose | None = None
+    cutoff_m: float | None = None
+    engine: str = "numba"
+    receptor_radius_m: float | None = None
+
+    @classmethod
+    def from_config(cls, cfg: Config) -> DepositionModel:
+        """The model exactly as the deposition stage uses it (kernel, rose, range, radius)."""
+        from n2kzones.deposition_stage import kernel_from_config, wind_rose_from_config
+
+        d = cfg.deposition
+        radius = hexagon_side_m(d.hexagon_ha) * np.sqrt(3 * np.sqrt(3) / (2 * np.pi))
+        return cls(
+            kernel_from_config(cfg), wind_rose_from_config(cfg), d.cutoff_m, d.engine, float(radius)
+        )
+
+    def at_points(
+        self,
+        sx: np.ndarray,
+        sy: np.ndarray,
+        emission_kg_nh3: np.ndarray,
+        rx: np.ndarray,
+        ry: np.ndarray,
+        groups: np.ndarray | None = None,
+        n_groups: int | None = None,
+    ) -> np.ndarray:
+        """Deposition in mol N/ha/yr at receptors (see :func:`deposition_at_points`)."""
+        return deposition_at_points(
+            sx,
+            sy,
+            emission_kg_nh3,
+            rx,
+            ry,
+            self.kernel,
+            wind_rose=self.wind_rose,
+            cutoff_m=self.cutoff_m,
+            groups=groups,
+            n_groups=n_groups,
+            engine=self.engine,  # type: ignore[arg-type]
+            receptor_radius_m=self.receptor_radius_m,
+        )
+
+
+def sort_inputs(
+    areas: pd.DataFrame | None = None,
+    farms: pd.DataFrame | None = None,
+    receptors: pd.DataFrame | None = None,
+) -> tuple:
+    """Sort areas by ``site_code``, farms by ``farm_id``, receptors by ``receptor_id``.
+
+    Floating-point sums depend on the order of their terms; sorting by ids first makes every
+    result independent of the input row order.
+    """
+    out = []
+    for df, key in ((areas, "site_code"), (farms, "farm_id"), (receptors, "receptor_id")):
+        if df is None:
+            out.append(None)
+            continue
+        if df[key].duplicated().any():
+            raise InputError(
+                f"{key} must be unique; repeated: "
+                f"{sorted(df.loc[df[key].duplicated(), key].astype(str))[:5]}"
+            )
+        out.append(df.sort_values(key, kind="stable").reset_index(drop=True))
+    return tuple(out)
+
+
+def farm_area_pairs(
+    farms: gpd.GeoDataFrame, areas: gpd.GeoDataFrame, max_distance_m: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """All (farm, area) pairs closer than ``max_distance_m`` to the area polygon.
+
+    Returns
+    -------
+    (farm_index, area_index, distance_m)
+        Positional indices into ``farms`` and ``areas`` and the distance from the farm point
+        to the area's polygon in m (0 inside), sorted by area then farm.
+    """
+    pts = farms.geometry.to_numpy()
+    geoms = areas.geometry.to_numpy()
+    if len(pts) == 0 or len(geoms) == 0:
+        e = np.empty(0, np.int64)
+        return e, e, np.empty(0)
+    tree = shapely.STRtree(geoms)
+    fi, ai = tree.query(pts, predicate="dwithin", distance=max_distance_m)
+    dist = shapely.distance(pts[fi], geoms[ai])
+    keep = dist <= max_distance_m
+    fi, ai, dist = fi[keep], ai[keep], dist[keep]
+    order = np.lexsort((fi, ai))
+    return fi[order].astype(np.int64), ai[order].astype(np.int64), dist[order]
+
+
+def zone_contributions(
+    areas: gpd.GeoDataFrame,
+    farms: gpd.GeoDataFrame,
+    receptors: gpd.GeoDataFrame,
+    model: DepositionModel,
+    *,
+    bands_m: tuple[float, float] = BANDS_M,
+) -> pd.DataFrame:
+    """Farm deposition on each area's overloaded habitat from within 500 m and 500-1000 m.
+
+    Parameters
+    ----------
+    areas
+        Areas with ``site_code``, ``name``, ``nitrogen_sensitive`` and polygons (m).
+    farms
+        Farm points with ``farm_id`` and ``emission_kg_nh3`` (kg NH3/yr).
+    receptors
+        Receptor points with ``receptor_id``, ``site_code``, ``habitat_ha`` and ``overload``.
+    model
+        Deposition kernel and settings.
+    bands_m
+        Inner and outer band limits from the area edge, in m.
+
+    Returns
+    -------
+    DataFrame
+        One row per area (sorted by ``site_code``): ``overloaded_ha``, ``n_farms_within_500m``,
+        ``n_farms_500_1000m``, and habitat-weighted means over the overloaded receptors in
+        mol N/ha/yr: ``dep_within_500m_mol_ha``, ``dep_500_1000m_mol_ha``,
+        ``dep_within_1000m_mol_ha``, ``dep_farms_total_mol_ha``, and ``share_from_zone_pct``
+        (within 1000 m as % of all farm deposition there). NaN where there is no overloaded
+        habitat.
+    """
+    inner, outer = map(float, bands_m)
+    areas, farms, receptors = sort_inputs(areas, farms, receptors)
+    over = receptors.loc[receptors["overload"].to_numpy(bool)].reset_index(drop=True)
+    sx, sy = farms.geometry.x.to_numpy(), farms.geometry.y.to_numpy()
+    em = farms["emission_kg_nh3"].to_numpy(float)
+    rx, ry = over.geometry.x.to_numpy(), over.geometry.y.to_numpy()
+    total = model.at_points(sx, sy, em, rx, ry)  # all farms, every overloaded receptor
+    fi, ai, dist = farm_area_pairs(farms, areas, outer)
+    site = over["site_code"].astype(str).to_numpy()
+    ha = over["habitat_ha"].to_numpy(float)
+    rows = []
+    starts = np.searchsorted(ai, np.arange(len(areas) + 1))
+    for a, code in enumerate(areas["site_code"].astype(str)):
+        f, d = fi[starts[a] : starts[a + 1]], dist[starts[a] : starts[a + 1]]
+        band = np.where(d <= inner, 0, 1).astype(np.int64)
+        sel = np.flatnonzero(site == code)
+        w = ha[sel]
+        row = {
+            "site_code": code,
+            "overloaded_ha": float(w.sum()),
+            "n_farms_within_500m": int((band == 0).sum()),
+            "n_farms_500_1000m": int((band == 1).sum()),
+        }
+        if w.sum() > 0:
+            near = model.at_points(sx[f], sy[f], em[f], rx[sel], ry[sel], groups=band, n_groups=2)
+            d500, d1000 = (float(np.average(near[g], weights=w)) for g in (0, 1))
+            tot = float(np.average(total[sel], weights=w))
+            row |= {
+                "dep_within_500m_mol_ha": d500,
+                "dep_500_1000m_mol_ha": d1000,
+                "dep_within_1000m_mol_ha": d500 + d1000,
+                "dep_farms_total_mol_ha": tot,
+                "share_from_zone_pct": 100.0 * (d500 + d1000) / tot if tot > 0 else np.nan,
+            }
+        rows.append(row)
+    out = pd.DataFrame(rows)
+    for c in (
+        "dep_within_500m_mol_ha",
+        "dep_500_1000m_mol_ha",
+        "dep_within_1000m_mol_ha",
+        "dep_farms_total_mol_ha",
+        "share_from_zone_pct",
+    ):
+        if c not in out.columns:
+            out[c] = np.nan
+    out.insert(
+        1,
+        "name",
+        areas["name"].astype(str).to_numpy() if "name" in areas.columns else out["site_code"],
+    )
+    sens = (
+        areas["nitrogen_sensitive"].to_numpy(bool)
+        if "nitrogen_sensitive" in areas.columns
+        else np.ones(len(areas), bool)
+    )
+    out.insert(2, "nitrogen_sensitive", sens)
+    return out
+
+
+def propose_widths(
+    contrib: pd.DataFrame,
+    *,
+    n_wide: int,
+    wide_width_m: float,
+    default_width_m: float,
+    min_contribution_mol_ha: float,
+    official: dict[str, float] | None = None,
+) -> pd.DataFrame:
+    """Rank areas by the deposition from within 1000 m and propose a zone width per area.
+
+    Parameters
+    ----------
+    contrib
+        Output of :func:`zone_contributions`.
+    n_wide
+        Number of top-ranked areas that get ``wide_width_m``.
+    wide_width_m, default_width_m
+        Zone widths in m.
+    min_contribution_mol_ha
+        Areas whose deposition from within 1000 m (mol N/ha/yr on overloaded habitat) is
+        below this get no zone.
+    official
+        Official widths per ``site_code`` (m); they override the proposal in ``final_width_m``.
+
+    Returns
+    -------
+    DataFrame
+        ``contrib`` plus ``rank`` (1 = largest contribution, among nitrogen-sensitive areas
+        with overloaded habitat; ties by ``site_code``), ``proposed_width_m``,
+        ``official_width_m`` (NaN if not listed), ``final_width_m`` and ``reason``.
+    """
+    out = contrib.copy()
+    official = official or {}
+    c1000 = out["dep_within_1000m_mol_ha"].to_numpy(float)
+    eligible = (
+        out["nitrogen_sensitive"].to_numpy(bool)
+        & (out["overloaded_ha"].to_numpy(float) > 0)
+        & np.isfinite(c1000)
+    )
+    idx = np.flatnonzero(eligible)
+    codes = out["site_code"].astype(str).to_numpy()
+    order = idx[np.lexsort((codes[idx], -c1000[idx]))]
+    rank = np.full(len(out), np.nan)
+    rank[order] = np.arange(1, len(order) + 1)
+    width = np.zeros(len(out))
+    reasons = []
+    for i in range(len(out)):
+        if not out["nitrogen_sensitive"].iloc[i]:
+            reasons.append("not nitrogen-sensitive: no zone")
+        elif not out["overloaded_ha"].iloc[i] > 0:
+            reasons.append("no overloaded habitat: no zone")
+        elif c1000[i] < min_contribution_mol_ha:
+            reasons.append(
+                f"farms within 1000 m add {c1000[i]:.3g} < {min_contribution_mol_ha:g} "
+                "mol N/ha/yr: no zone"
+            )
+        elif rank[i] <= n_wide:
+            width[i] = wide_width_m
+            reasons.append(
+                f"rank {int(rank[i])} of the top {n_wide} by deposition from within 1000 m: "
+                "wide zone"
+            )
+        else:
+            width[i] = default_width_m
+            reasons.append(f"rank {int(rank[i])}, below the top {n_wide}: default zone")
+    out["rank"] = pd.array(np.where(np.isnan(rank), pd.NA, rank), dtype="Int64")
+    out["proposed_width_m"] = width
+    out["official_width_m"] = pd.Series(codes).map(official).astype(float).to_numpy()
+    out["final_width_m"] = np.where(
+        np.isnan(out["official_width_m"]), width, out["official_width_m"]
+    )
+    out["reason"] = [
+        r + (f"; official list: {o:g} m" if np.isfinite(o) else "")
+        for r, o in zip(reasons, out["official_width_m"], strict=True)
+    ]
+    return out[PROPOSAL_COLUMNS]
+
+
+def official_widths(cfg: Config) -> dict[str, float]:
+    """The official widths from ``zones.overrides_csv`` and ``zones.overrides`` (which wins)."""
+    from n2kzones.zones import read_width_overrides
+
+    out: dict[str, float] = {}
+    if cfg.zones.overrides_csv is not None:
+        out.update(read_width_overrides(cfg.resolve(cfg.zones.overrides_csv)))
+    out.update(cfg.zones.overrides)
+    return out
+
+
+def load_stage_inputs(cfg: Config) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, gpd.GeoDataFrame]:
+    """Areas, farms and receptors from the earlier stages (running them if missing)."""
+    from n2kzones.deposition_stage import DepositionPaths, run_deposition
+    from n2kzones.pipeline import StagePaths
+
+    stage = StagePaths(cfg.output_dir)
+    rec_path = DepositionPaths(cfg.output_dir).receptors
+    if not rec_path.exists() or not stage.farms.exists():
+        run_deposition(cfg)
+    return gpd.read_parquet(stage.areas), gpd.read_parquet(stage.farms), gpd.read_parquet(rec_path)
+
+
+def selection_path(cfg: Config) -> Path:
+    """Where :func:`run_select` writes its table."""
+    return cfg.output_dir / "zone_proposal.csv"
+
+
+def run_select(cfg: Config) -> pd.DataFrame:
+    """Stage ``select``: write ``zone_proposal.csv`` (the numbers behind each proposed width).
+
+    Returns
+    -------
+    DataFrame
+        The proposal table (see :func:`propose_widths`).
+    """
+    from n2kzones.pipeline import _write_manifest
+
+    started = datetime.now(UTC)
+    t0 = time.perf_counter()
+    areas, farms, receptors = load_stage_inputs(cfg)
+    model = DepositionModel.from_config(cfg)
+    contrib = zone_contributions(areas, farms, receptors, model)
+    table = propose_widths(
+        contrib,
+        n_wide=cfg.selection.n_wide,
+        wide_width_m=cfg.params.zones.wide_width_m,
+        default_width_m=cfg.default_width_m,
+        min_contribution_mol_ha=cfg.selection.min_contribution_mol_ha,
+        official=official_widths(cfg),
+    )
+    out = write_csv(selection_path(cfg), table)
+    _write_manifest(cfg, "select", {}, [out], started)
+    log.info(
+        "stage select: %d areas, proposed %s in %.1f s",
+        len(table),
+        ", ".join(
+            f"{w:g} m: {n}"
+            for w, n in table["proposed_width_m"].value_counts().sort_index().items()
+        ),
+        time.perf_counter() - t0,
+    )
+    return table
