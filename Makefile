@@ -22,7 +22,7 @@ COMMON  := $(STAMP) $(CONFIG) $(wildcard $(PKG)/*.toml $(PKG)/data/*) $(PKG)/con
            $(PKG)/validate.py $(PKG)/pipeline.py $(PKG)/errors.py $(wildcard $(PKG)/io/*.py)
 SAMPLE_MANIFEST := $(RAW)/manifest.json
 
-.PHONY: help venv demo test sample zones overlay deposition bench clean clean-outputs lint
+.PHONY: help venv demo test sample zones overlay deposition rko select scenario bench clean clean-outputs lint
 
 help:  ## Show the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -35,8 +35,8 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)  ## Create .venv and install n2kzones with its test tools
 
-demo: overlay deposition  ## Generate the sample region and run every pipeline stage on it
-	@echo "demo outputs in $(OUT)/: n2kzones.gpkg, area_summary.csv, farm_summary.csv, deposition.gpkg, area_deposition.csv, *.tif"
+demo: overlay deposition rko select scenario  ## Generate the sample region and run every pipeline stage on it
+	@echo "demo outputs in $(OUT)/: n2kzones.gpkg, area_summary.csv, farm_summary.csv, deposition.gpkg, area_deposition.csv, *.tif, rko_*.csv, zone_proposal.csv, scenarios.csv, zone_effectiveness.csv"
 
 test: $(STAMP)  ## Run the test suite (2 workers); fails when no test ran
 	@$(BIN)/python -m pytest -n 2 --dist loadfile $(PYTEST_ARGS); rc=$$?; \
@@ -62,10 +62,28 @@ $(OUT)/area_deposition.csv: $(OUT)/n2kzones.gpkg $(COMMON) $(PKG)/deposition_sta
 
 deposition: $(OUT)/area_deposition.csv  ## NH3 deposition on hexagon receptors and a 100 m grid; KDW overload per area
 
+DEP_OUT := $(OUT)/area_deposition.csv
+
+$(OUT)/rko_sweep.csv: $(DEP_OUT) $(COMMON) $(wildcard $(PKG)/rko*.py)
+	$(N2K) rko --config $(CONFIG)
+
+rko: $(OUT)/rko_sweep.csv  ## RKO threshold sweep: permit-free sources and their summed deposition
+
+$(OUT)/zone_proposal.csv: $(DEP_OUT) $(COMMON) $(PKG)/selection.py
+	$(N2K) select --config $(CONFIG)
+
+select: $(OUT)/zone_proposal.csv  ## Propose zone widths from the deposition coming from the zones
+
+$(OUT)/scenarios.csv: $(DEP_OUT) $(COMMON) $(PKG)/scenarios.py $(PKG)/effectiveness.py $(PKG)/selection.py
+	$(N2K) scenario --config $(CONFIG)
+
+scenario: $(OUT)/scenarios.csv  ## Scenarios from the config and zone effectiveness (inside vs outside)
+
 bench: $(STAMP)  ## Benchmarks on the national-sized sample (slow; prints ratios)
 	$(BIN)/python benchmarks/bench_overlay.py
 	$(BIN)/python benchmarks/bench_deposition.py
 	$(BIN)/python benchmarks/validate_kernel.py
+	$(BIN)/python benchmarks/bench_rko.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks tools

@@ -129,5 +129,32 @@ def run(config: ConfigOpt = DEFAULT_CONFIG) -> None:
     _run("deposition", run_deposition, cfg)
 
 
+@app.command()
+def rko(config: ConfigOpt = DEFAULT_CONFIG) -> None:
+    """RKO threshold sweep: permit-free sources and what their deposition adds up to."""
+    from n2kzones.rko import run_rko
+
+    cfg = _config(config)
+    _run("rko", run_rko, cfg)
+
+
+@app.command()
+def select(config: ConfigOpt = DEFAULT_CONFIG) -> None:
+    """Propose zone widths from the deposition coming from within 500 m / 1000 m of each area."""
+    from n2kzones.selection import run_select
+
+    cfg = _config(config)
+    _run("select", run_select, cfg)
+
+
+@app.command()
+def scenario(config: ConfigOpt = DEFAULT_CONFIG) -> None:
+    """Scenarios from the config and zone effectiveness (inside vs outside the zones)."""
+    from n2kzones.scenarios import run_scenarios
+
+    cfg = _config(config)
+    _run("scenario", run_scenarios, cfg)
+
+
 if __name__ == "__main__":  # pragma: no cover
     app()
