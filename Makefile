@@ -22,7 +22,7 @@ COMMON  := $(STAMP) $(CONFIG) $(wildcard $(PKG)/*.toml $(PKG)/data/*) $(PKG)/con
            $(PKG)/validate.py $(PKG)/pipeline.py $(PKG)/errors.py $(wildcard $(PKG)/io/*.py)
 SAMPLE_MANIFEST := $(RAW)/manifest.json
 
-.PHONY: help venv demo test sample zones overlay deposition rko select scenario bench clean clean-outputs lint
+.PHONY: help venv demo test sample zones overlay deposition rko select scenario maps report bench clean clean-outputs lint
 
 help:  ## Show the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -35,10 +35,13 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)  ## Create .venv and install n2kzones with its test tools
 
-demo: overlay deposition rko select scenario  ## Generate the sample region and run every pipeline stage on it
-	@echo "demo outputs in $(OUT)/: n2kzones.gpkg, area_summary.csv, farm_summary.csv, deposition.gpkg, area_deposition.csv, *.tif, rko_*.csv, zone_proposal.csv, scenarios.csv, zone_effectiveness.csv"
+demo: overlay deposition rko select scenario maps report  ## Generate the sample region and run every pipeline stage on it
+	@echo "demo outputs in $(OUT)/: n2kzones.gpkg, area_summary.csv, farm_summary.csv, deposition.gpkg, area_deposition.csv, *.tif, rko_*.csv, zone_proposal.csv, scenarios.csv, zone_effectiveness.csv, maps/index.html, report/index.html"
 
 test: $(STAMP)  ## Run the test suite (2 workers); fails when no test ran
+	@command -v chromium >/dev/null || [ -x /usr/bin/chromium ] || \
+		{ apt-get update -qq >/dev/null 2>&1; apt-get install -y -q chromium >/dev/null 2>&1; } \
+		|| echo "chromium could not be installed: the browser test of the maps will be skipped (fails under CI)" >&2
 	@$(BIN)/python -m pytest -n 2 --dist loadfile $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: treating as a failure" >&2; exit 1; fi; exit $$rc
 
@@ -78,6 +81,16 @@ $(OUT)/scenarios.csv: $(DEP_OUT) $(COMMON) $(PKG)/scenarios.py $(PKG)/effectiven
 	$(N2K) scenario --config $(CONFIG)
 
 scenario: $(OUT)/scenarios.csv  ## Scenarios from the config and zone effectiveness (inside vs outside)
+
+$(OUT)/maps/index.html: $(DEP_OUT) $(OUT)/rko_sweep.csv $(COMMON) $(PKG)/maps.py
+	$(N2K) maps --config $(CONFIG)
+
+maps: $(OUT)/maps/index.html  ## Interactive maps: national overview and one map per area (self-contained HTML)
+
+$(OUT)/report/index.html: $(OUT)/maps/index.html $(DEP_OUT) $(OUT)/rko_sweep.csv $(OUT)/zone_proposal.csv $(OUT)/scenarios.csv $(COMMON) $(PKG)/report.py
+	$(N2K) report --config $(CONFIG)
+
+report: $(OUT)/report/index.html  ## HTML report: figures, links to the maps and tables
 
 bench: $(STAMP)  ## Benchmarks on the national-sized sample (slow; prints ratios)
 	$(BIN)/python benchmarks/bench_overlay.py

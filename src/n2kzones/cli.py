@@ -156,5 +156,29 @@ def scenario(config: ConfigOpt = DEFAULT_CONFIG) -> None:
     _run("scenario", run_scenarios, cfg)
 
 
+@app.command()
+def maps(
+    config: ConfigOpt = DEFAULT_CONFIG,
+    self_contained: Annotated[
+        bool,
+        typer.Option("--self-contained/--no-self-contained", help="Inline Leaflet's JS/CSS (no CDN needed)."),
+    ] = True,
+) -> None:
+    """Interactive maps: maps/index.html (overview) and maps/area_<site_code>.html per area."""
+    from n2kzones.maps import run_maps
+
+    cfg = _config(config)
+    _run("maps", run_maps, cfg, self_contained=self_contained)
+
+
+@app.command()
+def report(config: ConfigOpt = DEFAULT_CONFIG) -> None:
+    """HTML report with figures (RKO sweep, overload, zone proposal, scenarios) and links."""
+    from n2kzones.report import run_report
+
+    cfg = _config(config)
+    _run("report", run_report, cfg)
+
+
 if __name__ == "__main__":  # pragma: no cover
     app()

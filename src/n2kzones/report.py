@@ -1,0 +1,302 @@
+"""A static HTML report of a run: ``<output_dir>/report/index.html``.
+
+Links to the maps and tables, and matplotlib figures (saved as PNG beside the report and
+shown in it): the RKO sweep, overload per area, the zone proposal and the scenario effects.
+Every value taken from the data is HTML-escaped.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from html import escape
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # no display needed; must precede pyplot
+
+import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from n2kzones.config import Config  # noqa: E402
+from n2kzones.io.writers import atomic_path  # noqa: E402
+
+log = logging.getLogger(__name__)
+
+TABLES = (
+    ("area_summary.csv", "Land use, farms and emission per area and zone part"),
+    ("farm_summary.csv", "Farms: zone, distance, GVE/ha, grassland share"),
+    ("area_deposition.csv", "Deposition and KDW overload per area"),
+    ("rko_sweep.csv", "RKO threshold sweep (national)"),
+    ("rko_by_area.csv", "RKO threshold sweep per area"),
+    ("zone_proposal.csv", "Proposed zone widths"),
+    ("scenarios.csv", "Scenario effects per area"),
+    ("zone_effectiveness.csv", "Effect of a cut inside vs outside the zones"),
+)
+DELIVERABLES = (
+    ("n2kzones.gpkg", "GeoPackage: areas, zones, parcel pieces, farms"),
+    ("deposition.gpkg", "GeoPackage: receptors with deposition and overload"),
+    ("rko_sources.gpkg", "GeoPackage: sources with their largest contribution"),
+    ("deposition_farms.tif", "GeoTIFF: deposition from farms"),
+    ("deposition_total.tif", "GeoTIFF: total deposition"),
+    ("exceedance.tif", "GeoTIFF: exceedance of the KDW"),
+)
+
+
+def _read(root: Path, name: str) -> pd.DataFrame | None:
+    p = root / name
+    return pd.read_csv(p, dtype={"site_code": str}) if p.exists() else None
+
+
+def _save(fig: plt.Figure, path: Path) -> Path:
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=110)
+    plt.close(fig)
+    return path
+
+
+def fig_rko(sweep: pd.DataFrame, path: Path) -> Path:
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3.8))
+    for rng, g in sweep.groupby("range", sort=False):
+        g = g.sort_values("threshold_mol_ha")
+        label = "no range" if rng == "none" else f"range {float(rng) / 1000:g} km"
+        axes[0].plot(g["threshold_mol_ha"], g["n_sources_below"], marker="o", label=label)
+        axes[1].plot(g["threshold_mol_ha"], g["mean_sum_mol_ha"], marker="o", label=label)
+        axes[2].plot(
+            g["threshold_mol_ha"], g["ha_tipped_overload"], marker="o", label=f"{label}: overload"
+        )
+        if "ha_tipped_near_overload" in g:
+            axes[2].plot(
+                g["threshold_mol_ha"],
+                g["ha_tipped_near_overload"],
+                marker="x",
+                linestyle="--",
+                label=f"{label}: near overload",
+            )
+    titles = (
+        "Permit-free sources",
+        "Mean summed deposition of permit-free sources",
+        "Habitat tipped by their sum",
+    )
+    ylabels = ("sources below the threshold", "mol N/ha/yr", "ha")
+    for ax, t, y in zip(axes, titles, ylabels, strict=True):
+        ax.set_xscale("log")
+        ax.set_xlabel("RKO threshold (mol N/ha/yr)")
+        ax.set_ylabel(y)
+        ax.set_title(t, fontsize=10)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    return _save(fig, path)
+
+
+def fig_overload(dep: pd.DataFrame, path: Path) -> Path:
+    d = dep.sort_values("pct_overloaded")
+    fig, ax = plt.subplots(figsize=(8, 0.35 * len(d) + 1.5))
+    ax.barh(
+        d["site_code"].astype(str), d["pct_overloaded"], color="#d7301f", label="overload (> KDW)"
+    )
+    if "pct_near_overload" in d:
+        ax.barh(
+            d["site_code"].astype(str),
+            d["pct_near_overload"] - d["pct_overloaded"],
+            left=d["pct_overloaded"],
+            color="#fdae61",
+            label="near overload (> KDW - 70)",
+        )
+    ax.set_xlabel("% of nitrogen-sensitive habitat")
+    ax.set_xlim(0, 100)
+    ax.legend(fontsize=8, loc="lower right")
+    ax.set_title("Overloaded habitat per area", fontsize=10)
+    return _save(fig, path)
+
+
+def fig_proposal(prop: pd.DataFrame, path: Path) -> Path:
+    d = prop.sort_values("dep_within_1000m_mol_ha")
+    fig, ax = plt.subplots(figsize=(8, 0.35 * len(d) + 1.5))
+    labels = [
+        f"{c} ({w:.0f} m)" if pd.notna(w) else str(c)
+        for c, w in zip(d["site_code"], d["final_width_m"], strict=True)
+    ]
+    ax.barh(labels, d["dep_within_500m_mol_ha"], color="#54278f", label="farms within 500 m")
+    ax.barh(
+        labels,
+        d["dep_500_1000m_mol_ha"],
+        left=d["dep_within_500m_mol_ha"],
+        color="#9e9ac8",
+        label="farms 500-1000 m",
+    )
+    ax.set_xlabel("mean deposition on overloaded habitat (mol N/ha/yr)")
+    ax.set_title("Deposition from near the area; final zone width in brackets", fontsize=10)
+    ax.legend(fontsize=8, loc="lower right")
+    return _save(fig, path)
+
+
+def fig_scenarios(sc: pd.DataFrame, path: Path) -> Path:
+    piv = sc.pivot_table(
+        index="site_code", columns="scenario", values="overloaded_ha_change", aggfunc="sum"
+    ).fillna(0.0)
+    fig, ax = plt.subplots(figsize=(9, 3.8))
+    piv.plot.bar(ax=ax, width=0.8)
+    ax.axhline(0, color="black", linewidth=0.6)
+    ax.set_ylabel("change in overloaded ha")
+    ax.set_xlabel("")
+    ax.set_title("Scenario effects per area", fontsize=10)
+    ax.legend(fontsize=7)
+    return _save(fig, path)
+
+
+def _link(href: str, text: str) -> str:
+    return f'<a href="{escape(href, quote=True)}">{escape(text)}</a>'
+
+
+def _table_html(df: pd.DataFrame, cols: list[str]) -> str:
+    cols = [c for c in cols if c in df]
+    return df[cols].to_html(
+        index=False,
+        escape=True,
+        float_format=lambda v: f"{v:,.1f}",
+        na_rep="",
+        border=0,
+        classes="t",
+    )
+
+
+def run_report(cfg: Config) -> Path:
+    """Write ``report/index.html`` with its PNG figures; returns the HTML path."""
+    root = cfg.output_dir
+    out = root / "report"
+    out.mkdir(parents=True, exist_ok=True)
+    rel = os.path.relpath(root, out)
+    sections: list[str] = []
+
+    maps_dir = root / "maps"
+    maps = sorted(maps_dir.glob("area_*.html")) if maps_dir.exists() else []
+    items = []
+    if (maps_dir / "index.html").exists():
+        items.append(f"<li>{_link(f'{rel}/maps/index.html', 'National overview')}</li>")
+    items += [
+        f"<li>{_link(f'{rel}/maps/{p.name}', p.stem.removeprefix('area_'))}</li>" for p in maps
+    ]
+    sections.append(
+        "<h2>Maps</h2>"
+        + (
+            f"<ul>{''.join(items)}</ul>"
+            if items
+            else "<p>No maps yet: run <code>n2kzones maps</code>.</p>"
+        )
+    )
+
+    links = [
+        f"<li>{_link(f'{rel}/{n}', n)}: {escape(d)}</li>"
+        for n, d in TABLES + DELIVERABLES
+        if (root / n).exists()
+    ]
+    sections.append(f"<h2>Tables and data</h2><ul>{''.join(links)}</ul>")
+
+    figures: list[tuple[str, str, Path]] = []
+    sweep = _read(root, "rko_sweep.csv")
+    if sweep is not None and len(sweep):
+        figures.append(
+            (
+                "RKO threshold sweep",
+                "Sources whose largest contribution is below the threshold (permit-free), the mean deposition their contributions add up to on sensitive habitat, and the hectares that sum tips into (near) overload.",
+                fig_rko(sweep, out / "rko_sweep.png"),
+            )
+        )
+    dep = _read(root, "area_deposition.csv")
+    if dep is not None and len(dep):
+        figures.append(
+            (
+                "Overload per area",
+                "Share of nitrogen-sensitive habitat above its KDW (and above KDW - 70).",
+                fig_overload(dep, out / "overload_per_area.png"),
+            )
+        )
+    prop = _read(root, "zone_proposal.csv")
+    if prop is not None and len(prop):
+        figures.append(
+            (
+                "Zone proposal",
+                "Deposition on overloaded habitat from farms within 500 m and 500-1000 m of each area.",
+                fig_proposal(prop, out / "zone_proposal.png"),
+            )
+        )
+    sc = _read(root, "scenarios.csv")
+    if sc is not None and len(sc):
+        figures.append(
+            (
+                "Scenario effects",
+                "Change in overloaded hectares per area and scenario.",
+                fig_scenarios(sc, out / "scenarios.png"),
+            )
+        )
+    for title, text, png in figures:
+        sections.append(
+            f'<h2>{escape(title)}</h2><p>{escape(text)}</p><img src="{escape(png.name, quote=True)}" alt="{escape(title, quote=True)}">'
+        )
+    if prop is not None and len(prop):
+        sections.append(
+            "<h3>Zone proposal table</h3>"
+            + _table_html(
+                prop,
+                [
+                    "site_code",
+                    "name",
+                    "overloaded_ha",
+                    "dep_within_500m_mol_ha",
+                    "dep_500_1000m_mol_ha",
+                    "rank",
+                    "proposed_width_m",
+                    "official_width_m",
+                    "final_width_m",
+                    "reason",
+                ],
+            )
+        )
+    if sc is not None and len(sc):
+        tot = (
+            sc.groupby("scenario", sort=False)
+            .agg(
+                overloaded_ha_change=("overloaded_ha_change", "sum"),
+                nh3_reduced_kg=("nh3_reduced_kg", "max"),
+            )
+            .reset_index()
+        )
+        sections.append("<h3>Scenario totals</h3>" + _table_html(tot, list(tot.columns)))
+
+    cfg_name = cfg.source_path.name if cfg.source_path else "(no file)"
+    dates = []
+    for p in root.glob("manifest_*.json"):
+        try:
+            dates.append(str(json.loads(p.read_text()).get("finished", ""))[:10])
+        except (OSError, ValueError):
+            continue
+    date = max((d for d in dates if d), default="unknown")
+    html = f"""<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>n2kzones report</title>
+<style>
+body {{ font-family: sans-serif; max-width: 1200px; margin: 1em auto; padding: 0 1em; }}
+img {{ max-width: 100%; }}
+table.t {{ border-collapse: collapse; font-size: 13px; }}
+table.t td, table.t th {{ border-bottom: 1px solid #ddd; padding: 2px 6px; text-align: right; }}
+footer {{ margin-top: 2em; color: #666; font-size: 12px; }}
+</style>
+</head>
+<body>
+<h1>n2kzones report</h1>
+{"".join(sections)}
+<footer>Data of {escape(date)} &middot; config {escape(cfg_name)}</footer>
+</body>
+</html>
+"""
+    path = out / "index.html"
+    with atomic_path(path) as tmp:
+        tmp.write_text(html, encoding="utf-8")
+    log.info("wrote %s with %d figures", path, len(figures))
+    return path
