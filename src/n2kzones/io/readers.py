@@ -8,6 +8,7 @@ and ``input_row`` (0-based row in the source) so every output can be traced back
 
 from __future__ import annotations
 
+import io
 import logging
 import time
 from pathlib import Path
@@ -69,7 +70,7 @@ def read_file(path: Path, *, layer: str | None = None, spec: LayerInput | None =
                 if len(layers) > 1:
                     names = ", ".join(str(n) for n in layers[:, 0])
                     raise InputError(f"{path} holds several layers ({names}); name one with `layer =`")
-            return pyogrio.read_dataframe(path, layer=layer, use_arrow=True)
+            return pyogrio.read_dataframe(path, layer=layer, use_arrow=True, encoding=_shapefile_encoding(path))
     except InputError:
         raise
     except Exception as exc:  # pyogrio/arrow raise many types for corrupt or truncated files
@@ -80,13 +81,80 @@ def read_file(path: Path, *, layer: str | None = None, spec: LayerInput | None =
     )
 
 
+def _shapefile_encoding(path: Path) -> str | None:
+    """The encoding of a shapefile's .dbf when it is not UTF-8, else None (GDAL's choice).
+
+    Without a .cpg (and without a code page in the .dbf header) GDAL assumes ISO-8859-1, the
+    dBase default; the Arrow read path would not recode such text, so it is passed on
+    explicitly (and logged).
+    """
+    if path.suffix.lower() != ".shp" or not path.is_file():
+        return None
+    encoding = pyogrio.read_info(path).get("encoding") or "UTF-8"
+    if encoding.upper().replace("-", "") == "UTF8":
+        return None
+    if not path.with_suffix(".cpg").exists() and not path.with_suffix(".CPG").exists():
+        log.warning(
+            "%s: no .cpg file says how its text is encoded; read as %s (the dBase default). "
+            "Add a .cpg (e.g. containing UTF-8) if names look wrong",
+            path, encoding,
+        )
+    return encoding
+
+
+#: Delimiters a CSV may use; anything else is refused (a sniffer guessing ':' or ' ' from
+#: the data would silently split fields wrongly).
+CSV_DELIMITERS = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
+_DECIMAL_COMMA = r"^\s*[-+]?\d+(,\d+)?\s*$"
+
+
 def _read_csv_points(path: Path, spec: LayerInput | None) -> gpd.GeoDataFrame:
     x_col = (spec.x_column if spec else None) or "x"
     y_col = (spec.y_column if spec else None) or "y"
+    raw = path.read_bytes()
     try:
-        df = pd.read_csv(path, sep=None, engine="python", encoding="utf-8")
-    except UnicodeDecodeError:
-        raise InputError(f"{path}: is not UTF-8; re-save it as UTF-8 (e.g. from Excel: 'CSV UTF-8')") from None
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise InputError(
+            f"{path}: is not UTF-8 (byte 0x{raw[exc.start]:02x} on line {line} cannot be decoded; "
+            "probably Latin-1/Windows-1252 as old Excel versions write). Re-save it as UTF-8 "
+            "(e.g. from Excel: 'CSV UTF-8')"
+        ) from None
+    header = text.lstrip().split("\n", 1)[0]
+    counts = {d: header.count(d) for d in CSV_DELIMITERS}
+    sep = max(counts, key=lambda d: counts[d])
+    if counts[sep] == 0:
+        raise InputError(
+            f"{path}: cannot find the delimiter: the header line {header.strip()[:80]!r} has no "
+            f"{', '.join(CSV_DELIMITERS.values())}; save it as CSV with one of those"
+        )
+    try:
+        df = pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False, na_values=[""])
+    except pd.errors.ParserError as exc:
+        raise InputError(
+            f"{path}: cannot be parsed with delimiter {CSV_DELIMITERS[sep]} ({exc}); check the delimiter"
+        ) from None
+    df.columns = [str(c).strip() for c in df.columns]
+    notes: list[str] = []
+    for col in df.columns:
+        values = df[col].dropna()
+        if values.empty:
+            continue
+        comma = values.str.contains(",", regex=False)
+        if comma.any() and values.str.match(_DECIMAL_COMMA).all():
+            if sep == ",":
+                raise InputError(
+                    f"{path}: column {col!r} has numbers with a comma such as "
+                    f"{values[comma].head(3).tolist()} in a comma-delimited file: decimal "
+                    "comma or thousands separator cannot be told apart. Use a point as "
+                    "decimal separator, or ';' as delimiter with decimal commas"
+                )
+            df[col] = values.str.replace(",", ".", regex=False).reindex(df.index)
+            notes.append(f"column {col!r}: read decimal commas as decimal points ({CSV_DELIMITERS[sep]}-delimited file)")
+        numeric = pd.to_numeric(df[col], errors="coerce")
+        if numeric.notna().sum() == df[col].notna().sum():
+            df[col] = numeric
     if x_col not in df.columns or y_col not in df.columns:
         raise InputError(
             f"{path}: no coordinate columns {x_col!r}/{y_col!r} (columns: {', '.join(map(str, df.columns))}); "
@@ -103,7 +171,11 @@ def _read_csv_points(path: Path, spec: LayerInput | None) -> gpd.GeoDataFrame:
             )
         xy[c] = values.to_numpy(float)
     crs = spec.assume_crs if spec else None
-    return gpd.GeoDataFrame(df, geometry=gpd.points_from_xy(xy[x_col], xy[y_col]), crs=crs)
+    gdf = gpd.GeoDataFrame(df, geometry=gpd.points_from_xy(xy[x_col], xy[y_col]), crs=crs)
+    for n in notes:
+        log.warning("%s: %s", path, n)
+    gdf.attrs["read_notes"] = notes
+    return gdf
 
 
 def _apply_mapping(df: gpd.GeoDataFrame, kind: Kind, spec: LayerInput, report: LayerReport) -> gpd.GeoDataFrame:
@@ -193,6 +265,11 @@ def read_layer(
         gdf = read_natura2000_json(path)
     else:
         gdf = read_file(path, layer=spec.layer, spec=spec)
+    for text in gdf.attrs.pop("read_notes", []):
+        report.note(text)
+    encoding = _shapefile_encoding(path)
+    if encoding is not None:
+        report.note(f"text read as {encoding} (from the .cpg, or the dBase default without one)")
     if gdf.crs is None and spec.assume_crs:
         gdf = gdf.set_crs(spec.assume_crs)
         report.note(f"no CRS in the file; assumed {spec.assume_crs} as configured")
