@@ -175,7 +175,19 @@ def test_maps_render_in_headless_chromium(mapped):
     with sync_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
         try:
-            for path in (maps_dir / "index.html", maps_dir / area_map_name(mapped["victim"])):
+            # 2 basemaps + area, habitats, zone, distances, parcels, farm deposition, exceedance,
+            # overloaded receptors, farms; no zone layer at width 0, no exceedance/receptor
+            # layers where the area has no nitrogen-sensitive habitat.
+            out = mapped["cfg"].output_dir
+            areas = gpd.read_parquet(out / "stages" / "areas.parquet")
+            with_receptors = set(gpd.read_parquet(out / "stages" / "receptors.parquet")["site_code"])
+            expected_layers = {
+                area_map_name(code): 11 - int(width == 0) - 2 * int(code not in with_receptors)
+                for code, width in zip(areas["site_code"], areas["zone_width_m"], strict=True)
+            }
+            paths = sorted(maps_dir.glob("*.html"))
+            assert maps_dir / area_map_name(mapped["victim"]) in paths
+            for path in paths:  # every generated map
                 page = browser.new_page()
                 errors: list[str] = []
                 dialogs: list[str] = []
@@ -186,6 +198,8 @@ def test_maps_render_in_headless_chromium(mapped):
                 page.wait_for_selector(".leaflet-control-layers")
                 labels = page.eval_on_selector_all(".leaflet-control-layers label", "els => els.map(e => e.textContent.trim())")
                 assert "OpenStreetMap" in labels and "PDOK BRT achtergrondkaart" in labels
+                if path.name != "index.html":
+                    assert len(labels) == expected_layers[path.name], labels
                 assert page.eval_on_selector_all("path.leaflet-interactive", "els => els.length") > 0
                 page.mouse.move(1, 1)
                 if path.name != "index.html":
