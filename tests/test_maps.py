@@ -159,6 +159,20 @@ CLICK_FIRST_FARM = """() => {
   return null;
 }"""
 
+# Number of farm features (popups naming a farm id) the page holds in Leaflet.
+COUNT_FARMS = """() => {
+  let n = 0;
+  for (const key of Object.keys(window)) {
+    const group = window[key];
+    if (!(group instanceof L.GeoJSON)) continue;
+    group.eachLayer(l => {
+      const html = String((l.feature && l.feature.properties && l.feature.properties.popup) || "");
+      if (/F\\d{8}/.test(html) && l.getLatLng) n += 1;
+    });
+  }
+  return n;
+}"""
+
 
 def test_maps_render_in_headless_chromium(mapped):
     """Open the self-contained maps with the network blocked: no JS errors, layers listed."""
@@ -185,6 +199,12 @@ def test_maps_render_in_headless_chromium(mapped):
                 area_map_name(code): 11 - int(width == 0) - 2 * int(code not in with_receptors)
                 for code, width in zip(areas["site_code"], areas["zone_width_m"], strict=True)
             }
+            farms = gpd.read_parquet(out / "stages" / "farms.parquet")
+            expected_farms = {}
+            for code, width, geom in zip(areas["site_code"], areas["zone_width_m"], areas.geometry, strict=True):
+                x0, y0, x1, y1 = geom.buffer(max(width, 1000.0) + 200.0).bounds  # the map's extent
+                inside = farms.geometry.x.between(x0, x1) & farms.geometry.y.between(y0, y1)
+                expected_farms[area_map_name(code)] = int(inside.sum())
             paths = sorted(maps_dir.glob("*.html"))
             assert maps_dir / area_map_name(mapped["victim"]) in paths
             for path in paths:  # every generated map
@@ -192,6 +212,12 @@ def test_maps_render_in_headless_chromium(mapped):
                 errors: list[str] = []
                 dialogs: list[str] = []
                 page.on("pageerror", lambda e, errors=errors: errors.append(str(e)))
+                page.on(
+                    "console",
+                    lambda msg, errors=errors: errors.append(msg.text)
+                    if msg.type == "error" and "Failed to load resource" not in msg.text  # blocked tiles
+                    else None,
+                )
                 page.on("dialog", lambda d, dialogs=dialogs: (dialogs.append(d.message), d.dismiss()))
                 page.route("http*://**", lambda route: route.abort())  # self-contained: no CDN
                 page.goto(path.as_uri())
@@ -200,6 +226,7 @@ def test_maps_render_in_headless_chromium(mapped):
                 assert "OpenStreetMap" in labels and "PDOK BRT achtergrondkaart" in labels
                 if path.name != "index.html":
                     assert len(labels) == expected_layers[path.name], labels
+                    assert page.evaluate(COUNT_FARMS) == expected_farms[path.name]
                 assert page.eval_on_selector_all("path.leaflet-interactive", "els => els.length") > 0
                 page.mouse.move(1, 1)
                 if path.name != "index.html":
