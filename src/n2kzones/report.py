@@ -196,43 +196,27 @@ def run_report(cfg: Config) -> Path:
     ]
     sections.append(f"<h2>Tables and data</h2><ul>{''.join(links)}</ul>")
 
+    specs = [
+        ("rko_sweep.csv", "RKO threshold sweep",
+         "Sources whose largest contribution is below the threshold (permit-free), the mean deposition their contributions add up to on sensitive habitat, and the hectares that sum tips into (near) overload.",
+         fig_rko, "rko_sweep.png"),
+        ("area_deposition.csv", "Overload per area",
+         "Share of nitrogen-sensitive habitat above its KDW (and above KDW - 70).",
+         fig_overload, "overload_per_area.png"),
+        ("zone_proposal.csv", "Zone proposal",
+         "Deposition on overloaded habitat from farms within 500 m and 500-1000 m of each area.",
+         fig_proposal, "zone_proposal.png"),
+        ("scenarios.csv", "Scenario effects",
+         "Change in overloaded hectares per area and scenario.",
+         fig_scenarios, "scenarios.png"),
+    ]
     figures: list[tuple[str, str, Path]] = []
-    sweep = _read(root, "rko_sweep.csv")
-    if sweep is not None and len(sweep):
-        figures.append(
-            (
-                "RKO threshold sweep",
-                "Sources whose largest contribution is below the threshold (permit-free), the mean deposition their contributions add up to on sensitive habitat, and the hectares that sum tips into (near) overload.",
-                fig_rko(sweep, out / "rko_sweep.png"),
-            )
-        )
-    dep = _read(root, "area_deposition.csv")
-    if dep is not None and len(dep):
-        figures.append(
-            (
-                "Overload per area",
-                "Share of nitrogen-sensitive habitat above its KDW (and above KDW - 70).",
-                fig_overload(dep, out / "overload_per_area.png"),
-            )
-        )
-    prop = _read(root, "zone_proposal.csv")
-    if prop is not None and len(prop):
-        figures.append(
-            (
-                "Zone proposal",
-                "Deposition on overloaded habitat from farms within 500 m and 500-1000 m of each area.",
-                fig_proposal(prop, out / "zone_proposal.png"),
-            )
-        )
-    sc = _read(root, "scenarios.csv")
-    if sc is not None and len(sc):
-        figures.append(
-            (
-                "Scenario effects",
-                "Change in overloaded hectares per area and scenario.",
-                fig_scenarios(sc, out / "scenarios.png"),
-            )
-        )
+    tables: dict[str, pd.DataFrame | None] = {}
+    for csv, title, caption, fig, png in specs:
+        tables[csv] = table = _read(root, csv)
+        if table is not None and len(table):
+            figures.append((title, caption, fig(table, out / png)))
+    prop, sc = tables["zone_proposal.csv"], tables["scenarios.csv"]
     for title, text, png in figures:
         sections.append(
             f'<h2>{escape(title)}</h2><p>{escape(text)}</p><img src="{escape(png.name, quote=True)}" alt="{escape(title, quote=True)}">'
