@@ -48,7 +48,8 @@ def flag_overload(
 
 
 def weighted_quantile(values: np.ndarray, weights: np.ndarray, q: float) -> float:
-    """Quantile ``q`` (0..1) of ``values`` weighted by ``weights`` (inverted weighted CDF)."""
+    """Quantile ``q`` (0..1) of ``values`` weighted by ``weights`` (inverted weighted CDF);
+    the result has the unit of ``values`` (here mol N/ha/yr, weights in ha)."""
     values = np.asarray(values, float)
     weights = np.asarray(weights, float)
     if len(values) == 0 or weights.sum() <= 0:

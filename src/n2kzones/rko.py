@@ -323,7 +323,8 @@ def brute_force_max(
 
 # -- sweep -------------------------------------------------------------------------------------
 def range_labels(ranges_m: Sequence[float | None]) -> list[tuple[str, float | None]]:
-    """``[("none", None), ("25000", 25000.0), ...]``: always "none", then the distinct ranges."""
+    """``[("none", None), ("25000", 25000.0), ...]``: always "none", then the distinct ranges
+    (calculation ranges in m)."""
     out: list[tuple[str, float | None]] = [(NO_RANGE, None)]
     for r in sorted({float(r) for r in ranges_m if r is not None}):
         out.append((f"{r:g}", r))
@@ -331,7 +332,8 @@ def range_labels(ranges_m: Sequence[float | None]) -> list[tuple[str, float | No
 
 
 def threshold_buckets(max_mol_ha: np.ndarray, thresholds_mol_ha: np.ndarray) -> np.ndarray:
-    """Bucket per source: the number of thresholds ``<= max``; below ``T_j`` iff bucket <= j."""
+    """Bucket per source: the number of thresholds ``<= max``; below ``T_j`` iff bucket <= j
+    (thresholds and maxima in mol N/ha/yr)."""
     return np.searchsorted(np.asarray(thresholds_mol_ha, float), max_mol_ha, side="right").astype(
         np.int64
     )
@@ -661,7 +663,8 @@ def projects_rko(
 
 # -- stage -------------------------------------------------------------------------------------
 def run_rko(cfg: Config) -> dict[str, pd.DataFrame]:
-    """Stage ``rko``: the threshold sweep on the configured farms and receptors.
+    """Stage ``rko``: the threshold sweep on the configured farms and receptors (thresholds
+    and sums in mol N/ha/yr, emissions in kg NH3/yr, areas in ha).
 
     See :mod:`n2kzones.rko_stage` for the outputs (``rko_sweep.csv``, ``rko_by_area.csv``,
     ``rko_sources.gpkg``, ``rko_projects.csv``) and the manifest.

@@ -70,7 +70,8 @@ SCENARIO_COLUMNS = [
 
 
 def reversed_wind_rose(rose: WindRose | None) -> WindRose | None:
-    """The rose seen from the receptor: weight at bearing ``b`` is the original's at ``b + 180``.
+    """The rose seen from the receptor: weight at bearing ``b`` (degrees) is the original's at
+    ``b + 180`` degrees.
 
     Exact for an even number of sectors; with an odd number the weights are interpolated.
     """
@@ -288,12 +289,13 @@ def scenario_table(
 
 
 def scenario_path(cfg: Config, name: str) -> Path:
-    """Receptor table of one scenario: ``stages/scenario_<name>.parquet``."""
+    """Receptor table of one scenario: ``stages/scenario_<name>.parquet`` (mol N/ha/yr)."""
     return cfg.output_dir / "stages" / f"scenario_{name}.parquet"
 
 
 def run_scenarios(cfg: Config) -> pd.DataFrame:
-    """Stage ``scenario``: every configured scenario, and the zone effectiveness.
+    """Stage ``scenario``: every configured scenario, and the zone effectiveness (changes in
+    mol N/ha/yr and ha, NH3 reduced in kg/yr).
 
     Writes ``scenarios.csv``, ``stages/scenario_<name>.parquet`` per scenario and
     ``zone_effectiveness.csv``; returns the scenario table (one row per scenario x area

@@ -132,7 +132,7 @@ def sort_inputs(
     """Sort areas by ``site_code``, farms by ``farm_id``, receptors by ``receptor_id``.
 
     Floating-point sums depend on the order of their terms; sorting by ids first makes every
-    result independent of the input row order.
+    result independent of the input row order. Values (m, mol N/ha/yr, kg NH3/yr) are unchanged.
     """
     out = []
     for df, key in ((areas, "site_code"), (farms, "farm_id"), (receptors, "receptor_id")):
@@ -345,7 +345,7 @@ def propose_widths(
 
 
 def official_widths(cfg: Config) -> dict[str, float]:
-    """The official widths from ``zones.overrides_csv`` and ``zones.overrides`` (which wins)."""
+    """The official widths in m from ``zones.overrides_csv`` and ``zones.overrides`` (which wins)."""
     from n2kzones.zones import read_width_overrides
 
     out: dict[str, float] = {}
@@ -356,7 +356,8 @@ def official_widths(cfg: Config) -> dict[str, float]:
 
 
 def load_stage_inputs(cfg: Config) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, gpd.GeoDataFrame]:
-    """Areas, farms and receptors from the earlier stages (running them if missing)."""
+    """Areas, farms and receptors from the earlier stages (running them if missing); deposition
+    columns in mol N/ha/yr, emissions in kg NH3/yr, habitat in ha."""
     from n2kzones.deposition_stage import DepositionPaths, run_deposition
     from n2kzones.pipeline import StagePaths
 
@@ -368,12 +369,13 @@ def load_stage_inputs(cfg: Config) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, 
 
 
 def selection_path(cfg: Config) -> Path:
-    """Where :func:`run_select` writes its table."""
+    """Where :func:`run_select` writes its table (deposition in mol N/ha/yr, widths in m)."""
     return cfg.output_dir / "zone_proposal.csv"
 
 
 def run_select(cfg: Config) -> pd.DataFrame:
-    """Stage ``select``: write ``zone_proposal.csv`` (the numbers behind each proposed width).
+    """Stage ``select``: write ``zone_proposal.csv`` (the numbers behind each proposed width:
+    deposition in mol N/ha/yr, overloaded habitat in ha, widths in m).
 
     Returns
     -------

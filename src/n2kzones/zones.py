@@ -248,7 +248,8 @@ def national_zones(parts: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
 
 
 def membership(national: gpd.GeoDataFrame) -> pd.DataFrame:
-    """Long table ``zone_key -> (site_code, part)``: which areas each national face serves."""
+    """Long table ``zone_key -> (site_code, part)``: which areas each national face serves
+    (no measured values: areas stay in ``national``'s ``area_m2``, m2)."""
     rows = [
         (key, *member.rsplit(":", 1))
         for key in national["zone_key"]
@@ -265,7 +266,8 @@ def build_zones(
     quad_segs: int = 16,
     layer: str = "natura2000",
 ) -> ZoneLayers:
-    """Zones per area and the national non-overlapping zone layer (see :func:`zone_parts`)."""
+    """Zones per area and the national non-overlapping zone layer (see :func:`zone_parts`);
+    ``widths_m`` in m, areas in ``area_m2`` (m2)."""
     parts = zone_parts(areas, widths_m, include_inner=include_inner, quad_segs=quad_segs, layer=layer)
     if parts.empty:
         raise InputError("no area has a zone (all widths are 0); check the zone rules in the config")
