@@ -28,7 +28,9 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import national_sample, peak_rss_gb, quiet_logging  # noqa: E402
 
-CUTOFF_M = 25_000.0
+from n2kzones.config import RkoSettings  # noqa: E402
+
+CUTOFF_M = RkoSettings().ranges_m[-1]  # AERIUS calculation range (config default)
 
 
 def main() -> None:
@@ -108,7 +110,7 @@ def main() -> None:
             farms,
             rec,
             k,
-            thresholds_mol_ha=[0.005, 0.01, 0.05, 0.1, 0.5, 1, 2, 5],
+            thresholds_mol_ha=RkoSettings().thresholds_mol_ha,  # the documented defaults
             ranges_m=[CUTOFF_M],
             near_margin_mol_ha=params.kdw.near_overload_margin_mol_ha,
         )
