@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 import shapely
 
-from n2kzones.overlay import OUTSIDE, farm_land_use, overlay_farms, overlay_parcels
+from n2kzones.overlay import OUTSIDE, farm_land_use, land_by_farm, overlay_farms, overlay_parcels
 from n2kzones.params import load_parameters
 from n2kzones.zones import build_zones
 
@@ -93,7 +93,7 @@ def test_farm_land_use_gve_per_ha() -> None:
         category=["Grasland", "Bouwland", "Bouwland"],
         farm_id=["d", "d", "p"],
     )
-    res = farm_land_use(farms, parcels, params).set_index("farm_id")
+    res = farm_land_use(farms, land_by_farm(parcels), params).set_index("farm_id")
     gve_cow = params.livestock["rundvee"].gve_per_animal
     assert res.loc["d", "land_ha"] == pytest.approx(40)
     assert res.loc["d", "gve_per_ha"] == pytest.approx(100 * gve_cow / 40)

@@ -181,6 +181,42 @@ class Scenario(_Strict):
     nearest_n: int | None = Field(None, ge=1, description="buyout: the n farms with the largest contribution.")
 
 
+class ComputeSettings(_Strict):
+    """Where the heavy steps run: in this process, or on a Dask cluster.
+
+    Both engines give the same outputs (tables identical, rasters bitwise): the deposition
+    grid is computed in tiles of ``tile_cells`` by either engine, and the Dask engine uses
+    the same lookup tables and summation order as the local one.
+    """
+
+    engine: Literal["local", "dask"] = Field(
+        "local", description="'local': this process (Numba threads); 'dask': a Dask cluster."
+    )
+    scheduler: str | None = Field(
+        None,
+        description="Address of a running Dask scheduler (tcp://host:8786); none = start a "
+        "LocalCluster. Workers must reach the input and output folders.",
+    )
+    n_workers: int = Field(2, ge=1, le=512, description="LocalCluster: worker processes.")
+    threads_per_worker: int = Field(1, ge=1, le=64, description="LocalCluster: threads per worker.")
+    memory_limit: str = Field(
+        "auto", description="LocalCluster: memory limit per worker ('4GiB'; 'auto' = RAM / workers)."
+    )
+    allowed_failures: int = Field(
+        2, ge=0, le=20, description="LocalCluster: times a task may lose its worker before the run fails."
+    )
+    partition_rows: int = Field(
+        100_000, ge=100, description="Dask: parcels per partition when the input is one file."
+    )
+    chunk_points: int = Field(
+        20_000, ge=100, description="Dask: receptors (or sources) per deposition / RKO task."
+    )
+    tile_cells: int = Field(
+        1024, ge=16, le=16_384, description="Deposition grid tile side in cells (both engines)."
+    )
+    cog: bool = Field(True, description="Write the grids as Cloud-Optimized GeoTIFF (with overviews).")
+
+
 class ProjectSection(_Strict):
     name: str = "n2kzones"
     crs: str = Field("EPSG:28992", description="Working CRS; must be projected, in metres.")
@@ -212,6 +248,7 @@ class Config(_Strict):
     rko: RkoSettings = Field(default_factory=RkoSettings)
     selection: SelectionSettings = Field(default_factory=SelectionSettings)
     scenarios: list[Scenario] = Field(default_factory=list)
+    compute: ComputeSettings = Field(default_factory=ComputeSettings)
     effectiveness_cut_pct: float = Field(
         1.0, gt=0, le=100, description="Uniform marginal cut inside / outside zones, in %."
     )
@@ -246,6 +283,11 @@ class Config(_Strict):
         if self.zones.default_width_m is not None:
             return self.zones.default_width_m
         return self.params.zones.default_width_m
+
+    def with_compute(self, **changes: Any) -> Config:
+        """A copy with some ``[compute]`` settings changed (validated), e.g. from the CLI."""
+        compute = ComputeSettings.model_validate({**self.compute.model_dump(), **changes})
+        return self.model_copy(update={"compute": compute})
 
     @property
     def quad_segs(self) -> int:

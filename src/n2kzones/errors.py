@@ -30,3 +30,7 @@ class SchemaError(InputError):
 
 class GridTooLargeError(N2kError, MemoryError):
     """A requested grid would not fit in memory."""
+
+
+class ComputeError(N2kError, RuntimeError):
+    """The compute cluster failed a run (a worker died too often, the scheduler went away)."""

@@ -19,6 +19,7 @@ import shapely
 from tqdm.auto import tqdm
 
 from n2kzones.params import Parameters
+from n2kzones.summary import AREA_QUANTUM_M2, area_quanta
 
 log = logging.getLogger(__name__)
 
@@ -206,9 +207,40 @@ def overlay_farms(
     return out
 
 
+def land_by_farm(parcels: pd.DataFrame) -> pd.DataFrame:
+    """Land and grassland of every farm's linked parcels (a combinable partial result).
+
+    Parameters
+    ----------
+    parcels
+        Parcels with ``category`` and geometry (or ``area_m2``), and optionally ``farm_id``;
+        or earlier results of this function, which combine by summing again.
+
+    Returns
+    -------
+    DataFrame
+        ``farm_id, land_q, grassland_q``: int64 multiples of
+        :data:`n2kzones.summary.AREA_QUANTUM_M2` (exact sums, independent of partitioning).
+    """
+    empty = pd.DataFrame({"farm_id": pd.Series(dtype="string"), "land_q": pd.Series(dtype=np.int64), "grassland_q": pd.Series(dtype=np.int64)})
+    if "farm_id" not in parcels.columns:
+        return empty
+    linked = parcels.loc[parcels["farm_id"].notna()]
+    if "land_q" in linked.columns:
+        frame = linked[["farm_id", "land_q", "grassland_q"]]
+    else:
+        q = area_quanta(linked.geometry.area if "area_m2" not in linked else linked["area_m2"])
+        frame = pd.DataFrame(
+            {"farm_id": linked["farm_id"].astype("string").to_numpy(), "land_q": q, "grassland_q": np.where(linked["category"].to_numpy() == "Grasland", q, 0)}
+        )
+    if frame.empty:
+        return empty
+    return frame.groupby("farm_id", sort=True, as_index=False)[["land_q", "grassland_q"]].sum()
+
+
 def farm_land_use(
     farms: gpd.GeoDataFrame,
-    parcels: gpd.GeoDataFrame,
+    land: pd.DataFrame,
     params: Parameters,
 ) -> pd.DataFrame:
     """Livestock units per hectare and grassland share of every farm's linked parcels.
@@ -217,8 +249,8 @@ def farm_land_use(
     ----------
     farms
         Farms with ``farm_id`` and animal counts per category of ``params.livestock``.
-    parcels
-        Parcels with ``farm_id`` (the link; may be missing) and ``category``.
+    land
+        Land per farm from :func:`land_by_farm` (of the parcels with their ``farm_id`` link).
     params
         GVE factors and the land-based norm.
 
@@ -238,15 +270,10 @@ def farm_land_use(
     res = pd.DataFrame({"farm_id": farms["farm_id"].to_numpy()})
     res["gve"] = counts @ gve_factor
     res["gve_grazing"] = counts[:, grazing] @ gve_factor[grazing]
-    if "farm_id" in parcels.columns:
-        linked = parcels.loc[parcels["farm_id"].notna(), ["farm_id", "category"]].copy()
-        linked["ha"] = parcels.loc[linked.index].geometry.area / 1e4
-        land = linked.groupby("farm_id")["ha"].sum()
-        grass = linked.loc[linked["category"] == "Grasland"].groupby("farm_id")["ha"].sum()
-    else:
-        land = grass = pd.Series(dtype=float)
-    res["land_ha"] = res["farm_id"].map(land).fillna(0.0).astype(float)
-    res["grassland_ha"] = res["farm_id"].map(grass).fillna(0.0).astype(float)
+    per_farm = land_by_farm(land).set_index("farm_id")
+    ha_per_q = AREA_QUANTUM_M2 / 1e4
+    res["land_ha"] = res["farm_id"].map(per_farm["land_q"]).fillna(0).astype(np.int64) * ha_per_q
+    res["grassland_ha"] = res["farm_id"].map(per_farm["grassland_q"]).fillna(0).astype(np.int64) * ha_per_q
     has_land = res["land_ha"] > 0
     res["gve_per_ha"] = np.where(has_land, res["gve"] / res["land_ha"].where(has_land, 1), np.nan)
     res["gve_grazing_per_ha"] = np.where(has_land, res["gve_grazing"] / res["land_ha"].where(has_land, 1), np.nan)

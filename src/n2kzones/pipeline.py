@@ -8,6 +8,7 @@ versions and what happened to every input feature.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import platform
@@ -21,11 +22,12 @@ import geopandas as gpd
 import pandas as pd
 
 from n2kzones import __version__
+from n2kzones.compute import Backend, gather_ordered, open_backend
 from n2kzones.config import Config
 from n2kzones.io.readers import read_layer
-from n2kzones.io.writers import write_csv, write_geopackage, write_json, write_parquet
-from n2kzones.overlay import farm_land_use, overlay_farms, overlay_parcels
-from n2kzones.summary import area_summary, farm_summary
+from n2kzones.io.writers import atomic_dir, write_csv, write_geopackage, write_json, write_parquet
+from n2kzones.overlay import farm_land_use, land_by_farm, overlay_farms, overlay_parcels
+from n2kzones.summary import area_summary, farm_summary, land_by_zone
 from n2kzones.validate import LayerReport
 from n2kzones.zones import ZoneLayers, build_zones, read_width_overrides, resolve_widths
 
@@ -170,8 +172,16 @@ def run_zones(cfg: Config) -> ZoneLayers:
     return layers
 
 
-def run_overlay(cfg: Config, *, progress: bool = False) -> dict[str, pd.DataFrame]:
-    """Stage ``overlay``: parcels and farms against the zones; GeoPackage and CSV tables."""
+def run_overlay(cfg: Config, *, progress: bool = False, backend: Backend | None = None) -> dict[str, pd.DataFrame]:
+    """Stage ``overlay``: parcels and farms against the zones; GeoPackage and CSV tables.
+
+    With the Dask engine the parcels are read and cut in partitions on the cluster and the
+    pieces are written as a partitioned GeoParquet folder (``stages/parcel_pieces.parquet/``)
+    instead of one file; every table is the same as the local engine's.
+    """
+    if backend is None:
+        with open_backend(cfg) as backend:
+            return run_overlay(cfg, progress=progress, backend=backend)
     started = datetime.now(UTC)
     t0 = time.perf_counter()
     paths = StagePaths(cfg.output_dir)
@@ -184,25 +194,51 @@ def run_overlay(cfg: Config, *, progress: bool = False) -> dict[str, pd.DataFram
     reports: dict[str, LayerReport] = {}
     if cfg.inputs.parcels is None or cfg.inputs.farms is None:
         raise ValueError("the overlay stage needs inputs.parcels and inputs.farms in the config")
-    parcels, reports["parcels"] = _read(cfg, "parcels")
     farms, reports["farms"] = _read(cfg, "farms")
+    farm_parts = [farms.iloc[a:b] for a, b in _chunk_bounds(len(farms), cfg.compute.chunk_points)]
+    shared = {"zones": national, "areas": areas}
+    farms_z = pd.concat(gather_ordered(backend.map(_overlay_farms_task, farm_parts, shared=shared, name="farms"), len(farm_parts)), ignore_index=True)
+    farms_z = gpd.GeoDataFrame(farms_z, geometry=farms.geometry.name, crs=farms.crs)
 
-    pieces = overlay_parcels(parcels, national, progress=progress)
-    farms_z = overlay_farms(farms, national, areas)
-    land = farm_land_use(farms_z, parcels, params)
-    farms_z = farms_z.merge(land, on="farm_id", how="left", validate="one_to_one")
-    summary = area_summary(by_area, national, pieces, farms_z, params)
-    farms_table = farm_summary(farms_z, params)
+    with contextlib.ExitStack() as stack:
+        if backend.name == "local":
+            parcels, reports["parcels"] = _read(cfg, "parcels")
+            pieces = overlay_parcels(parcels, national, progress=progress)
+            land, farm_land = land_by_zone(pieces), land_by_farm(parcels)
+            pieces_layer: Any = pieces
+        else:
+            from n2kzones.overlay_partitioned import overlay_parcels_dask, pieces_frames
 
-    write_parquet(paths.parcel_pieces, pieces)
-    write_parquet(paths.farms, farms_z)
-    write_geopackage(
-        paths.geopackage,
-        {"areas": areas, "zones": national, "zones_by_area": by_area, "parcel_pieces": pieces, "farms": farms_z},
-    )
-    write_csv(paths.area_summary, summary)
-    write_csv(paths.farm_summary, farms_table)
+            pieces_dir = stack.enter_context(atomic_dir(paths.parcel_pieces))
+            land, farm_land, reports["parcels"], _ = overlay_parcels_dask(
+                backend, cfg.inputs.parcels, national, crs=cfg.project.crs, params=params,
+                base_dir=cfg.base_dir, partition_rows=cfg.compute.partition_rows, out_dir=pieces_dir,
+                progress=progress,
+            )
+            pieces_layer = pieces_frames(pieces_dir)
+        land_use = farm_land_use(farms_z, farm_land, params)
+        farms_z = farms_z.merge(land_use, on="farm_id", how="left", validate="one_to_one")
+        summary = area_summary(by_area, national, land, farms_z, params)
+        farms_table = farm_summary(farms_z, params)
+
+        if backend.name == "local":
+            write_parquet(paths.parcel_pieces, pieces)
+        write_parquet(paths.farms, farms_z)
+        write_geopackage(
+            paths.geopackage,
+            {"areas": areas, "zones": national, "zones_by_area": by_area, "parcel_pieces": pieces_layer, "farms": farms_z},
+        )
+        write_csv(paths.area_summary, summary)
+        write_csv(paths.farm_summary, farms_table)
     outputs = [paths.parcel_pieces, paths.farms, paths.geopackage, paths.area_summary, paths.farm_summary]
-    _write_manifest(cfg, "overlay", reports, outputs, started)
-    log.info("stage overlay done in %.1f s", time.perf_counter() - t0)
-    return {"pieces": pieces, "farms": farms_z, "area_summary": summary}
+    _write_manifest(cfg, "overlay", reports, outputs, started, extra={"engine": backend.name})
+    log.info("stage overlay done in %.1f s (%s engine)", time.perf_counter() - t0, backend.name)
+    return {"farms": farms_z, "area_summary": summary, "land_by_zone": land}
+
+
+def _chunk_bounds(n: int, size: int) -> list[tuple[int, int]]:
+    return [(a, min(a + size, n)) for a in range(0, n, size)] or [(0, 0)]
+
+
+def _overlay_farms_task(farms: gpd.GeoDataFrame, *, zones: gpd.GeoDataFrame, areas: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    return overlay_farms(farms, zones, areas)

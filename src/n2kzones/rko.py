@@ -142,6 +142,7 @@ def max_contribution(
     cutoff_m: float | None = None,
     receptor_radius_m: float | None = None,
     workers: int = -1,
+    lookup_range_m: float | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Every source's largest deposition on any receptor, exactly, without a full grid.
 
@@ -165,6 +166,10 @@ def max_contribution(
         (default: 1 ha disc, 56.4 m).
     workers
         Threads of the k-d tree queries (-1: all).
+    lookup_range_m
+        Range (m) of the lookup table, as in
+        :func:`~n2kzones.deposition.deposition_at_points`; a run split into chunks of
+        sources passes the whole run's value to get bitwise the same maxima.
 
     Returns
     -------
@@ -220,7 +225,7 @@ def max_contribution(
     radius = HECTARE_DISC_RADIUS_M if receptor_radius_m is None else float(receptor_radius_m)
     x_lo, x_hi = min(rx.min(), xs.min()), max(rx.max(), xs.max())
     y_lo, y_hi = min(ry.min(), ys.min()), max(ry.max(), ys.max())
-    max_d = float(math.hypot(x_hi - x_lo, y_hi - y_lo))
+    max_d = float(math.hypot(x_hi - x_lo, y_hi - y_lo)) if lookup_range_m is None else float(lookup_range_m)
     if cutoff_m is not None:
         max_d = min(max_d, float(cutoff_m))
     model = _PairModel.build(kernel, max_d, wind_rose, cutoff_m, radius)

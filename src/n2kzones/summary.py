@@ -12,22 +12,53 @@ from n2kzones.zones import INNER, RING, membership
 
 NATIONAL = "ALL"
 
+#: Land areas are summed as whole multiples of this many m2 (1 mm2). Integer sums are exact,
+#: so the tables do not depend on the order or the partitioning of the parcels (the local
+#: and the Dask engine give identical numbers) and the parts of a total add up exactly.
+AREA_QUANTUM_M2 = 1e-6
+_HA_PER_QUANTUM = AREA_QUANTUM_M2 / 1e4
+
+
+def area_quanta(area_m2: np.ndarray | pd.Series) -> np.ndarray:
+    """Areas in m2 as int64 multiples of :data:`AREA_QUANTUM_M2` (rounded to nearest)."""
+    return np.rint(np.asarray(area_m2, dtype=float) / AREA_QUANTUM_M2).astype(np.int64)
+
+
+def land_by_zone(pieces: pd.DataFrame) -> pd.DataFrame:
+    """Land per zone face and crop category: the part of the parcel pieces the tables need.
+
+    Parameters
+    ----------
+    pieces
+        Parcel pieces with ``zone_key``, ``category`` and ``area_m2``, or an earlier result
+        of this function (``area_q``): partial results of partitions combine by summing again.
+
+    Returns
+    -------
+    DataFrame
+        ``zone_key, category, area_q`` (int64 multiples of :data:`AREA_QUANTUM_M2`), sorted.
+    """
+    q = pieces["area_q"].to_numpy() if "area_q" in pieces else area_quanta(pieces["area_m2"])
+    frame = pd.DataFrame(
+        {"zone_key": pieces["zone_key"].astype(str).to_numpy(), "category": pieces["category"].astype(str).to_numpy(), "area_q": q}
+    )
+    return frame.groupby(["zone_key", "category"], sort=True, as_index=False)["area_q"].sum()
+
 
 def _category_column(category: str) -> str:
     return "ha_" + "".join(ch if ch.isalnum() else "_" for ch in category.lower()).strip("_")
 
 
 def _aggregate(
-    pieces: pd.DataFrame,
+    land_q: pd.DataFrame,
     farms: pd.DataFrame,
     keys: list[str],
     animal_cols: list[str],
 ) -> pd.DataFrame:
-    land = pieces.assign(ha=pieces["area_m2"] / 1e4).pivot_table(
-        index=keys, columns="category", values="ha", aggfunc="sum", fill_value=0.0, observed=True
-    )
+    q = land_q.pivot_table(index=keys, columns="category", values="area_q", aggfunc="sum", fill_value=0, observed=True)
+    land = q.astype(np.int64) * _HA_PER_QUANTUM
     land.columns = [_category_column(str(c)) for c in land.columns]
-    land["parcels_ha"] = land.sum(axis=1)
+    land["parcels_ha"] = q.sum(axis=1).astype(np.int64) * _HA_PER_QUANTUM
     f = farms.groupby(keys, observed=True).agg(
         farms=("farm_id", "size"),
         **{f"animals_{c}": (c, "sum") for c in animal_cols},
@@ -40,7 +71,7 @@ def _aggregate(
 def area_summary(
     parts: gpd.GeoDataFrame,
     national: gpd.GeoDataFrame,
-    pieces: gpd.GeoDataFrame,
+    land: pd.DataFrame,
     farms: pd.DataFrame,
     params: Parameters,
 ) -> pd.DataFrame:
@@ -56,8 +87,8 @@ def area_summary(
         Zones per area (:func:`n2kzones.zones.zone_parts`).
     national
         National zone faces (:func:`n2kzones.zones.national_zones`).
-    pieces
-        Parcel pieces (:func:`n2kzones.overlay.overlay_parcels`).
+    land
+        Land per zone face and category (:func:`land_by_zone` of the parcel pieces).
     farms
         Farms with zone membership, animal counts, ``gve`` and ``emission_kg_nh3``.
     params
@@ -71,7 +102,8 @@ def area_summary(
     """
     cats = params.animal_categories
     member = membership(national)
-    p = pieces[["zone_key", "category", "area_m2"]].merge(member, on="zone_key")
+    land = land_by_zone(land)
+    p = land.merge(member, on="zone_key")
     f = farms[["farm_id", "zone_key", "gve", "emission_kg_nh3", *cats]].merge(member, on="zone_key")
     per_area = _aggregate(p, f, ["site_code", "part"], cats)
     base = parts.drop(columns=parts.geometry.name).assign(zone_ha=lambda d: d["area_m2"] / 1e4)
@@ -81,7 +113,7 @@ def area_summary(
     # National: every face once; its width is the largest of the areas it serves.
     face_part = np.where(national["inside_area"], INNER, RING)
     face = national[["zone_key", "width_m"]].assign(part=face_part, zone_ha=national["area_m2"] / 1e4)
-    p_nat = pieces[["zone_key", "category", "area_m2"]].merge(face[["zone_key", "width_m", "part"]], on="zone_key", how="left")
+    p_nat = land.merge(face[["zone_key", "width_m", "part"]], on="zone_key", how="left")
     f_nat = farms[["farm_id", "zone_key", "gve", "emission_kg_nh3", *cats]].merge(face[["zone_key", "width_m", "part"]], on="zone_key", how="left")
     for frame in (p_nat, f_nat):
         outside = frame["part"].isna()

@@ -69,6 +69,7 @@ def deposition_at_points(
     engine: Literal["numba", "numpy"] = "numba",
     receptor_radius_m: float | None = None,
     parallel: bool = True,
+    lookup_range_m: float | None = None,
 ) -> np.ndarray:
     """Deposition at point receptors, summed over all sources.
 
@@ -98,6 +99,11 @@ def deposition_at_points(
         Default: the radius of a 1 ha disc (56.4 m, an AERIUS hexagon); 0 gives point values.
     parallel
         Use all Numba threads (bitwise the same result as ``False``).
+    lookup_range_m
+        Largest distance (m) the kernel lookup table covers. Default: the diagonal of the
+        bounding box of sources and receptors (or the cut-off if smaller). A run split into
+        chunks of receptors passes the whole run's value so that every chunk uses the same
+        table and the result is bitwise the same as in one call.
 
     Returns
     -------
@@ -135,6 +141,7 @@ def deposition_at_points(
         kernel.disc_average(radius),
         engine,
         parallel,
+        _lookup_range(lookup_range_m),
     )
     return out if groups is not None else out[0]
 
@@ -358,7 +365,25 @@ def _check_common(kernel: object, wind_rose: object, cutoff_m: object, engine: o
     _check_choice("engine", engine, ENGINES)
 
 
+def _lookup_range(lookup_range_m: object) -> float | None:
+    if lookup_range_m is None:
+        return None
+    if not (_is_number(lookup_range_m) and math.isfinite(lookup_range_m) and lookup_range_m > 0):
+        raise InputError(f"lookup_range_m must be None or a finite number > 0 m, got {lookup_range_m!r}")
+    return float(lookup_range_m)
+
+
 # -- direct sum ------------------------------------------------------------------------------
+def max_pair_distance_m(
+    source_x_m: np.ndarray, source_y_m: np.ndarray, receptor_x_m: np.ndarray, receptor_y_m: np.ndarray
+) -> float:
+    """Diagonal (m) of the bounding box of sources and receptors: the default lookup range."""
+    return _max_pair_distance(
+        np.asarray(receptor_x_m, float), np.asarray(receptor_y_m, float),
+        np.asarray(source_x_m, float), np.asarray(source_y_m, float),
+    )
+
+
 def _max_pair_distance(rx: np.ndarray, ry: np.ndarray, xs: np.ndarray, ys: np.ndarray) -> float:
     x_lo, x_hi = min(rx.min(), xs.min()), max(rx.max(), xs.max())
     y_lo, y_hi = min(ry.min(), ys.min()), max(ry.max(), ys.max())
@@ -397,13 +422,14 @@ def _direct(
     k_near: float,
     engine: str,
     parallel: bool,
+    lookup_range_m: float | None = None,
 ) -> np.ndarray:
     """Direct sum, shape ``(n_groups, n_receptors)``, mol N/ha/yr."""
     out = np.zeros((n_groups, rx.size))
     if rx.size == 0 or xs.size == 0:
         return out
     rose = None if wind_rose is None or wind_rose.is_isotropic else wind_rose
-    max_d = _max_pair_distance(rx, ry, xs, ys)
+    max_d = _max_pair_distance(rx, ry, xs, ys) if lookup_range_m is None else lookup_range_m
     if cutoff_m is not None:
         max_d = min(max_d, float(cutoff_m))
     lu = kernel.lookup(max_d)

@@ -273,10 +273,54 @@ def read_layer(
     if gdf.crs is None and spec.assume_crs:
         gdf = gdf.set_crs(spec.assume_crs)
         report.note(f"no CRS in the file; assumed {spec.assume_crs} as configured")
-    report.n_read = len(gdf)
-    ensure_nonempty(gdf, report)
+    gdf = normalise_layer(gdf, kind, spec, crs=crs, params=params, report=report)
+    log.info(
+        "read %s %r: %d features in, %d kept, %d repaired, set aside %s (%.1f s)",
+        kind, report.name, report.n_read, report.n_kept, report.repaired_invalid,
+        report.dropped or "none", time.perf_counter() - t0,
+    )
+    return gdf, report
+
+
+def normalise_layer(
+    gdf: gpd.GeoDataFrame,
+    kind: Kind,
+    spec: LayerInput,
+    *,
+    crs: str,
+    params: Parameters,
+    report: LayerReport,
+    row_offset: int | None = 0,
+    partition: bool = False,
+) -> gpd.GeoDataFrame:
+    """Checks, repairs and column mapping of a layer as read (all of it, or one partition).
+
+    Parameters
+    ----------
+    gdf
+        Rows as read from the source, in source order.
+    kind, spec, crs, params
+        As in :func:`read_layer`.
+    report
+        Accumulates what happened to every row (``n_read``, ``n_kept``, repairs, drops).
+    row_offset
+        Source row of ``gdf``'s first row (``input_row`` numbering of a partition); None:
+        ``gdf`` already has an ``input_row`` column (a partitioned reader's).
+    partition
+        ``gdf`` is one partition of a layer: an empty result is allowed and duplicate ids
+        are left alone (the partitioned reader checks both over the whole layer).
+
+    Returns
+    -------
+    GeoDataFrame
+        The canonical schema of ``kind`` in ``crs``, columns ordered, ``input_row`` kept.
+    """
+    report.n_read += len(gdf)
+    if not partition:
+        ensure_nonempty(gdf, report)
     gdf = gdf.reset_index(drop=True)
-    gdf["input_row"] = np.arange(len(gdf), dtype=np.int64)
+    if row_offset is not None:
+        gdf["input_row"] = np.arange(row_offset, row_offset + len(gdf), dtype=np.int64)
     gdf = force_2d(gdf, report)
     gdf = drop_missing_geometries(gdf, report)
     if kind == "farms":
@@ -290,20 +334,16 @@ def read_layer(
     gdf = _apply_mapping(gdf, kind, spec, report)
     hint = f"[inputs.{kind}.columns] (or pick a preset)"
     require_columns(gdf, SCHEMAS[kind][0], report, hint)
-    gdf = _finish[kind](gdf, spec, params, report)
-    ensure_nonempty(gdf, report)
-    report.n_kept = len(gdf)
+    gdf = _finish[kind](gdf, spec, params, report, not partition)
+    if not partition:
+        ensure_nonempty(gdf, report)
+    report.n_kept += len(gdf)
     if not report.accounted:  # pragma: no cover - a bug guard, not an input problem
         raise AssertionError(f"{report.name}: features unaccounted for: {report.as_dict()}")
-    log.info(
-        "read %s %r: %d features in, %d kept, %d repaired, set aside %s (%.1f s)",
-        kind, report.name, report.n_read, report.n_kept, report.repaired_invalid,
-        report.dropped or "none", time.perf_counter() - t0,
-    )
-    return _order(gdf, kind), report
+    return _order(gdf, kind)
 
 
-def _finish_areas(gdf: gpd.GeoDataFrame, spec: LayerInput, params: Parameters, report: LayerReport) -> gpd.GeoDataFrame:
+def _finish_areas(gdf: gpd.GeoDataFrame, spec: LayerInput, params: Parameters, report: LayerReport, deduplicate: bool = True) -> gpd.GeoDataFrame:
     gdf["site_code"] = gdf["site_code"].astype("string").str.strip()
     if "name" not in gdf.columns:
         gdf["name"] = gdf["site_code"]
@@ -332,7 +372,7 @@ def _finish_areas(gdf: gpd.GeoDataFrame, spec: LayerInput, params: Parameters, r
     return gdf
 
 
-def _finish_habitats(gdf: gpd.GeoDataFrame, spec: LayerInput, params: Parameters, report: LayerReport) -> gpd.GeoDataFrame:
+def _finish_habitats(gdf: gpd.GeoDataFrame, spec: LayerInput, params: Parameters, report: LayerReport, deduplicate: bool = True) -> gpd.GeoDataFrame:
     gdf["habitat_code"] = gdf["habitat_code"].astype("string").str.strip()
     table = {code: h.kdw_mol_ha for code, h in params.kdw.habitats.items()}
     from_table = gdf["habitat_code"].map(table)
@@ -353,19 +393,21 @@ def _finish_habitats(gdf: gpd.GeoDataFrame, spec: LayerInput, params: Parameters
     return gdf
 
 
-def _finish_parcels(gdf: gpd.GeoDataFrame, spec: LayerInput, params: Parameters, report: LayerReport) -> gpd.GeoDataFrame:
+def _finish_parcels(gdf: gpd.GeoDataFrame, spec: LayerInput, params: Parameters, report: LayerReport, deduplicate: bool = True) -> gpd.GeoDataFrame:
     if "parcel_id" not in gdf.columns:
         gdf["parcel_id"] = (gdf["input_row"] + 1).astype("int64")
-    gdf = deduplicate_ids(gdf, "parcel_id", spec.on_duplicate_id, report)
+    if deduplicate:
+        gdf = deduplicate_ids(gdf, "parcel_id", spec.on_duplicate_id, report)
     gdf["category"] = gdf["category"].astype("string").fillna("Onbekend")
     if "farm_id" in gdf.columns:
         gdf["farm_id"] = gdf["farm_id"].astype("string")
     return gdf
 
 
-def _finish_farms(gdf: gpd.GeoDataFrame, spec: LayerInput, params: Parameters, report: LayerReport) -> gpd.GeoDataFrame:
+def _finish_farms(gdf: gpd.GeoDataFrame, spec: LayerInput, params: Parameters, report: LayerReport, deduplicate: bool = True) -> gpd.GeoDataFrame:
     gdf["farm_id"] = gdf["farm_id"].astype("string").str.strip()
-    gdf = deduplicate_ids(gdf, "farm_id", spec.on_duplicate_id, report)
+    if deduplicate:
+        gdf = deduplicate_ids(gdf, "farm_id", spec.on_duplicate_id, report)
     categories = params.animal_categories
     present = [c for c in categories if c in gdf.columns]
     for c in present:

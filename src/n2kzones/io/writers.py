@@ -11,8 +11,9 @@ import contextlib
 import json
 import logging
 import os
+import shutil
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +38,13 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     tmp.unlink()  # writers (GDAL) want to create the file themselves
     try:
         yield tmp
-        os.replace(tmp, path)
+        if path.is_dir():  # a partitioned dataset from a Dask run: replaced as a whole
+            aside = Path(tempfile.mkdtemp(prefix=f".{path.name}.old-", dir=path.parent))
+            os.replace(path, aside / path.name)
+            os.replace(tmp, path)
+            shutil.rmtree(aside, ignore_errors=True)
+        else:
+            os.replace(tmp, path)
     finally:
         for leftover in (tmp, Path(f"{tmp}-journal"), Path(f"{tmp}-wal"), Path(f"{tmp}-shm")):
             with contextlib.suppress(FileNotFoundError):
@@ -55,7 +62,7 @@ def _prepare_for_ogr(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     return out
 
 
-def write_geopackage(path: str | Path, layers: Mapping[str, gpd.GeoDataFrame]) -> Path:
+def write_geopackage(path: str | Path, layers: Mapping[str, gpd.GeoDataFrame | Iterable[gpd.GeoDataFrame]]) -> Path:
     """Write several layers into one GeoPackage, atomically (all layers or none).
 
     Parameters
@@ -63,14 +70,47 @@ def write_geopackage(path: str | Path, layers: Mapping[str, gpd.GeoDataFrame]) -
     path
         Destination ``.gpkg``.
     layers
-        Layer name -> GeoDataFrame (in the working CRS).
+        Layer name -> GeoDataFrame (in the working CRS), or an iterable of GeoDataFrames
+        with the same columns, written one after the other (a layer bigger than memory).
     """
     path = Path(path)
+    counts: dict[str, int] = {}
     with atomic_path(path) as tmp:
-        for name, gdf in layers.items():
-            pyogrio.write_dataframe(_prepare_for_ogr(gdf), tmp, layer=name, driver="GPKG", append=tmp.exists())
-    log.info("wrote %s (%s)", path, ", ".join(f"{k}: {len(v)}" for k, v in layers.items()))
+        for name, frames in layers.items():
+            chunks = [frames] if isinstance(frames, pd.DataFrame) else frames
+            counts[name] = 0
+            for gdf in chunks:
+                if counts[name] and gdf.empty:
+                    continue
+                pyogrio.write_dataframe(_prepare_for_ogr(gdf), tmp, layer=name, driver="GPKG", append=tmp.exists())
+                counts[name] += len(gdf)
+    log.info("wrote %s (%s)", path, ", ".join(f"{k}: {v}" for k, v in counts.items()))
     return path
+
+
+@contextlib.contextmanager
+def atomic_dir(path: str | Path) -> Iterator[Path]:
+    """Yield a temporary folder next to ``path``; swap it in for ``path`` when the block succeeds.
+
+    For outputs written as many files (a partitioned GeoParquet dataset). On an exception
+    the temporary folder is removed and ``path`` is left as it was. ``path`` may be a file
+    or a folder from an earlier run; it is replaced as a whole.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.tmp-", dir=path.parent))
+    try:
+        yield tmp
+        old = None
+        if path.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{path.name}.old-", dir=path.parent))
+            os.replace(path, old / path.name)
+        os.replace(tmp, path)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 def write_parquet(path: str | Path, gdf: gpd.GeoDataFrame | pd.DataFrame) -> Path:

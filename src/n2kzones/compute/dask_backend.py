@@ -1,0 +1,210 @@
+"""The Dask backend: tasks on a ``dask.distributed`` cluster (a LocalCluster by default).
+
+Shared read-only inputs (zones, kernel, all sources) are scattered to every worker once;
+each task gets only its own item (a parcel partition, a grid tile, a chunk of receptors).
+Numba kernels run single-threaded inside tasks (``parallel=False``; they release the GIL),
+so a worker with one thread uses one core and the cluster's parallelism is its workers.
+
+A worker that dies (killed, out of memory) loses its running task; the scheduler reruns it
+elsewhere up to ``allowed_failures`` times, after which the run fails with a
+:class:`~n2kzones.errors.ComputeError`. Stages write their outputs only after every task
+has succeeded (tasks write into a temporary folder that is moved into place at the end),
+so a failed run leaves no partial output that looks complete.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import numpy as np
+
+from n2kzones.compute.backend import lookup_range
+from n2kzones.config import ComputeSettings
+from n2kzones.errors import ComputeError
+
+log = logging.getLogger(__name__)
+
+
+@contextmanager
+def dask_client(settings: ComputeSettings) -> Iterator[Any]:
+    """A ``distributed.Client`` to ``settings.scheduler``, or to a new LocalCluster."""
+    import dask
+    from distributed import Client, LocalCluster
+
+    # Keep pandas' own string dtype (Dask would turn text into string[pyarrow]): the
+    # partitions must come out exactly as the in-memory reader's frames.
+    with dask.config.set({"dataframe.convert-string": False}):
+        yield from _client(settings, dask, Client, LocalCluster)
+
+
+def _client(settings: ComputeSettings, dask: Any, Client: Any, LocalCluster: Any) -> Iterator[Any]:  # noqa: N803
+    if settings.scheduler:
+        try:
+            client = Client(settings.scheduler, timeout="30s")
+        except OSError as exc:
+            raise ComputeError(
+                f"cannot reach the Dask scheduler at {settings.scheduler} ({exc}); start it "
+                "(`dask scheduler`) or leave [compute] scheduler unset for a local cluster"
+            ) from None
+        log.info("connected to Dask scheduler %s (%d workers)", settings.scheduler, len(client.scheduler_info()["workers"]))
+        try:
+            yield client
+        finally:
+            client.close()
+        return
+    with dask.config.set({"distributed.scheduler.allowed-failures": settings.allowed_failures}):
+        cluster = LocalCluster(
+            n_workers=settings.n_workers,
+            threads_per_worker=settings.threads_per_worker,
+            memory_limit=settings.memory_limit,
+            processes=True,
+            dashboard_address=None,
+            silence_logs=logging.ERROR,
+        )
+    client = Client(cluster)
+    log.info(
+        "started a Dask LocalCluster: %d workers x %d threads, memory limit %s",
+        settings.n_workers, settings.threads_per_worker, settings.memory_limit,
+    )
+    try:
+        yield client
+    finally:
+        client.close()
+        cluster.close()
+
+
+class DaskBackend:
+    """Runs :class:`~n2kzones.compute.backend.Backend` calls on a Dask cluster."""
+
+    name = "dask"
+    parallel_kernels = False
+
+    def __init__(self, client: Any, settings: ComputeSettings) -> None:
+        self.client = client
+        self.settings = settings
+
+    # -- generic map ----------------------------------------------------------------------
+    def map(
+        self, fn: Callable[..., Any], items: Sequence[Any], *, shared: dict[str, Any] | None = None, name: str = "task"
+    ) -> Iterator[tuple[int, Any]]:
+        from distributed import as_completed
+
+        if not items:
+            return
+        shared_f = {k: self.share(v) for k, v in (shared or {}).items()}
+        keys = [f"n2kzones-{name}-{i}" for i in range(len(items))]
+        futures = self.client.map(fn, list(items), key=keys, pure=False, **shared_f)
+        index = {f.key: i for i, f in enumerate(futures)}
+        try:
+            for fut in as_completed(futures):
+                yield index[fut.key], self._result(fut, name)
+        finally:
+            self.client.cancel(futures)
+            for f in shared_f.values():
+                f.release()
+
+    def compute(self, tasks: Sequence[Any], *, name: str = "task") -> Iterator[tuple[int, Any]]:
+        """Compute Dask ``Delayed`` tasks on the cluster; yields ``(index, result)`` as they finish."""
+        from distributed import as_completed
+
+        futures = self.client.compute(list(tasks))
+        index = {f.key: i for i, f in enumerate(futures)}
+        try:
+            for fut in as_completed(futures):
+                yield index[fut.key], self._result(fut, name)
+        finally:
+            self.client.cancel(futures)
+
+    def share(self, value: Any) -> Any:
+        """``value`` on every worker once (a future to pass to tasks instead of the value)."""
+        return self.client.scatter([value], broadcast=True, hash=False)[0]
+
+    @staticmethod
+    def _result(fut: Any, name: str) -> Any:
+        from distributed.scheduler import KilledWorker
+
+        try:
+            return fut.result()
+        except KilledWorker as exc:
+            raise ComputeError(
+                f"Dask workers died repeatedly running {name} task {fut.key!r} ({exc}); nothing "
+                "was written. Usually a worker ran out of memory: raise [compute] memory_limit, "
+                "lower partition_rows / chunk_points / tile_cells, or add workers"
+            ) from None
+
+    # -- deposition -----------------------------------------------------------------------
+    def deposition_at_points(
+        self,
+        source_x_m: np.ndarray,
+        source_y_m: np.ndarray,
+        emission_kg_nh3: np.ndarray,
+        receptor_x_m: np.ndarray,
+        receptor_y_m: np.ndarray,
+        kernel: Any,
+        **kwargs: Any,
+    ) -> np.ndarray:
+        """:func:`~n2kzones.deposition.deposition_at_points` in chunks of receptors."""
+        rx, ry = np.asarray(receptor_x_m, float), np.asarray(receptor_y_m, float)
+        kwargs.setdefault("lookup_range_m", lookup_range(source_x_m, source_y_m, rx, ry))
+        kwargs["parallel"] = False
+        chunks = _chunks(rx.size, self.settings.chunk_points)
+        items = [(rx[a:b], ry[a:b]) for a, b in chunks]
+        shared = {"sources": (np.asarray(source_x_m, float), np.asarray(source_y_m, float), np.asarray(emission_kg_nh3, float)), "kernel": kernel, "kwargs": kwargs}
+        parts = [None] * len(items)
+        for i, r in self.map(_deposition_chunk, items, shared=shared, name="receptors"):
+            parts[i] = r
+        if not parts:
+            from n2kzones.deposition.engine import deposition_at_points
+
+            return deposition_at_points(source_x_m, source_y_m, emission_kg_nh3, rx, ry, kernel, **kwargs)
+        return np.concatenate(parts, axis=-1)
+
+    def max_contribution(
+        self,
+        source_x_m: np.ndarray,
+        source_y_m: np.ndarray,
+        emission_kg_nh3: np.ndarray,
+        receptor_x_m: np.ndarray,
+        receptor_y_m: np.ndarray,
+        kernel: Any,
+        **kwargs: Any,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """:func:`~n2kzones.rko.max_contribution` in chunks of sources."""
+        sx, sy = np.asarray(source_x_m, float), np.asarray(source_y_m, float)
+        e = np.asarray(emission_kg_nh3, float)
+        rx, ry = np.asarray(receptor_x_m, float), np.asarray(receptor_y_m, float)
+        kwargs.setdefault("lookup_range_m", lookup_range(sx, sy, rx, ry))
+        kwargs["workers"] = 1
+        chunks = _chunks(sx.size, self.settings.chunk_points)
+        items = [(sx[a:b], sy[a:b], e[a:b]) for a, b in chunks]
+        shared = {"receptors": (rx, ry), "kernel": kernel, "kwargs": kwargs}
+        parts: list[Any] = [None] * len(items)
+        for i, r in self.map(_max_chunk, items, shared=shared, name="rko-maxima"):
+            parts[i] = r
+        if not parts:
+            return np.zeros(0), np.zeros(0, dtype=np.int64)
+        return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+
+
+def _chunks(n: int, size: int) -> list[tuple[int, int]]:
+    k = max(1, math.ceil(n / size)) if n else 0
+    edges = np.linspace(0, n, k + 1).astype(int) if k else np.zeros(1, int)
+    return [(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:], strict=True)]
+
+
+def _deposition_chunk(item: tuple[np.ndarray, np.ndarray], *, sources: tuple, kernel: Any, kwargs: dict) -> np.ndarray:
+    from n2kzones.deposition.engine import deposition_at_points
+
+    rx, ry = item
+    return deposition_at_points(*sources, rx, ry, kernel, **kwargs)
+
+
+def _max_chunk(item: tuple[np.ndarray, ...], *, receptors: tuple, kernel: Any, kwargs: dict) -> tuple[np.ndarray, np.ndarray]:
+    from n2kzones.rko import max_contribution
+
+    sx, sy, e = item
+    return max_contribution(sx, sy, e, *receptors, kernel, **kwargs)
