@@ -34,6 +34,7 @@ import numpy as np
 import pandas as pd
 from scipy.spatial import cKDTree
 
+from n2kzones.compute.backend import Backend, LocalBackend
 from n2kzones.deposition import RadialKernel, WindRose, deposition_at_points
 from n2kzones.deposition.kernel import HECTARE_DISC_RADIUS_M, KernelLookup
 from n2kzones.errors import InputError
@@ -423,6 +424,7 @@ def rko_sweep(
     id_column: str = "farm_id",
     engine: str = "numba",
     adds: bool = False,
+    backend: Backend | None = None,
 ) -> SweepResult:
     """Threshold sweep: sources below each threshold and what they deposit together.
 
@@ -450,6 +452,9 @@ def rko_sweep(
     adds
         ``False``: the sources are already in ``total_mol_ha`` (tipped = the sum alone makes
         the difference between overload and none); ``True``: new projects on top of it.
+    backend
+        Where the maxima and the grouped deposition are computed
+        (:mod:`n2kzones.compute`; default this process). The result does not depend on it.
 
     Returns
     -------
@@ -481,9 +486,10 @@ def rko_sweep(
     sums: dict[str, np.ndarray] = {}
     out_src = src[[id_column, "emission_kg_nh3"]].copy()
     e_tot = float(e.sum())
+    compute = backend if backend is not None else LocalBackend()
     for label, cutoff in range_labels(ranges_m):
         t0 = time.perf_counter()
-        mx, ridx = max_contribution(
+        mx, ridx = compute.max_contribution(
             sx,
             sy,
             e,
@@ -501,7 +507,7 @@ def rko_sweep(
         )
         out_src[f"site_code_{label}"] = src_area
         bucket = threshold_buckets(mx, t)
-        dep = deposition_at_points(
+        dep = compute.deposition_at_points(
             sx,
             sy,
             e,
@@ -667,16 +673,17 @@ def projects_rko(
 
 
 # -- stage -------------------------------------------------------------------------------------
-def run_rko(cfg: Config) -> dict[str, pd.DataFrame]:
+def run_rko(cfg: Config, *, backend: Backend | None = None) -> dict[str, pd.DataFrame]:
     """Stage ``rko``: the threshold sweep on the configured farms and receptors (thresholds
-    and sums in mol N/ha/yr, emissions in kg NH3/yr, areas in ha).
+    and sums in mol N/ha/yr, emissions in kg NH3/yr, areas in ha), on ``backend`` (default:
+    the configured engine).
 
     See :mod:`n2kzones.rko_stage` for the outputs (``rko_sweep.csv``, ``rko_by_area.csv``,
     ``rko_sources.gpkg``, ``rko_projects.csv``) and the manifest.
     """
     from n2kzones.rko_stage import run_rko as _run
 
-    return _run(cfg)
+    return _run(cfg, backend=backend)
 
 
 __all__ = [

@@ -31,6 +31,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from n2kzones.compute import Backend, open_backend
 from n2kzones.config import Config
 from n2kzones.deposition.receptors import hexagon_side_m
 from n2kzones.io.readers import read_layer
@@ -55,8 +56,11 @@ def _points(df: pd.DataFrame, crs: object) -> gpd.GeoDataFrame:
     )
 
 
-def run_rko(cfg: Config) -> dict[str, pd.DataFrame]:
+def run_rko(cfg: Config, *, backend: Backend | None = None) -> dict[str, pd.DataFrame]:
     """Run the RKO sweep (see the module docstring); returns the written tables."""
+    if backend is None:
+        with open_backend(cfg) as backend:
+            return run_rko(cfg, backend=backend)
     from n2kzones.deposition_stage import (
         DepositionPaths,
         kernel_from_config,
@@ -70,7 +74,7 @@ def run_rko(cfg: Config) -> dict[str, pd.DataFrame]:
     stage = StagePaths(root)
     dpaths = DepositionPaths(root)
     if not dpaths.receptors.exists() or not stage.farms.exists():
-        run_deposition(cfg)
+        run_deposition(cfg, backend=backend)
     farms = gpd.read_parquet(stage.farms)
     receptors = gpd.read_parquet(dpaths.receptors)
     kernel = kernel_from_config(cfg)
@@ -91,6 +95,7 @@ def run_rko(cfg: Config) -> dict[str, pd.DataFrame]:
         receptor_radius_m=radius,
         near_margin_mol_ha=margin,
         engine=cfg.deposition.engine,
+        backend=backend,
     )
     src = farms[["farm_id", "geometry"]].assign(farm_id=farms["farm_id"].astype(str))
     layer = res.sources.merge(src, on="farm_id", how="left", validate="one_to_one")
