@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -23,6 +24,14 @@ app = typer.Typer(
 )
 
 ConfigOpt = Annotated[Path, typer.Option("--config", "-c", help="Project config (TOML).")]
+EngineOpt = Annotated[
+    str | None,
+    typer.Option("--engine", help="'local' or 'dask' (overrides \\[compute] engine)."),
+]
+SchedulerOpt = Annotated[
+    str | None,
+    typer.Option("--scheduler", help="Dask scheduler address (tcp://host:8786); implies --engine dask."),
+]
 DEFAULT_CONFIG = Path("config/sample.toml")
 
 _state = {"verbose": 0}
@@ -43,7 +52,7 @@ def main(
         stream=sys.stderr,
         force=True,
     )
-    for noisy in ("numba", "fiona", "pyogrio", "rasterio", "matplotlib", "PIL"):
+    for noisy in ("numba", "fiona", "pyogrio", "rasterio", "matplotlib", "PIL", "distributed", "bokeh", "tornado"):
         logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
 
 
@@ -60,10 +69,27 @@ def _run(step: str, fn, *args, **kwargs):  # noqa: ANN001, ANN202 - thin wrapper
     return result
 
 
-def _config(path: Path):  # noqa: ANN202
+def _config(path: Path, engine: str | None = None, scheduler: str | None = None):  # noqa: ANN202
     from n2kzones.config import load_config
 
-    return _run("config", load_config, path)
+    cfg = _run("config", load_config, path)
+    changes = {k: v for k, v in (("engine", "dask" if scheduler else engine), ("scheduler", scheduler)) if v}
+    return _run("config", cfg.with_compute, **changes) if changes else cfg
+
+
+@contextmanager
+def _backend(cfg):  # noqa: ANN001, ANN202
+    """The configured compute backend for a command (one Dask cluster for all its stages)."""
+    from n2kzones.compute import open_backend
+
+    try:
+        with open_backend(cfg) as backend:
+            yield backend
+    except N2kError as exc:
+        if _state["verbose"]:
+            raise
+        typer.secho(f"n2kzones: {exc}", err=True, fg=typer.colors.RED)
+        raise typer.Exit(code=2) from None
 
 
 @app.command()
@@ -76,6 +102,32 @@ def sample(
     from n2kzones.sample import generate_sample
 
     summary = _run("sample", generate_sample, out, seed=seed, scale=scale)
+    typer.echo(str(summary))
+
+
+@app.command()
+def synthetic(
+    out: Annotated[Path, typer.Option(help="Folder for the generated data set.")] = Path("data/raw/synthetic"),
+    parcels: Annotated[int, typer.Option(min=1, help="Number of parcels (exact).")] = 1_000_000,
+    seed: Annotated[int, typer.Option(help="Random seed; the same seed gives identical rows.")] = 20260626,
+    partition_rows: Annotated[
+        int, typer.Option(min=1000, help="Parcels per GeoParquet partition file (about).")
+    ] = 200_000,
+    crs: Annotated[str, typer.Option(help="Projected CRS in metres of all layers.")] = "EPSG:3035",
+) -> None:
+    """Generate a synthetic EU-scale data set as partitioned GeoParquet (tests, benchmarks)."""
+    from n2kzones.synthetic import generate_synthetic
+
+    summary = _run(
+        "synthetic",
+        generate_synthetic,
+        out,
+        n_parcels=parcels,
+        seed=seed,
+        partition_rows=partition_rows,
+        crs=crs,
+        progress=sys.stderr.isatty(),
+    )
     typer.echo(str(summary))
 
 
@@ -100,42 +152,46 @@ def zones(config: ConfigOpt = DEFAULT_CONFIG) -> None:
 
 
 @app.command()
-def overlay(config: ConfigOpt = DEFAULT_CONFIG) -> None:
+def overlay(config: ConfigOpt = DEFAULT_CONFIG, engine: EngineOpt = None, scheduler: SchedulerOpt = None) -> None:
     """Overlay parcels and farms with the zones; write the GeoPackage and CSV tables."""
     from n2kzones.pipeline import run_overlay
 
-    cfg = _config(config)
-    _run("overlay", run_overlay, cfg, progress=sys.stderr.isatty())
+    cfg = _config(config, engine, scheduler)
+    with _backend(cfg) as backend:
+        _run("overlay", run_overlay, cfg, progress=sys.stderr.isatty(), backend=backend)
 
 
 @app.command()
-def deposition(config: ConfigOpt = DEFAULT_CONFIG) -> None:
+def deposition(config: ConfigOpt = DEFAULT_CONFIG, engine: EngineOpt = None, scheduler: SchedulerOpt = None) -> None:
     """NH3 deposition from the farms on hexagon receptors and a grid; KDW overload per area."""
     from n2kzones.deposition_stage import run_deposition
 
-    cfg = _config(config)
-    _run("deposition", run_deposition, cfg)
+    cfg = _config(config, engine, scheduler)
+    with _backend(cfg) as backend:
+        _run("deposition", run_deposition, cfg, backend=backend)
 
 
 @app.command()
-def run(config: ConfigOpt = DEFAULT_CONFIG) -> None:
-    """Run every stage in order."""
+def run(config: ConfigOpt = DEFAULT_CONFIG, engine: EngineOpt = None, scheduler: SchedulerOpt = None) -> None:
+    """Run the zones, overlay and deposition stages in order (one cluster for all)."""
     from n2kzones.deposition_stage import run_deposition
     from n2kzones.pipeline import run_overlay, run_zones
 
-    cfg = _config(config)
+    cfg = _config(config, engine, scheduler)
     _run("zones", run_zones, cfg)
-    _run("overlay", run_overlay, cfg, progress=sys.stderr.isatty())
-    _run("deposition", run_deposition, cfg)
+    with _backend(cfg) as backend:
+        _run("overlay", run_overlay, cfg, progress=sys.stderr.isatty(), backend=backend)
+        _run("deposition", run_deposition, cfg, backend=backend)
 
 
 @app.command()
-def rko(config: ConfigOpt = DEFAULT_CONFIG) -> None:
+def rko(config: ConfigOpt = DEFAULT_CONFIG, engine: EngineOpt = None, scheduler: SchedulerOpt = None) -> None:
     """RKO threshold sweep: permit-free sources and what their deposition adds up to."""
     from n2kzones.rko import run_rko
 
-    cfg = _config(config)
-    _run("rko", run_rko, cfg)
+    cfg = _config(config, engine, scheduler)
+    with _backend(cfg) as backend:
+        _run("rko", run_rko, cfg, backend=backend)
 
 
 @app.command()

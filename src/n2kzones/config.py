@@ -248,7 +248,10 @@ class Config(_Strict):
     rko: RkoSettings = Field(default_factory=RkoSettings)
     selection: SelectionSettings = Field(default_factory=SelectionSettings)
     scenarios: list[Scenario] = Field(default_factory=list)
-    compute: ComputeSettings = Field(default_factory=ComputeSettings)
+    compute: ComputeSettings = Field(
+        default_factory=ComputeSettings,
+        description="Where the heavy steps run: this process or a Dask cluster (same outputs).",
+    )
     effectiveness_cut_pct: float = Field(
         1.0, gt=0, le=100, description="Uniform marginal cut inside / outside zones, in %."
     )
@@ -286,7 +289,10 @@ class Config(_Strict):
 
     def with_compute(self, **changes: Any) -> Config:
         """A copy with some ``[compute]`` settings changed (validated), e.g. from the CLI."""
-        compute = ComputeSettings.model_validate({**self.compute.model_dump(), **changes})
+        try:
+            compute = ComputeSettings.model_validate({**self.compute.model_dump(), **changes})
+        except ValidationError as exc:
+            raise ConfigError(_format_validation_error(exc, "[compute] (command line)")) from None
         return self.model_copy(update={"compute": compute})
 
     @property

@@ -142,6 +142,8 @@ def overlay_partition(
         pieces = overlay_parcels(parcels, zones.iloc[near].reset_index(drop=True))
     else:
         pieces = overlay_parcels(parcels, zones.iloc[:0])
+    if not Path(out_dir).is_dir():  # the run was cancelled and its temporary folder removed
+        raise FileNotFoundError(f"{out_dir} is gone; not writing partition {index}")
     write_parquet(Path(out_dir) / f"part-{index:05d}.parquet", pieces)
     return PartitionResult(
         index=index,

@@ -145,6 +145,7 @@ def run_rko(cfg: Config, *, backend: Backend | None = None) -> dict[str, pd.Data
             "wind_rose": cfg.deposition.wind_rose,
             "receptor_radius_m": radius,
             "ranges": [lbl for lbl, _ in range_labels(ranges)],
+            "engine": backend.name,
         },
     )
     log.info("stage rko done in %.1f s", time.perf_counter() - t0)

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 from rasterio.transform import Affine
+from rasterio.windows import Window
 
 from n2kzones.errors import GridTooLargeError, InputError
 
@@ -138,6 +139,53 @@ class GridSpec:
         x, y = self.cell_centres()
         return np.tile(x, self.n_rows), np.repeat(y, self.n_cols)
 
+    # -- tiling -----------------------------------------------------------------------
+    def tiles(self, tile_cells: int) -> list[Tile]:
+        """Split the grid into square tiles of ``tile_cells`` x ``tile_cells`` cells.
+
+        Tiles cover every cell exactly once, in row-major order (north-west tile first,
+        then east, then the next row of tiles south). The last column and row of tiles are
+        smaller when the grid is not a multiple of ``tile_cells``. Each tile's sub-grid has
+        the same ``cell_m`` and lies on the same cell lattice as this grid.
+
+        Parameters
+        ----------
+        tile_cells
+            Tile side in cells, >= 1. For
+            :class:`~n2kzones.io.raster.TiledGeoTIFFWriter`, a multiple of its ``block``
+            (e.g. 1024 for ``block=256``) makes every tile write whole GeoTIFF blocks.
+
+        Returns
+        -------
+        list of Tile
+
+        Raises
+        ------
+        InputError
+            If ``tile_cells`` is not an integer >= 1.
+        """
+        if (
+            isinstance(tile_cells, bool)
+            or not isinstance(tile_cells, int | np.integer)
+            or tile_cells < 1
+        ):
+            raise InputError(f"tile_cells must be an integer >= 1, got {tile_cells!r}")
+        step = int(tile_cells)
+        out: list[Tile] = []
+        for row0 in range(0, self.n_rows, step):
+            n_rows = min(step, self.n_rows - row0)
+            for col0 in range(0, self.n_cols, step):
+                n_cols = min(step, self.n_cols - col0)
+                sub = GridSpec(
+                    x_min=self.x_min + col0 * self.cell_m,
+                    y_min=self.y_max - (row0 + n_rows) * self.cell_m,
+                    cell_m=self.cell_m,
+                    n_cols=n_cols,
+                    n_rows=n_rows,
+                )
+                out.append(Tile(index=len(out), row0=row0, col0=col0, grid=sub))
+        return out
+
     # -- memory guard -----------------------------------------------------------------
     def check_memory(
         self,
@@ -172,6 +220,34 @@ class GridSpec:
             )
 
     # -- output -----------------------------------------------------------------------
+    def geotiff_profile(self, count: int = 1, nodata: float | None = None) -> dict:
+        """Rasterio creation profile of this grid's GeoTIFF outputs.
+
+        float32, deflate with the floating-point predictor (3), CRS and transform of the
+        grid; tiled (GDAL's default 256 x 256 blocks) when both sides are >= 256 cells.
+        Used by :meth:`write_geotiff` and :class:`~n2kzones.io.raster.TiledGeoTIFFWriter`.
+
+        Parameters
+        ----------
+        count
+            Number of bands.
+        nodata
+            No-data value, or None for none.
+        """
+        return {
+            "driver": "GTiff",
+            "width": self.n_cols,
+            "height": self.n_rows,
+            "count": int(count),
+            "dtype": "float32",
+            "crs": CRS,
+            "transform": self.transform,
+            "nodata": nodata,
+            "compress": "deflate",
+            "predictor": 3,
+            "tiled": self.n_cols >= 256 and self.n_rows >= 256,
+        }
+
     def write_geotiff(
         self,
         path: str | Path,
@@ -209,19 +285,7 @@ class GridSpec:
         data = arr.astype(np.float32)
         if nodata is not None:
             data = np.where(np.isnan(data), np.float32(nodata), data)
-        profile = {
-            "driver": "GTiff",
-            "width": self.n_cols,
-            "height": self.n_rows,
-            "count": data.shape[0],
-            "dtype": "float32",
-            "crs": CRS,
-            "transform": self.transform,
-            "nodata": nodata,
-            "compress": "deflate",
-            "predictor": 3,
-            "tiled": self.n_cols >= 256 and self.n_rows >= 256,
-        }
+        profile = self.geotiff_profile(count=data.shape[0], nodata=nodata)
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
         os.close(fd)
@@ -236,3 +300,39 @@ class GridSpec:
             "wrote %s (%d band(s), %d x %d cells)", path, data.shape[0], self.n_rows, self.n_cols
         )
         return path
+
+
+@dataclass(frozen=True)
+class Tile:
+    """One tile of a :class:`GridSpec`, as made by :meth:`GridSpec.tiles`.
+
+    Parameters
+    ----------
+    index
+        Position in the row-major list of tiles, from 0.
+    row0, col0
+        Parent-grid row and column of the tile's north-west cell.
+    grid
+        The tile's own grid: same ``cell_m`` and cell lattice as the parent; its cell
+        ``(r, c)`` is parent cell ``(row0 + r, col0 + c)``.
+    """
+
+    index: int
+    row0: int
+    col0: int
+    grid: GridSpec
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """``(n_rows, n_cols)`` of the tile."""
+        return self.grid.shape
+
+    def window(self) -> Window:
+        """Rasterio window of the tile in the parent grid.
+
+        Returns
+        -------
+        rasterio.windows.Window
+            ``Window(col0, row0, n_cols, n_rows)``.
+        """
+        return Window(self.col0, self.row0, self.grid.n_cols, self.grid.n_rows)

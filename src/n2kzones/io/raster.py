@@ -1,19 +1,31 @@
-"""Reading rasters (background deposition) and sampling them at points or onto a grid."""
+"""Reading rasters (background deposition) and sampling them at points or onto a grid;
+writing a grid tile by tile (:class:`TiledGeoTIFFWriter`)."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import math
+import os
+import tempfile
+import threading
 from dataclasses import dataclass
 from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pyproj
 import rasterio
+import rasterio.shutil
 from rasterio.crs import CRS
 from rasterio.transform import Affine
 from rasterio.warp import Resampling, reproject
 
 from n2kzones.errors import CRSError, InputError
+
+if TYPE_CHECKING:
+    from n2kzones.deposition.grid import GridSpec, Tile
 
 log = logging.getLogger(__name__)
 
@@ -91,3 +103,318 @@ def read_raster(path: str | Path, *, crs: str, assume_crs: str | None = None) ->
         path.name, *raster.values.shape, np.nanmin(raster.values), np.nanmax(raster.values), np.nanmean(raster.values),
     )
     return raster
+
+
+#: GDAL block cache while a :class:`TiledGeoTIFFWriter` writes or converts, MiB.
+DEFAULT_WRITER_CACHE_MIB = 64
+
+
+class TiledGeoTIFFWriter:
+    """Assemble a grid's GeoTIFF from tiles without holding the whole grid in memory.
+
+    A context manager. Tiles (:meth:`GridSpec.tiles <n2kzones.deposition.grid.GridSpec.tiles>`,
+    any tiling of the same grid) are written in any order into a tiled float32 GeoTIFF
+    (deflate, floating-point predictor) in a temporary file ``.<name>.XXXX.tmp`` next to
+    ``path``. On a clean exit the writer checks that every cell was written, optionally
+    converts the file to a Cloud-Optimized GeoTIFF (GDAL's COG driver, with overviews), and
+    moves it onto ``path`` with :func:`os.replace`. On an exception, or when cells are
+    missing, the temporary files are removed and ``path`` is left as it was (an existing
+    file there is only replaced by a complete new one).
+
+    Memory stays of the order of one tile plus a bounded GDAL block cache
+    (``cache_mib``, applied with :class:`rasterio.Env` only while the writer calls GDAL);
+    the COG conversion reads the temporary file block by block.
+
+    Parameters
+    ----------
+    path
+        Output file; its folder is created if needed. An existing file is replaced.
+    grid
+        The full grid (CRS, transform and shape of the output).
+    bands
+        Number of bands, >= 1.
+    nodata
+        No-data value; NaN cells are written as this. None: no no-data value, NaN stays NaN.
+    cog
+        Convert to a Cloud-Optimized GeoTIFF on exit.
+    block
+        Side of the GeoTIFF blocks (and COG tiles) in cells: a multiple of 16. Tiles whose
+        sides are multiples of ``block`` write whole blocks (fastest, smallest file).
+    cache_mib
+        GDAL block-cache limit in MiB while writing and converting.
+    num_threads
+        Threads GDAL uses to compress blocks (GDAL's ``NUM_THREADS``: a number or
+        ``"ALL_CPUS"``); None: GDAL's default (one, unless ``GDAL_NUM_THREADS`` is set).
+        ``"ALL_CPUS"`` writes about 1.7x faster on 2 cores, at some more memory.
+
+    Examples
+    --------
+    >>> with TiledGeoTIFFWriter(path, grid) as writer:  # doctest: +SKIP
+    ...     for tile in grid.tiles(1024):
+    ...         writer.write(tile, compute(tile.grid))
+
+    Raises
+    ------
+    InputError
+        Bad arguments, a tile that does not belong to ``grid``, an array of the wrong
+        shape, or (on exit) cells that were never written.
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        grid: GridSpec,
+        bands: int = 1,
+        nodata: float | None = -9999.0,
+        cog: bool = True,
+        block: int = 256,
+        *,
+        cache_mib: float = DEFAULT_WRITER_CACHE_MIB,
+        num_threads: int | str | None = None,
+    ) -> None:
+        if isinstance(bands, bool) or not isinstance(bands, int | np.integer) or bands < 1:
+            raise InputError(f"bands must be an integer >= 1, got {bands!r}")
+        if (
+            isinstance(block, bool)
+            or not isinstance(block, int | np.integer)
+            or block < 16
+            or block % 16
+        ):
+            raise InputError(f"block must be a multiple of 16 cells (e.g. 256), got {block!r}")
+        if nodata is not None and not isinstance(nodata, int | float | np.floating):
+            raise InputError(f"nodata must be a number or None, got {nodata!r}")
+        if not (isinstance(cache_mib, int | float) and math.isfinite(cache_mib) and cache_mib > 0):
+            raise InputError(f"cache_mib must be a number > 0, got {cache_mib!r}")
+        self.path = Path(path)
+        self.grid = grid
+        self.bands = int(bands)
+        self.nodata = None if nodata is None else float(nodata)
+        self.cog = bool(cog)
+        self.block = int(block)
+        self._cache_bytes = max(1, int(cache_mib * 2**20))
+        if num_threads is not None and not (
+            num_threads == "ALL_CPUS"
+            or (type(num_threads) is int and num_threads >= 1)
+        ):
+            raise InputError(
+                f'num_threads must be an integer >= 1, "ALL_CPUS" or None, got {num_threads!r}'
+            )
+        self._threads = None if num_threads is None else str(num_threads)
+        self._tmp: Path | None = None
+        self._dst: rasterio.io.DatasetWriter | None = None
+        self._windows: set[tuple[int, int, int, int]] = set()  # (row0, col0, n_rows, n_cols)
+        self._lock = threading.Lock()
+
+    # -- context manager ---------------------------------------------------------------
+    def _env(self) -> rasterio.Env:
+        return rasterio.Env(GDAL_CACHEMAX=self._cache_bytes)
+
+    def profile(self) -> dict:
+        """Rasterio creation profile of the temporary GeoTIFF.
+
+        The grid's :meth:`~n2kzones.deposition.grid.GridSpec.geotiff_profile` (as
+        :meth:`~n2kzones.deposition.grid.GridSpec.write_geotiff` uses), always tiled in
+        ``block`` x ``block`` blocks, BigTIFF when the file might pass 4 GB.
+        """
+        profile = self.grid.geotiff_profile(count=self.bands, nodata=self.nodata)
+        profile.update(
+            tiled=True, blockxsize=self.block, blockysize=self.block, bigtiff="IF_SAFER"
+        )
+        if self._threads is not None:
+            profile["num_threads"] = self._threads
+        return profile
+
+    def __enter__(self) -> TiledGeoTIFFWriter:
+        if self._dst is not None or self._tmp is not None:
+            raise InputError("a TiledGeoTIFFWriter can only be entered once")
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._tmp = self._mktemp(".tmp")
+        try:
+            with self._env():
+                self._dst = rasterio.open(self._tmp, "w", **self.profile())
+        except BaseException:
+            self._cleanup()
+            raise
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if exc_type is not None:
+            self._cleanup()
+            return
+        try:
+            missing = self.missing_cells()
+            if missing:
+                raise InputError(
+                    f"{self.path}: {missing:,} of {self.grid.n_cells:,} cells were never written "
+                    f"({len(self._windows)} tile(s) written); nothing was written to "
+                    f"{self.path.name}. Write every tile of the grid before leaving the "
+                    "with-block"
+                )
+            assert self._dst is not None and self._tmp is not None
+            with self._env():
+                self._dst.close()
+                self._dst = None
+                if self.cog:
+                    final = self._mktemp(".tmp")
+                    try:
+                        rasterio.shutil.copy(
+                            self._tmp, final, driver="COG", **self._cog_options()
+                        )
+                        os.replace(final, self.path)
+                    except BaseException:
+                        _unlink(final, Path(f"{final}.ovr.tmp"))
+                        raise
+                else:
+                    os.replace(self._tmp, self.path)
+        finally:
+            self._cleanup()
+        log.info(
+            "wrote %s (%d band(s), %d x %d cells%s)",
+            self.path, self.bands, self.grid.n_rows, self.grid.n_cols, ", COG" if self.cog else "",
+        )
+
+    # -- writing -----------------------------------------------------------------------
+    def write(self, tile: Tile, array: np.ndarray) -> None:
+        """Write one tile's values.
+
+        Parameters
+        ----------
+        tile
+            A tile of this writer's grid (same cell size, on the same cell lattice).
+        array
+            Values of the tile, shape ``tile.grid.shape`` (one band) or
+            ``(bands, n_rows, n_cols)``; cast to float32, NaN written as ``nodata``.
+            Writing a tile again overwrites its cells.
+
+        Raises
+        ------
+        InputError
+            Outside the with-block, a tile outside the grid or off its lattice, or an
+            array of the wrong shape.
+        """
+        from n2kzones.deposition.grid import Tile
+
+        if not isinstance(tile, Tile):
+            raise InputError(
+                f"tile must be a Tile (from GridSpec.tiles), got {type(tile).__name__}"
+            )
+        self._check_tile(tile)
+        arr = np.asarray(array)
+        if arr.ndim == 2:
+            arr = arr[None]
+        if arr.ndim != 3 or arr.shape != (self.bands, *tile.grid.shape):
+            raise InputError(
+                f"tile {tile.index}: array shape {np.shape(array)} does not match the tile "
+                f"({self.bands} band(s) x {tile.grid.n_rows} rows x {tile.grid.n_cols} cols)"
+            )
+        data = arr.astype(np.float32)  # a copy: never modify the caller's array
+        if self.nodata is not None:
+            np.copyto(data, np.float32(self.nodata), where=np.isnan(data))
+        with self._lock:
+            if self._dst is None:
+                raise InputError(
+                    "TiledGeoTIFFWriter.write() called outside its with-block; use "
+                    "`with TiledGeoTIFFWriter(...) as writer: writer.write(tile, array)`"
+                )
+            with self._env():
+                self._dst.write(data, window=tile.window())
+            self._windows.add((tile.row0, tile.col0, tile.grid.n_rows, tile.grid.n_cols))
+
+    def missing_cells(self) -> int:
+        """Number of grid cells not covered by any tile written so far."""
+        return _uncovered_cells(self._windows, self.grid.n_rows, self.grid.n_cols)
+
+    # -- helpers -----------------------------------------------------------------------
+    def _check_tile(self, tile: Tile) -> None:
+        g, t = self.grid, tile.grid
+        tol = 1e-6 * max(1.0, g.cell_m)
+        inside = (
+            0 <= tile.row0
+            and 0 <= tile.col0
+            and tile.row0 + t.n_rows <= g.n_rows
+            and tile.col0 + t.n_cols <= g.n_cols
+        )
+        aligned = (
+            abs(t.cell_m - g.cell_m) <= 1e-9 * g.cell_m
+            and abs(t.x_min - (g.x_min + tile.col0 * g.cell_m)) <= tol
+            and abs(t.y_max - (g.y_max - tile.row0 * g.cell_m)) <= tol
+        )
+        if not (inside and aligned):
+            raise InputError(
+                f"tile {tile.index} (rows {tile.row0}..{tile.row0 + t.n_rows - 1}, cols "
+                f"{tile.col0}..{tile.col0 + t.n_cols - 1}, {t}) is not a tile of the grid "
+                f"{g}; make the tiles with grid.tiles(...) of the writer's grid"
+            )
+
+    def _cog_options(self) -> dict[str, str]:
+        # GDAL COG driver creation options (GDAL >= 3.1); PREDICTOR=YES is the
+        # floating-point predictor (3) for float32. Overviews: AUTO halves until the
+        # smallest level fits in one block; AVERAGE keeps mean deposition, ignoring nodata.
+        options = {
+            "BLOCKSIZE": str(self.block),
+            "COMPRESS": "DEFLATE",
+            "PREDICTOR": "YES",
+            "OVERVIEWS": "AUTO",
+            "OVERVIEW_RESAMPLING": "AVERAGE",
+            "BIGTIFF": "IF_SAFER",
+        }
+        if self._threads is not None:
+            options["NUM_THREADS"] = self._threads
+        return options
+
+    def _mktemp(self, suffix: str) -> Path:
+        """A fresh temporary name next to ``path``; the file itself is left to GDAL to create
+        (so it gets the usual permissions, not :func:`tempfile.mkstemp`'s 0600)."""
+        fd, name = tempfile.mkstemp(
+            prefix=f".{self.path.name}.", suffix=suffix, dir=self.path.parent
+        )
+        os.close(fd)
+        os.unlink(name)
+        return Path(name)
+
+    def _cleanup(self) -> None:
+        """Close the dataset (if open) and remove the temporary file; never raises."""
+        if self._dst is not None:
+            with contextlib.suppress(Exception), self._env():
+                self._dst.close()
+            self._dst = None
+        if self._tmp is not None:
+            _unlink(self._tmp, Path(f"{self._tmp}.aux.xml"))
+
+
+def _unlink(*paths: Path) -> None:
+    for p in paths:
+        with contextlib.suppress(FileNotFoundError):
+            p.unlink()
+
+
+def _uncovered_cells(
+    windows: set[tuple[int, int, int, int]] | list[tuple[int, int, int, int]],
+    n_rows: int,
+    n_cols: int,
+) -> int:
+    """Cells of an ``n_rows x n_cols`` grid outside every ``(row0, col0, h, w)`` window.
+
+    Exact for any windows (overlapping, any sizes). The grid is cut only at the windows'
+    edges, so the work array has one boolean per pair of row/column intervals: about
+    the number of tiles for one tiling, and never more than the grid's cell count.
+    """
+    if not windows:
+        return n_rows * n_cols
+    wins = np.asarray(sorted(windows), dtype=np.int64).reshape(-1, 4)
+    r_edges = np.unique(np.concatenate([[0, n_rows], wins[:, 0], wins[:, 0] + wins[:, 2]]))
+    c_edges = np.unique(np.concatenate([[0, n_cols], wins[:, 1], wins[:, 1] + wins[:, 3]]))
+    covered = np.zeros((len(r_edges) - 1, len(c_edges) - 1), dtype=bool)
+    r0 = np.searchsorted(r_edges, wins[:, 0])
+    r1 = np.searchsorted(r_edges, wins[:, 0] + wins[:, 2])
+    c0 = np.searchsorted(c_edges, wins[:, 1])
+    c1 = np.searchsorted(c_edges, wins[:, 1] + wins[:, 3])
+    for a, b, c, d in zip(r0, r1, c0, c1, strict=True):
+        covered[a:b, c:d] = True
+    areas = np.outer(np.diff(r_edges), np.diff(c_edges))
+    return int(areas[~covered].sum())

@@ -60,8 +60,8 @@ def read_file(path: Path, *, layer: str | None = None, spec: LayerInput | None =
         raise InputError(f"{path} does not exist; check inputs.*.path in the config (run `make sample` for the sample data)")
     suffix = path.suffix.lower()
     try:
-        if suffix in PARQUET_SUFFIXES:
-            return gpd.read_parquet(path)
+        if suffix in PARQUET_SUFFIXES or (path.is_dir() and any(path.glob("*.parquet"))):
+            return gpd.read_parquet(path)  # a file, or a partitioned dataset (folder)
         if suffix in {".csv", ".txt", ".tsv"}:
             return _read_csv_points(path, spec)
         if path.is_dir() or suffix in VECTOR_SUFFIXES:

@@ -77,12 +77,20 @@ def write_geopackage(path: str | Path, layers: Mapping[str, gpd.GeoDataFrame | I
     counts: dict[str, int] = {}
     with atomic_path(path) as tmp:
         for name, frames in layers.items():
-            chunks = [frames] if isinstance(frames, pd.DataFrame) else frames
+            if isinstance(frames, pd.DataFrame):
+                pyogrio.write_dataframe(_prepare_for_ogr(frames), tmp, layer=name, driver="GPKG", append=tmp.exists())
+                counts[name] = len(frames)
+                continue
+            # In chunks: fix the layer type on the first chunk (polygons as MultiPolygon, as
+            # GDAL does for a mixed layer) so that later chunks fit it.
             counts[name] = 0
-            for gdf in chunks:
+            multi: dict[str, Any] = {}
+            for gdf in frames:
                 if counts[name] and gdf.empty:
                     continue
-                pyogrio.write_dataframe(_prepare_for_ogr(gdf), tmp, layer=name, driver="GPKG", append=tmp.exists())
+                if not counts[name] and gdf.geom_type.isin(["Polygon", "MultiPolygon"]).all():
+                    multi = {"promote_to_multi": True, "geometry_type": "MultiPolygon"}
+                pyogrio.write_dataframe(_prepare_for_ogr(gdf), tmp, layer=name, driver="GPKG", append=tmp.exists(), **multi)
                 counts[name] += len(gdf)
     log.info("wrote %s (%s)", path, ", ".join(f"{k}: {v}" for k, v in counts.items()))
     return path
