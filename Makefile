@@ -22,7 +22,7 @@ COMMON  := $(STAMP) $(CONFIG) $(wildcard $(PKG)/*.toml $(PKG)/data/*) $(PKG)/con
            $(PKG)/validate.py $(PKG)/pipeline.py $(PKG)/errors.py $(wildcard $(PKG)/io/*.py)
 SAMPLE_MANIFEST := $(RAW)/manifest.json
 
-.PHONY: help venv demo test sample zones overlay deposition rko select scenario maps report bench clean clean-outputs lint docs data-real
+.PHONY: help venv demo test sample zones overlay deposition rko select scenario maps report bench bench-scale clean clean-outputs lint docs data-real
 
 help:  ## Show the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -97,6 +97,9 @@ bench: $(STAMP)  ## Benchmarks on the national-sized sample (slow; prints ratios
 	$(BIN)/python benchmarks/bench_deposition.py
 	$(BIN)/python benchmarks/validate_kernel.py
 	$(BIN)/python benchmarks/bench_rko.py
+
+bench-scale: $(STAMP)  ## Dask engine: 1 and 2 workers, national sample and 10x synthetic (slow)
+	$(BIN)/python benchmarks/bench_scale.py
 
 docs: $(STAMP)  ## Generate docs/cli.md and docs/config.md from the code, then build the site into build/site
 	$(BIN)/python tools/gen_reference.py

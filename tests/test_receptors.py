@@ -47,3 +47,18 @@ def test_lowest_kdw_and_habitat_area() -> None:
     full = rec.geometry.x.between(side, 1000 - side) & rec.geometry.y.between(side, 1000 - side)
     assert np.allclose(rec.loc[full, "habitat_ha"], 1.0)
     assert math.isclose(len(rec), 200 + 0.0, rel_tol=0.25)  # about one receptor per hectare
+
+
+def test_centres_near_habitat_are_the_full_lattice_hexagons_that_meet_it() -> None:
+    from n2kzones.deposition.receptors import hexagon_centres_near
+
+    # two small habitats 60 km apart: the bounding-box lattice has ~250,000 hexagons
+    geoms = np.array([shapely.Point(1234.5, 987.0).buffer(800), shapely.box(60_000, 40_100, 61_300, 40_900)])
+    side = 62.04
+    near = hexagon_centres_near(geoms, side, block_m=5000)
+    full = hexagon_centres(tuple(shapely.total_bounds(geoms)), side)
+    meets = lambda c: np.unique(shapely.STRtree(geoms).query(_hexagons(c, side), predicate="intersects")[0])  # noqa: E731
+    want = {tuple(np.round(p, 6)) for p in full[meets(full)]}
+    got = {tuple(np.round(p, 6)) for p in near[meets(near)]}
+    assert got == want and len(want) > 300
+    assert len(near) < len(full) / 10

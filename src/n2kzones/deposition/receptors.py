@@ -44,6 +44,37 @@ def hexagon_centres(
     return np.column_stack([x.ravel(), y.ravel()])
 
 
+def hexagon_centres_near(
+    geoms: np.ndarray,
+    side_m: float,
+    origin: tuple[float, float] = (0.0, 0.0),
+    block_m: float = 5000.0,
+) -> np.ndarray:
+    """Centres (n, 2) of the lattice hexagons that touch blocks of ``block_m`` holding ``geoms``.
+
+    The same hexagons as :func:`hexagon_centres` of the total bounds wherever there is
+    habitat, without a lattice over the empty space between (a country's bounding box holds
+    millions of hexagons, its habitat a small share of them). Every hexagon that meets a
+    geometry is included: the point they share lies in a block that meets the geometry.
+    """
+    x0, y0, x1, y1 = shapely.total_bounds(geoms)
+    nx, ny = max(1, math.ceil((x1 - x0) / block_m)), max(1, math.ceil((y1 - y0) / block_m))
+    bx, by = np.meshgrid(np.arange(nx), np.arange(ny), indexing="ij")
+    bx, by = bx.ravel(), by.ravel()
+    boxes = shapely.box(x0 + bx * block_m, y0 + by * block_m, x0 + (bx + 1) * block_m, y0 + (by + 1) * block_m)
+    hit = np.unique(shapely.STRtree(geoms).query(boxes, predicate="intersects")[0])
+    dx, dy = 1.5 * side_m, math.sqrt(3) * side_m
+    ij: list[np.ndarray] = []
+    for b in hit:
+        bx0, by0 = x0 + bx[b] * block_m, y0 + by[b] * block_m
+        i0, i1 = math.floor((bx0 - origin[0]) / dx) - 1, math.ceil((bx0 + block_m - origin[0]) / dx) + 1
+        j0, j1 = math.floor((by0 - origin[1]) / dy) - 1, math.ceil((by0 + block_m - origin[1]) / dy) + 1
+        i, j = np.meshgrid(np.arange(i0, i1 + 1), np.arange(j0, j1 + 1), indexing="ij")
+        ij.append(np.column_stack([i.ravel(), j.ravel()]))
+    i, j = np.unique(np.concatenate(ij), axis=0).T
+    return np.column_stack([origin[0] + i * dx, origin[1] + j * dy + (i % 2) * dy / 2])
+
+
 def _hexagons(centres: np.ndarray, side_m: float) -> np.ndarray:
     angles = np.deg2rad(np.arange(0, 360, 60))
     ring = np.column_stack([np.cos(angles), np.sin(angles)]) * side_m
@@ -88,9 +119,9 @@ def hexagon_receptors(
             "the habitat map has no nitrogen-sensitive habitat (all KDW >= limit); no receptors"
         )
     side = hexagon_side_m(hexagon_ha)
-    centres = hexagon_centres(tuple(sensitive.total_bounds), side, origin)
-    hexes = _hexagons(centres, side)
     hab_geoms = sensitive.geometry.to_numpy()
+    centres = hexagon_centres_near(hab_geoms, side, origin)
+    hexes = _hexagons(centres, side)
     tree = shapely.STRtree(hab_geoms)
     h_idx, s_idx = tree.query(hexes, predicate="intersects")
     area = shapely.area(shapely.intersection(hexes[h_idx], hab_geoms[s_idx]))
