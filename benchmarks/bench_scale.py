@@ -29,7 +29,12 @@ from pathlib import Path
 from _common import REPO, national_sample
 
 SYNTH_DIR = REPO / "data" / "raw" / "synthetic"
-NATIONAL_PARCELS = 758_470  # parcels of the national-sized sample (scale 32)
+
+
+def national_parcels() -> int:
+    """Parcels in the national-sized sample (from its manifest)."""
+    manifest = json.loads((national_sample() / "manifest.json").read_text())
+    return int(manifest["counts"]["brp_gewas"])
 
 
 def _national_config(out: Path) -> dict:
@@ -54,10 +59,14 @@ def _synthetic_config(factor: int, out: Path) -> dict:
     from n2kzones.synthetic import generate_synthetic
 
     folder = SYNTH_DIR / f"x{factor}"
-    if not (folder / "manifest.json").exists():
+    if (folder / "manifest.json").exists():
+        n = json.loads((folder / "manifest.json").read_text())["n_parcels"]
+        if n != factor * national_parcels():
+            raise SystemExit(f"{folder} holds {n} parcels, not {factor}x the national sample; remove it")
+    else:
         print(f"generating {factor}x the national parcels into {folder} ...", flush=True)
         t0 = time.perf_counter()
-        generate_synthetic(folder, n_parcels=factor * NATIONAL_PARCELS, progress=True)
+        generate_synthetic(folder, n_parcels=factor * national_parcels(), progress=True)
         print(f"  done in {time.perf_counter() - t0:.0f} s", flush=True)
     data = tomllib.loads((folder / "n2kzones.toml").read_text())
     data["project"]["output_dir"] = str(out)

@@ -219,3 +219,65 @@ def test_cli_refuses_an_unknown_engine(sample_config) -> None:
     result = CliRunner().invoke(app, ["overlay", "-c", str(sample_config.source_path), "--engine", "spark"])
     assert result.exit_code == 2
     assert "'local' or 'dask'" in result.output
+
+
+# -- ids repeated across partitions ---------------------------------------------------------
+@pytest.fixture(scope="module")
+def parcels_with_repeats(sample_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """3,000 sample parcels as a 3-file GeoParquet dataset with an explicit parcel_id, and
+    variants whose ids repeat across files: an exact copy of a row, and a differing row."""
+    raw = gpd.read_file(sample_dir / "brp_gewaspercelen.gpkg", layer="brp_gewas", max_features=3000)
+    raw = raw.sample(frac=1.0, random_state=1).reset_index(drop=True)  # files overlap in space
+    raw["parcel_id"] = np.arange(1, len(raw) + 1) * 10
+    root = tmp_path_factory.mktemp("repeats")
+
+    def dataset(name: str, frame: gpd.GeoDataFrame) -> Path:
+        folder = root / name
+        folder.mkdir()
+        for k, part in enumerate(np.array_split(np.arange(len(frame)), 3)):
+            frame.iloc[part].to_parquet(folder / f"part-{k}.parquet", index=False)
+        return folder
+
+    copy = pd.concat([raw, raw.iloc[[5, 17]]], ignore_index=True)  # exact copies land in the last file
+    differ = copy.copy()
+    differ.loc[len(differ) - 1, "gewas"] = "Mais, snij-"
+    return {"copy": dataset("copy", copy), "differ": dataset("differ", differ)}
+
+
+def _overlay_with(sample_config: Config, out: Path, parcels: Path, policy: str, **compute: object) -> Config:
+    from n2kzones.config import LayerInput
+
+    inputs = sample_config.inputs.model_copy(update={"parcels": LayerInput(path=parcels, preset="brp_pdok", on_duplicate_id=policy)})
+    cfg = _config(sample_config, out, **compute).model_copy(update={"inputs": inputs})
+    run_zones(cfg)
+    run_overlay(cfg)
+    return cfg
+
+
+@pytest.mark.parametrize(("variant", "policy"), [("copy", "drop_identical"), ("differ", "suffix")])
+def test_ids_repeated_across_partitions_resolved_as_in_memory(sample_config, cluster, parcels_with_repeats, tmp_path, variant, policy) -> None:
+    lc, _ = cluster
+    path = parcels_with_repeats[variant]
+    local = _overlay_with(sample_config, tmp_path / "local", path, policy, engine="local")
+    dasked = _overlay_with(sample_config, tmp_path / "dask", path, policy, engine="dask", scheduler=lc.scheduler_address, partition_rows=1000)
+    pl, pd_ = (gpd.read_parquet(StagePaths(c.output_dir).parcel_pieces) for c in (local, dasked))
+    # these partitions overlap in space, so the Dask engine reorders them along a Hilbert curve
+    assert pl["input_row"].is_monotonic_increasing and not pd_["input_row"].is_monotonic_increasing
+    pl, pd_ = (p.sort_values(["input_row", "zone_key"]).reset_index(drop=True) for p in (pl, pd_))
+    pd.testing.assert_frame_equal(pl, pd_)
+    assert (StagePaths(local.output_dir).area_summary.read_bytes() == StagePaths(dasked.output_dir).area_summary.read_bytes())
+    ml = json.loads((local.output_dir / "manifest_overlay.json").read_text())["inputs"]["parcels"]
+    md = json.loads((dasked.output_dir / "manifest_overlay.json").read_text())["inputs"]["parcels"]
+    assert (md["n_read"], md["n_kept"], md["dropped"]) == (ml["n_read"], ml["n_kept"], ml["dropped"]) == (
+        (3002, 3000, {"exact duplicate row": 2}) if variant == "copy" else (3002, 3002, {})
+    )
+    if variant == "differ":
+        assert {"60-2", "180-2"} <= set(pd_["parcel_id"].astype(str))
+
+
+def test_ids_repeated_across_partitions_refused_when_rows_differ(sample_config, cluster, parcels_with_repeats, tmp_path) -> None:
+    from n2kzones.errors import InputError
+
+    lc, _ = cluster
+    with pytest.raises(InputError, match="ids are used by rows that differ"):
+        _overlay_with(sample_config, tmp_path / "dask", parcels_with_repeats["differ"], "drop_identical", engine="dask", scheduler=lc.scheduler_address, partition_rows=1000)

@@ -29,7 +29,7 @@ import shapely
 from tqdm.auto import tqdm
 
 from n2kzones.config import LayerInput
-from n2kzones.io.partitioned import Partition, dask_layer, id_counts, plan_partitions, read_partition, spatially_partitioned
+from n2kzones.io.partitioned import Partition, dask_layer, plan_partitions, read_partition, repeated_ids, spatially_partitioned
 from n2kzones.io.presets import get_preset
 from n2kzones.io.readers import normalise_layer
 from n2kzones.io.writers import write_parquet
@@ -90,15 +90,15 @@ def _id_source_column(spec: LayerInput, columns: list[str]) -> str | None:
     return present[0] if present else None
 
 
-def resolve_duplicate_ids(ddf: Any, spec: LayerInput, *, crs: str, params: Parameters, name: str, source: str) -> tuple[IdFixes, LayerReport | None]:
+def resolve_duplicate_ids(ddf: Any, parts: list[Partition], spec: LayerInput, *, crs: str, params: Parameters, name: str, source: str) -> tuple[IdFixes, LayerReport | None]:
     """Find ids used more than once over all partitions and apply the configured policy."""
     column = _id_source_column(spec, list(ddf.columns))
     if column is None:
         return IdFixes(), None
-    repeated = id_counts(ddf, column)
-    if repeated.empty:
+    repeated = repeated_ids(parts, column)
+    if not repeated:
         return IdFixes(), None
-    rows = ddf[ddf[column].astype(str).isin(list(repeated.index))].compute()
+    rows = ddf[ddf[column].isin(repeated)].compute()
     rows = rows.sort_values("input_row", kind="stable")
     report = LayerReport(name=name, source=source)
     norm = normalise_layer(rows, "parcels", spec, crs=crs, params=params, report=report, row_offset=None, partition=True)
@@ -133,10 +133,9 @@ def overlay_partition(
         report.drop("exact duplicate row", int(drop.sum()))
         report.n_kept -= int(drop.sum())
         parcels = parcels.loc[~drop].reset_index(drop=True)
-    if fixes.rename:
+    if fixes.rename:  # ids become text in every partition, as in memory ("id-2")
         new = parcels["input_row"].map(fixes.rename)
-        if new.notna().any():
-            parcels["parcel_id"] = parcels["parcel_id"].astype(str).where(new.isna(), new)
+        parcels["parcel_id"] = parcels["parcel_id"].astype(str).where(new.isna(), new)
     if len(parcels):
         near = np.sort(shapely.STRtree(zones.geometry.to_numpy()).query(shapely.box(*parcels.total_bounds)))
         pieces = overlay_parcels(parcels, zones.iloc[near].reset_index(drop=True))
@@ -182,7 +181,7 @@ def overlay_parcels_dask(
     name, source = spec.layer or path.stem, str(path)
     parts: list[Partition] = plan_partitions(path, layer=spec.layer, partition_rows=partition_rows)
     ddf = dask_layer(parts)
-    fixes, dup_report = resolve_duplicate_ids(ddf, spec, crs=crs, params=params, name=name, source=source)
+    fixes, dup_report = resolve_duplicate_ids(ddf, parts, spec, crs=crs, params=params, name=name, source=source)
     ddf, shuffled = spatially_partitioned(ddf)
     zones_f = backend.share(zones)
     tasks = [
@@ -215,10 +214,19 @@ def overlay_parcels_dask(
     return land, farm_land, report, n_pieces
 
 
-def pieces_frames(folder: Path) -> Any:
-    """The pieces written by the tasks, one partition at a time, in partition order."""
+def pieces_frames(folder: Path, batch_rows: int = 500_000) -> Any:
+    """The pieces written by the tasks in partition order, in batches of about ``batch_rows``
+    (few large GeoPackage writes are much faster than many small ones)."""
+    batch: list[gpd.GeoDataFrame] = []
+    n = 0
     for f in sorted(folder.glob("part-*.parquet")):
-        yield gpd.read_parquet(f)
+        batch.append(gpd.read_parquet(f))
+        n += len(batch[-1])
+        if n >= batch_rows:
+            yield pd.concat(batch, ignore_index=True)
+            batch, n = [], 0
+    if batch:
+        yield pd.concat(batch, ignore_index=True)
 
 
 __all__ = ["IdFixes", "PartitionResult", "overlay_parcels_dask", "overlay_partition", "pieces_frames", "read_partition"]

@@ -253,6 +253,7 @@ def deduplicate_ids(
         counter = gdf.groupby(id_col).cumcount()
         renamed = counter > 0
         gdf = gdf.copy()
+        gdf[id_col] = gdf[id_col].astype(str)  # "id-2" is text, whatever the ids' type was
         gdf.loc[renamed, id_col] = (
             gdf.loc[renamed, id_col].astype(str) + "-" + (counter[renamed] + 1).astype(str)
         )

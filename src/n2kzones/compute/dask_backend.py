@@ -97,14 +97,15 @@ class DaskBackend:
             return
         shared_f = {k: self.share(v) for k, v in (shared or {}).items()}
         keys = [f"n2kzones-{name}-{i}" for i in range(len(items))]
-        futures = self.client.map(fn, list(items), key=keys, pure=False, **shared_f)
+        data = self.client.scatter(list(items), hash=False)  # items go to workers, not into the graph
+        futures = self.client.map(fn, data, key=keys, pure=False, **shared_f)
         index = {f.key: i for i, f in enumerate(futures)}
         try:
             for fut in as_completed(futures):
                 yield index[fut.key], self._result(fut, name)
         finally:
             self.client.cancel(futures)
-            for f in shared_f.values():
+            for f in [*data, *shared_f.values()]:
                 f.release()
 
     def compute(self, tasks: Sequence[Any], *, name: str = "task") -> Iterator[tuple[int, Any]]:

@@ -123,7 +123,9 @@ def _arrow_to_gdf(table: Any, metadata: dict[bytes, bytes] | None) -> gpd.GeoDat
     if spec.get("encoding", "WKB").upper() != "WKB":
         raise InputError(f"GeoParquet geometry encoding {spec.get('encoding')!r} is not supported; write WKB")
     crs = spec.get("crs", "OGC:CRS84")  # GeoParquet: a missing crs means OGC:CRS84
-    df = table.drop_columns([c for c in table.column_names if c.startswith("__index_level")]).to_pandas()
+    covering = {path[0] for path in spec.get("covering", {}).get("bbox", {}).values()}  # as geopandas does
+    drop = [c for c in table.column_names if c.startswith("__index_level") or c in covering]
+    df = table.drop_columns(drop).to_pandas()
     geoms = shapely.from_wkb(df.pop(col).to_numpy())
     return gpd.GeoDataFrame(df, geometry=gpd.GeoSeries(geoms, crs=crs).values, crs=crs)
 
@@ -199,8 +201,44 @@ def spatially_partitioned(ddf: Any) -> tuple[Any, bool]:
     return ddf.spatial_shuffle(by="hilbert", npartitions=ddf.npartitions), True
 
 
-def id_counts(ddf: Any, column: str) -> pd.Series:
-    """Ids used more than once in ``column`` (computed on the cluster, only the repeats return)."""
-    counts = ddf[column].astype(str).value_counts()
-    repeated = counts[counts > 1]
-    return repeated.compute()
+def _read_id_column(part: Partition, column: str) -> pd.Series:
+    if part.fmt == "parquet":
+        pf = pq.ParquetFile(part.path)
+        table = pf.read(columns=[column]) if part.row_groups is None else pf.read_row_groups(list(part.row_groups), columns=[column])
+        return table.column(column).to_pandas()
+    return pyogrio.read_dataframe(
+        part.path, layer=part.layer, skip_features=part.row_offset, max_features=part.n_rows,
+        columns=[column], read_geometry=False,
+    )[column]
+
+
+def _id_hashes(part: Partition, *, column: str) -> pd.DataFrame:
+    return pd.DataFrame({"h": pd.util.hash_array(_read_id_column(part, column).to_numpy())})
+
+
+def _ids_with_hashes(part: Partition, *, column: str, hashes: frozenset[int]) -> pd.DataFrame:
+    ids = _read_id_column(part, column)
+    keep = np.isin(pd.util.hash_array(ids.to_numpy()), np.fromiter(hashes, dtype=np.uint64))
+    return pd.DataFrame({"id": ids[keep].to_numpy()})
+
+
+def repeated_ids(parts: list[Partition], column: str) -> list[Any]:
+    """Values of ``column`` used by more than one row over all partitions.
+
+    Reads the id column alone: 64-bit hashes of the ids are counted on the cluster (hashed
+    into one partition per 16 input partitions, so no worker holds every id of a
+    continent's parcels); the ids behind repeated hashes are then read back and counted
+    exactly, so a hash collision can never make a false repeat.
+    """
+    import dask.dataframe as dd
+
+    hashes = dd.from_map(_id_hashes, parts, column=column, meta=pd.DataFrame({"h": pd.Series(dtype=np.uint64)}), enforce_metadata=False)
+    counts = hashes["h"].value_counts(split_out=max(1, len(parts) // 16))
+    repeated = counts[counts > 1].compute()
+    if repeated.empty:
+        return []
+    meta = _read_id_column(parts[0], column).iloc[:0].to_frame("id")
+    ids = dd.from_map(_ids_with_hashes, parts, column=column, hashes=frozenset(int(h) for h in repeated.index), meta=meta, enforce_metadata=False)
+    values = ids["id"].compute()
+    counted = values.value_counts()
+    return counted[counted > 1].index.tolist()

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import pyogrio
 
@@ -75,25 +76,79 @@ def write_geopackage(path: str | Path, layers: Mapping[str, gpd.GeoDataFrame | I
     """
     path = Path(path)
     counts: dict[str, int] = {}
-    with atomic_path(path) as tmp:
+    # The file is a temporary one until it is complete and renamed, so SQLite need not sync
+    # every transaction to disk (a crash leaves only the temporary file, which is removed).
+    with atomic_path(path) as tmp, _gdal_options(OGR_SQLITE_SYNCHRONOUS="OFF"):
         for name, frames in layers.items():
             if isinstance(frames, pd.DataFrame):
                 pyogrio.write_dataframe(_prepare_for_ogr(frames), tmp, layer=name, driver="GPKG", append=tmp.exists())
                 counts[name] = len(frames)
                 continue
-            # In chunks: fix the layer type on the first chunk (polygons as MultiPolygon, as
-            # GDAL does for a mixed layer) so that later chunks fit it.
-            counts[name] = 0
-            multi: dict[str, Any] = {}
-            for gdf in frames:
-                if counts[name] and gdf.empty:
-                    continue
-                if not counts[name] and gdf.geom_type.isin(["Polygon", "MultiPolygon"]).all():
-                    multi = {"promote_to_multi": True, "geometry_type": "MultiPolygon"}
-                pyogrio.write_dataframe(_prepare_for_ogr(gdf), tmp, layer=name, driver="GPKG", append=tmp.exists(), **multi)
-                counts[name] += len(gdf)
+            counts[name] = _write_layer_stream(tmp, name, frames)
     log.info("wrote %s (%s)", path, ", ".join(f"{k}: {v}" for k, v in counts.items()))
     return path
+
+
+def _write_layer_stream(path: Path, layer: str, frames: Iterable[gpd.GeoDataFrame]) -> int:
+    """Write frames with the same columns as one layer in one GDAL session (an Arrow stream).
+
+    One session lets GDAL build the spatial index once at the end instead of updating it
+    for every appended feature (2-3x faster for millions of features). Polygonal layers are
+    written as MultiPolygon, as GDAL does for a layer that mixes both.
+    """
+    import pyarrow as pa
+    import shapely
+
+    state: dict[str, Any] = {}
+
+    def batches() -> Iterator[pa.RecordBatch]:
+        for gdf in frames:
+            if gdf.empty and state:
+                continue
+            gdf = _prepare_for_ogr(gdf)
+            geoms = gdf.geometry.to_numpy()
+            polygonal = bool(len(geoms)) and bool(np.isin(shapely.get_type_id(geoms), (3, 6)).all())
+            if polygonal:
+                parts, idx = shapely.get_parts(geoms, return_index=True)
+                if np.unique(idx).size == len(geoms):  # no empty geometry: one multi per row
+                    multi = shapely.multipolygons(parts, indices=idx)
+                    gdf = gdf.set_geometry(gpd.GeoSeries(multi, index=gdf.index, crs=gdf.crs))
+            table = pa.table(gdf.to_arrow(index=False, geometry_encoding="WKB"))
+            if not state:
+                state.update(schema=table.schema, crs=gdf.crs, geometry=gdf.geometry.name, polygonal=polygonal, n=0)
+            state["n"] += table.num_rows
+            yield from table.cast(state["schema"]).to_batches()
+
+    stream = batches()
+    head = next(stream, None)
+    if head is None:
+        return 0
+
+    def all_batches() -> Iterator[pa.RecordBatch]:
+        yield head
+        yield from stream
+
+    pyogrio.write_arrow(
+        pa.RecordBatchReader.from_batches(state["schema"], all_batches()),
+        path,
+        layer=layer,
+        driver="GPKG",
+        append=path.exists(),
+        geometry_name=state["geometry"],
+        geometry_type="MultiPolygon" if state["polygonal"] else None,
+        crs=state["crs"].to_wkt() if state["crs"] is not None else None,
+    )
+    return int(state["n"])
+
+
+@contextlib.contextmanager
+def _gdal_options(**options: str) -> Iterator[None]:
+    before = {k: pyogrio.get_gdal_config_option(k) for k in options}
+    pyogrio.set_gdal_config_options(options)
+    try:
+        yield
+    finally:
+        pyogrio.set_gdal_config_options(before)
 
 
 @contextlib.contextmanager
