@@ -44,7 +44,11 @@ def _national_config(out: Path) -> dict:
         "inputs": {
             "areas": {"path": str(folder / "natura2000.gpkg"), "layer": "natura2000"},
             "habitats": {"path": str(folder / "habitats.gpkg"), "layer": "habitats"},
-            "parcels": {"path": str(folder / "brp_gewaspercelen.gpkg"), "layer": "brp_gewas", "preset": "brp_pdok"},
+            "parcels": {
+                "path": str(folder / "brp_gewaspercelen.gpkg"),
+                "layer": "brp_gewas",
+                "preset": "brp_pdok",
+            },
             "farms": {"path": str(folder / "veehouderijen.gpkg"), "layer": "veehouderijen"},
             "background_deposition": {"path": str(folder / "background_deposition.tif")},
         },
@@ -62,7 +66,9 @@ def _synthetic_config(factor: int, out: Path) -> dict:
     if (folder / "manifest.json").exists():
         n = json.loads((folder / "manifest.json").read_text())["n_parcels"]
         if n != factor * national_parcels():
-            raise SystemExit(f"{folder} holds {n} parcels, not {factor}x the national sample; remove it")
+            raise SystemExit(
+                f"{folder} holds {n} parcels, not {factor}x the national sample; remove it"
+            )
     else:
         print(f"generating {factor}x the national parcels into {folder} ...", flush=True)
         t0 = time.perf_counter()
@@ -86,14 +92,23 @@ def run_one(dataset: str, engine: str, workers: int, factor: int) -> dict:
     logging.basicConfig(level=logging.WARNING)
     out = REPO / "data" / "processed" / "bench_scale" / f"{dataset}-{engine}-{workers}"
     data = _national_config(out) if dataset == "national" else _synthetic_config(factor, out)
-    data["compute"] = {"engine": engine, "n_workers": workers, "threads_per_worker": 1, "memory_limit": "10GiB"}
+    data["compute"] = {
+        "engine": engine,
+        "n_workers": workers,
+        "threads_per_worker": 1,
+        "memory_limit": "10GiB",
+    }
     cfg = config_from_dict(data, source=f"bench_scale {dataset}")
     times: dict[str, float] = {}
     t0 = time.perf_counter()
     run_zones(cfg)
     times["zones"] = time.perf_counter() - t0
     with open_backend(cfg) as backend:
-        for name, fn in (("overlay", run_overlay), ("deposition", run_deposition), *((("rko", run_rko),) if dataset == "national" else ())):
+        for name, fn in (
+            ("overlay", run_overlay),
+            ("deposition", run_deposition),
+            *((("rko", run_rko),) if dataset == "national" else ()),
+        ):
             t = time.perf_counter()
             fn(cfg, backend=backend)
             times[name] = time.perf_counter() - t
@@ -118,12 +133,18 @@ def run_one(dataset: str, engine: str, workers: int, factor: int) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--only", choices=["national", "synthetic"])
-    ap.add_argument("--factor", type=int, default=10, help="synthetic set: this many times the national parcels")
-    ap.add_argument("--one", nargs=3, metavar=("DATASET", "ENGINE", "WORKERS"), help=argparse.SUPPRESS)
+    ap.add_argument(
+        "--factor", type=int, default=10, help="synthetic set: this many times the national parcels"
+    )
+    ap.add_argument(
+        "--one", nargs=3, metavar=("DATASET", "ENGINE", "WORKERS"), help=argparse.SUPPRESS
+    )
     args = ap.parse_args()
     if args.one:
         dataset, engine, workers = args.one
-        print("RESULT " + json.dumps(run_one(dataset, engine, int(workers), args.factor)), flush=True)
+        print(
+            "RESULT " + json.dumps(run_one(dataset, engine, int(workers), args.factor)), flush=True
+        )
         return
     runs = []
     if args.only in (None, "national"):
@@ -134,23 +155,42 @@ def main() -> None:
     for dataset, engine, workers in runs:
         print(f"running {dataset} on {engine} x{workers} ...", flush=True)
         proc = subprocess.run(
-            [sys.executable, __file__, "--one", dataset, engine, str(workers), "--factor", str(args.factor)],
-            capture_output=True, text=True, check=False,
+            [
+                sys.executable,
+                __file__,
+                "--one",
+                dataset,
+                engine,
+                str(workers),
+                "--factor",
+                str(args.factor),
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
         )
         line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")), None)
         if proc.returncode != 0 or line is None:
             print(proc.stdout[-3000:], proc.stderr[-3000:], sep="\n")
             raise SystemExit(f"{dataset} {engine} x{workers} failed (exit {proc.returncode})")
-        results.append(json.loads(line[len("RESULT "):]))
+        results.append(json.loads(line[len("RESULT ") :]))
     base = next((r for r in results if r["engine"] == "local"), None)
     print()
-    print(f"{'run':28s} {'parcels':>11s} {'farms':>8s} {'wall s':>8s} {'vs local':>9s} {'stages (s)':40s} {'peak GB/worker':>16s} {'driver GB':>9s}")
+    print(
+        f"{'run':28s} {'parcels':>11s} {'farms':>8s} {'wall s':>8s} {'vs local':>9s} {'stages (s)':40s} {'peak GB/worker':>16s} {'driver GB':>9s}"
+    )
     for r in results:
         stages = " ".join(f"{k} {v:.0f}" for k, v in r["times_s"].items())
-        ratio = f"{r['wall_s'] / base['wall_s']:.2f}x" if base and r["dataset"] == base["dataset"] else "-"
+        ratio = (
+            f"{r['wall_s'] / base['wall_s']:.2f}x"
+            if base and r["dataset"] == base["dataset"]
+            else "-"
+        )
         peak = "/".join(f"{p:.2f}" for p in r["worker_peak_gb"]) or "-"
         name = f"{r['dataset']} {r['engine']} x{r['workers']}"
-        print(f"{name:28s} {r['parcels']:11,d} {r['farms']:8,d} {r['wall_s']:8.1f} {ratio:>9s} {stages:40s} {peak:>16s} {r['driver_peak_gb']:9.2f}")
+        print(
+            f"{name:28s} {r['parcels']:11,d} {r['farms']:8,d} {r['wall_s']:8.1f} {ratio:>9s} {stages:40s} {peak:>16s} {r['driver_peak_gb']:9.2f}"
+        )
     nat = [r for r in results if r["dataset"] == "national" and r["engine"] == "dask"]
     syn = [r for r in results if r["dataset"] == "synthetic"]
     if nat and syn:

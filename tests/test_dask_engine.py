@@ -34,7 +34,13 @@ from n2kzones.rko_stage import run_rko
 # The worker plugin below is defined here, so ship it to the workers by value.
 cloudpickle.register_pickle_by_value(sys.modules[__name__])
 
-TABLES = ("area_summary.csv", "farm_summary.csv", "area_deposition.csv", "rko_sweep.csv", "rko_by_area.csv")
+TABLES = (
+    "area_summary.csv",
+    "farm_summary.csv",
+    "area_deposition.csv",
+    "rko_sweep.csv",
+    "rko_by_area.csv",
+)
 RASTERS = ("deposition_farms.tif", "deposition_total.tif", "exceedance.tif")
 SMALL = {"partition_rows": 4000, "tile_cells": 128, "chunk_points": 2500}  # several tasks each
 
@@ -45,14 +51,18 @@ def cluster():
     import dask
 
     with dask.config.set({"distributed.scheduler.allowed-failures": 1}):
-        with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as lc:
+        with LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        ) as lc:
             with Client(lc) as client:
                 yield lc, client
 
 
 def _config(sample_config: Config, out: Path, **compute: object) -> Config:
     project = sample_config.project.model_copy(update={"output_dir": out})
-    return sample_config.model_copy(update={"project": project}).with_compute(**{**SMALL, **compute})
+    return sample_config.model_copy(update={"project": project}).with_compute(
+        **{**SMALL, **compute}
+    )
 
 
 def _run_all(cfg: Config) -> None:
@@ -64,10 +74,17 @@ def _run_all(cfg: Config) -> None:
 
 
 @pytest.fixture(scope="module")
-def local_and_dask(sample_config: Config, cluster, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+def local_and_dask(
+    sample_config: Config, cluster, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[Path, Path]:
     lc, _ = cluster
     local = _config(sample_config, tmp_path_factory.mktemp("local"), engine="local")
-    dasked = _config(sample_config, tmp_path_factory.mktemp("dask"), engine="dask", scheduler=lc.scheduler_address)
+    dasked = _config(
+        sample_config,
+        tmp_path_factory.mktemp("dask"),
+        engine="dask",
+        scheduler=lc.scheduler_address,
+    )
     _run_all(local)
     _run_all(dasked)
     return local.output_dir, dasked.output_dir
@@ -168,7 +185,9 @@ def kill(cluster, tmp_path: Path):
     client.wait_for_workers(2, timeout=60)
 
 
-def test_killed_worker_is_replaced_and_the_task_rerun(sample_config, cluster, kill, local_and_dask, tmp_path) -> None:
+def test_killed_worker_is_replaced_and_the_task_rerun(
+    sample_config, cluster, kill, local_and_dask, tmp_path
+) -> None:
     lc, client = cluster
     cfg = _config(sample_config, tmp_path / "out", engine="dask", scheduler=lc.scheduler_address)
     run_zones(cfg)
@@ -180,7 +199,35 @@ def test_killed_worker_is_replaced_and_the_task_rerun(sample_config, cluster, ki
         assert (cfg.output_dir / name).read_bytes() == (local / name).read_bytes()
 
 
-def test_worker_dying_every_time_fails_cleanly_and_keeps_earlier_outputs(sample_config, cluster, kill, tmp_path) -> None:
+def test_killed_worker_during_grid_tiles_and_rko_maxima_is_rerun(
+    sample_config, cluster, kill, local_and_dask, tmp_path
+) -> None:
+    lc, _ = cluster
+    cfg = _config(sample_config, tmp_path / "out", engine="dask", scheduler=lc.scheduler_address)
+    run_zones(cfg)
+    run_overlay(cfg)
+    markers = kill("n2kzones-grid-tile-3", times=1)
+    run_deposition(cfg)
+    assert len(list(markers.glob("kill-*"))) == 1
+    for f in markers.glob("kill-*"):
+        f.unlink()
+    client = cluster[1]
+    client.unregister_worker_plugin(KillWorkerOnTask.name)
+    client.wait_for_workers(2, timeout=60)
+    client.register_plugin(KillWorkerOnTask("n2kzones-rko-maxima-0", str(markers), 1))
+    run_rko(cfg)
+    assert len(list(markers.glob("kill-*"))) == 1
+    local, _ = local_and_dask
+    for name in ("area_deposition.csv", "rko_sweep.csv", "rko_by_area.csv"):
+        assert (cfg.output_dir / name).read_bytes() == (local / name).read_bytes()
+    for name in RASTERS:
+        with rasterio.open(local / name) as a, rasterio.open(cfg.output_dir / name) as b:
+            assert np.array_equal(a.read(1), b.read(1))
+
+
+def test_worker_dying_every_time_fails_cleanly_and_keeps_earlier_outputs(
+    sample_config, cluster, kill, tmp_path
+) -> None:
     lc, _ = cluster
     cfg = _config(sample_config, tmp_path / "out", engine="dask", scheduler=lc.scheduler_address)
     run_zones(cfg)
@@ -194,7 +241,9 @@ def test_worker_dying_every_time_fails_cleanly_and_keeps_earlier_outputs(sample_
     assert leftovers == []
 
 
-def test_cli_scheduler_option_runs_the_stage_on_that_cluster(sample_config, cluster, local_and_dask, tmp_path) -> None:
+def test_cli_scheduler_option_runs_the_stage_on_that_cluster(
+    sample_config, cluster, local_and_dask, tmp_path
+) -> None:
     from typer.testing import CliRunner
 
     from n2kzones.cli import app
@@ -203,9 +252,15 @@ def test_cli_scheduler_option_runs_the_stage_on_that_cluster(sample_config, clus
     local, dasked = local_and_dask
     text = Path(sample_config.source_path).read_text()
     config = tmp_path / "dask.toml"
-    config.write_text(text.replace(f'output_dir = "{sample_config.project.output_dir}"', f'output_dir = "{dasked}"'))
+    config.write_text(
+        text.replace(
+            f'output_dir = "{sample_config.project.output_dir}"', f'output_dir = "{dasked}"'
+        )
+    )
     (dasked / "rko_sweep.csv").unlink()
-    result = CliRunner().invoke(app, ["-q", "rko", "-c", str(config), "--scheduler", lc.scheduler_address])
+    result = CliRunner().invoke(
+        app, ["-q", "rko", "-c", str(config), "--scheduler", lc.scheduler_address]
+    )
     assert result.exit_code == 0, result.output
     assert (dasked / "rko_sweep.csv").read_bytes() == (local / "rko_sweep.csv").read_bytes()
     assert json.loads((dasked / "manifest_rko.json").read_text())["engine"] == "dask"
@@ -216,14 +271,18 @@ def test_cli_refuses_an_unknown_engine(sample_config) -> None:
 
     from n2kzones.cli import app
 
-    result = CliRunner().invoke(app, ["overlay", "-c", str(sample_config.source_path), "--engine", "spark"])
+    result = CliRunner().invoke(
+        app, ["overlay", "-c", str(sample_config.source_path), "--engine", "spark"]
+    )
     assert result.exit_code == 2
     assert "'local' or 'dask'" in result.output
 
 
 # -- ids repeated across partitions ---------------------------------------------------------
 @pytest.fixture(scope="module")
-def parcels_with_repeats(sample_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+def parcels_with_repeats(
+    sample_dir: Path, tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, Path]:
     """3,000 sample parcels as a 3-file GeoParquet dataset with an explicit parcel_id, and
     variants whose ids repeat across files: an exact copy of a row, and a differing row."""
     raw = gpd.read_file(sample_dir / "brp_gewaspercelen.gpkg", layer="brp_gewas", max_features=3000)
@@ -238,16 +297,22 @@ def parcels_with_repeats(sample_dir: Path, tmp_path_factory: pytest.TempPathFact
             frame.iloc[part].to_parquet(folder / f"part-{k}.parquet", index=False)
         return folder
 
-    copy = pd.concat([raw, raw.iloc[[5, 17]]], ignore_index=True)  # exact copies land in the last file
+    copy = pd.concat(
+        [raw, raw.iloc[[5, 17]]], ignore_index=True
+    )  # exact copies land in the last file
     differ = copy.copy()
     differ.loc[len(differ) - 1, "gewas"] = "Mais, snij-"
     return {"copy": dataset("copy", copy), "differ": dataset("differ", differ)}
 
 
-def _overlay_with(sample_config: Config, out: Path, parcels: Path, policy: str, **compute: object) -> Config:
+def _overlay_with(
+    sample_config: Config, out: Path, parcels: Path, policy: str, **compute: object
+) -> Config:
     from n2kzones.config import LayerInput
 
-    inputs = sample_config.inputs.model_copy(update={"parcels": LayerInput(path=parcels, preset="brp_pdok", on_duplicate_id=policy)})
+    inputs = sample_config.inputs.model_copy(
+        update={"parcels": LayerInput(path=parcels, preset="brp_pdok", on_duplicate_id=policy)}
+    )
     cfg = _config(sample_config, out, **compute).model_copy(update={"inputs": inputs})
     run_zones(cfg)
     run_overlay(cfg)
@@ -255,29 +320,54 @@ def _overlay_with(sample_config: Config, out: Path, parcels: Path, policy: str, 
 
 
 @pytest.mark.parametrize(("variant", "policy"), [("copy", "drop_identical"), ("differ", "suffix")])
-def test_ids_repeated_across_partitions_resolved_as_in_memory(sample_config, cluster, parcels_with_repeats, tmp_path, variant, policy) -> None:
+def test_ids_repeated_across_partitions_resolved_as_in_memory(
+    sample_config, cluster, parcels_with_repeats, tmp_path, variant, policy
+) -> None:
     lc, _ = cluster
     path = parcels_with_repeats[variant]
     local = _overlay_with(sample_config, tmp_path / "local", path, policy, engine="local")
-    dasked = _overlay_with(sample_config, tmp_path / "dask", path, policy, engine="dask", scheduler=lc.scheduler_address, partition_rows=1000)
+    dasked = _overlay_with(
+        sample_config,
+        tmp_path / "dask",
+        path,
+        policy,
+        engine="dask",
+        scheduler=lc.scheduler_address,
+        partition_rows=1000,
+    )
     pl, pd_ = (gpd.read_parquet(StagePaths(c.output_dir).parcel_pieces) for c in (local, dasked))
     # these partitions overlap in space, so the Dask engine reorders them along a Hilbert curve
     assert pl["input_row"].is_monotonic_increasing and not pd_["input_row"].is_monotonic_increasing
     pl, pd_ = (p.sort_values(["input_row", "zone_key"]).reset_index(drop=True) for p in (pl, pd_))
     pd.testing.assert_frame_equal(pl, pd_)
-    assert (StagePaths(local.output_dir).area_summary.read_bytes() == StagePaths(dasked.output_dir).area_summary.read_bytes())
+    assert (
+        StagePaths(local.output_dir).area_summary.read_bytes()
+        == StagePaths(dasked.output_dir).area_summary.read_bytes()
+    )
     ml = json.loads((local.output_dir / "manifest_overlay.json").read_text())["inputs"]["parcels"]
     md = json.loads((dasked.output_dir / "manifest_overlay.json").read_text())["inputs"]["parcels"]
-    assert (md["n_read"], md["n_kept"], md["dropped"]) == (ml["n_read"], ml["n_kept"], ml["dropped"]) == (
-        (3002, 3000, {"exact duplicate row": 2}) if variant == "copy" else (3002, 3002, {})
+    assert (
+        (md["n_read"], md["n_kept"], md["dropped"])
+        == (ml["n_read"], ml["n_kept"], ml["dropped"])
+        == ((3002, 3000, {"exact duplicate row": 2}) if variant == "copy" else (3002, 3002, {}))
     )
     if variant == "differ":
         assert {"60-2", "180-2"} <= set(pd_["parcel_id"].astype(str))
 
 
-def test_ids_repeated_across_partitions_refused_when_rows_differ(sample_config, cluster, parcels_with_repeats, tmp_path) -> None:
+def test_ids_repeated_across_partitions_refused_when_rows_differ(
+    sample_config, cluster, parcels_with_repeats, tmp_path
+) -> None:
     from n2kzones.errors import InputError
 
     lc, _ = cluster
     with pytest.raises(InputError, match="ids are used by rows that differ"):
-        _overlay_with(sample_config, tmp_path / "dask", parcels_with_repeats["differ"], "drop_identical", engine="dask", scheduler=lc.scheduler_address, partition_rows=1000)
+        _overlay_with(
+            sample_config,
+            tmp_path / "dask",
+            parcels_with_repeats["differ"],
+            "drop_identical",
+            engine="dask",
+            scheduler=lc.scheduler_address,
+            partition_rows=1000,
+        )

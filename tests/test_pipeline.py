@@ -7,9 +7,9 @@ import numpy as np
 import pandas as pd
 import pyogrio
 import pytest
+from tests.conftest import read_manifest
 
 from n2kzones.pipeline import StagePaths, run_overlay
-from tests.conftest import read_manifest
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,12 @@ import numpy as np
 import pytest
 import shapely
 
-from n2kzones.deposition.receptors import _hexagons, hexagon_centres, hexagon_receptors, hexagon_side_m
+from n2kzones.deposition.receptors import (
+    _hexagons,
+    hexagon_centres,
+    hexagon_receptors,
+    hexagon_side_m,
+)
 
 RD = "EPSG:28992"
 

@@ -9,11 +9,11 @@ parent project (the folder holding ``pyproject.toml`` or, failing that, the conf
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
 import pyproj
+import tomllib
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from n2kzones.errors import ConfigError

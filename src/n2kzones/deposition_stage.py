@@ -24,9 +24,15 @@ import shapely
 from rasterio import features
 
 from n2kzones.compute import Backend, open_backend
-
 from n2kzones.config import Config
-from n2kzones.deposition import GridSpec, RadialKernel, WindRose, default_kernel, deposition_on_grid, load_wind_rose
+from n2kzones.deposition import (
+    GridSpec,
+    RadialKernel,
+    WindRose,
+    default_kernel,
+    deposition_on_grid,
+    load_wind_rose,
+)
 from n2kzones.deposition.grid import Tile
 from n2kzones.deposition.receptors import hexagon_receptors, hexagon_side_m
 from n2kzones.io.raster import Raster, TiledGeoTIFFWriter, read_raster

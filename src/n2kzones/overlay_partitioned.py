@@ -29,7 +29,14 @@ import shapely
 from tqdm.auto import tqdm
 
 from n2kzones.config import LayerInput
-from n2kzones.io.partitioned import Partition, dask_layer, plan_partitions, read_partition, repeated_ids, spatially_partitioned
+from n2kzones.io.partitioned import (
+    Partition,
+    dask_layer,
+    plan_partitions,
+    read_partition,
+    repeated_ids,
+    spatially_partitioned,
+)
 from n2kzones.io.presets import get_preset
 from n2kzones.io.readers import normalise_layer
 from n2kzones.io.writers import write_parquet
@@ -62,7 +69,9 @@ class PartitionResult:
     seconds: float
 
 
-def merge_reports(name: str, source: str, parts: list[dict[str, Any]], extra: LayerReport | None = None) -> LayerReport:
+def merge_reports(
+    name: str, source: str, parts: list[dict[str, Any]], extra: LayerReport | None = None
+) -> LayerReport:
     """One account for a layer read in partitions (counts added, notes kept once each)."""
     report = LayerReport(name=name, source=source)
     notes: dict[str, None] = {}
@@ -90,7 +99,16 @@ def _id_source_column(spec: LayerInput, columns: list[str]) -> str | None:
     return present[0] if present else None
 
 
-def resolve_duplicate_ids(ddf: Any, parts: list[Partition], spec: LayerInput, *, crs: str, params: Parameters, name: str, source: str) -> tuple[IdFixes, LayerReport | None]:
+def resolve_duplicate_ids(
+    ddf: Any,
+    parts: list[Partition],
+    spec: LayerInput,
+    *,
+    crs: str,
+    params: Parameters,
+    name: str,
+    source: str,
+) -> tuple[IdFixes, LayerReport | None]:
     """Find ids used more than once over all partitions and apply the configured policy."""
     column = _id_source_column(spec, list(ddf.columns))
     if column is None:
@@ -101,13 +119,29 @@ def resolve_duplicate_ids(ddf: Any, parts: list[Partition], spec: LayerInput, *,
     rows = ddf[ddf[column].isin(repeated)].compute()
     rows = rows.sort_values("input_row", kind="stable")
     report = LayerReport(name=name, source=source)
-    norm = normalise_layer(rows, "parcels", spec, crs=crs, params=params, report=report, row_offset=None, partition=True)
+    norm = normalise_layer(
+        rows,
+        "parcels",
+        spec,
+        crs=crs,
+        params=params,
+        report=report,
+        row_offset=None,
+        partition=True,
+    )
     kept = deduplicate_ids(norm, "parcel_id", spec.on_duplicate_id, report)  # raises for 'error'
-    dropped = frozenset(int(r) for r in np.setdiff1d(norm["input_row"].to_numpy(), kept["input_row"].to_numpy()))
+    dropped = frozenset(
+        int(r) for r in np.setdiff1d(norm["input_row"].to_numpy(), kept["input_row"].to_numpy())
+    )
     before = norm.set_index("input_row")["parcel_id"].astype(str)
     after = kept.set_index("input_row")["parcel_id"].astype(str)
     renamed = {int(r): str(v) for r, v in after.items() if before[r] != v}
-    log.info("parcel ids used more than once: %d ids; %d rows dropped, %d renamed", len(repeated), len(dropped), len(renamed))
+    log.info(
+        "parcel ids used more than once: %d ids; %d rows dropped, %d renamed",
+        len(repeated),
+        len(dropped),
+        len(renamed),
+    )
     return IdFixes(dropped, renamed), report
 
 
@@ -127,7 +161,9 @@ def overlay_partition(
     """One overlay task (see the module docstring): pure apart from writing its pieces file."""
     t0 = time.perf_counter()
     report = LayerReport(name=name, source=source)
-    parcels = normalise_layer(raw, "parcels", spec, crs=crs, params=params, report=report, row_offset=None, partition=True)
+    parcels = normalise_layer(
+        raw, "parcels", spec, crs=crs, params=params, report=report, row_offset=None, partition=True
+    )
     if fixes.drop_rows:
         drop = parcels["input_row"].isin(fixes.drop_rows).to_numpy()
         report.drop("exact duplicate row", int(drop.sum()))
@@ -137,7 +173,9 @@ def overlay_partition(
         new = parcels["input_row"].map(fixes.rename)
         parcels["parcel_id"] = parcels["parcel_id"].astype(str).where(new.isna(), new)
     if len(parcels):
-        near = np.sort(shapely.STRtree(zones.geometry.to_numpy()).query(shapely.box(*parcels.total_bounds)))
+        near = np.sort(
+            shapely.STRtree(zones.geometry.to_numpy()).query(shapely.box(*parcels.total_bounds))
+        )
         pieces = overlay_parcels(parcels, zones.iloc[near].reset_index(drop=True))
     else:
         pieces = overlay_parcels(parcels, zones.iloc[:0])
@@ -181,13 +219,24 @@ def overlay_parcels_dask(
     name, source = spec.layer or path.stem, str(path)
     parts: list[Partition] = plan_partitions(path, layer=spec.layer, partition_rows=partition_rows)
     ddf = dask_layer(parts)
-    fixes, dup_report = resolve_duplicate_ids(ddf, parts, spec, crs=crs, params=params, name=name, source=source)
+    fixes, dup_report = resolve_duplicate_ids(
+        ddf, parts, spec, crs=crs, params=params, name=name, source=source
+    )
     ddf, shuffled = spatially_partitioned(ddf)
     zones_f = backend.share(zones)
     tasks = [
         dask.delayed(overlay_partition, pure=False)(
-            p, index=i, spec=spec, crs=crs, params=params, zones=zones_f, fixes=fixes,
-            out_dir=str(out_dir), name=name, source=source, dask_key_name=f"n2kzones-overlay-{i}",
+            p,
+            index=i,
+            spec=spec,
+            crs=crs,
+            params=params,
+            zones=zones_f,
+            fixes=fixes,
+            out_dir=str(out_dir),
+            name=name,
+            source=source,
+            dask_key_name=f"n2kzones-overlay-{i}",
         )
         for i, p in enumerate(ddf.to_delayed())
     ]
@@ -196,7 +245,6 @@ def overlay_parcels_dask(
         for _, res in backend.compute(tasks, name="overlay"):
             results.append(res)
             bar.update()
-    zones_f.release()
     results.sort(key=lambda r: r.index)
     report = merge_reports(name, source, [r.report for r in results], dup_report)
     if report.n_kept == 0:
@@ -208,8 +256,12 @@ def overlay_parcels_dask(
     n_pieces = sum(r.n_pieces for r in results)
     log.info(
         "overlay on Dask: %d parcels in %d partitions%s -> %d pieces (%.1f s; slowest task %.1f s)",
-        report.n_kept, len(results), " (Hilbert-reordered)" if shuffled else "", n_pieces,
-        time.perf_counter() - t0, max((r.seconds for r in results), default=0.0),
+        report.n_kept,
+        len(results),
+        " (Hilbert-reordered)" if shuffled else "",
+        n_pieces,
+        time.perf_counter() - t0,
+        max((r.seconds for r in results), default=0.0),
     )
     return land, farm_land, report, n_pieces
 
@@ -229,4 +281,11 @@ def pieces_frames(folder: Path, batch_rows: int = 500_000) -> Any:
         yield pd.concat(batch, ignore_index=True)
 
 
-__all__ = ["IdFixes", "PartitionResult", "overlay_parcels_dask", "overlay_partition", "pieces_frames", "read_partition"]
+__all__ = [
+    "IdFixes",
+    "PartitionResult",
+    "overlay_parcels_dask",
+    "overlay_partition",
+    "pieces_frames",
+    "read_partition",
+]

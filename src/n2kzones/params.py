@@ -7,10 +7,10 @@ validates the result, so a typo in a key is an error, not a silently ignored val
 
 from __future__ import annotations
 
-import tomllib
 from importlib import resources
 from typing import Any
 
+import tomllib
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 

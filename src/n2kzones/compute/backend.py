@@ -41,7 +41,12 @@ class Backend(Protocol):
     parallel_kernels: bool
 
     def map(
-        self, fn: Callable[..., Any], items: Sequence[Any], *, shared: dict[str, Any] | None = None, name: str = "task"
+        self,
+        fn: Callable[..., Any],
+        items: Sequence[Any],
+        *,
+        shared: dict[str, Any] | None = None,
+        name: str = "task",
     ) -> Iterator[tuple[int, Any]]: ...
 
     def deposition_at_points(self, *args: Any, **kwargs: Any) -> np.ndarray: ...
@@ -56,7 +61,12 @@ class LocalBackend:
     parallel_kernels = True
 
     def map(
-        self, fn: Callable[..., Any], items: Sequence[Any], *, shared: dict[str, Any] | None = None, name: str = "task"
+        self,
+        fn: Callable[..., Any],
+        items: Sequence[Any],
+        *,
+        shared: dict[str, Any] | None = None,
+        name: str = "task",
     ) -> Iterator[tuple[int, Any]]:
         for i, item in enumerate(items):
             yield i, fn(item, **(shared or {}))

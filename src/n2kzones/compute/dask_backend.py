@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import logging
 import math
+import uuid
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -50,7 +52,11 @@ def _client(settings: ComputeSettings, dask: Any, Client: Any, LocalCluster: Any
                 f"cannot reach the Dask scheduler at {settings.scheduler} ({exc}); start it "
                 "(`dask scheduler`) or leave [compute] scheduler unset for a local cluster"
             ) from None
-        log.info("connected to Dask scheduler %s (%d workers)", settings.scheduler, len(client.scheduler_info()["workers"]))
+        log.info(
+            "connected to Dask scheduler %s (%d workers)",
+            settings.scheduler,
+            len(client.scheduler_info()["workers"]),
+        )
         try:
             yield client
         finally:
@@ -68,7 +74,9 @@ def _client(settings: ComputeSettings, dask: Any, Client: Any, LocalCluster: Any
     client = Client(cluster)
     log.info(
         "started a Dask LocalCluster: %d workers x %d threads, memory limit %s",
-        settings.n_workers, settings.threads_per_worker, settings.memory_limit,
+        settings.n_workers,
+        settings.threads_per_worker,
+        settings.memory_limit,
     )
     try:
         yield client
@@ -89,30 +97,32 @@ class DaskBackend:
 
     # -- generic map ----------------------------------------------------------------------
     def map(
-        self, fn: Callable[..., Any], items: Sequence[Any], *, shared: dict[str, Any] | None = None, name: str = "task"
+        self,
+        fn: Callable[..., Any],
+        items: Sequence[Any],
+        *,
+        shared: dict[str, Any] | None = None,
+        name: str = "task",
     ) -> Iterator[tuple[int, Any]]:
-        from distributed import as_completed
+        import dask
 
-        if not items:
-            return
-        shared_f = {k: self.share(v) for k, v in (shared or {}).items()}
-        keys = [f"n2kzones-{name}-{i}" for i in range(len(items))]
-        data = self.client.scatter(list(items), hash=False)  # items go to workers, not into the graph
-        futures = self.client.map(fn, data, key=keys, pure=False, **shared_f)
-        index = {f.key: i for i, f in enumerate(futures)}
-        try:
-            for fut in as_completed(futures):
-                yield index[fut.key], self._result(fut, name)
-        finally:
-            self.client.cancel(futures)
-            for f in [*data, *shared_f.values()]:
-                f.release()
+        shared_d = {k: self.share(v) for k, v in (shared or {}).items()}
+        tasks = [
+            dask.delayed(fn, pure=False)(item, **shared_d, dask_key_name=f"n2kzones-{name}-{i}")
+            for i, item in enumerate(items)
+        ]
+        yield from self.compute(tasks, name=name)
 
     def compute(self, tasks: Sequence[Any], *, name: str = "task") -> Iterator[tuple[int, Any]]:
         """Compute Dask ``Delayed`` tasks on the cluster; yields ``(index, result)`` as they finish."""
         from distributed import as_completed
 
-        futures = self.client.compute(list(tasks))
+        if not tasks:
+            return
+        with warnings.catch_warnings():
+            # The inputs are in the graph on purpose (see share()); Dask warns about its size.
+            warnings.filterwarnings("ignore", message="Large object of size", category=UserWarning)
+            futures = self.client.compute(list(tasks))
         index = {f.key: i for i, f in enumerate(futures)}
         try:
             for fut in as_completed(futures):
@@ -120,9 +130,16 @@ class DaskBackend:
         finally:
             self.client.cancel(futures)
 
-    def share(self, value: Any) -> Any:
-        """``value`` on every worker once (a future to pass to tasks instead of the value)."""
-        return self.client.scatter([value], broadcast=True, hash=False)[0]
+    @staticmethod
+    def share(value: Any) -> Any:
+        """``value`` as one node of the task graph, for every task that needs it.
+
+        Each worker fetches it once. Unlike data scattered to workers it is part of the
+        graph, so the scheduler can recreate it when the worker holding it dies.
+        """
+        import dask
+
+        return dask.delayed(value, name=f"n2kzones-shared-{uuid.uuid4().hex}", traverse=False)
 
     @staticmethod
     def _result(fut: Any, name: str) -> Any:
@@ -154,14 +171,24 @@ class DaskBackend:
         kwargs["parallel"] = False
         chunks = _chunks(rx.size, self.settings.chunk_points)
         items = [(rx[a:b], ry[a:b]) for a, b in chunks]
-        shared = {"sources": (np.asarray(source_x_m, float), np.asarray(source_y_m, float), np.asarray(emission_kg_nh3, float)), "kernel": kernel, "kwargs": kwargs}
+        shared = {
+            "sources": (
+                np.asarray(source_x_m, float),
+                np.asarray(source_y_m, float),
+                np.asarray(emission_kg_nh3, float),
+            ),
+            "kernel": kernel,
+            "kwargs": kwargs,
+        }
         parts = [None] * len(items)
         for i, r in self.map(_deposition_chunk, items, shared=shared, name="receptors"):
             parts[i] = r
         if not parts:
             from n2kzones.deposition.engine import deposition_at_points
 
-            return deposition_at_points(source_x_m, source_y_m, emission_kg_nh3, rx, ry, kernel, **kwargs)
+            return deposition_at_points(
+                source_x_m, source_y_m, emission_kg_nh3, rx, ry, kernel, **kwargs
+            )
         return np.concatenate(parts, axis=-1)
 
     def max_contribution(
@@ -197,14 +224,18 @@ def _chunks(n: int, size: int) -> list[tuple[int, int]]:
     return [(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:], strict=True)]
 
 
-def _deposition_chunk(item: tuple[np.ndarray, np.ndarray], *, sources: tuple, kernel: Any, kwargs: dict) -> np.ndarray:
+def _deposition_chunk(
+    item: tuple[np.ndarray, np.ndarray], *, sources: tuple, kernel: Any, kwargs: dict
+) -> np.ndarray:
     from n2kzones.deposition.engine import deposition_at_points
 
     rx, ry = item
     return deposition_at_points(*sources, rx, ry, kernel, **kwargs)
 
 
-def _max_chunk(item: tuple[np.ndarray, ...], *, receptors: tuple, kernel: Any, kwargs: dict) -> tuple[np.ndarray, np.ndarray]:
+def _max_chunk(
+    item: tuple[np.ndarray, ...], *, receptors: tuple, kernel: Any, kwargs: dict
+) -> tuple[np.ndarray, np.ndarray]:
     from n2kzones.rko import max_contribution
 
     sx, sy, e = item

@@ -54,16 +54,24 @@ class Partition:
 
 def _parquet_files(path: Path) -> list[Path]:
     if path.is_dir():
-        files = sorted(p for p in path.rglob("*") if p.suffix.lower() in PARQUET_SUFFIXES and not p.name.startswith("."))
+        files = sorted(
+            p
+            for p in path.rglob("*")
+            if p.suffix.lower() in PARQUET_SUFFIXES and not p.name.startswith(".")
+        )
         if not files:
-            raise InputError(f"{path}: folder holds no .parquet files; point inputs.parcels.path at a GeoParquet file or dataset")
+            raise InputError(
+                f"{path}: folder holds no .parquet files; point inputs.parcels.path at a GeoParquet file or dataset"
+            )
         return files
     return [path]
 
 
 def _geo_metadata(metadata: dict[bytes, bytes] | None) -> dict[str, Any]:
     if not metadata or b"geo" not in metadata:
-        raise InputError("a .parquet input has no GeoParquet 'geo' metadata; write it with geopandas.to_parquet")
+        raise InputError(
+            "a .parquet input has no GeoParquet 'geo' metadata; write it with geopandas.to_parquet"
+        )
     return json.loads(metadata[b"geo"])
 
 
@@ -97,7 +105,11 @@ def plan_partitions(path: Path, *, layer: str | None, partition_rows: int) -> li
                     continue
                 parts.append(
                     Partition(
-                        index=len(parts), path=str(f), fmt="parquet", row_offset=offset, n_rows=n,
+                        index=len(parts),
+                        path=str(f),
+                        fmt="parquet",
+                        row_offset=offset,
+                        n_rows=n,
                         row_groups=None if whole else tuple(rgs),
                         bounds=tuple(bbox) if (whole and bbox and len(bbox) == 4) else None,
                     )
@@ -112,7 +124,11 @@ def plan_partitions(path: Path, *, layer: str | None, partition_rows: int) -> li
     n_total = int(pyogrio.read_info(path, layer=layer)["features"])
     for start in range(0, n_total, partition_rows):
         n = min(partition_rows, n_total - start)
-        parts.append(Partition(index=len(parts), path=str(path), fmt="ogr", row_offset=start, n_rows=n, layer=layer))
+        parts.append(
+            Partition(
+                index=len(parts), path=str(path), fmt="ogr", row_offset=start, n_rows=n, layer=layer
+            )
+        )
     return parts
 
 
@@ -121,9 +137,13 @@ def _arrow_to_gdf(table: Any, metadata: dict[bytes, bytes] | None) -> gpd.GeoDat
     col = geo["primary_column"]
     spec = geo["columns"][col]
     if spec.get("encoding", "WKB").upper() != "WKB":
-        raise InputError(f"GeoParquet geometry encoding {spec.get('encoding')!r} is not supported; write WKB")
+        raise InputError(
+            f"GeoParquet geometry encoding {spec.get('encoding')!r} is not supported; write WKB"
+        )
     crs = spec.get("crs", "OGC:CRS84")  # GeoParquet: a missing crs means OGC:CRS84
-    covering = {path[0] for path in spec.get("covering", {}).get("bbox", {}).values()}  # as geopandas does
+    covering = {
+        path[0] for path in spec.get("covering", {}).get("bbox", {}).values()
+    }  # as geopandas does
     drop = [c for c in table.column_names if c.startswith("__index_level") or c in covering]
     df = table.drop_columns(drop).to_pandas()
     geoms = shapely.from_wkb(df.pop(col).to_numpy())
@@ -138,15 +158,25 @@ def read_partition(part: Partition, columns: list[str] | None = None) -> gpd.Geo
         if columns is not None:
             geo_col = _geo_metadata(meta)["primary_column"]
             columns = [c for c in dict.fromkeys([*columns, geo_col]) if c in pf.schema_arrow.names]
-        table = pf.read(columns=columns) if part.row_groups is None else pf.read_row_groups(list(part.row_groups), columns=columns)
+        table = (
+            pf.read(columns=columns)
+            if part.row_groups is None
+            else pf.read_row_groups(list(part.row_groups), columns=columns)
+        )
         gdf = _arrow_to_gdf(table, meta)
     else:
         gdf = pyogrio.read_dataframe(
-            part.path, layer=part.layer, skip_features=part.row_offset, max_features=part.n_rows,
-            columns=columns, use_arrow=True,
+            part.path,
+            layer=part.layer,
+            skip_features=part.row_offset,
+            max_features=part.n_rows,
+            columns=columns,
+            use_arrow=True,
         )
     if len(gdf) != part.n_rows:
-        raise InputError(f"{part.path}: expected {part.n_rows} rows in partition {part.index}, read {len(gdf)}; was the file changed during the run?")
+        raise InputError(
+            f"{part.path}: expected {part.n_rows} rows in partition {part.index}, read {len(gdf)}; was the file changed during the run?"
+        )
     if "input_row" in gdf.columns:
         gdf = gdf.rename(columns={"input_row": "input_row_source"})
     gdf["input_row"] = np.arange(part.row_offset, part.row_offset + part.n_rows, dtype=np.int64)
@@ -165,7 +195,9 @@ def dask_layer(parts: list[Partition], columns: list[str] | None = None) -> Any:
     if not isinstance(ddf, dask_geopandas.GeoDataFrame):  # pragma: no cover - dispatch guard
         ddf = dask_geopandas.from_dask_dataframe(ddf, geometry=meta.geometry.name)
     if all(p.bounds is not None for p in parts):
-        ddf.spatial_partitions = gpd.GeoSeries([shapely.box(*p.bounds) for p in parts], crs=meta.crs)
+        ddf.spatial_partitions = gpd.GeoSeries(
+            [shapely.box(*p.bounds) for p in parts], crs=meta.crs
+        )
     return ddf
 
 
@@ -192,11 +224,16 @@ def spatially_partitioned(ddf: Any) -> tuple[Any, bool]:
     """
     overlap = partition_overlap(ddf)
     if ddf.npartitions <= 2 or overlap <= MAX_PARTITION_OVERLAP:
-        log.info("%d partitions, spatially compact (bounding boxes cover %.2fx the layer)", ddf.npartitions, overlap)
+        log.info(
+            "%d partitions, spatially compact (bounding boxes cover %.2fx the layer)",
+            ddf.npartitions,
+            overlap,
+        )
         return ddf, False
     log.info(
         "%d partitions overlap (bounding boxes cover %.1fx the layer): reordering along a Hilbert curve",
-        ddf.npartitions, overlap,
+        ddf.npartitions,
+        overlap,
     )
     return ddf.spatial_shuffle(by="hilbert", npartitions=ddf.npartitions), True
 
@@ -204,11 +241,19 @@ def spatially_partitioned(ddf: Any) -> tuple[Any, bool]:
 def _read_id_column(part: Partition, column: str) -> pd.Series:
     if part.fmt == "parquet":
         pf = pq.ParquetFile(part.path)
-        table = pf.read(columns=[column]) if part.row_groups is None else pf.read_row_groups(list(part.row_groups), columns=[column])
+        table = (
+            pf.read(columns=[column])
+            if part.row_groups is None
+            else pf.read_row_groups(list(part.row_groups), columns=[column])
+        )
         return table.column(column).to_pandas()
     return pyogrio.read_dataframe(
-        part.path, layer=part.layer, skip_features=part.row_offset, max_features=part.n_rows,
-        columns=[column], read_geometry=False,
+        part.path,
+        layer=part.layer,
+        skip_features=part.row_offset,
+        max_features=part.n_rows,
+        columns=[column],
+        read_geometry=False,
     )[column]
 
 
@@ -232,13 +277,26 @@ def repeated_ids(parts: list[Partition], column: str) -> list[Any]:
     """
     import dask.dataframe as dd
 
-    hashes = dd.from_map(_id_hashes, parts, column=column, meta=pd.DataFrame({"h": pd.Series(dtype=np.uint64)}), enforce_metadata=False)
+    hashes = dd.from_map(
+        _id_hashes,
+        parts,
+        column=column,
+        meta=pd.DataFrame({"h": pd.Series(dtype=np.uint64)}),
+        enforce_metadata=False,
+    )
     counts = hashes["h"].value_counts(split_out=max(1, len(parts) // 16))
     repeated = counts[counts > 1].compute()
     if repeated.empty:
         return []
     meta = _read_id_column(parts[0], column).iloc[:0].to_frame("id")
-    ids = dd.from_map(_ids_with_hashes, parts, column=column, hashes=frozenset(int(h) for h in repeated.index), meta=meta, enforce_metadata=False)
+    ids = dd.from_map(
+        _ids_with_hashes,
+        parts,
+        column=column,
+        hashes=frozenset(int(h) for h in repeated.index),
+        meta=meta,
+        enforce_metadata=False,
+    )
     values = ids["id"].compute()
     counted = values.value_counts()
     return counted[counted > 1].index.tolist()
