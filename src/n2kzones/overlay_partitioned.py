@@ -33,7 +33,6 @@ from n2kzones.io.partitioned import (
     Partition,
     dask_layer,
     plan_partitions,
-    read_partition,
     repeated_ids,
     spatially_partitioned,
 )
@@ -287,5 +286,4 @@ __all__ = [
     "overlay_parcels_dask",
     "overlay_partition",
     "pieces_frames",
-    "read_partition",
 ]

@@ -22,7 +22,7 @@ import geopandas as gpd
 import pandas as pd
 
 from n2kzones import __version__
-from n2kzones.compute import Backend, gather_ordered, open_backend
+from n2kzones.compute import Backend, chunk_bounds, gather_ordered, open_backend
 from n2kzones.config import Config
 from n2kzones.io.readers import read_layer
 from n2kzones.io.writers import atomic_dir, write_csv, write_geopackage, write_json, write_parquet
@@ -195,7 +195,7 @@ def run_overlay(cfg: Config, *, progress: bool = False, backend: Backend | None 
     if cfg.inputs.parcels is None or cfg.inputs.farms is None:
         raise ValueError("the overlay stage needs inputs.parcels and inputs.farms in the config")
     farms, reports["farms"] = _read(cfg, "farms")
-    farm_parts = [farms.iloc[a:b] for a, b in _chunk_bounds(len(farms), cfg.compute.chunk_points)]
+    farm_parts = [farms.iloc[a:b] for a, b in chunk_bounds(len(farms), cfg.compute.chunk_points)]
     shared = {"zones": national, "areas": areas}
     farms_z = pd.concat(gather_ordered(backend.map(_overlay_farms_task, farm_parts, shared=shared, name="farms"), len(farm_parts)), ignore_index=True)
     farms_z = gpd.GeoDataFrame(farms_z, geometry=farms.geometry.name, crs=farms.crs)
@@ -234,10 +234,6 @@ def run_overlay(cfg: Config, *, progress: bool = False, backend: Backend | None 
     _write_manifest(cfg, "overlay", reports, outputs, started, extra={"engine": backend.name})
     log.info("stage overlay done in %.1f s (%s engine)", time.perf_counter() - t0, backend.name)
     return {"farms": farms_z, "area_summary": summary, "land_by_zone": land}
-
-
-def _chunk_bounds(n: int, size: int) -> list[tuple[int, int]]:
-    return [(a, min(a + size, n)) for a in range(0, n, size)] or [(0, 0)]
 
 
 def _overlay_farms_task(farms: gpd.GeoDataFrame, *, zones: gpd.GeoDataFrame, areas: gpd.GeoDataFrame) -> gpd.GeoDataFrame:

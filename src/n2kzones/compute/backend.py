@@ -80,6 +80,11 @@ class LocalBackend:
         return max_contribution(*args, **kwargs)
 
 
+def chunk_bounds(n: int, size: int) -> list[tuple[int, int]]:
+    """``(start, stop)`` of consecutive chunks of at most ``size`` of ``n`` items (none for 0)."""
+    return [(a, min(a + size, n)) for a in range(0, n, size)]
+
+
 def gather_ordered(results: Iterable[tuple[int, Any]], n: int) -> list[Any]:
     """Results of :meth:`Backend.map` in item order."""
     out: list[Any] = [None] * n

@@ -15,7 +15,6 @@ so a failed run leaves no partial output that looks complete.
 from __future__ import annotations
 
 import logging
-import math
 import uuid
 import warnings
 from collections.abc import Callable, Iterator, Sequence
@@ -24,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from n2kzones.compute.backend import lookup_range
+from n2kzones.compute.backend import chunk_bounds, gather_ordered, lookup_range
 from n2kzones.config import ComputeSettings
 from n2kzones.errors import ComputeError
 
@@ -169,7 +168,7 @@ class DaskBackend:
         rx, ry = np.asarray(receptor_x_m, float), np.asarray(receptor_y_m, float)
         kwargs.setdefault("lookup_range_m", lookup_range(source_x_m, source_y_m, rx, ry))
         kwargs["parallel"] = False
-        chunks = _chunks(rx.size, self.settings.chunk_points)
+        chunks = chunk_bounds(rx.size, self.settings.chunk_points)
         items = [(rx[a:b], ry[a:b]) for a, b in chunks]
         shared = {
             "sources": (
@@ -180,9 +179,9 @@ class DaskBackend:
             "kernel": kernel,
             "kwargs": kwargs,
         }
-        parts = [None] * len(items)
-        for i, r in self.map(_deposition_chunk, items, shared=shared, name="receptors"):
-            parts[i] = r
+        parts = gather_ordered(
+            self.map(_deposition_chunk, items, shared=shared, name="receptors"), len(items)
+        )
         if not parts:
             from n2kzones.deposition.engine import deposition_at_points
 
@@ -207,21 +206,15 @@ class DaskBackend:
         rx, ry = np.asarray(receptor_x_m, float), np.asarray(receptor_y_m, float)
         kwargs.setdefault("lookup_range_m", lookup_range(sx, sy, rx, ry))
         kwargs["workers"] = 1
-        chunks = _chunks(sx.size, self.settings.chunk_points)
+        chunks = chunk_bounds(sx.size, self.settings.chunk_points)
         items = [(sx[a:b], sy[a:b], e[a:b]) for a, b in chunks]
         shared = {"receptors": (rx, ry), "kernel": kernel, "kwargs": kwargs}
-        parts: list[Any] = [None] * len(items)
-        for i, r in self.map(_max_chunk, items, shared=shared, name="rko-maxima"):
-            parts[i] = r
+        parts = gather_ordered(
+            self.map(_max_chunk, items, shared=shared, name="rko-maxima"), len(items)
+        )
         if not parts:
             return np.zeros(0), np.zeros(0, dtype=np.int64)
         return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
-
-
-def _chunks(n: int, size: int) -> list[tuple[int, int]]:
-    k = max(1, math.ceil(n / size)) if n else 0
-    edges = np.linspace(0, n, k + 1).astype(int) if k else np.zeros(1, int)
-    return [(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:], strict=True)]
 
 
 def _deposition_chunk(

@@ -183,15 +183,15 @@ def read_partition(part: Partition, columns: list[str] | None = None) -> gpd.Geo
     return gdf
 
 
-def dask_layer(parts: list[Partition], columns: list[str] | None = None) -> Any:
+def dask_layer(parts: list[Partition]) -> Any:
     """A lazy ``dask_geopandas.GeoDataFrame`` over the partitions (one per partition)."""
     import dask.dataframe as dd
     import dask_geopandas
 
     if not parts:
         raise InputError("the layer has no rows")
-    meta = read_partition(_head(parts[0]), columns).iloc[:0]
-    ddf = dd.from_map(read_partition, parts, columns=columns, meta=meta, enforce_metadata=False)
+    meta = read_partition(_head(parts[0])).iloc[:0]
+    ddf = dd.from_map(read_partition, parts, meta=meta, enforce_metadata=False)
     if not isinstance(ddf, dask_geopandas.GeoDataFrame):  # pragma: no cover - dispatch guard
         ddf = dask_geopandas.from_dask_dataframe(ddf, geometry=meta.geometry.name)
     if all(p.bounds is not None for p in parts):
