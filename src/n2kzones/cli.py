@@ -7,6 +7,7 @@ n2kzones' errors into one clear message and exit code 2 (a traceback with ``-v``
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import time
 from contextlib import contextmanager
@@ -52,6 +53,9 @@ def main(
         stream=sys.stderr,
         force=True,
     )
+    # Dask's distributed configures its own loggers when imported; tell it (through its
+    # config's environment variable) to stay quiet unless -vv asks for debug output.
+    os.environ.setdefault("DASK_LOGGING__DISTRIBUTED", "debug" if verbose > 1 else "warning")
     for noisy in ("numba", "fiona", "pyogrio", "rasterio", "matplotlib", "PIL", "distributed", "bokeh", "tornado"):
         logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
 
@@ -72,9 +76,13 @@ def _run(step: str, fn, *args, **kwargs):  # noqa: ANN001, ANN202 - thin wrapper
 def _config(path: Path, engine: str | None = None, scheduler: str | None = None):  # noqa: ANN202
     from n2kzones.config import load_config
 
-    cfg = _run("config", load_config, path)
     changes = {k: v for k, v in (("engine", "dask" if scheduler else engine), ("scheduler", scheduler)) if v}
-    return _run("config", cfg.with_compute, **changes) if changes else cfg
+
+    def load():  # noqa: ANN202
+        cfg = load_config(path)
+        return cfg.with_compute(**changes) if changes else cfg
+
+    return _run("config", load)
 
 
 @contextmanager
