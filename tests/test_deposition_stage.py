@@ -60,3 +60,33 @@ def test_area_table_and_rasters(result) -> None:
     with rasterio.open(paths.tif("exceedance")) as src:
         ex = src.read(1, masked=True)
         assert 0 < ex.count() < ex.size  # only where there is habitat
+
+
+@pytest.mark.parametrize("cutoff_m", [None, 25_000.0])
+@pytest.mark.parametrize("method", ["fft", "direct"])
+def test_grid_tiles_change_the_grid_by_roundoff_only(sample_dir, cutoff_m, method) -> None:
+    """Tiles with halos give the grid one tile gives (both engines tile the same way)."""
+    from n2kzones.deposition import GridSpec, default_kernel
+    from n2kzones.deposition_stage import GridInputs, grid_tile, sensitive_habitats
+    from n2kzones.io.raster import read_raster
+
+    farms = gpd.read_file(sample_dir / "veehouderijen.gpkg")
+    habitats = gpd.read_file(sample_dir / "habitats.gpkg").assign(kdw_mol_ha=1000.0)
+    x0, y0, x1, y1 = farms.total_bounds
+    grid = GridSpec.from_bounds((x0 - 2000, y0 - 2000, x1 + 2000, y1 + 2000), 100.0)
+    inputs = GridInputs(
+        farms.geometry.x.to_numpy(), farms.geometry.y.to_numpy(), farms["emission_kg_nh3"].to_numpy(float),
+        default_kernel(), None, cutoff_m, method, "numba",
+        read_raster(sample_dir / "background_deposition.tif", crs="EPSG:28992"), "EPSG:28992",
+        sensitive_habitats(habitats, 2400.0), True,
+    )
+
+    def assemble(tile_cells: int) -> np.ndarray:
+        out = np.full(grid.shape, np.nan)
+        for t in grid.tiles(tile_cells):
+            out[t.row0 : t.row0 + t.grid.n_rows, t.col0 : t.col0 + t.grid.n_cols] = grid_tile(t, inputs=inputs)["deposition_farms"]
+        return out
+
+    one, many = assemble(max(grid.shape)), assemble(100)
+    assert len(grid.tiles(100)) == 25 and one.max() > 1000
+    np.testing.assert_allclose(many, one, rtol=1e-11, atol=1e-9)

@@ -133,7 +133,9 @@ def grid_tile(tile: Tile, *, inputs: GridInputs) -> dict[str, np.ndarray]:
     sx, sy, e = inputs.source_x_m, inputs.source_y_m, inputs.emission_kg_nh3
     x0, y0, x1, y1 = g.bounds
     if inputs.cutoff_m is not None:
-        c = inputs.cutoff_m
+        # the FFT path's padded raster reaches a cell beyond the cut-off (cloud-in-cell
+        # weights of a source there still land inside it); take every source it would take
+        c = inputs.cutoff_m + 2 * g.cell_m
         near = (sx >= x0 - c) & (sx <= x1 + c) & (sy >= y0 - c) & (sy <= y1 + c)
         sx, sy, e = sx[near], sy[near], e[near]
         pad = None
