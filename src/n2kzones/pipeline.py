@@ -178,6 +178,12 @@ def run_overlay(cfg: Config, *, progress: bool = False, backend: Backend | None 
     With the Dask engine the parcels are read and cut in partitions on the cluster and the
     pieces are written as a partitioned GeoParquet folder (``stages/parcel_pieces.parquet/``)
     instead of one file; every table is the same as the local engine's.
+
+    Returns
+    -------
+    dict
+        ``farms``, ``area_summary``, ``land_by_zone`` (hectares per zone face and crop, exact
+        integer units) and, on the local engine, ``pieces`` (the parcel pieces).
     """
     if backend is None:
         with open_backend(cfg) as backend:
@@ -195,7 +201,8 @@ def run_overlay(cfg: Config, *, progress: bool = False, backend: Backend | None 
     if cfg.inputs.parcels is None or cfg.inputs.farms is None:
         raise ValueError("the overlay stage needs inputs.parcels and inputs.farms in the config")
     farms, reports["farms"] = _read(cfg, "farms")
-    farm_parts = [farms.iloc[a:b] for a, b in chunk_bounds(len(farms), cfg.compute.chunk_points)]
+    per_task = cfg.compute.chunk_points if backend.name != "local" else len(farms)
+    farm_parts = [farms.iloc[a:b] for a, b in chunk_bounds(len(farms), per_task)]
     shared = {"zones": national, "areas": areas}
     farms_z = pd.concat(gather_ordered(backend.map(_overlay_farms_task, farm_parts, shared=shared, name="farms"), len(farm_parts)), ignore_index=True)
     farms_z = gpd.GeoDataFrame(farms_z, geometry=farms.geometry.name, crs=farms.crs)
@@ -233,7 +240,10 @@ def run_overlay(cfg: Config, *, progress: bool = False, backend: Backend | None 
     outputs = [paths.parcel_pieces, paths.farms, paths.geopackage, paths.area_summary, paths.farm_summary]
     _write_manifest(cfg, "overlay", reports, outputs, started, extra={"engine": backend.name})
     log.info("stage overlay done in %.1f s (%s engine)", time.perf_counter() - t0, backend.name)
-    return {"farms": farms_z, "area_summary": summary, "land_by_zone": land}
+    result = {"farms": farms_z, "area_summary": summary, "land_by_zone": land}
+    if backend.name == "local":
+        result["pieces"] = pieces  # on Dask they stay on disk: stages/parcel_pieces.parquet/
+    return result
 
 
 def _overlay_farms_task(farms: gpd.GeoDataFrame, *, zones: gpd.GeoDataFrame, areas: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
