@@ -371,3 +371,14 @@ def test_ids_repeated_across_partitions_refused_when_rows_differ(
             scheduler=lc.scheduler_address,
             partition_rows=1000,
         )
+
+
+def test_pieces_can_stay_out_of_the_geopackage(sample_config, tmp_path) -> None:
+    import pyogrio
+
+    cfg = _config(sample_config, tmp_path / "out", engine="local", pieces_in_geopackage=False)
+    run_zones(cfg)
+    run_overlay(cfg)
+    layers = set(pyogrio.list_layers(StagePaths(cfg.output_dir).geopackage)[:, 0])
+    assert layers == {"areas", "zones", "zones_by_area", "farms"}
+    assert len(gpd.read_parquet(StagePaths(cfg.output_dir).parcel_pieces)) > 24_000

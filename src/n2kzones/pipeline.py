@@ -231,10 +231,11 @@ def run_overlay(cfg: Config, *, progress: bool = False, backend: Backend | None 
         if backend.name == "local":
             write_parquet(paths.parcel_pieces, pieces)
         write_parquet(paths.farms, farms_z)
-        write_geopackage(
-            paths.geopackage,
-            {"areas": areas, "zones": national, "zones_by_area": by_area, "parcel_pieces": pieces_layer, "farms": farms_z},
-        )
+        layers = {"areas": areas, "zones": national, "zones_by_area": by_area, "parcel_pieces": pieces_layer, "farms": farms_z}
+        if not cfg.compute.pieces_in_geopackage:
+            del layers["parcel_pieces"]
+            log.info("parcel pieces not written into %s ([compute] pieces_in_geopackage = false); they are in %s", paths.geopackage.name, paths.parcel_pieces)
+        write_geopackage(paths.geopackage, layers)
         write_csv(paths.area_summary, summary)
         write_csv(paths.farm_summary, farms_table)
     outputs = [paths.parcel_pieces, paths.farms, paths.geopackage, paths.area_summary, paths.farm_summary]
