@@ -14,6 +14,7 @@ import json
 import os
 import signal
 import sys
+import tempfile
 from pathlib import Path
 
 import cloudpickle
@@ -173,11 +174,16 @@ def _checksums(root: Path) -> dict[str, str]:
 @pytest.fixture
 def kill(cluster, tmp_path: Path):
     _, client = cluster
+    registered: list[str] = []
 
     def register(prefix: str, times: int) -> Path:
-        markers = tmp_path / "kills"
-        markers.mkdir()
+        """Kill on tasks with ``prefix`` (replacing an earlier kill); its own marker folder."""
+        markers = Path(tempfile.mkdtemp(prefix="kills-", dir=tmp_path))
+        if registered:
+            client.unregister_worker_plugin(KillWorkerOnTask.name)
+            client.wait_for_workers(2, timeout=60)
         client.register_plugin(KillWorkerOnTask(prefix, str(markers), times))
+        registered.append(prefix)
         return markers
 
     yield register
@@ -209,12 +215,7 @@ def test_killed_worker_during_grid_tiles_and_rko_maxima_is_rerun(
     markers = kill("n2kzones-grid-tile-3", times=1)
     run_deposition(cfg)
     assert len(list(markers.glob("kill-*"))) == 1
-    for f in markers.glob("kill-*"):
-        f.unlink()
-    client = cluster[1]
-    client.unregister_worker_plugin(KillWorkerOnTask.name)
-    client.wait_for_workers(2, timeout=60)
-    client.register_plugin(KillWorkerOnTask("n2kzones-rko-maxima-0", str(markers), 1))
+    markers = kill("n2kzones-rko-maxima-0", times=1)
     run_rko(cfg)
     assert len(list(markers.glob("kill-*"))) == 1
     local, _ = local_and_dask
