@@ -1,10 +1,14 @@
 # n2kzones: `make demo` runs the whole pipeline on the sample region, `make test` the tests.
-# Targets are real files that depend on their inputs, the config and the code of their
-# stage, so `make` rebuilds only what changed. Outputs are written atomically by the code;
-# .DELETE_ON_ERROR removes any target a failed recipe may have touched.
+#
+# Stage targets follow the config: `n2kzones deps -c CONFIG` writes .n2k-deps/<config>.mk,
+# included below, in which each stage's target is its manifest in the config's output folder
+# (written last by the stage's commit) and depends on the manifests of the stages it reads,
+# the input files it reads, the config and the code of the modules it imports. So `make`
+# reruns exactly the stages whose inputs, config or code changed, and another config works
+# with `make overlay CONFIG=config/mine.toml`. Outputs are committed atomically by the code
+# (a whole stage or nothing), so no .DELETE_ON_ERROR: a failed stage leaves its target as it was.
 
 SHELL := /bin/bash
-.DELETE_ON_ERROR:
 .DEFAULT_GOAL := help
 
 PYTHON ?= python3
@@ -13,16 +17,15 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 CONFIG ?= config/sample.toml
 RAW    := data/raw/sample
-OUT    := data/processed
 SEED   ?= 20260626
 N2K    := $(BIN)/n2kzones
+STAGES := zones overlay deposition rko select scenario maps report
 
 PKG     := src/n2kzones
-COMMON  := $(STAMP) $(CONFIG) $(wildcard $(PKG)/*.toml $(PKG)/data/*) $(PKG)/config.py $(PKG)/params.py \
-           $(PKG)/validate.py $(PKG)/pipeline.py $(PKG)/errors.py $(wildcard $(PKG)/io/*.py)
 SAMPLE_MANIFEST := $(RAW)/manifest.json
+DEPS    := .n2k-deps/$(subst /,_,$(CONFIG)).mk
 
-.PHONY: help venv demo test sample zones overlay deposition rko select scenario maps report bench bench-scale clean clean-outputs lint docs data-real
+.PHONY: help venv demo test sample $(STAGES) bench bench-scale clean clean-outputs lint docs data-real
 
 help:  ## Show the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -35,62 +38,47 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)  ## Create .venv and install n2kzones with its test tools
 
-demo: overlay deposition rko select scenario maps report  ## Generate the sample region and run every pipeline stage on it
-	@echo "demo outputs in $(OUT)/: n2kzones.gpkg, area_summary.csv, farm_summary.csv, deposition.gpkg, area_deposition.csv, *.tif, rko_*.csv, zone_proposal.csv, scenarios.csv, zone_effectiveness.csv, maps/index.html, report/index.html"
-
-test: $(STAMP)  ## Run the test suite (2 workers); fails when no test ran
+test: $(STAMP)  ## Run the test suite (2 workers; includes the import-layer contract); fails when no test ran
 	@command -v chromium >/dev/null || [ -x /usr/bin/chromium ] || \
 		{ apt-get update -qq >/dev/null 2>&1; apt-get install -y -q chromium >/dev/null 2>&1; } \
 		|| echo "chromium could not be installed: the browser test of the maps will be skipped (fails under CI)" >&2
 	@$(BIN)/python -m pytest -n 2 --dist loadfile $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: treating as a failure" >&2; exit 1; fi; exit $$rc
 
-$(SAMPLE_MANIFEST): $(STAMP) $(PKG)/sample.py $(PKG)/data/parameters.toml
+$(SAMPLE_MANIFEST): $(STAMP) $(PKG)/datasets/sample.py $(PKG)/datasets/shapes.py $(PKG)/datasets/farms.py $(PKG)/data/parameters.toml
 	$(N2K) sample --out $(RAW) --seed $(SEED)
 
 sample: $(SAMPLE_MANIFEST)  ## Generate the sample region into data/raw/sample
 
-$(OUT)/stages/zones.parquet: $(SAMPLE_MANIFEST) $(COMMON) $(PKG)/zones.py $(wildcard config/*.csv)
-	$(N2K) zones --config $(CONFIG)
+# -- stages: targets from `n2kzones deps` (not needed for help, venv, test, lint, docs, clean) --
+NO_DEPS_GOALS := help venv test lint docs clean clean-outputs bench bench-scale data-real sample
+ifneq ($(filter-out $(NO_DEPS_GOALS),$(or $(MAKECMDGOALS),help)),)
+$(DEPS): $(CONFIG) $(STAMP) $(wildcard $(PKG)/stages/*.py)
+	@mkdir -p $(dir $@)
+	@$(N2K) -q deps -c $(CONFIG) -o $@
+-include $(DEPS)
+else ifneq ($(wildcard $(DEPS)),)
+include $(DEPS)
+endif
 
-zones: $(OUT)/stages/zones.parquet  ## Zones per area and the national zone layer
+# the sample's input files are made by `n2kzones sample`
+$(filter $(abspath $(RAW))/%,$(N2K_INPUTS)): | $(SAMPLE_MANIFEST)
 
-$(OUT)/n2kzones.gpkg: $(OUT)/stages/zones.parquet $(COMMON) $(PKG)/overlay.py $(PKG)/summary.py
-	$(N2K) overlay --config $(CONFIG)
+# every stage's target is its manifest; the recipe runs that stage
+$(N2K_OUT)/manifest_%.json:
+	$(N2K) $* --config $(CONFIG)
 
-overlay: $(OUT)/n2kzones.gpkg  ## Parcels and farms x zones: GeoPackage, area_summary.csv, farm_summary.csv
+zones: $(N2K_TARGET_zones)  ## Zones per area and the national zone layer
+overlay: $(N2K_TARGET_overlay)  ## Parcels and farms x zones: GeoPackage, area_summary.csv, farm_summary.csv
+deposition: $(N2K_TARGET_deposition)  ## NH3 deposition on hexagon receptors and a 100 m grid; KDW overload per area
+rko: $(N2K_TARGET_rko)  ## RKO threshold sweep: permit-free sources and their summed deposition
+select: $(N2K_TARGET_select)  ## Propose zone widths from the deposition coming from the zones
+scenario: $(N2K_TARGET_scenario)  ## Scenarios from the config and zone effectiveness (inside vs outside)
+maps: $(N2K_TARGET_maps)  ## Interactive maps: national overview and one map per area (self-contained HTML)
+report: $(N2K_TARGET_report)  ## HTML report: figures, links to the maps and tables
 
-$(OUT)/area_deposition.csv: $(OUT)/n2kzones.gpkg $(COMMON) $(PKG)/deposition_stage.py $(PKG)/overload.py $(wildcard $(PKG)/deposition/*.py $(PKG)/deposition/data/*)
-	$(N2K) deposition --config $(CONFIG)
-
-deposition: $(OUT)/area_deposition.csv  ## NH3 deposition on hexagon receptors and a 100 m grid; KDW overload per area
-
-DEP_OUT := $(OUT)/area_deposition.csv
-
-$(OUT)/rko_sweep.csv: $(DEP_OUT) $(COMMON) $(wildcard $(PKG)/rko*.py)
-	$(N2K) rko --config $(CONFIG)
-
-rko: $(OUT)/rko_sweep.csv  ## RKO threshold sweep: permit-free sources and their summed deposition
-
-$(OUT)/zone_proposal.csv: $(DEP_OUT) $(COMMON) $(PKG)/selection.py
-	$(N2K) select --config $(CONFIG)
-
-select: $(OUT)/zone_proposal.csv  ## Propose zone widths from the deposition coming from the zones
-
-$(OUT)/scenarios.csv: $(DEP_OUT) $(COMMON) $(PKG)/scenarios.py $(PKG)/effectiveness.py $(PKG)/selection.py
-	$(N2K) scenario --config $(CONFIG)
-
-scenario: $(OUT)/scenarios.csv  ## Scenarios from the config and zone effectiveness (inside vs outside)
-
-$(OUT)/maps/index.html: $(DEP_OUT) $(OUT)/rko_sweep.csv $(COMMON) $(PKG)/maps.py
-	$(N2K) maps --config $(CONFIG)
-
-maps: $(OUT)/maps/index.html  ## Interactive maps: national overview and one map per area (self-contained HTML)
-
-$(OUT)/report/index.html: $(OUT)/maps/index.html $(DEP_OUT) $(OUT)/rko_sweep.csv $(OUT)/zone_proposal.csv $(OUT)/scenarios.csv $(COMMON) $(PKG)/report.py
-	$(N2K) report --config $(CONFIG)
-
-report: $(OUT)/report/index.html  ## HTML report: figures, links to the maps and tables
+demo: $(STAGES)  ## Generate the sample region and run every pipeline stage on it
+	@echo "demo outputs in $(N2K_OUT)/: n2kzones.gpkg, area_summary.csv, farm_summary.csv, deposition.gpkg, area_deposition.csv, *.tif, rko_*.csv, zone_proposal.csv, scenarios.csv, zone_effectiveness.csv, maps/index.html, report/index.html"
 
 bench: $(STAMP)  ## Benchmarks on the national-sized sample (slow; prints ratios)
 	$(BIN)/python benchmarks/bench_overlay.py
@@ -106,13 +94,14 @@ docs: $(STAMP)  ## Generate docs/cli.md and docs/config.md from the code, then b
 	NO_MKDOCS_2_WARNING=1 $(BIN)/python -m mkdocs build --strict --site-dir build/site
 
 data-real: $(STAMP)  ## Download, verify and convert the official data (PDOK Natura 2000, BRP) into data/raw/real
-	$(BIN)/python -m n2kzones.realdata --out data/raw/real $(REALDATA_ARGS)
+	$(BIN)/python -m n2kzones.datasets.realdata --out data/raw/real $(REALDATA_ARGS)
 
-lint: $(STAMP)
+lint: $(STAMP)  ## ruff and the import-layer contract
 	$(BIN)/ruff check src tests benchmarks tools
+	$(BIN)/lint-imports
 
-clean-outputs:  ## Remove generated outputs (data/processed)
-	rm -rf $(OUT)/*
+clean-outputs:  ## Remove the config's generated outputs (its output folder)
+	@[ -n "$(N2K_OUT)" ] && rm -rf "$(N2K_OUT)" || true
 
-clean: clean-outputs  ## Remove outputs, generated sample data and the virtual environment
-	rm -rf $(RAW) $(VENV)
+clean: clean-outputs  ## Remove outputs, generated sample data, the virtual environment
+	rm -rf $(RAW) $(VENV) .n2k-deps

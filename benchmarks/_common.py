@@ -16,7 +16,7 @@ NATIONAL_SCALE = 32  # 32 tiles of 40 x 40 km: ~120 areas, ~770,000 parcels, ~50
 
 def national_sample(scale: int = NATIONAL_SCALE, out: Path = NATIONAL_DIR) -> Path:
     """Generate the national-sized sample region once (cached under data/raw/national)."""
-    from n2kzones.sample import generate_sample
+    from n2kzones.datasets.sample import generate_sample
 
     if not (out / "manifest.json").exists():
         print(f"generating the national-sized sample (scale {scale}) into {out} ...", flush=True)

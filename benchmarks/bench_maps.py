@@ -53,10 +53,11 @@ def load_times(paths: list[Path], shots: Path) -> list[tuple[str, float]]:
 
 def main() -> None:
     quiet_logging()
-    from n2kzones.deposition_stage import run_deposition
-    from n2kzones.maps import run_maps
-    from n2kzones.pipeline import run_overlay, run_zones
-    from n2kzones.rko_stage import run_rko
+    from n2kzones.stages.deposition import run_deposition
+    from n2kzones.stages.maps import run_maps
+    from n2kzones.stages.overlay import run_overlay
+    from n2kzones.stages.rko import run_rko
+    from n2kzones.stages.zones import run_zones
 
     raw = national_sample()
     out = REPO / "data" / "processed" / "national"

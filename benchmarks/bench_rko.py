@@ -45,9 +45,10 @@ def main() -> None:
     import numba
 
     from n2kzones.deposition import default_kernel, load_wind_rose
+    from n2kzones.deposition.maxima import brute_force_max, max_contribution
     from n2kzones.deposition.receptors import hexagon_receptors
     from n2kzones.params import load_parameters
-    from n2kzones.rko import brute_force_max, max_contribution, rko_sweep
+    from n2kzones.rko import rko_sweep
 
     root = national_sample()
     params = load_parameters()

@@ -60,7 +60,7 @@ def _national_config(out: Path) -> dict:
 def _synthetic_config(factor: int, out: Path) -> dict:
     import tomllib
 
-    from n2kzones.synthetic import generate_synthetic
+    from n2kzones.datasets.synthetic import generate_synthetic
 
     folder = SYNTH_DIR / f"x{factor}"
     if (folder / "manifest.json").exists():
@@ -85,15 +85,16 @@ def run_one(dataset: str, engine: str, workers: int, factor: int) -> dict:
 
     from n2kzones.compute import open_backend
     from n2kzones.config import config_from_dict
-    from n2kzones.deposition_stage import run_deposition
-    from n2kzones.pipeline import run_overlay, run_zones
-    from n2kzones.rko_stage import run_rko
+    from n2kzones.stages.deposition import run_deposition
+    from n2kzones.stages.overlay import run_overlay
+    from n2kzones.stages.rko import run_rko
+    from n2kzones.stages.zones import run_zones
 
     logging.basicConfig(level=logging.WARNING)
     out = REPO / "data" / "processed" / "bench_scale" / f"{dataset}-{engine}-{workers}"
     data = _national_config(out) if dataset == "national" else _synthetic_config(factor, out)
     data["compute"] = {
-        "engine": engine,
+        "backend": engine,
         "n_workers": workers,
         "threads_per_worker": 1,
         "memory_limit": "10GiB",
@@ -103,7 +104,7 @@ def run_one(dataset: str, engine: str, workers: int, factor: int) -> dict:
     t0 = time.perf_counter()
     run_zones(cfg)
     times["zones"] = time.perf_counter() - t0
-    with open_backend(cfg) as backend:
+    with open_backend(cfg.compute) as backend:
         for name, fn in (
             ("overlay", run_overlay),
             ("deposition", run_deposition),

@@ -43,7 +43,7 @@ def two_squares() -> gpd.GeoDataFrame:
 @pytest.fixture(scope="session")
 def sample_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The sample region (scale 1, default seed), generated once and shared by all workers."""
-    from n2kzones.sample import generate_sample
+    from n2kzones.datasets.sample import generate_sample
 
     root = tmp_path_factory.getbasetemp().parent  # shared by xdist workers of one run
     out = root / "sample-region"
@@ -71,7 +71,8 @@ def sample_config(sample_dir: Path, tmp_path_factory: pytest.TempPathFactory):
 @pytest.fixture(scope="session")
 def sample_overlay(sample_config):
     """Run the zones and overlay stages once on the sample; returns the config."""
-    from n2kzones.pipeline import run_overlay, run_zones
+    from n2kzones.stages.overlay import run_overlay
+    from n2kzones.stages.zones import run_zones
 
     run_zones(sample_config)
     run_overlay(sample_config)

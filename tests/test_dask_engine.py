@@ -27,10 +27,12 @@ from distributed import Client, LocalCluster, WorkerPlugin
 
 from n2kzones.compute import open_backend
 from n2kzones.config import Config
-from n2kzones.deposition_stage import run_deposition
 from n2kzones.errors import ComputeError
-from n2kzones.pipeline import StagePaths, run_overlay, run_zones
-from n2kzones.rko_stage import run_rko
+from n2kzones.stages.catalogue import output_path
+from n2kzones.stages.deposition import run_deposition
+from n2kzones.stages.overlay import run_overlay
+from n2kzones.stages.rko import run_rko
+from n2kzones.stages.zones import run_zones
 
 # The worker plugin below is defined here, so ship it to the workers by value.
 cloudpickle.register_pickle_by_value(sys.modules[__name__])
@@ -68,7 +70,7 @@ def _config(sample_config: Config, out: Path, **compute: object) -> Config:
 
 def _run_all(cfg: Config) -> None:
     run_zones(cfg)
-    with open_backend(cfg) as backend:
+    with open_backend(cfg.compute) as backend:
         run_overlay(cfg, backend=backend)
         run_deposition(cfg, backend=backend)
         run_rko(cfg, backend=backend)
@@ -79,11 +81,11 @@ def local_and_dask(
     sample_config: Config, cluster, tmp_path_factory: pytest.TempPathFactory
 ) -> tuple[Path, Path]:
     lc, _ = cluster
-    local = _config(sample_config, tmp_path_factory.mktemp("local"), engine="local")
+    local = _config(sample_config, tmp_path_factory.mktemp("local"), backend="local")
     dasked = _config(
         sample_config,
         tmp_path_factory.mktemp("dask"),
-        engine="dask",
+        backend="dask",
         scheduler=lc.scheduler_address,
     )
     _run_all(local)
@@ -112,13 +114,13 @@ def test_rasters_identical(local_and_dask, name: str) -> None:
 
 def test_parcel_pieces_and_farms_identical(local_and_dask) -> None:
     local, dasked = local_and_dask
-    pl = gpd.read_parquet(StagePaths(local).parcel_pieces)
-    pd_ = gpd.read_parquet(StagePaths(dasked).parcel_pieces)
-    assert StagePaths(dasked).parcel_pieces.is_dir()  # written per partition
-    assert len(list(StagePaths(dasked).parcel_pieces.glob("part-*.parquet"))) > 3
+    pl = gpd.read_parquet(output_path(local, "parcel_pieces"))
+    pd_ = gpd.read_parquet(output_path(dasked, "parcel_pieces"))
+    assert output_path(dasked, "parcel_pieces").is_dir()  # written per partition
+    assert len(list(output_path(dasked, "parcel_pieces").glob("part-*.parquet"))) > 3
     pd.testing.assert_frame_equal(pl.drop(columns="geometry"), pd_.drop(columns="geometry"))
     assert (pl.geometry.to_wkb() == pd_.geometry.to_wkb()).all()
-    fl, fd = gpd.read_parquet(StagePaths(local).farms), gpd.read_parquet(StagePaths(dasked).farms)
+    fl, fd = gpd.read_parquet(output_path(local, "farms")), gpd.read_parquet(output_path(dasked, "farms"))
     pd.testing.assert_frame_equal(fl, fd)
     rl = gpd.read_parquet(local / "stages" / "receptors.parquet")
     rd = gpd.read_parquet(dasked / "stages" / "receptors.parquet")
@@ -129,8 +131,8 @@ def test_geopackage_layers_hold_the_same_pieces(local_and_dask) -> None:
     import pyogrio
 
     local, dasked = local_and_dask
-    a = pyogrio.read_info(StagePaths(local).geopackage, layer="parcel_pieces")["features"]
-    b = pyogrio.read_info(StagePaths(dasked).geopackage, layer="parcel_pieces")["features"]
+    a = pyogrio.read_info(output_path(local, "overlay_gpkg"), layer="parcel_pieces")["features"]
+    b = pyogrio.read_info(output_path(dasked, "overlay_gpkg"), layer="parcel_pieces")["features"]
     assert a == b > 0
 
 
@@ -195,7 +197,7 @@ def test_killed_worker_is_replaced_and_the_task_rerun(
     sample_config, cluster, kill, local_and_dask, tmp_path
 ) -> None:
     lc, client = cluster
-    cfg = _config(sample_config, tmp_path / "out", engine="dask", scheduler=lc.scheduler_address)
+    cfg = _config(sample_config, tmp_path / "out", backend="dask", scheduler=lc.scheduler_address)
     run_zones(cfg)
     markers = kill("n2kzones-overlay-2", times=1)
     run_overlay(cfg)
@@ -209,7 +211,7 @@ def test_killed_worker_during_grid_tiles_and_rko_maxima_is_rerun(
     sample_config, cluster, kill, local_and_dask, tmp_path
 ) -> None:
     lc, _ = cluster
-    cfg = _config(sample_config, tmp_path / "out", engine="dask", scheduler=lc.scheduler_address)
+    cfg = _config(sample_config, tmp_path / "out", backend="dask", scheduler=lc.scheduler_address)
     run_zones(cfg)
     run_overlay(cfg)
     markers = kill("n2kzones-grid-tile-3", times=1)
@@ -230,7 +232,7 @@ def test_worker_dying_every_time_fails_cleanly_and_keeps_earlier_outputs(
     sample_config, cluster, kill, tmp_path
 ) -> None:
     lc, _ = cluster
-    cfg = _config(sample_config, tmp_path / "out", engine="dask", scheduler=lc.scheduler_address)
+    cfg = _config(sample_config, tmp_path / "out", backend="dask", scheduler=lc.scheduler_address)
     run_zones(cfg)
     run_overlay(cfg)  # an earlier, complete run
     before = _checksums(cfg.output_dir)
@@ -326,24 +328,24 @@ def test_ids_repeated_across_partitions_resolved_as_in_memory(
 ) -> None:
     lc, _ = cluster
     path = parcels_with_repeats[variant]
-    local = _overlay_with(sample_config, tmp_path / "local", path, policy, engine="local")
+    local = _overlay_with(sample_config, tmp_path / "local", path, policy, backend="local")
     dasked = _overlay_with(
         sample_config,
         tmp_path / "dask",
         path,
         policy,
-        engine="dask",
+        backend="dask",
         scheduler=lc.scheduler_address,
         partition_rows=1000,
     )
-    pl, pd_ = (gpd.read_parquet(StagePaths(c.output_dir).parcel_pieces) for c in (local, dasked))
+    pl, pd_ = (gpd.read_parquet(output_path(c.output_dir, "parcel_pieces")) for c in (local, dasked))
     # these partitions overlap in space, so the Dask engine reorders them along a Hilbert curve
     assert pl["input_row"].is_monotonic_increasing and not pd_["input_row"].is_monotonic_increasing
     pl, pd_ = (p.sort_values(["input_row", "zone_key"]).reset_index(drop=True) for p in (pl, pd_))
     pd.testing.assert_frame_equal(pl, pd_)
     assert (
-        StagePaths(local.output_dir).area_summary.read_bytes()
-        == StagePaths(dasked.output_dir).area_summary.read_bytes()
+        output_path(local.output_dir, "area_summary").read_bytes()
+        == output_path(dasked.output_dir, "area_summary").read_bytes()
     )
     ml = json.loads((local.output_dir / "manifest_overlay.json").read_text())["inputs"]["parcels"]
     md = json.loads((dasked.output_dir / "manifest_overlay.json").read_text())["inputs"]["parcels"]
@@ -368,7 +370,7 @@ def test_ids_repeated_across_partitions_refused_when_rows_differ(
             tmp_path / "dask",
             parcels_with_repeats["differ"],
             "drop_identical",
-            engine="dask",
+            backend="dask",
             scheduler=lc.scheduler_address,
             partition_rows=1000,
         )
@@ -377,9 +379,9 @@ def test_ids_repeated_across_partitions_refused_when_rows_differ(
 def test_pieces_can_stay_out_of_the_geopackage(sample_config, tmp_path) -> None:
     import pyogrio
 
-    cfg = _config(sample_config, tmp_path / "out", engine="local", pieces_in_geopackage=False)
+    cfg = _config(sample_config, tmp_path / "out", backend="local", pieces_in_geopackage=False)
     run_zones(cfg)
     run_overlay(cfg)
-    layers = set(pyogrio.list_layers(StagePaths(cfg.output_dir).geopackage)[:, 0])
+    layers = set(pyogrio.list_layers(output_path(cfg.output_dir, "overlay_gpkg"))[:, 0])
     assert layers == {"areas", "zones", "zones_by_area", "farms"}
-    assert len(gpd.read_parquet(StagePaths(cfg.output_dir).parcel_pieces)) > 24_000
+    assert len(gpd.read_parquet(output_path(cfg.output_dir, "parcel_pieces"))) > 24_000

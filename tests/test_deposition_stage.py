@@ -9,7 +9,8 @@ import pytest
 import rasterio
 
 from n2kzones.deposition import default_kernel, deposition_at_points
-from n2kzones.deposition_stage import DepositionPaths, run_deposition
+from n2kzones.stages.catalogue import OutputFolder
+from n2kzones.stages.deposition import run_deposition
 
 
 @pytest.fixture(scope="module")
@@ -44,8 +45,8 @@ def test_one_receptor_by_hand(result) -> None:
 
 def test_area_table_and_rasters(result) -> None:
     cfg, out = result
-    paths = DepositionPaths(cfg.output_dir)
-    table = pd.read_csv(paths.area_table)
+    paths = OutputFolder(cfg.output_dir)
+    table = pd.read_csv(paths.area_deposition)
     rec = out["receptors"]
     nat = table.set_index("site_code").loc["ALL"]
     assert nat["sensitive_ha"] == pytest.approx(rec["habitat_ha"].sum())
@@ -53,11 +54,11 @@ def test_area_table_and_rasters(result) -> None:
     per_area = table.loc[table["site_code"] != "ALL"]
     assert per_area["sensitive_ha"].sum() == pytest.approx(nat["sensitive_ha"])
     assert per_area["pct_overloaded"].between(0, 100).all()
-    with rasterio.open(paths.tif("deposition_farms")) as src:
+    with rasterio.open(paths.deposition_farms_tif) as src:
         farm = src.read(1, masked=True)
         assert src.crs.to_epsg() == 28992 and src.res == (cfg.deposition.cell_m, cfg.deposition.cell_m)
         assert float(farm.min()) >= 0 and float(farm.max()) > 100
-    with rasterio.open(paths.tif("exceedance")) as src:
+    with rasterio.open(paths.exceedance_tif) as src:
         ex = src.read(1, masked=True)
         assert 0 < ex.count() < ex.size  # only where there is habitat
 
@@ -67,8 +68,8 @@ def test_area_table_and_rasters(result) -> None:
 def test_grid_tiles_change_the_grid_by_roundoff_only(sample_dir, cutoff_m, method) -> None:
     """Tiles with halos give the grid one tile gives (both engines tile the same way)."""
     from n2kzones.deposition import GridSpec, default_kernel
-    from n2kzones.deposition_stage import GridInputs, grid_tile, sensitive_habitats
     from n2kzones.io.raster import read_raster
+    from n2kzones.stages.deposition import GridInputs, grid_tile, sensitive_habitats
 
     farms = gpd.read_file(sample_dir / "veehouderijen.gpkg")
     habitats = gpd.read_file(sample_dir / "habitats.gpkg").assign(kdw_mol_ha=1000.0)

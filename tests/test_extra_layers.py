@@ -10,7 +10,7 @@ import pytest
 import shapely
 
 from n2kzones.config import config_from_dict
-from n2kzones.pipeline import run_zones
+from n2kzones.stages.zones import run_zones
 
 RD = "EPSG:28992"
 

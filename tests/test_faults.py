@@ -33,7 +33,7 @@ TEMP = re.compile(r"^\..*\.tmp")
 
 def _overlay(cfg: Path) -> subprocess.Popen:
     return subprocess.Popen(
-        [*CLI, "-q", "overlay", "-c", str(cfg)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        [*CLI, "-q", "overlay", "-c", str(cfg), "--rebuild-upstream"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
     )
 
 

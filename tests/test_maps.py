@@ -16,46 +16,41 @@ XSS = "<img src=x onerror=alert(1)>"
 
 
 @pytest.fixture(scope="module")
-def mapped(sample_overlay, tmp_path_factory):
-    """The sample after deposition and RKO, one area renamed to an HTML payload; maps written
-    self-contained into ``output_dir/maps`` and with CDN links into a second folder."""
-    from n2kzones.deposition_stage import run_deposition
-    from n2kzones.maps import run_maps
-    from n2kzones.pipeline import StagePaths
-    from n2kzones.rko_stage import run_rko
+def mapped(sample_config, tmp_path_factory):
+    """The whole pipeline on the sample with one area renamed to an HTML payload in its input
+    layer; maps written self-contained into ``output_dir/maps`` and, from a copy of the
+    complete output folder, with CDN links into a second folder."""
+    from n2kzones.stages.maps import run_maps
+    from n2kzones.stages.run import run_all
 
-    cfg = sample_overlay
-    paths = StagePaths(cfg.output_dir)
-    if not (cfg.output_dir / "area_deposition.csv").exists():
-        run_deposition(cfg)
-    if not (cfg.output_dir / "rko_sources.gpkg").exists():
-        run_rko(cfg)
-    # a copy of the outputs with a hostile area name, so other tests keep the original
-    out = tmp_path_factory.mktemp("maps-out")
-    for p in cfg.output_dir.iterdir():
-        if p.is_file():
-            shutil.copy2(p, out / p.name)
-    shutil.copytree(paths.stages, out / "stages")
+    work = tmp_path_factory.mktemp("maps-out")
+    spec = sample_config.inputs.areas
+    areas_in = gpd.read_file(sample_config.resolve(spec.path), layer=spec.layer)
+    victim = str(areas_in["site_code"].iloc[0])
+    areas_in.loc[areas_in.index[0], "name"] = XSS
+    hostile = work / "input" / "natura2000.gpkg"
+    hostile.parent.mkdir()
+    areas_in.to_file(hostile, layer=spec.layer)
+    out = work / "out"
+    cfg = sample_config.model_copy(
+        update={
+            "project": sample_config.project.model_copy(update={"output_dir": out}),
+            "inputs": sample_config.inputs.model_copy(update={"areas": spec.model_copy(update={"path": hostile})}),
+        }
+    )
+    run_all(cfg, stages=("zones", "overlay", "deposition", "rko", "select", "scenario"))
+    inline = run_maps(cfg, self_contained=True)
     areas = gpd.read_parquet(out / "stages" / "areas.parquet")
-    victim = str(areas["site_code"].iloc[0])
-    areas.loc[areas.index[0], "name"] = XSS
-    areas.to_parquet(out / "stages" / "areas.parquet")
-    project = cfg.project.model_copy(update={"output_dir": out})
-    cfg2 = cfg.model_copy(update={"project": project})
-    assert cfg2.output_dir == out
-    inline = run_maps(cfg2, self_contained=True)
-    cdn_cfg = cfg2.model_copy(update={"project": project.model_copy(update={"output_dir": out / "cdn"})})
-    (out / "cdn").mkdir()
-    for p in out.iterdir():
-        if p.is_file():
-            shutil.copy2(p, out / "cdn" / p.name)
-    shutil.copytree(out / "stages", out / "cdn" / "stages")
+    assert XSS in set(areas["name"])
+    cdn_out = work / "cdn"
+    shutil.copytree(out, cdn_out)  # a complete output folder, moved: still consistent
+    cdn_cfg = cfg.model_copy(update={"project": cfg.project.model_copy(update={"output_dir": cdn_out})})
     cdn = run_maps(cdn_cfg, self_contained=False)
-    return {"cfg": cfg2, "inline": inline, "cdn": cdn, "areas": areas, "victim": victim}
+    return {"cfg": cfg, "inline": inline, "cdn": cdn, "areas": areas, "victim": victim}
 
 
 def test_every_area_has_a_map(mapped):
-    from n2kzones.maps import area_map_name
+    from n2kzones.render.maps import area_map_name
 
     maps_dir = mapped["cfg"].output_dir / "maps"
     assert (maps_dir / "index.html").exists()
@@ -66,7 +61,7 @@ def test_every_area_has_a_map(mapped):
 
 
 def test_layers_and_map_furniture(mapped):
-    from n2kzones.maps import area_map_name
+    from n2kzones.render.maps import area_map_name
 
     maps_dir = mapped["cfg"].output_dir / "maps"
     index = (maps_dir / "index.html").read_text()
@@ -94,7 +89,7 @@ def test_layers_and_map_furniture(mapped):
 
 
 def test_input_values_are_escaped(mapped):
-    from n2kzones.maps import area_map_name
+    from n2kzones.render.maps import area_map_name
 
     maps_dir = mapped["cfg"].output_dir / "maps"
     for path in (maps_dir / "index.html", maps_dir / area_map_name(mapped["victim"])):
@@ -116,10 +111,10 @@ def test_self_contained_has_no_cdn_leaflet(mapped):
 
 
 def test_display_geometry_is_rounded_wgs84(sample_overlay):
-    from n2kzones.maps import display_geometry
-    from n2kzones.pipeline import StagePaths
+    from n2kzones.render.maps import display_geometry
+    from n2kzones.stages.catalogue import output_path
 
-    areas = gpd.read_parquet(StagePaths(sample_overlay.output_dir).areas)
+    areas = gpd.read_parquet(output_path(sample_overlay.output_dir, "areas"))
     g = display_geometry(areas)
     assert g.crs.to_epsg() == 4326 and len(g) == len(areas)
     xy = g.get_coordinates().to_numpy()
@@ -127,7 +122,7 @@ def test_display_geometry_is_rounded_wgs84(sample_overlay):
 
 
 def test_report(mapped):
-    from n2kzones.report import run_report
+    from n2kzones.stages.report import run_report
 
     cfg = mapped["cfg"]
     path = run_report(cfg)
@@ -184,7 +179,7 @@ def test_maps_render_in_headless_chromium(mapped):
     maps_dir = mapped["cfg"].output_dir / "maps"
     shots = mapped["cfg"].output_dir / "report" / "screenshots"
     shots.mkdir(parents=True, exist_ok=True)
-    from n2kzones.maps import area_map_name
+    from n2kzones.render.maps import area_map_name
 
     with sync_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])

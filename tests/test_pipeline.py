@@ -9,12 +9,13 @@ import pyogrio
 import pytest
 from tests.conftest import read_manifest
 
-from n2kzones.pipeline import StagePaths, run_overlay
+from n2kzones.stages.catalogue import OutputFolder
+from n2kzones.stages.overlay import run_overlay
 
 
 @pytest.fixture(scope="module")
 def outputs(sample_overlay):
-    paths = StagePaths(sample_overlay.output_dir)
+    paths = OutputFolder(sample_overlay.output_dir)
     parcels = gpd.read_file(sample_overlay.resolve(sample_overlay.inputs.parcels.path), layer="brp_gewas")
     return sample_overlay, paths, parcels
 
@@ -80,7 +81,7 @@ def test_overlapping_1000m_zones_of_the_close_pair(outputs) -> None:
 
 def test_geopackage_layers_and_farm_table(outputs) -> None:
     cfg, paths, _ = outputs
-    layers = set(pyogrio.list_layers(paths.geopackage)[:, 0])
+    layers = set(pyogrio.list_layers(paths.overlay_gpkg)[:, 0])
     assert {"areas", "zones", "parcel_pieces", "farms"} <= layers
     farms = pd.read_csv(paths.farm_summary)
     assert farms["farm_id"].is_unique
@@ -107,15 +108,15 @@ def test_manifest_accounts_for_every_feature(outputs) -> None:
 def test_failed_run_leaves_previous_outputs_intact(outputs, monkeypatch) -> None:
     cfg, paths, _ = outputs
     before = paths.area_summary.read_bytes()
-    gpkg_before = paths.geopackage.stat().st_mtime_ns
+    gpkg_before = paths.overlay_gpkg.stat().st_mtime_ns
 
     def boom(*args, **kwargs):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr("n2kzones.pipeline.write_csv", boom)
+    monkeypatch.setattr("n2kzones.stages.overlay.write_csv", boom)
     with pytest.raises(RuntimeError, match="disk full"):
         run_overlay(cfg)
     assert paths.area_summary.read_bytes() == before
-    assert paths.geopackage.stat().st_mtime_ns >= gpkg_before  # complete, written before the failure
+    assert paths.overlay_gpkg.stat().st_mtime_ns >= gpkg_before  # complete, written before the failure
     assert not list(paths.root.glob(".*tmp*"))  # no temporary files left behind
-    assert len(pyogrio.list_layers(paths.geopackage)) >= 4
+    assert len(pyogrio.list_layers(paths.overlay_gpkg)) >= 4

@@ -21,8 +21,8 @@ import rasterio.windows
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from n2kzones.deposition.grid import GridSpec, Tile
 from n2kzones.errors import InputError, N2kError
+from n2kzones.io.grid import GridSpec, Tile
 from n2kzones.io.raster import TiledGeoTIFFWriter, _uncovered_cells
 
 NODATA = -9999.0
@@ -383,7 +383,7 @@ _BIG_SCRIPT = textwrap.dedent(
     """
     import json, resource, sys, time
     import numpy as np
-    from n2kzones.deposition.grid import GridSpec
+    from n2kzones.io.grid import GridSpec
     from n2kzones.io.raster import TiledGeoTIFFWriter
 
     n_cells, tile_cells, out = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]

@@ -1,4 +1,4 @@
-"""n2kzones.realdata against small fixtures in the official schemas; never the network."""
+"""n2kzones.datasets.realdata against small fixtures in the official schemas; never the network."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pyogrio
 import pytest
 from shapely.geometry import Polygon, box
 
-from n2kzones import realdata
+from n2kzones.datasets import realdata
 from n2kzones.errors import N2kError
 
 

@@ -11,17 +11,16 @@ import pytest
 
 from n2kzones.config import LayerInput
 from n2kzones.deposition import RadialKernel, default_kernel, deposition_at_points, load_wind_rose
+from n2kzones.deposition.maxima import brute_force_max, max_contribution
 from n2kzones.io.readers import read_layer
 from n2kzones.params import load_parameters
 from n2kzones.rko import (
-    brute_force_max,
-    max_contribution,
     projects_rko,
     range_labels,
     rko_sweep,
     threshold_buckets,
 )
-from n2kzones.rko_stage import receptor_radius_from_config
+from n2kzones.stages.common import receptor_radius_m as receptor_radius_from_config
 
 RD = "EPSG:28992"
 
@@ -129,7 +128,7 @@ def test_buckets_and_labels() -> None:
 # -- sample region ------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def sample(sample_overlay):
-    from n2kzones.deposition_stage import run_deposition
+    from n2kzones.stages.deposition import run_deposition
 
     cfg = sample_overlay
     rec_path = cfg.output_dir / "stages" / "receptors.parquet"
@@ -255,7 +254,7 @@ def test_sweep_monotone_row_order_independent_and_range_below_no_range(sample) -
 
 
 def test_stage_outputs_and_determinism(sample) -> None:
-    from n2kzones.rko import run_rko
+    from n2kzones.stages.rko import run_rko
 
     cfg, farms, rec = sample
     out = run_rko(cfg)

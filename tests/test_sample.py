@@ -1,4 +1,4 @@
-"""Tests of the synthetic sample region generator (n2kzones.sample)."""
+"""Tests of the synthetic sample region generator (n2kzones.datasets.sample)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ import rasterio
 import rasterio.transform
 import shapely
 
-from n2kzones import sample
+from n2kzones.datasets import sample
 from n2kzones.errors import ConfigError
 from n2kzones.params import load_parameters
 

@@ -10,10 +10,11 @@ import shapely
 
 from n2kzones.config import Scenario
 from n2kzones.deposition import default_kernel, load_wind_rose
+from n2kzones.deposition.model import DepositionModel
 from n2kzones.effectiveness import zone_effectiveness
 from n2kzones.errors import ConfigError, InputError
 from n2kzones.scenarios import apply_cut, contribution_on_overload, scenario_cut, scenario_table
-from n2kzones.selection import DepositionModel, propose_widths, zone_contributions
+from n2kzones.selection import propose_widths, zone_contributions
 
 RD = "EPSG:28992"
 REL = 1e-5  # kernel lookup-table error is ~2e-6
@@ -295,9 +296,9 @@ def test_effectiveness_ratio_is_kernel_ratio(model) -> None:
 # -- the sample region ---------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def sample_run(sample_overlay, tmp_path_factory):
-    from n2kzones.deposition_stage import run_deposition
-    from n2kzones.scenarios import run_scenarios
-    from n2kzones.selection import run_select
+    from n2kzones.stages.deposition import run_deposition
+    from n2kzones.stages.scenario import run_scenarios
+    from n2kzones.stages.select import run_select
 
     run_deposition(sample_overlay)
     poly = tmp_path_factory.mktemp("poly") / "veluwe.gpkg"
@@ -364,12 +365,15 @@ def test_sample_outputs(sample_run) -> None:
 
 
 def test_sample_identical_and_order_independent(sample_run) -> None:
-    from n2kzones.selection import load_stage_inputs, run_select
+    from n2kzones.stages.catalogue import OutputFolder
+    from n2kzones.stages.common import model_from_config
+    from n2kzones.stages.select import run_select
 
     cfg, proposal, table, _ = sample_run
     pd.testing.assert_frame_equal(run_select(cfg), proposal, check_exact=True)
-    areas, farms, rec = load_stage_inputs(cfg)
-    model = DepositionModel.from_config(cfg)
+    out = OutputFolder(cfg.output_dir)
+    areas, farms, rec = (gpd.read_parquet(p) for p in (out.areas, out.farms, out.receptors))
+    model = model_from_config(cfg)
     shuffle = {"frac": 1, "random_state": 11}
     a = zone_effectiveness(areas, farms, rec, model, cut_pct=1.0)
     b = zone_effectiveness(

@@ -15,16 +15,16 @@ import rasterio
 import shapely
 
 from n2kzones.config import LayerInput, load_config
-from n2kzones.errors import InputError
-from n2kzones.io.readers import read_layer
-from n2kzones.params import load_parameters
-from n2kzones.synthetic import (
+from n2kzones.datasets.synthetic import (
     CATEGORIES,
     DEPOSITION_RANGE_MOL_HA,
     _PartitionWriter,
     generate_synthetic,
     gilbert_order,
 )
+from n2kzones.errors import InputError
+from n2kzones.io.readers import read_layer
+from n2kzones.params import load_parameters
 
 N = 20_000
 

@@ -87,7 +87,7 @@ def render_cli() -> str:
         lines.append(f"## `{title}` {{ #{anchor} }}\n\n")
         lines.append("```text\n" + _help_text(path, cmd).rstrip() + "\n```\n\n")
     lines.append(
-        "The data download helper is a separate module: `python -m n2kzones.realdata --help` "
+        "The data download helper is a separate module: `python -m n2kzones.datasets.realdata --help` "
         "(see [Real data](real-data.md)).\n"
     )
     return "".join(lines)

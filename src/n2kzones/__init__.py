@@ -6,9 +6,8 @@ The stable public API is re-exported here and imported lazily (PEP 562), so
     import n2kzones as nz
 
     cfg = nz.load_config("config/sample.toml")
-    nz.run_zones(cfg)
-    nz.run_overlay(cfg)
-    nz.run_deposition(cfg)
+    nz.run_all(cfg)                 # every stage, zones to report
+    nz.run_stage("rko", cfg)        # one stage (its upstream must be current)
 """
 
 from __future__ import annotations
@@ -17,7 +16,7 @@ import importlib
 import logging
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+from n2kzones._version import __version__
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())
 
@@ -30,7 +29,7 @@ _API: dict[str, str] = {
     # inputs
     "read_layer": "n2kzones.io.readers",
     "read_inputs": "n2kzones.io.readers",
-    "generate_sample": "n2kzones.sample",
+    "generate_sample": "n2kzones.datasets.sample",
     # zones and overlay
     "resolve_widths": "n2kzones.zones",
     "build_zones": "n2kzones.zones",
@@ -40,16 +39,19 @@ _API: dict[str, str] = {
     "default_kernel": "n2kzones.deposition.kernel",
     "deposition_at_points": "n2kzones.deposition.engine",
     "deposition_on_grid": "n2kzones.deposition.engine",
-    "GridSpec": "n2kzones.deposition.grid",
+    "GridSpec": "n2kzones.io.grid",
     # pipeline stages (each reads a Config and writes into its output_dir)
-    "run_zones": "n2kzones.pipeline",
-    "run_overlay": "n2kzones.pipeline",
-    "run_deposition": "n2kzones.deposition_stage",
-    "run_rko": "n2kzones.rko",
-    "run_select": "n2kzones.selection",
-    "run_scenarios": "n2kzones.scenarios",
-    "run_maps": "n2kzones.maps",
-    "run_report": "n2kzones.report",
+    "run_zones": "n2kzones.stages.zones",
+    "run_overlay": "n2kzones.stages.overlay",
+    "run_deposition": "n2kzones.stages.deposition",
+    "run_rko": "n2kzones.stages.rko",
+    "run_select": "n2kzones.stages.select",
+    "run_scenarios": "n2kzones.stages.scenario",
+    "run_maps": "n2kzones.stages.maps",
+    "run_report": "n2kzones.stages.report",
+    "run_all": "n2kzones.stages.run",
+    "run_stage": "n2kzones.stages.run",
+    "DepositionModel": "n2kzones.deposition.model",
 }
 
 __all__ = [
@@ -76,24 +78,30 @@ __all__ = [
     "run_scenarios",
     "run_maps",
     "run_report",
+    "run_all",
+    "run_stage",
+    "DepositionModel",
 ]
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from n2kzones.config import config_from_dict, load_config
+    from n2kzones.datasets.sample import generate_sample
     from n2kzones.deposition.engine import deposition_at_points, deposition_on_grid
-    from n2kzones.deposition.grid import GridSpec
     from n2kzones.deposition.kernel import default_kernel
-    from n2kzones.deposition_stage import run_deposition
+    from n2kzones.deposition.model import DepositionModel
+    from n2kzones.io.grid import GridSpec
     from n2kzones.io.readers import read_inputs, read_layer
-    from n2kzones.maps import run_maps
     from n2kzones.overlay import overlay_farms, overlay_parcels
     from n2kzones.params import load_parameters
-    from n2kzones.pipeline import run_overlay, run_zones
-    from n2kzones.report import run_report
-    from n2kzones.rko import run_rko
-    from n2kzones.sample import generate_sample
-    from n2kzones.scenarios import run_scenarios
-    from n2kzones.selection import run_select
+    from n2kzones.stages.deposition import run_deposition
+    from n2kzones.stages.maps import run_maps
+    from n2kzones.stages.overlay import run_overlay
+    from n2kzones.stages.report import run_report
+    from n2kzones.stages.rko import run_rko
+    from n2kzones.stages.run import run_all, run_stage
+    from n2kzones.stages.scenario import run_scenarios
+    from n2kzones.stages.select import run_select
+    from n2kzones.stages.zones import run_zones
     from n2kzones.zones import build_zones, resolve_widths
 
 

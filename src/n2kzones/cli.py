@@ -1,7 +1,7 @@
 """Command-line interface: ``n2kzones <stage> --config config/sample.toml``.
 
 The library only logs; this module owns the log handlers and progress bars, and turns
-n2kzones' errors into one clear message and exit code 2 (a traceback with ``-v``).
+n2kzones' errors into one clear message and exit code 2 (a traceback only with ``-vv``).
 """
 
 from __future__ import annotations
@@ -25,13 +25,21 @@ app = typer.Typer(
 )
 
 ConfigOpt = Annotated[Path, typer.Option("--config", "-c", help="Project config (TOML).")]
+BackendOpt = Annotated[
+    str | None,
+    typer.Option("--backend", help="'local' or 'dask' (overrides \\[compute] backend)."),
+]
 EngineOpt = Annotated[
     str | None,
-    typer.Option("--engine", help="'local' or 'dask' (overrides \\[compute] engine)."),
+    typer.Option("--engine", hidden=True, help="Deprecated name of --backend."),
 ]
 SchedulerOpt = Annotated[
     str | None,
-    typer.Option("--scheduler", help="Dask scheduler address (tcp://host:8786); implies --engine dask."),
+    typer.Option("--scheduler", help="Dask scheduler address (tcp://host:8786); implies --backend dask."),
+]
+RebuildOpt = Annotated[
+    bool,
+    typer.Option("--rebuild-upstream", help="Rerun upstream stages whose outputs are missing or stale first."),
 ]
 DEFAULT_CONFIG = Path("config/sample.toml")
 
@@ -61,11 +69,12 @@ def main(
 
 
 def _run(step: str, fn, *args, **kwargs):  # noqa: ANN001, ANN202 - thin wrapper
+    """Call ``fn``; an n2kzones error becomes one red line and exit code 2 (a traceback with -vv)."""
     t0 = time.perf_counter()
     try:
         result = fn(*args, **kwargs)
     except N2kError as exc:
-        if _state["verbose"]:
+        if _state["verbose"] > 1:
             raise
         typer.secho(f"n2kzones {step}: {exc}", err=True, fg=typer.colors.RED)
         raise typer.Exit(code=2) from None
@@ -73,10 +82,13 @@ def _run(step: str, fn, *args, **kwargs):  # noqa: ANN001, ANN202 - thin wrapper
     return result
 
 
-def _config(path: Path, engine: str | None = None, scheduler: str | None = None):  # noqa: ANN202
+def _config(path: Path, backend: str | None = None, scheduler: str | None = None, engine: str | None = None):  # noqa: ANN202
     from n2kzones.config import load_config
 
-    changes = {k: v for k, v in (("engine", "dask" if scheduler else engine), ("scheduler", scheduler)) if v}
+    if engine is not None:
+        typer.secho("--engine is deprecated: use --backend (same values)", err=True, fg=typer.colors.YELLOW)
+        backend = backend or engine
+    changes = {k: v for k, v in (("backend", "dask" if scheduler else backend), ("scheduler", scheduler)) if v}
 
     def load():  # noqa: ANN202
         cfg = load_config(path)
@@ -91,13 +103,25 @@ def _backend(cfg):  # noqa: ANN001, ANN202
     from n2kzones.compute import open_backend
 
     try:
-        with open_backend(cfg) as backend:
+        with open_backend(cfg.compute) as backend:
             yield backend
     except N2kError as exc:
-        if _state["verbose"]:
+        if _state["verbose"] > 1:
             raise
         typer.secho(f"n2kzones: {exc}", err=True, fg=typer.colors.RED)
         raise typer.Exit(code=2) from None
+
+
+def _stage(name: str, config: Path, *, rebuild: bool = False, backend: str | None = None, scheduler: str | None = None,
+           engine: str | None = None, **options) -> None:  # noqa: ANN003
+    from n2kzones.stages.run import ON_BACKEND, run_stage
+
+    cfg = _config(config, backend, scheduler, engine)
+    if name in ON_BACKEND or rebuild:
+        with _backend(cfg) as be:
+            _run(name, run_stage, name, cfg, backend=be, rebuild_upstream=rebuild, **options)
+    else:
+        _run(name, run_stage, name, cfg, rebuild_upstream=rebuild, **options)
 
 
 @app.command()
@@ -107,7 +131,7 @@ def sample(
     scale: Annotated[int, typer.Option(min=1, help="Number of 40 x 40 km tiles (32 ~ national).")] = 1,
 ) -> None:
     """Generate the embedded sample region (areas, habitats, parcels, farms, background)."""
-    from n2kzones.sample import generate_sample
+    from n2kzones.datasets.sample import generate_sample
 
     summary = _run("sample", generate_sample, out, seed=seed, scale=scale)
     typer.echo(str(summary))
@@ -124,7 +148,7 @@ def synthetic(
     crs: Annotated[str, typer.Option(help="Projected CRS in metres of all layers.")] = "EPSG:3035",
 ) -> None:
     """Generate a synthetic EU-scale data set as partitioned GeoParquet (tests, benchmarks)."""
-    from n2kzones.synthetic import generate_synthetic
+    from n2kzones.datasets.synthetic import generate_synthetic
 
     summary = _run(
         "synthetic",
@@ -151,73 +175,49 @@ def check(config: ConfigOpt = DEFAULT_CONFIG) -> None:
 
 
 @app.command()
-def zones(config: ConfigOpt = DEFAULT_CONFIG) -> None:
+def zones(config: ConfigOpt = DEFAULT_CONFIG, rebuild_upstream: RebuildOpt = False) -> None:
     """Build the zones per area and the national zone layer."""
-    from n2kzones.pipeline import run_zones
-
-    cfg = _config(config)
-    _run("zones", run_zones, cfg)
+    _stage("zones", config, rebuild=rebuild_upstream)
 
 
 @app.command()
-def overlay(config: ConfigOpt = DEFAULT_CONFIG, engine: EngineOpt = None, scheduler: SchedulerOpt = None) -> None:
+def overlay(
+    config: ConfigOpt = DEFAULT_CONFIG, backend: BackendOpt = None, scheduler: SchedulerOpt = None,
+    rebuild_upstream: RebuildOpt = False, engine: EngineOpt = None,
+) -> None:
     """Overlay parcels and farms with the zones; write the GeoPackage and CSV tables."""
-    from n2kzones.pipeline import run_overlay
-
-    cfg = _config(config, engine, scheduler)
-    with _backend(cfg) as backend:
-        _run("overlay", run_overlay, cfg, progress=sys.stderr.isatty(), backend=backend)
+    _stage("overlay", config, rebuild=rebuild_upstream, backend=backend, scheduler=scheduler, engine=engine,
+           progress=sys.stderr.isatty())
 
 
 @app.command()
-def deposition(config: ConfigOpt = DEFAULT_CONFIG, engine: EngineOpt = None, scheduler: SchedulerOpt = None) -> None:
+def deposition(
+    config: ConfigOpt = DEFAULT_CONFIG, backend: BackendOpt = None, scheduler: SchedulerOpt = None,
+    rebuild_upstream: RebuildOpt = False, engine: EngineOpt = None,
+) -> None:
     """NH3 deposition from the farms on hexagon receptors and a grid; KDW overload per area."""
-    from n2kzones.deposition_stage import run_deposition
-
-    cfg = _config(config, engine, scheduler)
-    with _backend(cfg) as backend:
-        _run("deposition", run_deposition, cfg, backend=backend)
+    _stage("deposition", config, rebuild=rebuild_upstream, backend=backend, scheduler=scheduler, engine=engine)
 
 
 @app.command()
-def run(config: ConfigOpt = DEFAULT_CONFIG, engine: EngineOpt = None, scheduler: SchedulerOpt = None) -> None:
-    """Run the zones, overlay and deposition stages in order (one cluster for all)."""
-    from n2kzones.deposition_stage import run_deposition
-    from n2kzones.pipeline import run_overlay, run_zones
-
-    cfg = _config(config, engine, scheduler)
-    _run("zones", run_zones, cfg)
-    with _backend(cfg) as backend:
-        _run("overlay", run_overlay, cfg, progress=sys.stderr.isatty(), backend=backend)
-        _run("deposition", run_deposition, cfg, backend=backend)
-
-
-@app.command()
-def rko(config: ConfigOpt = DEFAULT_CONFIG, engine: EngineOpt = None, scheduler: SchedulerOpt = None) -> None:
+def rko(
+    config: ConfigOpt = DEFAULT_CONFIG, backend: BackendOpt = None, scheduler: SchedulerOpt = None,
+    rebuild_upstream: RebuildOpt = False, engine: EngineOpt = None,
+) -> None:
     """RKO threshold sweep: permit-free sources and what their deposition adds up to."""
-    from n2kzones.rko import run_rko
-
-    cfg = _config(config, engine, scheduler)
-    with _backend(cfg) as backend:
-        _run("rko", run_rko, cfg, backend=backend)
+    _stage("rko", config, rebuild=rebuild_upstream, backend=backend, scheduler=scheduler, engine=engine)
 
 
 @app.command()
-def select(config: ConfigOpt = DEFAULT_CONFIG) -> None:
+def select(config: ConfigOpt = DEFAULT_CONFIG, rebuild_upstream: RebuildOpt = False) -> None:
     """Propose zone widths from the deposition coming from within 500 m / 1000 m of each area."""
-    from n2kzones.selection import run_select
-
-    cfg = _config(config)
-    _run("select", run_select, cfg)
+    _stage("select", config, rebuild=rebuild_upstream)
 
 
 @app.command()
-def scenario(config: ConfigOpt = DEFAULT_CONFIG) -> None:
+def scenario(config: ConfigOpt = DEFAULT_CONFIG, rebuild_upstream: RebuildOpt = False) -> None:
     """Scenarios from the config and zone effectiveness (inside vs outside the zones)."""
-    from n2kzones.scenarios import run_scenarios
-
-    cfg = _config(config)
-    _run("scenario", run_scenarios, cfg)
+    _stage("scenario", config, rebuild=rebuild_upstream)
 
 
 @app.command()
@@ -227,21 +227,53 @@ def maps(
         bool,
         typer.Option("--self-contained/--no-self-contained", help="Inline Leaflet's JS/CSS (no CDN needed)."),
     ] = True,
+    rebuild_upstream: RebuildOpt = False,
 ) -> None:
     """Interactive maps: maps/index.html (overview) and maps/area_<site_code>.html per area."""
-    from n2kzones.maps import run_maps
-
-    cfg = _config(config)
-    _run("maps", run_maps, cfg, self_contained=self_contained)
+    _stage("maps", config, rebuild=rebuild_upstream, self_contained=self_contained)
 
 
 @app.command()
-def report(config: ConfigOpt = DEFAULT_CONFIG) -> None:
+def report(config: ConfigOpt = DEFAULT_CONFIG, rebuild_upstream: RebuildOpt = False) -> None:
     """HTML report with figures (RKO sweep, overload, zone proposal, scenarios) and links."""
-    from n2kzones.report import run_report
+    _stage("report", config, rebuild=rebuild_upstream)
+
+
+@app.command()
+def run(
+    config: ConfigOpt = DEFAULT_CONFIG, backend: BackendOpt = None, scheduler: SchedulerOpt = None,
+    until: Annotated[str | None, typer.Option(help="Last stage to run (default: all, up to report).")] = None,
+    engine: EngineOpt = None,
+) -> None:
+    """Run every stage in order, zones to report (one cluster for all)."""
+    from n2kzones.stages.catalogue import STAGES
+    from n2kzones.stages.run import run_all
+
+    if until is not None and until not in STAGES:
+        typer.secho(f"n2kzones run: --until must be one of {', '.join(STAGES)}; got {until!r}", err=True, fg=typer.colors.RED)
+        raise typer.Exit(code=2)
+    stages = STAGES[: STAGES.index(until) + 1] if until else STAGES
+    cfg = _config(config, backend, scheduler, engine)
+    with _backend(cfg) as be:
+        _run("run", run_all, cfg, stages=stages, backend=be, progress=sys.stderr.isatty())
+
+
+@app.command()
+def deps(
+    config: ConfigOpt = DEFAULT_CONFIG,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Write the fragment here (default: stdout).")] = None,
+) -> None:
+    """Make prerequisites for a config: each stage's target, inputs, upstream and code."""
+    from n2kzones.io.writers import atomic_path
+    from n2kzones.stages.deps import make_deps
 
     cfg = _config(config)
-    _run("report", run_report, cfg)
+    text = _run("deps", make_deps, cfg, None if out is None else out.with_suffix(".d"))
+    if out is None:
+        typer.echo(text, nl=False)
+        return
+    with atomic_path(out) as tmp:
+        tmp.write_text(text)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -9,6 +9,8 @@ parent project (the folder holding ``pyproject.toml`` or, failing that, the conf
 
 from __future__ import annotations
 
+import logging
+import warnings
 from pathlib import Path
 from typing import Any, Literal
 
@@ -116,8 +118,26 @@ class ZoneRules(_Strict):
         return v
 
 
+def _renamed(data: Any, old: str, new: str, section: str) -> Any:
+    """Accept a renamed key under its old name, with a deprecation warning."""
+    if isinstance(data, dict) and old in data:
+        if new in data:
+            raise ValueError(f"[{section}] sets both {old!r} (old name) and {new!r}; keep {new!r}")
+        msg = f"[{section}] {old} is deprecated: call it {new} (same values)"
+        warnings.warn(msg, DeprecationWarning, stacklevel=2)
+        logging.getLogger(__name__).warning(msg)
+        data = {**data, new: data[old]}
+        del data[old]
+    return data
+
+
 class DepositionSettings(_Strict):
     """How the deposition stage computes (see :mod:`n2kzones.deposition`)."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _old_names(cls, data: Any) -> Any:
+        return _renamed(data, "engine", "implementation", "deposition")
 
     cell_m: float = Field(100.0, gt=0, le=5000, description="Grid cell size in m (RD New aligned).")
     grid_method: Literal["fft", "direct"] = Field(
@@ -126,7 +146,9 @@ class DepositionSettings(_Strict):
     cutoff_m: float | None = Field(
         None, gt=0, description="Calculation range in m (AERIUS: 25000); none = every pair."
     )
-    engine: Literal["numba", "numpy"] = "numba"
+    implementation: Literal["numba", "numpy"] = Field(
+        "numba", description="Kernel implementation: 'numba' (fast) or 'numpy' (the reference)."
+    )
     kernel_csv: Path | None = Field(None, description="Own radial profile (distance_m, value).")
     kernel_value_column: str | None = None
     wind_rose: str = Field(
@@ -189,7 +211,12 @@ class ComputeSettings(_Strict):
     the same lookup tables and summation order as the local one.
     """
 
-    engine: Literal["local", "dask"] = Field(
+    @model_validator(mode="before")
+    @classmethod
+    def _old_names(cls, data: Any) -> Any:
+        return _renamed(data, "engine", "backend", "compute")
+
+    backend: Literal["local", "dask"] = Field(
         "local", description="'local': this process (Numba threads); 'dask': a Dask cluster."
     )
     scheduler: str | None = Field(

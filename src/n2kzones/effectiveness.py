@@ -23,7 +23,8 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from n2kzones.selection import DepositionModel, sort_inputs
+from n2kzones.deposition.model import DepositionModel
+from n2kzones.selection import sort_inputs
 
 log = logging.getLogger(__name__)
 

@@ -34,3 +34,17 @@ class GridTooLargeError(N2kError, MemoryError):
 
 class ComputeError(N2kError, RuntimeError):
     """The compute cluster failed a run (a worker died too often, the scheduler went away)."""
+
+
+class OutputError(N2kError, OSError):
+    """The output folder cannot be written: read-only, no permission, disk full, or it would
+    overwrite an input."""
+
+
+class OutputLockedError(OutputError):
+    """Another run is writing into the same output folder."""
+
+
+class UpstreamError(N2kError, RuntimeError):
+    """A stage's upstream outputs are missing, incomplete, from different runs, or older than
+    their inputs or config: the message names the file and the command that rebuilds it."""

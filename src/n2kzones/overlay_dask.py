@@ -11,7 +11,7 @@ place once every task has succeeded.
 
 Ids must be unique over the whole layer, not per partition: repeated ids are found on the
 cluster first (only the repeats come back) and resolved with the configured policy on just
-those rows, the same way :func:`~n2kzones.validate.deduplicate_ids` does in memory.
+those rows, the same way :func:`~n2kzones.io.validate.deduplicate_ids` does in memory.
 """
 
 from __future__ import annotations
@@ -38,11 +38,11 @@ from n2kzones.io.partitioned import (
 )
 from n2kzones.io.presets import get_preset
 from n2kzones.io.readers import normalise_layer
+from n2kzones.io.validate import LayerReport, deduplicate_ids
 from n2kzones.io.writers import write_parquet
 from n2kzones.overlay import land_by_farm, overlay_parcels
 from n2kzones.params import Parameters
 from n2kzones.summary import land_by_zone
-from n2kzones.validate import LayerReport, deduplicate_ids
 
 log = logging.getLogger(__name__)
 
@@ -247,7 +247,7 @@ def overlay_parcels_dask(
     results.sort(key=lambda r: r.index)
     report = merge_reports(name, source, [r.report for r in results], dup_report)
     if report.n_kept == 0:
-        from n2kzones.validate import ensure_nonempty
+        from n2kzones.io.validate import ensure_nonempty
 
         ensure_nonempty(gpd.GeoDataFrame(), report)
     land = land_by_zone(pd.concat([r.land for r in results], ignore_index=True))

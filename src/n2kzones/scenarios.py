@@ -30,23 +30,19 @@ Outputs: ``scenarios.csv``, ``stages/scenario_<name>.parquet`` (receptor columns
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Mapping
-from datetime import UTC, datetime
-from pathlib import Path
+from dataclasses import replace
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
 
-from n2kzones.config import Config, Scenario
+from n2kzones.config import Scenario
 from n2kzones.deposition import WindRose
-from n2kzones.effectiveness import zone_effectiveness
+from n2kzones.deposition.model import DepositionModel
 from n2kzones.errors import ConfigError, InputError
-from n2kzones.io.writers import write_csv, write_parquet
 from n2kzones.overload import flag_overload
-from n2kzones.selection import DepositionModel, load_stage_inputs, sort_inputs
 
 log = logging.getLogger(__name__)
 
@@ -104,13 +100,7 @@ def contribution_on_overload(
         ``sum_r k(farm, r) * habitat_ha_r * emission`` in mol N/yr, in the order of ``farms``.
     """
     over = receptors.loc[receptors["overload"].to_numpy(bool)]
-    swapped = DepositionModel(
-        model.kernel,
-        reversed_wind_rose(model.wind_rose),
-        model.cutoff_m,
-        model.engine,
-        model.receptor_radius_m,
-    )
+    swapped = replace(model, wind_rose=reversed_wind_rose(model.wind_rose))
     per_kg = swapped.at_points(
         over.geometry.x.to_numpy(),
         over.geometry.y.to_numpy(),
@@ -286,66 +276,3 @@ def scenario_table(
             }
         )
     return pd.DataFrame(rows, columns=SCENARIO_COLUMNS)
-
-
-def scenario_path(cfg: Config, name: str) -> Path:
-    """Receptor table of one scenario: ``stages/scenario_<name>.parquet`` (mol N/ha/yr)."""
-    return cfg.output_dir / "stages" / f"scenario_{name}.parquet"
-
-
-def run_scenarios(cfg: Config) -> pd.DataFrame:
-    """Stage ``scenario``: every configured scenario, and the zone effectiveness (changes in
-    mol N/ha/yr and ha, NH3 reduced in kg/yr).
-
-    Writes ``scenarios.csv``, ``stages/scenario_<name>.parquet`` per scenario and
-    ``zone_effectiveness.csv``; returns the scenario table (one row per scenario x area
-    plus ``"ALL"`` rows).
-    """
-    from n2kzones.io.readers import read_layer
-    from n2kzones.pipeline import _write_manifest
-
-    started = datetime.now(UTC)
-    t0 = time.perf_counter()
-    names_seen = [s.name for s in cfg.scenarios]
-    dup = sorted({n for n in names_seen if names_seen.count(n) > 1})
-    if dup:
-        raise ConfigError(f"scenario names must be unique; repeated: {dup}")
-    areas, farms, receptors = load_stage_inputs(cfg)
-    areas, farms, receptors = sort_inputs(areas, farms, receptors)
-    model = DepositionModel.from_config(cfg)
-    names = dict(zip(areas["site_code"].astype(str), areas["name"].astype(str), strict=True))
-    margin = cfg.params.kdw.near_overload_margin_mol_ha
-    tables, outputs, reports = [], [], {}
-    for sc in cfg.scenarios:
-        polygons = None
-        if sc.kind == "polygon_reduction":
-            if sc.polygon is None:
-                raise ConfigError(
-                    f"scenario {sc.name!r}: polygon_reduction needs a `polygon` layer"
-                )
-            polygons, reports[f"scenario:{sc.name}"] = read_layer(
-                "areas", sc.polygon, crs=cfg.project.crs, params=cfg.params, base_dir=cfg.base_dir
-            )
-        cut = scenario_cut(sc, farms, receptors, model, polygons=polygons)
-        result = apply_cut(cut, farms, receptors, model, near_margin_mol_ha=margin)
-        outputs.append(write_parquet(scenario_path(cfg, sc.name), result))
-        table = scenario_table(sc.name, sc.kind, result, farms, cut, names)
-        nat = table.iloc[-1]
-        log.info(
-            "scenario %s: %d farms, %.0f kg NH3/yr less; overloaded %.0f -> %.0f ha",
-            sc.name,
-            nat["farms_affected"],
-            nat["nh3_reduced_kg"],
-            nat["overloaded_ha_before"],
-            nat["overloaded_ha_after"],
-        )
-        tables.append(table)
-    table = (
-        pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(columns=SCENARIO_COLUMNS)
-    )
-    outputs.append(write_csv(cfg.output_dir / "scenarios.csv", table))
-    eff = zone_effectiveness(areas, farms, receptors, model, cut_pct=cfg.effectiveness_cut_pct)
-    outputs.append(write_csv(cfg.output_dir / "zone_effectiveness.csv", eff))
-    _write_manifest(cfg, "scenario", reports, outputs, started)
-    log.info("stage scenario: %d scenarios in %.1f s", len(cfg.scenarios), time.perf_counter() - t0)
-    return table

@@ -21,21 +21,14 @@ first, so results do not depend on input row order.
 from __future__ import annotations
 
 import logging
-import time
-from dataclasses import dataclass
-from datetime import UTC, datetime
-from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
 
-from n2kzones.config import Config
-from n2kzones.deposition import RadialKernel, WindRose, deposition_at_points
-from n2kzones.deposition.receptors import hexagon_side_m
+from n2kzones.deposition.model import DepositionModel
 from n2kzones.errors import InputError
-from n2kzones.io.writers import write_csv
 
 log = logging.getLogger(__name__)
 
@@ -60,68 +53,6 @@ PROPOSAL_COLUMNS = [
     "final_width_m",
     "reason",
 ]
-
-
-@dataclass(frozen=True)
-class DepositionModel:
-    """Kernel and settings of the deposition stage, to compute deposition at receptors.
-
-    Parameters
-    ----------
-    kernel
-        Radial kernel, mol N/ha/yr per kg NH3/yr.
-    wind_rose
-        Direction weights (None: isotropic).
-    cutoff_m
-        Calculation range in m (None: every pair).
-    engine
-        ``"numba"`` or ``"numpy"``.
-    receptor_radius_m
-        Near-source averaging radius in m (None: 1 ha disc; 0: point values).
-    """
-
-    kernel: RadialKernel
-    wind_rose: WindRose | None = None
-    cutoff_m: float | None = None
-    engine: str = "numba"
-    receptor_radius_m: float | None = None
-
-    @classmethod
-    def from_config(cls, cfg: Config) -> DepositionModel:
-        """The model exactly as the deposition stage uses it (kernel, rose, range, radius)."""
-        from n2kzones.deposition_stage import kernel_from_config, wind_rose_from_config
-
-        d = cfg.deposition
-        radius = hexagon_side_m(d.hexagon_ha) * np.sqrt(3 * np.sqrt(3) / (2 * np.pi))
-        return cls(
-            kernel_from_config(cfg), wind_rose_from_config(cfg), d.cutoff_m, d.engine, float(radius)
-        )
-
-    def at_points(
-        self,
-        sx: np.ndarray,
-        sy: np.ndarray,
-        emission_kg_nh3: np.ndarray,
-        rx: np.ndarray,
-        ry: np.ndarray,
-        groups: np.ndarray | None = None,
-        n_groups: int | None = None,
-    ) -> np.ndarray:
-        """Deposition in mol N/ha/yr at receptors (see :func:`deposition_at_points`)."""
-        return deposition_at_points(
-            sx,
-            sy,
-            emission_kg_nh3,
-            rx,
-            ry,
-            self.kernel,
-            wind_rose=self.wind_rose,
-            cutoff_m=self.cutoff_m,
-            groups=groups,
-            n_groups=n_groups,
-            engine=self.engine,  # type: ignore[arg-type]
-            receptor_radius_m=self.receptor_radius_m,
-        )
 
 
 def sort_inputs(
@@ -342,70 +273,3 @@ def propose_widths(
         for r, o in zip(reasons, out["official_width_m"], strict=True)
     ]
     return out[PROPOSAL_COLUMNS]
-
-
-def official_widths(cfg: Config) -> dict[str, float]:
-    """The official widths in m from ``zones.overrides_csv`` and ``zones.overrides`` (which wins)."""
-    from n2kzones.zones import read_width_overrides
-
-    out: dict[str, float] = {}
-    if cfg.zones.overrides_csv is not None:
-        out.update(read_width_overrides(cfg.resolve(cfg.zones.overrides_csv)))
-    out.update(cfg.zones.overrides)
-    return out
-
-
-def load_stage_inputs(cfg: Config) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, gpd.GeoDataFrame]:
-    """Areas, farms and receptors from the earlier stages (running them if missing); deposition
-    columns in mol N/ha/yr, emissions in kg NH3/yr, habitat in ha."""
-    from n2kzones.deposition_stage import DepositionPaths, run_deposition
-    from n2kzones.pipeline import StagePaths
-
-    stage = StagePaths(cfg.output_dir)
-    rec_path = DepositionPaths(cfg.output_dir).receptors
-    if not rec_path.exists() or not stage.farms.exists():
-        run_deposition(cfg)
-    return gpd.read_parquet(stage.areas), gpd.read_parquet(stage.farms), gpd.read_parquet(rec_path)
-
-
-def selection_path(cfg: Config) -> Path:
-    """Where :func:`run_select` writes its table (deposition in mol N/ha/yr, widths in m)."""
-    return cfg.output_dir / "zone_proposal.csv"
-
-
-def run_select(cfg: Config) -> pd.DataFrame:
-    """Stage ``select``: write ``zone_proposal.csv`` (the numbers behind each proposed width:
-    deposition in mol N/ha/yr, overloaded habitat in ha, widths in m).
-
-    Returns
-    -------
-    DataFrame
-        The proposal table (see :func:`propose_widths`).
-    """
-    from n2kzones.pipeline import _write_manifest
-
-    started = datetime.now(UTC)
-    t0 = time.perf_counter()
-    areas, farms, receptors = load_stage_inputs(cfg)
-    model = DepositionModel.from_config(cfg)
-    contrib = zone_contributions(areas, farms, receptors, model)
-    table = propose_widths(
-        contrib,
-        n_wide=cfg.selection.n_wide,
-        wide_width_m=cfg.params.zones.wide_width_m,
-        default_width_m=cfg.default_width_m,
-        min_contribution_mol_ha=cfg.selection.min_contribution_mol_ha,
-        official=official_widths(cfg),
-    )
-    out = write_csv(selection_path(cfg), table)
-    _write_manifest(cfg, "select", {}, [out], started)
-    log.info(
-        "stage select: %d areas, proposed %s in %.1f s",
-        len(table),
-        ", ".join(
-            f"{w:g} m: {n}"
-            for w, n in table["proposed_width_m"].value_counts().sort_index().items()
-        ),
-        time.perf_counter() - t0,
-    )
-    return table

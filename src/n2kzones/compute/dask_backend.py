@@ -21,9 +21,6 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-import numpy as np
-
-from n2kzones.compute.backend import chunk_bounds, gather_ordered, lookup_range
 from n2kzones.config import ComputeSettings
 from n2kzones.errors import ComputeError
 
@@ -93,6 +90,7 @@ class DaskBackend:
     def __init__(self, client: Any, settings: ComputeSettings) -> None:
         self.client = client
         self.settings = settings
+        self.chunk_points = settings.chunk_points
 
     # -- generic map ----------------------------------------------------------------------
     def map(
@@ -152,84 +150,3 @@ class DaskBackend:
                 "was written. Usually a worker ran out of memory: raise [compute] memory_limit, "
                 "lower partition_rows / chunk_points / tile_cells, or add workers"
             ) from None
-
-    # -- deposition -----------------------------------------------------------------------
-    def deposition_at_points(
-        self,
-        source_x_m: np.ndarray,
-        source_y_m: np.ndarray,
-        emission_kg_nh3: np.ndarray,
-        receptor_x_m: np.ndarray,
-        receptor_y_m: np.ndarray,
-        kernel: Any,
-        **kwargs: Any,
-    ) -> np.ndarray:
-        """:func:`~n2kzones.deposition.deposition_at_points` in chunks of receptors."""
-        rx, ry = np.asarray(receptor_x_m, float), np.asarray(receptor_y_m, float)
-        kwargs.setdefault("lookup_range_m", lookup_range(source_x_m, source_y_m, rx, ry))
-        kwargs["parallel"] = False
-        chunks = chunk_bounds(rx.size, self.settings.chunk_points)
-        items = [(rx[a:b], ry[a:b]) for a, b in chunks]
-        shared = {
-            "sources": (
-                np.asarray(source_x_m, float),
-                np.asarray(source_y_m, float),
-                np.asarray(emission_kg_nh3, float),
-            ),
-            "kernel": kernel,
-            "kwargs": kwargs,
-        }
-        parts = gather_ordered(
-            self.map(_deposition_chunk, items, shared=shared, name="receptors"), len(items)
-        )
-        if not parts:
-            from n2kzones.deposition.engine import deposition_at_points
-
-            return deposition_at_points(
-                source_x_m, source_y_m, emission_kg_nh3, rx, ry, kernel, **kwargs
-            )
-        return np.concatenate(parts, axis=-1)
-
-    def max_contribution(
-        self,
-        source_x_m: np.ndarray,
-        source_y_m: np.ndarray,
-        emission_kg_nh3: np.ndarray,
-        receptor_x_m: np.ndarray,
-        receptor_y_m: np.ndarray,
-        kernel: Any,
-        **kwargs: Any,
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """:func:`~n2kzones.rko.max_contribution` in chunks of sources."""
-        sx, sy = np.asarray(source_x_m, float), np.asarray(source_y_m, float)
-        e = np.asarray(emission_kg_nh3, float)
-        rx, ry = np.asarray(receptor_x_m, float), np.asarray(receptor_y_m, float)
-        kwargs.setdefault("lookup_range_m", lookup_range(sx, sy, rx, ry))
-        kwargs["workers"] = 1
-        chunks = chunk_bounds(sx.size, self.settings.chunk_points)
-        items = [(sx[a:b], sy[a:b], e[a:b]) for a, b in chunks]
-        shared = {"receptors": (rx, ry), "kernel": kernel, "kwargs": kwargs}
-        parts = gather_ordered(
-            self.map(_max_chunk, items, shared=shared, name="rko-maxima"), len(items)
-        )
-        if not parts:
-            return np.zeros(0), np.zeros(0, dtype=np.int64)
-        return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
-
-
-def _deposition_chunk(
-    item: tuple[np.ndarray, np.ndarray], *, sources: tuple, kernel: Any, kwargs: dict
-) -> np.ndarray:
-    from n2kzones.deposition.engine import deposition_at_points
-
-    rx, ry = item
-    return deposition_at_points(*sources, rx, ry, kernel, **kwargs)
-
-
-def _max_chunk(
-    item: tuple[np.ndarray, ...], *, receptors: tuple, kernel: Any, kwargs: dict
-) -> tuple[np.ndarray, np.ndarray]:
-    from n2kzones.rko import max_contribution
-
-    sx, sy, e = item
-    return max_contribution(sx, sy, e, *receptors, kernel, **kwargs)

@@ -1,6 +1,6 @@
 """Fetch, verify and convert the official Dutch data sets n2kzones uses.
 
-``python -m n2kzones.realdata`` (or ``make data-real``) downloads the sources listed in
+``python -m n2kzones.datasets.realdata`` (or ``make data-real``) downloads the sources listed in
 :data:`SOURCES` into ``data/raw/real/download/``, verifies them (checksum where one is
 known, a minimum row count, and a schema check by reading the file with
 :func:`n2kzones.io.readers.read_layer` and the matching preset) and converts the vector
@@ -337,7 +337,7 @@ def verify(source: Source, path: str | Path) -> Verification:
     """
     path = Path(path)
     if not path.is_file():
-        raise InputError(f"{path} does not exist; download it first (python -m n2kzones.realdata {source.name})")
+        raise InputError(f"{path} does not exist; download it first (python -m n2kzones.datasets.realdata {source.name})")
     result = Verification(path=path, sha256=sha256_of(path))
     if source.sha256 and result.sha256 != source.sha256.lower():
         raise DownloadError(f"{path}: sha256 {result.sha256} differs from the known {source.sha256}")
@@ -415,9 +415,9 @@ def fetch_source(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Command line: ``python -m n2kzones.realdata [natura2000 brp gdn kdw] [options]``."""
+    """Command line: ``python -m n2kzones.datasets.realdata [natura2000 brp gdn kdw] [options]``."""
     parser = argparse.ArgumentParser(
-        prog="python -m n2kzones.realdata",
+        prog="python -m n2kzones.datasets.realdata",
         description="Download, verify and convert the official data sets into data/raw/real/.",
     )
     parser.add_argument("sources", nargs="*", default=["natura2000", "brp"],
@@ -456,7 +456,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             out = convert(source, path, args.out) if source.kind in {"areas", "parcels"} else path
             summary[name] = (out, check.n_rows, check.sha256[:12])
     except N2kError as exc:
-        print(f"n2kzones.realdata: {exc}", file=sys.stderr)
+        print(f"n2kzones.datasets.realdata: {exc}", file=sys.stderr)
         return 2
     for name, (out, n, sha) in summary.items():
         print(f"{name:11s} {out}  rows={n}  sha256={sha}...")

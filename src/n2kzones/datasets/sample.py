@@ -27,7 +27,6 @@ import json
 import logging
 import math
 import multiprocessing
-import os
 import time
 from collections import deque
 from collections.abc import Iterator
@@ -47,9 +46,10 @@ from scipy.ndimage import gaussian_filter
 from scipy.spatial import cKDTree
 from shapely.geometry import MultiPolygon, Polygon
 
-from n2kzones import __version__
-from n2kzones import _sample_shapes as shp
+from n2kzones._version import __version__
+from n2kzones.datasets import shapes as shp
 from n2kzones.errors import ConfigError
+from n2kzones.io.writers import atomic_path as _atomic
 from n2kzones.params import Parameters, load_parameters
 
 logger = logging.getLogger(__name__)
@@ -263,17 +263,21 @@ _CAT_GRASS, _CAT_ARABLE, _CAT_NATURE = 0, 1, 2
 # Farms
 # ---------------------------------------------------------------------------------------
 
-FARM_TYPES = ("melkvee", "vleesvee", "varkens", "pluimvee", "gemengd", "schapen_geiten")
-_FARM_TYPE_P = np.array([0.40, 0.11, 0.14, 0.07, 0.10, 0.18])
-_HEIGHT_RANGE_M = {
-    "melkvee": (4.0, 7.0),
-    "vleesvee": (3.5, 6.0),
-    "varkens": (5.0, 8.0),
-    "pluimvee": (5.0, 8.0),
-    "gemengd": (4.0, 7.5),
-    "schapen_geiten": (3.0, 5.5),
-}
-_GENERATED_ANIMALS = ("rundvee", "varkens", "kippen", "schapen", "geiten")
+from n2kzones.datasets.farms import (
+    FARM_TYPE_P as _FARM_TYPE_P,
+)
+from n2kzones.datasets.farms import (
+    FARM_TYPES,
+)
+from n2kzones.datasets.farms import (
+    GENERATED_ANIMALS as _GENERATED_ANIMALS,
+)
+from n2kzones.datasets.farms import (
+    HEIGHT_RANGE_M as _HEIGHT_RANGE_M,
+)
+from n2kzones.datasets.farms import (
+    herds as _herds,
+)
 
 
 @dataclass(frozen=True)
@@ -707,65 +711,6 @@ def _farms(
     return farms, owner
 
 
-def _herds(
-    rng: np.random.Generator, ftype: NDArray[np.int8], params: Parameters
-) -> tuple[dict[str, NDArray[np.int32]], NDArray[np.float64]]:
-    """Animal counts per farm and the hectares each farm aims to own."""
-    n = len(ftype)
-    ln = rng.lognormal
-    counts = {c: np.zeros(n) for c in _GENERATED_ANIMALS}
-    u = rng.uniform(size=(n, 4))
-    t = ftype
-    # melkvee
-    m = t == 0
-    counts["rundvee"][m] = np.clip(ln(np.log(150), 0.45, m.sum()), 30, 900)
-    counts["schapen"][m] = np.where(u[m, 0] < 0.15, rng.integers(5, 41, m.sum()), 0)
-    # vleesvee
-    m = t == 1
-    counts["rundvee"][m] = np.clip(ln(np.log(85), 0.6, m.sum()), 12, 800)
-    # varkens
-    m = t == 2
-    counts["varkens"][m] = np.clip(ln(np.log(2800), 0.7, m.sum()), 200, 20_000)
-    # pluimvee
-    m = t == 3
-    counts["kippen"][m] = np.clip(ln(np.log(45_000), 0.7, m.sum()), 2_000, 300_000)
-    # gemengd
-    m = t == 4
-    counts["rundvee"][m] = np.clip(ln(np.log(80), 0.5, m.sum()), 15, 400)
-    counts["varkens"][m] = np.clip(ln(np.log(900), 0.6, m.sum()), 50, 6_000)
-    hens = np.clip(ln(np.log(8_000), 0.6, m.sum()), 500, 40_000)
-    counts["kippen"][m] = np.where(u[m, 1] < 0.3, hens, 0)
-    # schapen_geiten: 60 % sheep farms, 40 % dairy goat farms
-    m = t == 5
-    sheep = u[m, 2] < 0.6
-    counts["schapen"][m] = np.where(
-        sheep,
-        np.clip(ln(np.log(170), 0.6, m.sum()), 20, 1_500),
-        np.where(u[m, 3] < 0.3, rng.integers(5, 31, m.sum()), 0),
-    )
-    counts["geiten"][m] = np.where(
-        sheep,
-        np.where(u[m, 3] < 0.2, rng.integers(2, 21, m.sum()), 0),
-        np.clip(ln(np.log(700), 0.5, m.sum()), 80, 4_000),
-    )
-    animals = {c: np.round(v).astype(np.int32) for c, v in counts.items()}
-
-    lv = params.livestock
-    gve_cattle = animals["rundvee"] * lv["rundvee"].gve_per_animal
-    gve_small = (
-        animals["schapen"] * lv["schapen"].gve_per_animal
-        + animals["geiten"] * lv["geiten"].gve_per_animal
-    )
-    dens = rng.uniform(size=n)
-    ha = np.empty(n)
-    ha[t == 0] = gve_cattle[t == 0] / (1.5 + 2.0 * dens[t == 0])
-    ha[t == 1] = gve_cattle[t == 1] / (1.2 + 1.8 * dens[t == 1])
-    ha[t == 2] = 1.0 + 11.0 * dens[t == 2]
-    ha[t == 3] = 0.5 + 5.5 * dens[t == 3]
-    ha[t == 4] = gve_cattle[t == 4] / (1.5 + 1.5 * dens[t == 4]) + 5.0 + 15.0 * u[t == 4, 0]
-    m = t == 5
-    ha[m] = gve_small[m] / np.where(u[m, 2] < 0.6, 1.0 + 2.0 * dens[m], 2.5 + 3.5 * dens[m])
-    return animals, np.clip(ha, 0.5, 150.0)
 
 
 def _allocate_land(
@@ -915,22 +860,6 @@ def _fixed_gdal_date() -> Iterator[None]:
         yield
     finally:
         pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": old})
-
-
-def _tmp_path(path: Path) -> Path:
-    return path.with_name(f".{path.stem}.tmp-{os.getpid()}{path.suffix}")
-
-
-@contextlib.contextmanager
-def _atomic(path: Path) -> Iterator[Path]:
-    """Yield a temporary path next to ``path``; move it into place only on success."""
-    tmp = _tmp_path(path)
-    tmp.unlink(missing_ok=True)
-    try:
-        yield tmp
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def _write_gpkg(
@@ -1088,7 +1017,7 @@ def generate_sample(
     }
     valid = dep[dep != NODATA]
     manifest = {
-        "generator": "n2kzones.sample",
+        "generator": "n2kzones.datasets.sample",
         "version": __version__,
         "seed": seed,
         "scale": scale,

@@ -1,4 +1,4 @@
-"""Geometry helpers for the synthetic sample region (private; see :mod:`n2kzones.sample`).
+"""Geometry helpers for the synthetic sample region (private; see :mod:`n2kzones.datasets.sample`).
 
 Everything here is a pure function of its arguments and a ``numpy.random.Generator``, so the
 sample generator stays deterministic. Coordinates are metres in RD New (EPSG:28992), snapped

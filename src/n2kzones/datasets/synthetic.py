@@ -35,7 +35,7 @@ Per tile
       the KDW table of the parameters.
     * farms: about one per ``PARCELS_PER_FARM`` parcels, at a random point inside an
       agricultural "home" parcel outside the areas; types and animal counts as in
-      :mod:`n2kzones.sample`, emission = counts x emission factors. Agricultural parcels
+      :mod:`n2kzones.datasets.sample`, emission = counts x emission factors. Agricultural parcels
       within ``FARM_REACH_M`` of a farm are linked to the nearest one (``farm_id``).
 
 Writing
@@ -63,12 +63,10 @@ Atomicity and reproducibility
 
 from __future__ import annotations
 
-import contextlib
 import io
 import json
 import logging
 import math
-import os
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
@@ -88,10 +86,15 @@ from rasterio.windows import Window
 from scipy.spatial import cKDTree
 from tqdm import tqdm
 
-from n2kzones import __version__
+from n2kzones._version import __version__
+from n2kzones.datasets.farms import FARM_TYPE_P as _FARM_TYPE_P
+from n2kzones.datasets.farms import FARM_TYPES
+from n2kzones.datasets.farms import GENERATED_ANIMALS as _GENERATED_ANIMALS
+from n2kzones.datasets.farms import HEIGHT_RANGE_M as _HEIGHT_RANGE_M
+from n2kzones.datasets.farms import herds as _herds
 from n2kzones.errors import InputError
+from n2kzones.io.writers import atomic_path as _atomic
 from n2kzones.params import Parameters, load_parameters
-from n2kzones.sample import _FARM_TYPE_P, _GENERATED_ANIMALS, _HEIGHT_RANGE_M, FARM_TYPES, _herds
 
 logger = logging.getLogger(__name__)
 
@@ -910,17 +913,6 @@ class _Paths:
             stale.unlink()
 
 
-@contextlib.contextmanager
-def _atomic(path: Path) -> Iterator[Path]:
-    """Yield a hidden temporary path next to ``path``; rename it to ``path`` on success."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        yield tmp
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
 def _binary(data: NDArray[np.void], item_bytes: int) -> pa.Array:
     """An Arrow binary array of fixed-size records (one WKB geometry per record)."""
     n = len(data)
@@ -1233,7 +1225,7 @@ def _write_manifest(
 ) -> None:
     """manifest.json, written last: its presence means the data set is complete."""
     manifest = {
-        "generator": "n2kzones.synthetic",
+        "generator": "n2kzones.datasets.synthetic",
         "version": __version__,
         "seed": summary.seed,
         "crs": summary.crs,

@@ -20,7 +20,6 @@ Public API
 from __future__ import annotations
 
 from n2kzones.deposition.engine import deposition_at_points, deposition_on_grid
-from n2kzones.deposition.grid import GridSpec
 from n2kzones.deposition.kernel import (
     HECTARE_DISC_RADIUS_M,
     KernelLookup,
@@ -29,6 +28,7 @@ from n2kzones.deposition.kernel import (
     default_kernel,
     load_wind_rose,
 )
+from n2kzones.io.grid import GridSpec
 
 __all__ = [
     "HECTARE_DISC_RADIUS_M",

@@ -38,9 +38,9 @@ import numpy as np
 
 from n2kzones.deposition import _numba, _reference
 from n2kzones.deposition.fft import deposition_fft
-from n2kzones.deposition.grid import DEFAULT_MEMORY_BUDGET_GIB, GridSpec
 from n2kzones.deposition.kernel import HECTARE_DISC_RADIUS_M, RadialKernel, WindRose
 from n2kzones.errors import InputError
+from n2kzones.io.grid import DEFAULT_MEMORY_BUDGET_GIB, GridSpec
 
 logger = logging.getLogger(__name__)
 

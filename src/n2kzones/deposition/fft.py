@@ -39,9 +39,9 @@ import numpy as np
 import scipy.fft
 
 from n2kzones.deposition import _numba
-from n2kzones.deposition.grid import GridSpec
 from n2kzones.deposition.kernel import KernelLookup, RadialKernel, WindRose
 from n2kzones.errors import InputError
+from n2kzones.io.grid import GridSpec
 
 logger = logging.getLogger(__name__)
 

@@ -25,7 +25,7 @@ from rasterio.warp import Resampling, reproject
 from n2kzones.errors import CRSError, InputError
 
 if TYPE_CHECKING:
-    from n2kzones.deposition.grid import GridSpec, Tile
+    from n2kzones.io.grid import GridSpec, Tile
 
 log = logging.getLogger(__name__)
 
@@ -112,7 +112,7 @@ DEFAULT_WRITER_CACHE_MIB = 64
 class TiledGeoTIFFWriter:
     """Assemble a grid's GeoTIFF from tiles without holding the whole grid in memory.
 
-    A context manager. Tiles (:meth:`GridSpec.tiles <n2kzones.deposition.grid.GridSpec.tiles>`,
+    A context manager. Tiles (:meth:`GridSpec.tiles <n2kzones.io.grid.GridSpec.tiles>`,
     any tiling of the same grid) are written in any order into a tiled float32 GeoTIFF
     (deflate, floating-point predictor) in a temporary file ``.<name>.XXXX.tmp`` next to
     ``path``. On a clean exit the writer checks that every cell was written, optionally
@@ -212,8 +212,8 @@ class TiledGeoTIFFWriter:
     def profile(self) -> dict:
         """Rasterio creation profile of the temporary GeoTIFF.
 
-        The grid's :meth:`~n2kzones.deposition.grid.GridSpec.geotiff_profile` (as
-        :meth:`~n2kzones.deposition.grid.GridSpec.write_geotiff` uses), always tiled in
+        The grid's :meth:`~n2kzones.io.grid.GridSpec.geotiff_profile` (as
+        :meth:`~n2kzones.io.grid.GridSpec.write_geotiff` uses), always tiled in
         ``block`` x ``block`` blocks, BigTIFF when the file might pass 4 GB.
         """
         profile = self.grid.geotiff_profile(count=self.bands, nodata=self.nodata)
@@ -297,7 +297,7 @@ class TiledGeoTIFFWriter:
             Outside the with-block, a tile outside the grid or off its lattice, or an
             array of the wrong shape.
         """
-        from n2kzones.deposition.grid import Tile
+        from n2kzones.io.grid import Tile
 
         if not isinstance(tile, Tile):
             raise InputError(

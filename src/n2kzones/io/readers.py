@@ -22,8 +22,7 @@ import pyogrio
 from n2kzones.config import Config, LayerInput
 from n2kzones.errors import InputError
 from n2kzones.io.presets import SCHEMAS, get_preset
-from n2kzones.params import Parameters
-from n2kzones.validate import (
+from n2kzones.io.validate import (
     POLYGONAL,
     PUNTAL,
     LayerReport,
@@ -38,6 +37,7 @@ from n2kzones.validate import (
     require_geometry_types,
     to_working_crs,
 )
+from n2kzones.params import Parameters
 
 log = logging.getLogger(__name__)
 

@@ -1,7 +1,8 @@
 """Interactive Leaflet maps (folium) of the pipeline's outputs.
 
-``run_maps`` writes ``<output_dir>/maps/index.html`` (national overview) and one
-``maps/area_<site_code>.html`` per area. Every map is a single HTML file: GeoJSON and raster
+:func:`overview_map` builds the national overview and :func:`area_map` the map of one area
+from frames the maps stage (:mod:`n2kzones.stages.maps`) has read; :func:`write_map` writes
+one. Every map is a single HTML file: GeoJSON and raster
 images are inline (browsers block side-car files when a map is opened from disk); with
 ``self_contained=True`` Leaflet's JS/CSS are inlined too, from the ``django-js-lib-leaflet``
 package (Leaflet 1.9.4), so the map needs no CDN (the basemap tiles still come from the web).
@@ -20,6 +21,7 @@ import json
 import logging
 import math
 import re
+from dataclasses import dataclass, field
 from html import escape
 from importlib import resources
 from pathlib import Path
@@ -32,9 +34,7 @@ import shapely
 from matplotlib import colormaps
 from matplotlib.colors import Normalize, to_hex
 
-from n2kzones.config import Config
 from n2kzones.io.writers import atomic_path
-from n2kzones.pipeline import StagePaths
 
 log = logging.getLogger(__name__)
 
@@ -259,7 +259,7 @@ def raster_overlay(
     )
 
 
-def _raster_range(path: Path, q: float = 99.0, symmetric: bool = False) -> tuple[float, float]:
+def raster_range(path: Path, q: float = 99.0, symmetric: bool = False) -> tuple[float, float]:
     import rasterio
 
     with rasterio.open(path) as src:
@@ -347,22 +347,43 @@ def base_map(
     return m
 
 
-def _data_date(cfg: Config) -> str:
-    dates = []
-    for p in cfg.output_dir.glob("manifest_*.json"):
-        try:
-            dates.append(str(json.loads(p.read_text()).get("finished", ""))[:10])
-        except (OSError, ValueError):
-            continue
-    return max((d for d in dates if d), default="unknown")
+@dataclass(frozen=True)
+class MapContext:
+    """What every map of a run shows besides its layers.
+
+    Attributes
+    ----------
+    data_date
+        Date of the data (the newest stage run), for the footer.
+    config_name
+        Name of the config file, for the footer.
+    map_threshold_mol_ha
+        RKO threshold (mol N/ha/yr) the farm colours compare with.
+    below_column
+        Column of the RKO sources flagging a source below that threshold.
+    habitat_names
+        Habitat code -> name, for popups.
+    rasters
+        Raster key (``deposition_farms``, ``exceedance``) -> GeoTIFF path.
+    ranges
+        Raster key -> (vmin, vmax) of its colour scale.
+    """
+
+    data_date: str
+    config_name: str
+    map_threshold_mol_ha: float
+    below_column: str
+    habitat_names: dict[str, str] = field(default_factory=dict)
+    rasters: dict[str, Path] = field(default_factory=dict)
+    ranges: dict[str, tuple[float, float]] = field(default_factory=dict)
 
 
-def _footer(cfg: Config, extra: str = "") -> str:
-    cfg_name = cfg.source_path.name if cfg.source_path else "(no file)"
-    return f"Data of {escape(_data_date(cfg))} &middot; config {escape(cfg_name)} &middot; n2kzones{extra}"
+def _footer(ctx: MapContext, extra: str = "") -> str:
+    return f"Data of {escape(ctx.data_date)} &middot; config {escape(ctx.config_name)} &middot; n2kzones{extra}"
 
 
-def _write(m: folium.Map, path: Path, *, self_contained: bool) -> Path:
+def write_map(m: folium.Map, path: Path, *, self_contained: bool) -> Path:
+    """Write map ``m`` as one HTML file (atomically; Leaflet inlined if ``self_contained``)."""
     html = m.get_root().render()
     if self_contained:
         html = inline_leaflet(html)
@@ -371,16 +392,16 @@ def _write(m: folium.Map, path: Path, *, self_contained: bool) -> Path:
     return path
 
 
-def overview_map(cfg: Config, *, self_contained: bool) -> folium.Map:
-    paths = StagePaths(cfg.output_dir)
-    areas = gpd.read_parquet(paths.areas)
-    zones = gpd.read_parquet(paths.zones)
-    dep_csv = cfg.output_dir / "area_deposition.csv"
-    dep = (
-        pd.read_csv(dep_csv, dtype={"site_code": str})
-        if dep_csv.exists()
-        else pd.DataFrame(columns=["site_code"])
-    )
+def overview_map(
+    ctx: MapContext,
+    areas: gpd.GeoDataFrame,
+    zones: gpd.GeoDataFrame,
+    area_deposition: pd.DataFrame | None,
+    *,
+    self_contained: bool,
+) -> folium.Map:
+    """The national overview: zones by width and areas coloured by % overloaded habitat."""
+    dep = area_deposition if area_deposition is not None else pd.DataFrame(columns=["site_code"])
     areas = areas.merge(
         dep.drop(columns=[c for c in ("name",) if c in dep]), on="site_code", how="left"
     )
@@ -442,26 +463,11 @@ def overview_map(cfg: Config, *, self_contained: bool) -> folium.Map:
     add_box(
         m, legend + "<div style='margin-top:4px'>Click an area for its own map.</div>", "bottomleft"
     )
-    add_box(m, _footer(cfg), "bottomright")
+    add_box(m, _footer(ctx), "bottomright")
     return m
 
 
-def _habitat_names(cfg: Config) -> dict[str, str]:
-    return {code: h.name for code, h in cfg.params.kdw.habitats.items()}
-
-
-def _rko_sources(cfg: Config) -> pd.DataFrame | None:
-    p = cfg.output_dir / "rko_sources.gpkg"
-    if not p.exists():
-        return None
-    import pyogrio
-
-    df = pyogrio.read_dataframe(p, layer="sources", read_geometry=False)
-    df["farm_id"] = df["farm_id"].astype(str)
-    return df
-
-
-def area_map(cfg: Config, site_code: str, data: dict, *, self_contained: bool) -> folium.Map:
+def area_map(ctx: MapContext, site_code: str, data: dict, *, self_contained: bool) -> folium.Map:
     """The map of one area; ``data`` holds the layers read once for all areas."""
     areas: gpd.GeoDataFrame = data["areas"]
     area = areas.loc[areas["site_code"] == site_code]
@@ -480,14 +486,14 @@ def area_map(cfg: Config, site_code: str, data: dict, *, self_contained: bool) -
     legend: list[str] = []
 
     # deposition rasters
-    t_map = cfg.rko.map_threshold_mol_ha
+    t_map = ctx.map_threshold_mol_ha
     for key, title, cmap, show in (
         ("deposition_farms", "Deposition from farms", "viridis", False),
         ("exceedance", "Exceedance of the KDW", "RdYlGn_r", True),
     ):
-        p = cfg.output_dir / f"{key}.tif"
-        if p.exists():
-            vmin, vmax = data["ranges"][key]
+        p = ctx.rasters.get(key)
+        if p is not None and p.exists():
+            vmin, vmax = ctx.ranges[key]
             ov = raster_overlay(
                 p, f"{title} (mol N/ha/yr)", cmap=cmap, vmin=vmin, vmax=vmax, bbox=bbox, show=show
             )
@@ -530,7 +536,7 @@ def area_map(cfg: Config, site_code: str, data: dict, *, self_contained: bool) -
     hab = data.get("habitats")
     if hab is not None:
         h = hab.loc[hab["site_code"] == site_code]
-        names = _habitat_names(cfg)
+        names = ctx.habitat_names
         kdws = h["kdw_mol_ha"].to_numpy(dtype=float)
         geojson_layer(
             "Habitat types (KDW)",
@@ -620,7 +626,7 @@ def area_map(cfg: Config, site_code: str, data: dict, *, self_contained: bool) -
     f = farms.iloc[farms.sindex.query(box, predicate="intersects")]
     if len(f):
         src = data.get("rko")
-        below_col = f"below_{t_map:g}_none"
+        below_col = ctx.below_column
         if src is not None:
             f = f.merge(src, on="farm_id", how="left", suffixes=("", "_rko"))
         status = []
@@ -699,54 +705,5 @@ def area_map(cfg: Config, site_code: str, data: dict, *, self_contained: bool) -
 
     folium.LayerControl(collapsed=False).add_to(m)
     add_box(m, f"<b>{_e(site_code)} {_e(name)}</b>" + "".join(legend), "bottomleft")
-    add_box(m, _footer(cfg, " &middot; <a href='index.html'>overview</a>"), "bottomright")
+    add_box(m, _footer(ctx, " &middot; <a href='index.html'>overview</a>"), "bottomright")
     return m
-
-
-def _read_inputs(cfg: Config) -> dict:
-    from n2kzones.io.readers import read_layer
-
-    paths = StagePaths(cfg.output_dir)
-    data: dict = {
-        "areas": gpd.read_parquet(paths.areas),
-        "zones_by_area": gpd.read_parquet(paths.zones_by_area),
-        "pieces": gpd.read_parquet(paths.parcel_pieces) if paths.parcel_pieces.exists() else None,
-        "farms": gpd.read_parquet(paths.farms) if paths.farms.exists() else None,
-        "rko": _rko_sources(cfg),
-    }
-    if data["farms"] is not None:
-        data["farms"] = data["farms"].assign(farm_id=data["farms"]["farm_id"].astype(str))
-    rec = cfg.output_dir / "stages" / "receptors.parquet"
-    data["receptors"] = gpd.read_parquet(rec) if rec.exists() else None
-    if cfg.inputs.habitats is not None:
-        data["habitats"], _ = read_layer(
-            "habitats",
-            cfg.inputs.habitats,
-            crs=cfg.project.crs,
-            params=cfg.params,
-            base_dir=cfg.base_dir,
-        )
-    ranges = {}
-    for key, sym in (("deposition_farms", False), ("exceedance", True)):
-        p = cfg.output_dir / f"{key}.tif"
-        if p.exists():
-            ranges[key] = _raster_range(p, symmetric=sym)
-    data["ranges"] = ranges
-    return data
-
-
-def run_maps(cfg: Config, *, self_contained: bool = True) -> list[Path]:
-    """Write ``maps/index.html`` and ``maps/area_<site_code>.html``; returns the written paths."""
-    out = cfg.output_dir / "maps"
-    data = _read_inputs(cfg)
-    if data["pieces"] is None or data["farms"] is None:
-        raise ValueError("the maps need the overlay stage's outputs; run `n2kzones overlay` first")
-    written = []
-    for code in data["areas"]["site_code"].astype(str):
-        m = area_map(cfg, code, data, self_contained=self_contained)
-        written.append(_write(m, out / area_map_name(code), self_contained=self_contained))
-    # the overview last: it is the Makefile's target, so its time stamp means "all maps done"
-    overview = overview_map(cfg, self_contained=self_contained)
-    written.insert(0, _write(overview, out / "index.html", self_contained=self_contained))
-    log.info("wrote %d maps to %s", len(written), out)
-    return written

@@ -7,9 +7,7 @@ Every value taken from the data is HTML-escaped.
 
 from __future__ import annotations
 
-import json
 import logging
-import os
 from html import escape
 from pathlib import Path
 
@@ -20,34 +18,16 @@ matplotlib.use("Agg")  # no display needed; must precede pyplot
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from n2kzones.config import Config  # noqa: E402
 from n2kzones.io.writers import atomic_path  # noqa: E402
 
 log = logging.getLogger(__name__)
 
-TABLES = (
-    ("area_summary.csv", "Land use, farms and emission per area and zone part"),
-    ("farm_summary.csv", "Farms: zone, distance, GVE/ha, grassland share"),
-    ("area_deposition.csv", "Deposition and KDW overload per area"),
-    ("rko_sweep.csv", "RKO threshold sweep (national)"),
-    ("rko_by_area.csv", "RKO threshold sweep per area"),
-    ("zone_proposal.csv", "Proposed zone widths"),
-    ("scenarios.csv", "Scenario effects per area"),
-    ("zone_effectiveness.csv", "Effect of a cut inside vs outside the zones"),
+#: Outputs the report links to, by catalogue key (names and descriptions come from there).
+LINKED = (
+    "area_summary", "farm_summary", "area_deposition", "rko_sweep", "rko_by_area", "zone_proposal",
+    "scenarios", "zone_effectiveness", "overlay_gpkg", "deposition_gpkg", "rko_sources",
+    "deposition_farms_tif", "deposition_total_tif", "exceedance_tif",
 )
-DELIVERABLES = (
-    ("n2kzones.gpkg", "GeoPackage: areas, zones, parcel pieces, farms"),
-    ("deposition.gpkg", "GeoPackage: receptors with deposition and overload"),
-    ("rko_sources.gpkg", "GeoPackage: sources with their largest contribution"),
-    ("deposition_farms.tif", "GeoTIFF: deposition from farms"),
-    ("deposition_total.tif", "GeoTIFF: total deposition"),
-    ("exceedance.tif", "GeoTIFF: exceedance of the KDW"),
-)
-
-
-def _read(root: Path, name: str) -> pd.DataFrame | None:
-    p = root / name
-    return pd.read_csv(p, dtype={"site_code": str}) if p.exists() else None
 
 
 def _save(fig: plt.Figure, path: Path) -> Path:
@@ -164,22 +144,35 @@ def _table_html(df: pd.DataFrame, cols: list[str]) -> str:
     )
 
 
-def run_report(cfg: Config) -> Path:
-    """Write ``report/index.html`` with its PNG figures; returns the HTML path."""
-    root = cfg.output_dir
-    out = root / "report"
-    out.mkdir(parents=True, exist_ok=True)
-    rel = os.path.relpath(root, out)
-    sections: list[str] = []
+def render_report(
+    out_dir: Path,
+    *,
+    tables: dict[str, pd.DataFrame | None],
+    links: list[tuple[str, str, str]],
+    map_pages: list[tuple[str, str]],
+    data_date: str,
+    config_name: str,
+) -> Path:
+    """Write ``index.html`` and its PNG figures into ``out_dir``; returns the HTML path.
 
-    maps_dir = root / "maps"
-    maps = sorted(maps_dir.glob("area_*.html")) if maps_dir.exists() else []
-    items = []
-    if (maps_dir / "index.html").exists():
-        items.append(f"<li>{_link(f'{rel}/maps/index.html', 'National overview')}</li>")
-    items += [
-        f"<li>{_link(f'{rel}/maps/{p.name}', p.stem.removeprefix('area_'))}</li>" for p in maps
-    ]
+    Parameters
+    ----------
+    out_dir
+        Folder of the report.
+    tables
+        Catalogue key -> table (``rko_sweep``, ``area_deposition``, ``zone_proposal``,
+        ``scenarios``); None or missing where that stage did not run.
+    links
+        (href relative to the report, file name, description) of each output to link.
+    map_pages
+        (href relative to the report, label) of the overview first, then each area map.
+    data_date, config_name
+        For the footer.
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    sections: list[str] = []
+    items = [f"<li>{_link(href, label)}</li>" for href, label in map_pages]
     sections.append(
         "<h2>Maps</h2>"
         + (
@@ -188,35 +181,29 @@ def run_report(cfg: Config) -> Path:
             else "<p>No maps yet: run <code>n2kzones maps</code>.</p>"
         )
     )
-
-    links = [
-        f"<li>{_link(f'{rel}/{n}', n)}: {escape(d)}</li>"
-        for n, d in TABLES + DELIVERABLES
-        if (root / n).exists()
-    ]
-    sections.append(f"<h2>Tables and data</h2><ul>{''.join(links)}</ul>")
+    link_items = [f"<li>{_link(href, name)}: {escape(d)}</li>" for href, name, d in links]
+    sections.append(f"<h2>Tables and data</h2><ul>{''.join(link_items)}</ul>")
 
     specs = [
-        ("rko_sweep.csv", "RKO threshold sweep",
+        ("rko_sweep", "RKO threshold sweep",
          "Sources whose largest contribution is below the threshold (permit-free), the mean deposition their contributions add up to on sensitive habitat, and the hectares that sum tips into (near) overload.",
          fig_rko, "rko_sweep.png"),
-        ("area_deposition.csv", "Overload per area",
+        ("area_deposition", "Overload per area",
          "Share of nitrogen-sensitive habitat above its KDW (and above KDW - 70).",
          fig_overload, "overload_per_area.png"),
-        ("zone_proposal.csv", "Zone proposal",
+        ("zone_proposal", "Zone proposal",
          "Deposition on overloaded habitat from farms within 500 m and 500-1000 m of each area.",
          fig_proposal, "zone_proposal.png"),
-        ("scenarios.csv", "Scenario effects",
+        ("scenarios", "Scenario effects",
          "Change in overloaded hectares per area and scenario.",
          fig_scenarios, "scenarios.png"),
     ]
     figures: list[tuple[str, str, Path]] = []
-    tables: dict[str, pd.DataFrame | None] = {}
-    for csv, title, caption, fig, png in specs:
-        tables[csv] = table = _read(root, csv)
+    for key, title, caption, fig, png in specs:
+        table = tables.get(key)
         if table is not None and len(table):
             figures.append((title, caption, fig(table, out / png)))
-    prop, sc = tables["zone_proposal.csv"], tables["scenarios.csv"]
+    prop, sc = tables.get("zone_proposal"), tables.get("scenarios")
     for title, text, png in figures:
         sections.append(
             f'<h2>{escape(title)}</h2><p>{escape(text)}</p><img src="{escape(png.name, quote=True)}" alt="{escape(title, quote=True)}">'
@@ -251,14 +238,6 @@ def run_report(cfg: Config) -> Path:
         )
         sections.append("<h3>Scenario totals</h3>" + _table_html(tot, list(tot.columns)))
 
-    cfg_name = cfg.source_path.name if cfg.source_path else "(no file)"
-    dates = []
-    for p in root.glob("manifest_*.json"):
-        try:
-            dates.append(str(json.loads(p.read_text()).get("finished", ""))[:10])
-        except (OSError, ValueError):
-            continue
-    date = max((d for d in dates if d), default="unknown")
     html = f"""<!DOCTYPE html>
 <html lang="en">
 <head>
@@ -275,7 +254,7 @@ footer {{ margin-top: 2em; color: #666; font-size: 12px; }}
 <body>
 <h1>n2kzones report</h1>
 {"".join(sections)}
-<footer>Data of {escape(date)} &middot; config {escape(cfg_name)}</footer>
+<footer>Data of {escape(data_date)} &middot; config {escape(config_name)}</footer>
 </body>
 </html>
 """

@@ -1,8 +1,7 @@
 """Stage ``rko``: the RKO threshold sweep on the configured farms and receptors.
 
-Reads ``stages/farms.parquet`` and ``stages/receptors.parquet`` (running the deposition
-stage first if the receptors are missing), the configured kernel and wind rose, and writes
-atomically:
+Reads the farms and receptors of the earlier stages and the deposition model of the config,
+and writes:
 
 ``rko_sweep.csv``
     One row per range x threshold: sources and emission below the threshold (counts and
@@ -13,8 +12,8 @@ atomically:
     The same per Natura 2000 area (a source belongs to the area of its maximum).
 ``rko_sources.gpkg``
     Layer ``sources``: farm_id, emission, max contribution, its receptor and site_code per
-    range, and ``below_<T>_<range>`` flags for the map threshold; layer ``projects`` when
-    projects are configured.
+    range, and the flags :func:`~n2kzones.stages.catalogue.rko_below_column` names for the
+    map threshold; layer ``projects`` when projects are configured.
 ``rko_projects.csv``
     With ``[rko.projects]``: permit-free projects and their cumulative effect per range x
     threshold.
@@ -22,131 +21,59 @@ atomically:
 
 from __future__ import annotations
 
-import logging
-import time
-from datetime import UTC, datetime
-from pathlib import Path
-
 import geopandas as gpd
-import numpy as np
 import pandas as pd
 
 from n2kzones.compute import Backend, open_backend
 from n2kzones.config import Config
-from n2kzones.deposition.receptors import hexagon_side_m
-from n2kzones.io.readers import read_layer
 from n2kzones.io.writers import write_csv, write_geopackage
-from n2kzones.pipeline import StagePaths, _write_manifest
 from n2kzones.rko import projects_rko, range_labels, rko_sweep
-from n2kzones.validate import LayerReport
-
-log = logging.getLogger(__name__)
-
-
-def receptor_radius_from_config(cfg: Config) -> float:
-    """Radius (m) of the disc with the receptor hexagon's area, as the deposition stage uses."""
-    return float(hexagon_side_m(cfg.deposition.hexagon_ha) * np.sqrt(3 * np.sqrt(3) / (2 * np.pi)))
-
-
-def _points(df: pd.DataFrame, crs: object) -> gpd.GeoDataFrame:
-    return gpd.GeoDataFrame(
-        df.drop(columns=["x", "y"], errors="ignore"),
-        geometry=gpd.points_from_xy(df["x"], df["y"]),
-        crs=crs,
-    )
+from n2kzones.stages.catalogue import rko_below_column, rko_max_column
+from n2kzones.stages.common import model_from_config
+from n2kzones.stages.framework import stage_run
 
 
 def run_rko(cfg: Config, *, backend: Backend | None = None) -> dict[str, pd.DataFrame]:
-    """Run the RKO sweep (see the module docstring); returns the written tables."""
+    """Stage ``rko`` (thresholds and sums in mol N/ha/yr, emissions in kg NH3/yr, areas in ha);
+    returns the written tables."""
     if backend is None:
-        with open_backend(cfg) as backend:
+        with open_backend(cfg.compute) as backend:
             return run_rko(cfg, backend=backend)
-    from n2kzones.deposition_stage import (
-        DepositionPaths,
-        kernel_from_config,
-        run_deposition,
-        wind_rose_from_config,
-    )
-
-    started = datetime.now(UTC)
-    t0 = time.perf_counter()
-    root = cfg.output_dir
-    stage = StagePaths(root)
-    dpaths = DepositionPaths(root)
-    if not dpaths.receptors.exists() or not stage.farms.exists():
-        run_deposition(cfg, backend=backend)
-    farms = gpd.read_parquet(stage.farms)
-    receptors = gpd.read_parquet(dpaths.receptors)
-    kernel = kernel_from_config(cfg)
-    rose = wind_rose_from_config(cfg)
-    radius = receptor_radius_from_config(cfg)
-    params = cfg.params
-    margin = params.kdw.near_overload_margin_mol_ha
-    thresholds = cfg.rko.thresholds_mol_ha
-    ranges = cfg.rko.ranges_m
-
-    res = rko_sweep(
-        farms,
-        receptors,
-        kernel,
-        thresholds_mol_ha=thresholds,
-        ranges_m=ranges,
-        wind_rose=rose,
-        receptor_radius_m=radius,
-        near_margin_mol_ha=margin,
-        engine=cfg.deposition.engine,
-        backend=backend,
-    )
-    src = farms[["farm_id", "geometry"]].assign(farm_id=farms["farm_id"].astype(str))
-    layer = res.sources.merge(src, on="farm_id", how="left", validate="one_to_one")
-    t_map = cfg.rko.map_threshold_mol_ha
-    for label, _ in range_labels(ranges):
-        layer[f"below_{t_map:g}_{label}"] = layer[f"max_{label}_mol_ha"] < t_map
-    layers = {"sources": gpd.GeoDataFrame(layer, geometry="geometry", crs=farms.crs)}
-
-    reports: dict[str, LayerReport] = {}
-    outputs: list[Path] = [
-        write_csv(root / "rko_sweep.csv", res.national),
-        write_csv(root / "rko_by_area.csv", res.by_area),
-    ]
-    tables = {"rko_sweep": res.national, "rko_by_area": res.by_area, "rko_sources": res.sources}
-    if cfg.rko.projects is not None:
-        projects, reports["projects"] = read_layer(
-            "farms", cfg.rko.projects, crs=cfg.project.crs, params=params, base_dir=cfg.base_dir
+    with stage_run(cfg, "rko") as run:
+        farms = run.read_upstream("farms")
+        receptors = run.read_upstream("receptors")
+        model = model_from_config(cfg, run)
+        margin = cfg.params.kdw.near_overload_margin_mol_ha
+        thresholds = cfg.rko.thresholds_mol_ha
+        ranges = cfg.rko.ranges_m
+        common = dict(
+            thresholds_mol_ha=thresholds, ranges_m=ranges, wind_rose=model.wind_rose,
+            receptor_radius_m=model.receptor_radius_m, near_margin_mol_ha=margin,
         )
-        per, cum = projects_rko(
-            projects,
-            receptors,
-            kernel,
-            thresholds_mol_ha=thresholds,
-            ranges_m=ranges,
-            wind_rose=rose,
-            receptor_radius_m=radius,
-            near_margin_mol_ha=margin,
+        res = rko_sweep(farms, receptors, model.kernel, engine=model.implementation, backend=backend, **common)
+        src = farms[["farm_id", "geometry"]].assign(farm_id=farms["farm_id"].astype(str))
+        layer = res.sources.merge(src, on="farm_id", how="left", validate="one_to_one")
+        t_map = cfg.rko.map_threshold_mol_ha
+        for label, _ in range_labels(ranges):
+            layer[rko_below_column(t_map, label)] = layer[rko_max_column(label)] < t_map
+        layers = {"sources": gpd.GeoDataFrame(layer, geometry="geometry", crs=farms.crs)}
+        write_csv(run.output("rko_sweep"), res.national)
+        write_csv(run.output("rko_by_area"), res.by_area)
+        tables = {"rko_sweep": res.national, "rko_by_area": res.by_area, "rko_sources": res.sources}
+        if cfg.rko.projects is not None:
+            projects, _ = run.read_layer("farms", cfg.rko.projects, name="projects")
+            per, cum = projects_rko(projects, receptors, model.kernel, **common)
+            pgeo = projects[["farm_id", "geometry"]].assign(farm_id=projects["farm_id"].astype(str))
+            layers["projects"] = gpd.GeoDataFrame(
+                per.merge(pgeo, on="farm_id", how="left", validate="one_to_one"), geometry="geometry", crs=projects.crs
+            )
+            write_csv(run.output("rko_projects"), cum)
+            tables["rko_projects"] = cum
+            tables["rko_project_flags"] = per
+        write_geopackage(run.output("rko_sources"), layers)
+        run.extra.update(
+            kernel=model.kernel.provenance, wind_rose=cfg.deposition.wind_rose,
+            receptor_radius_m=model.receptor_radius_m, ranges=[lbl for lbl, _ in range_labels(ranges)],
+            engine=backend.name,
         )
-        pgeo = projects[["farm_id", "geometry"]].assign(farm_id=projects["farm_id"].astype(str))
-        layers["projects"] = gpd.GeoDataFrame(
-            per.merge(pgeo, on="farm_id", how="left", validate="one_to_one"),
-            geometry="geometry",
-            crs=projects.crs,
-        )
-        outputs.append(write_csv(root / "rko_projects.csv", cum))
-        tables["rko_projects"] = cum
-        tables["rko_project_flags"] = per
-    outputs.append(write_geopackage(root / "rko_sources.gpkg", layers))
-    _write_manifest(
-        cfg,
-        "rko",
-        reports,
-        outputs,
-        started,
-        extra={
-            "kernel": kernel.provenance,
-            "wind_rose": cfg.deposition.wind_rose,
-            "receptor_radius_m": radius,
-            "ranges": [lbl for lbl, _ in range_labels(ranges)],
-            "engine": backend.name,
-        },
-    )
-    log.info("stage rko done in %.1f s", time.perf_counter() - t0)
     return tables

@@ -1,0 +1,1 @@
+"""Rendering: interactive maps and the HTML report, from frames the stages read."""

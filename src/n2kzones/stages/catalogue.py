@@ -1,0 +1,203 @@
+"""The output catalogue: every file a stage writes, every column another stage reads.
+
+This is the one place that spells output file names, which stage writes them, which stages
+read them, and the names of columns that cross a stage boundary (the RKO threshold flags
+among them). Stages, the ``deps`` command behind the Makefile and the tests take names from
+here, so a renamed file or column cannot leave a map layer silently empty.
+
+Paths are relative to the config's ``[project] output_dir`` and use ``/``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+#: The pipeline's stages in the order ``n2kzones run`` executes them.
+STAGES: tuple[str, ...] = ("zones", "overlay", "deposition", "rko", "select", "scenario", "maps", "report")
+
+
+@dataclass(frozen=True)
+class Output:
+    """One output of a stage.
+
+    Attributes
+    ----------
+    key
+        Name other code uses for it.
+    stage
+        Stage that writes it.
+    path
+        Path relative to the output folder; ``{name}`` is filled in for outputs written once
+        per item (a scenario).
+    description
+        What it holds, with units.
+    columns
+        Columns that other stages read (a contract: the writer must provide them).
+    optional
+        Written only when the config asks for it (e.g. RKO projects).
+    """
+
+    key: str
+    stage: str
+    path: str
+    description: str
+    columns: tuple[str, ...] = ()
+    optional: bool = False
+
+
+_OUTPUTS = (
+    # zones
+    Output("areas", "zones", "stages/areas.parquet", "protected areas with their zone width (m)",
+           ("site_code", "name", "nitrogen_sensitive", "zone_width_m", "geometry")),
+    Output("zones_by_area", "zones", "stages/zones_by_area.parquet", "zone ring and inner part per area",
+           ("site_code", "part", "width_m", "geometry")),
+    Output("zones", "zones", "stages/zones.parquet", "national zone layer: faces with every area they belong to",
+           ("zone_key", "geometry")),
+    # overlay
+    Output("parcel_pieces", "overlay", "stages/parcel_pieces.parquet",
+           "parcels cut by zone membership (file, or a folder of partitions on Dask)", ("zone_key", "geometry")),
+    Output("farms", "overlay", "stages/farms.parquet", "farms with zone, distance, GVE/ha, grassland share",
+           ("farm_id", "emission_kg_nh3", "zone_key", "nearest_site_code", "geometry")),
+    Output("overlay_gpkg", "overlay", "n2kzones.gpkg", "GeoPackage: areas, zones, zones_by_area, parcel_pieces, farms"),
+    Output("area_summary", "overlay", "area_summary.csv", "land use (ha), farms and NH3 (kg/yr) per area and zone part"),
+    Output("farm_summary", "overlay", "farm_summary.csv", "farms: zone, distance (m), GVE/ha, grassland share"),
+    # deposition
+    Output("receptors", "deposition", "stages/receptors.parquet",
+           "hexagon receptors with KDW, farm and total deposition (mol N/ha/yr)",
+           ("receptor_id", "site_code", "habitat_ha", "kdw_mol_ha", "total_mol_ha", "farms_mol_ha", "geometry")),
+    Output("deposition_gpkg", "deposition", "deposition.gpkg", "GeoPackage layer receptors"),
+    Output("area_deposition", "deposition", "area_deposition.csv", "deposition and (near) overload per area"),
+    Output("deposition_farms_tif", "deposition", "deposition_farms.tif", "farm deposition grid (mol N/ha/yr)"),
+    Output("deposition_total_tif", "deposition", "deposition_total.tif", "total deposition grid (mol N/ha/yr)"),
+    Output("exceedance_tif", "deposition", "exceedance.tif", "total minus KDW on sensitive habitat (mol N/ha/yr)"),
+    # rko
+    Output("rko_sweep", "rko", "rko_sweep.csv", "RKO threshold sweep, national"),
+    Output("rko_by_area", "rko", "rko_by_area.csv", "RKO threshold sweep per area"),
+    Output("rko_sources", "rko", "rko_sources.gpkg", "largest contribution per source and its RKO flags",
+           ("farm_id",)),
+    Output("rko_projects", "rko", "rko_projects.csv", "permit-free projects per range x threshold", optional=True),
+    # select
+    Output("zone_proposal", "select", "zone_proposal.csv", "proposed zone widths (m) and the deposition behind them",
+           ("site_code", "proposed_width_m", "final_width_m")),
+    # scenario
+    Output("scenarios", "scenario", "scenarios.csv", "scenario effects per area and ALL"),
+    Output("zone_effectiveness", "scenario", "zone_effectiveness.csv", "effect of a kg cut inside vs outside the zones"),
+    Output("scenario_receptors", "scenario", "stages/scenario_{name}.parquet",
+           "receptor deposition (mol N/ha/yr) of one scenario", optional=True),
+    # maps and report (folders)
+    Output("maps", "maps", "maps", "interactive maps: index.html and one page per area"),
+    Output("report", "report", "report", "HTML report with figures"),
+)
+
+OUTPUTS: dict[str, Output] = {o.key: o for o in _OUTPUTS}
+
+#: Outputs of other stages that each stage reads.
+READS: dict[str, tuple[str, ...]] = {
+    "zones": (),
+    "overlay": ("areas", "zones_by_area", "zones"),
+    "deposition": ("areas", "farms"),
+    "rko": ("farms", "receptors"),
+    "select": ("areas", "farms", "receptors"),
+    "scenario": ("areas", "farms", "receptors"),
+    "maps": ("areas", "zones_by_area", "zones", "parcel_pieces", "farms", "receptors", "area_deposition",
+             "deposition_farms_tif", "exceedance_tif", "rko_sources"),
+    "report": ("area_summary", "farm_summary", "area_deposition", "rko_sweep", "rko_by_area", "zone_proposal",
+               "scenarios", "zone_effectiveness", "maps"),
+}
+
+#: Config sections (dotted keys) each stage's outputs depend on; ``parameters`` is the resolved
+#: parameter table. The engine settings are not here: both engines give identical outputs.
+CONFIG_KEYS: dict[str, tuple[str, ...]] = {
+    "zones": ("project.crs", "inputs.areas", "zones", "parameters"),
+    "overlay": ("project.crs", "inputs.parcels", "inputs.farms", "compute.pieces_in_geopackage", "parameters"),
+    "deposition": ("project.crs", "inputs.habitats", "inputs.background_deposition", "deposition", "parameters"),
+    "rko": ("project.crs", "deposition", "rko", "parameters"),
+    "select": ("deposition", "selection", "zones.overrides", "zones.overrides_csv", "zones.default_width_m",
+               "parameters"),
+    "scenario": ("project.crs", "deposition", "scenarios", "effectiveness_cut_pct", "parameters"),
+    "maps": ("project.name", "project.crs", "inputs.habitats", "rko.map_threshold_mol_ha", "rko.ranges_m",
+             "parameters"),
+    "report": ("project.name",),
+}
+
+
+def upstream(stage: str) -> tuple[str, ...]:
+    """The stages whose outputs ``stage`` reads, in pipeline order."""
+    owners = {OUTPUTS[k].stage for k in READS[stage]}
+    return tuple(s for s in STAGES if s in owners)
+
+
+def outputs_of(stage: str) -> tuple[Output, ...]:
+    """The outputs ``stage`` writes, in catalogue order."""
+    return tuple(o for o in _OUTPUTS if o.stage == stage)
+
+
+def downstream(stage: str) -> tuple[str, ...]:
+    """Every stage that reads ``stage``'s outputs, directly or through another stage."""
+    out: list[str] = []
+    frontier = [stage]
+    while frontier:
+        s = frontier.pop()
+        for t in STAGES:
+            if s in upstream(t) and t not in out:
+                out.append(t)
+                frontier.append(t)
+    return tuple(t for t in STAGES if t in out)
+
+
+def manifest_name(stage: str) -> str:
+    """File name of a stage's manifest, in the output folder (written last: the make target)."""
+    return f"manifest_{stage}.json"
+
+
+def rko_below_column(threshold_mol_ha: float, range_label: str) -> str:
+    """Column of ``rko_sources`` flagging sources whose largest contribution is below a threshold.
+
+    Parameters
+    ----------
+    threshold_mol_ha
+        RKO threshold in mol N/ha/yr (the map threshold).
+    range_label
+        Calculation range label as :func:`n2kzones.rko.range_labels` gives it (``none``,
+        ``25km``).
+    """
+    return f"below_{threshold_mol_ha:g}_{range_label}"
+
+
+def rko_max_column(range_label: str) -> str:
+    """Column of ``rko_sources`` with a source's largest contribution (mol N/ha/yr) per range."""
+    return f"max_{range_label}_mol_ha"
+
+
+
+class OutputFolder:
+    """Paths of the outputs in one output folder, by catalogue key.
+
+    ``OutputFolder(root).farms`` is ``root / "stages/farms.parquet"``; ``folder["maps"]`` works
+    too, and ``folder.manifest("overlay")`` is the overlay stage's manifest.
+    """
+
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root)
+
+    def __getattr__(self, key: str) -> Path:
+        if key in OUTPUTS:
+            return self.root / OUTPUTS[key].path
+        raise AttributeError(f"no output {key!r} in the catalogue (see n2kzones.stages.catalogue.OUTPUTS)")
+
+    def __getitem__(self, key: str) -> Path:
+        return self.__getattr__(key)
+
+    def path(self, key: str, **fmt: str) -> Path:
+        """Path of ``key``, with ``{name}`` filled in (per-scenario outputs)."""
+        return self.root / OUTPUTS[key].path.format(**fmt)
+
+    def manifest(self, stage: str) -> Path:
+        """The manifest of ``stage``."""
+        return self.root / manifest_name(stage)
+
+
+def output_path(root: str | Path, key: str, **fmt: str) -> Path:
+    """Path of output ``key`` in output folder ``root`` (``{name}`` filled from ``fmt``)."""
+    return OutputFolder(root).path(key, **fmt)

@@ -1,0 +1,78 @@
+"""Stage ``maps``: ``maps/index.html`` (national overview) and one map per area.
+
+Reads the zones, parcel pieces, farms, receptors, rasters and RKO sources of the earlier
+stages and renders them with :mod:`n2kzones.render.maps`; every map is one self-contained
+HTML file.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pandas as pd
+import pyogrio
+
+from n2kzones.config import Config
+from n2kzones.render.maps import (
+    MapContext,
+    area_map,
+    area_map_name,
+    overview_map,
+    raster_range,
+    write_map,
+)
+from n2kzones.rko import NO_RANGE
+from n2kzones.stages.catalogue import OUTPUTS, rko_below_column
+from n2kzones.stages.common import config_name, data_date
+from n2kzones.stages.framework import StageRun, stage_run
+
+log = logging.getLogger(__name__)
+
+#: Rasters shown on the area maps: raster key -> (catalogue key, symmetric colour scale).
+RASTERS = {"deposition_farms": ("deposition_farms_tif", False), "exceedance": ("exceedance_tif", True)}
+
+
+def _read(run: StageRun) -> dict:
+    farms = run.read_upstream("farms")
+    src = pyogrio.read_dataframe(run.upstream("rko_sources"), layer="sources", read_geometry=False)
+    src["farm_id"] = src["farm_id"].astype(str)
+    data: dict = {
+        "areas": run.read_upstream("areas"),
+        "zones_by_area": run.read_upstream("zones_by_area"),
+        "pieces": run.read_upstream("parcel_pieces"),
+        "farms": farms.assign(farm_id=farms["farm_id"].astype(str)),
+        "receptors": run.read_upstream("receptors"),
+        "rko": src,
+    }
+    if run.cfg.inputs.habitats is not None:
+        data["habitats"], _ = run.read_layer("habitats")
+    return data
+
+
+def run_maps(cfg: Config, *, self_contained: bool = True) -> list[Path]:
+    """Stage ``maps``; returns the written map paths (overview first)."""
+    with stage_run(cfg, "maps") as run:
+        data = _read(run)
+        rasters = {k: run.upstream(key) for k, (key, _) in RASTERS.items()}
+        ctx = MapContext(
+            data_date=data_date(cfg.output_dir),
+            config_name=config_name(cfg),
+            map_threshold_mol_ha=cfg.rko.map_threshold_mol_ha,
+            below_column=rko_below_column(cfg.rko.map_threshold_mol_ha, NO_RANGE),
+            habitat_names={code: h.name for code, h in cfg.params.kdw.habitats.items()},
+            rasters=rasters,
+            ranges={k: raster_range(p, symmetric=RASTERS[k][1]) for k, p in rasters.items()},
+        )
+        out = run.output("maps")
+        out.mkdir(parents=True, exist_ok=True)
+        written = []
+        for code in data["areas"]["site_code"].astype(str):
+            m = area_map(ctx, code, data, self_contained=self_contained)
+            written.append(write_map(m, out / area_map_name(code), self_contained=self_contained))
+        dep = pd.read_csv(run.upstream("area_deposition"), dtype={"site_code": str})
+        overview = overview_map(ctx, data["areas"], run.read_upstream("zones"), dep, self_contained=self_contained)
+        written.insert(0, write_map(overview, out / "index.html", self_contained=self_contained))
+        log.info("rendered %d maps", len(written))
+    final = cfg.output_dir / OUTPUTS["maps"].path
+    return [final / p.name for p in written]

@@ -1,0 +1,102 @@
+"""Run stages by name: one stage (rebuilding stale upstream stages on request) or all of them.
+
+:data:`RUNNERS` maps every stage of :data:`~n2kzones.stages.catalogue.STAGES` to its runner;
+:func:`run_stage` is what the CLI calls.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+from n2kzones.compute import Backend, open_backend
+from n2kzones.config import Config
+from n2kzones.errors import UpstreamError
+from n2kzones.stages.catalogue import STAGES
+from n2kzones.stages.deposition import run_deposition
+from n2kzones.stages.framework import check_paths
+from n2kzones.stages.integrity import output_lock
+from n2kzones.stages.manifest import upstream_problems
+from n2kzones.stages.maps import run_maps
+from n2kzones.stages.overlay import run_overlay
+from n2kzones.stages.report import run_report
+from n2kzones.stages.rko import run_rko
+from n2kzones.stages.scenario import run_scenarios
+from n2kzones.stages.select import run_select
+from n2kzones.stages.zones import run_zones
+
+log = logging.getLogger(__name__)
+
+#: Stages that run their heavy steps on a compute backend (``[compute] backend``).
+ON_BACKEND = ("overlay", "deposition", "rko")
+
+RUNNERS: dict[str, Callable[..., Any]] = {
+    "zones": run_zones,
+    "overlay": run_overlay,
+    "deposition": run_deposition,
+    "rko": run_rko,
+    "select": run_select,
+    "scenario": run_scenarios,
+    "maps": run_maps,
+    "report": run_report,
+}
+assert tuple(RUNNERS) == STAGES
+
+
+def _call(name: str, cfg: Config, backend: Backend | None, options: dict[str, Any]) -> Any:
+    kwargs = dict(options)
+    if name in ON_BACKEND and backend is not None:
+        kwargs["backend"] = backend
+    return RUNNERS[name](cfg, **kwargs)
+
+
+def run_stage(
+    name: str,
+    cfg: Config,
+    *,
+    backend: Backend | None = None,
+    rebuild_upstream: bool = False,
+    **options: Any,
+) -> Any:
+    """Run stage ``name``; with ``rebuild_upstream`` first rerun every upstream stage whose
+    outputs are missing or stale (earliest first), else refuse them (:class:`UpstreamError`).
+
+    ``options`` go to the stage's runner (``progress`` for overlay, ``self_contained`` for maps).
+    """
+    check_paths(cfg)
+    with output_lock(cfg.output_dir, name):
+        if rebuild_upstream:
+            for _ in range(len(STAGES)):
+                problems = upstream_problems(cfg, name)
+                if not problems:
+                    break
+                stale = problems[0].stage
+                log.info("rebuilding the %s stage first: %s", stale, problems[0])
+                _call(stale, cfg, backend, {})
+            else:  # pragma: no cover - every rebuild clears at least its own stage
+                raise UpstreamError(f"could not bring the upstream stages of {name} up to date")
+        return _call(name, cfg, backend, options)
+
+
+@contextlib.contextmanager
+def _backend(cfg: Config, backend: Backend | None) -> Iterator[Backend]:
+    if backend is not None:
+        yield backend
+        return
+    with open_backend(cfg.compute) as opened:
+        yield opened
+
+
+def run_all(cfg: Config, *, stages: Sequence[str] = STAGES, backend: Backend | None = None, **options: Any) -> dict[str, Any]:
+    """Run ``stages`` in pipeline order on one backend (one Dask cluster for all); returns each
+    stage's result."""
+    results: dict[str, Any] = {}
+    check_paths(cfg)
+    with output_lock(cfg.output_dir, "run"), _backend(cfg, backend) as be:
+        for name in STAGES:
+            if name in stages:
+                opts = {k: v for k, v in options.items() if (k == "progress" and name == "overlay") or (k == "self_contained" and name == "maps")}
+                results[name] = _call(name, cfg, be, opts)
+    return results

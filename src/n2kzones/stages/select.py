@@ -1,0 +1,45 @@
+"""Stage ``select``: propose zone widths from the deposition the zones would carry.
+
+Writes ``zone_proposal.csv`` (see :func:`n2kzones.selection.propose_widths`): the deposition
+in mol N/ha/yr on each area's overloaded habitat from farms within 500 m and 500-1000 m of
+its edge, the ranking, the proposed width and the official width that wins.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import pandas as pd
+
+from n2kzones.config import Config
+from n2kzones.io.writers import write_csv
+from n2kzones.selection import propose_widths, zone_contributions
+from n2kzones.stages.common import model_from_config
+from n2kzones.stages.framework import stage_run
+from n2kzones.stages.zones import official_widths
+
+log = logging.getLogger(__name__)
+
+
+def run_select(cfg: Config) -> pd.DataFrame:
+    """Stage ``select``; returns the proposal table (widths in m, deposition in mol N/ha/yr)."""
+    with stage_run(cfg, "select") as run:
+        areas = run.read_upstream("areas")
+        farms = run.read_upstream("farms")
+        receptors = run.read_upstream("receptors")
+        contrib = zone_contributions(areas, farms, receptors, model_from_config(cfg, run))
+        table = propose_widths(
+            contrib,
+            n_wide=cfg.selection.n_wide,
+            wide_width_m=cfg.params.zones.wide_width_m,
+            default_width_m=cfg.default_width_m,
+            min_contribution_mol_ha=cfg.selection.min_contribution_mol_ha,
+            official=official_widths(cfg, run),
+        )
+        write_csv(run.output("zone_proposal"), table)
+        log.info(
+            "stage select: %d areas, proposed %s",
+            len(table),
+            ", ".join(f"{w:g} m: {n}" for w, n in table["proposed_width_m"].value_counts().sort_index().items()),
+        )
+    return table
