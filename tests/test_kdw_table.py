@@ -157,9 +157,7 @@ def _codes_and_values_by_position(pdf_path: Path) -> dict[str, str]:
             code_hdr = next(w for w in words if w["text"] == "Code")
             mol_hdr = next(w for w in words if w["text"] == "(mol")
             right = max(
-                w["x1"]
-                for w in words
-                if w["text"] == "KDW" and abs(w["top"] - code_hdr["top"]) < 1
+                w["x1"] for w in words if w["text"] == "KDW" and abs(w["top"] - code_hdr["top"]) < 1
             )
             assert abs(mol_hdr["x1"] - right) < 2
             for w in words:
@@ -168,9 +166,7 @@ def _codes_and_values_by_position(pdf_path: Path) -> dict[str, str]:
                 if not re.fullmatch(r"H\d{2}[0-9A-Z]\d[A-Z]?[a-z]*|Lg\d{2}", w["text"]):
                     continue
                 same_line = [
-                    v
-                    for v in words
-                    if abs(v["top"] - w["top"]) < 1 and abs(v["x1"] - right) < 2
+                    v for v in words if abs(v["top"] - w["top"]) < 1 and abs(v["x1"] - right) < 2
                 ]
                 assert len(same_line) == 1, (page_no, w["text"], same_line)
                 assert w["text"] not in found, w["text"]
