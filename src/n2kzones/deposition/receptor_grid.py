@@ -59,8 +59,11 @@ inside a part take all their centres without a test; only the boundary tiles are
 (vectorised :func:`shapely.intersection` with the tile boxes, 1 m wider than the tile) and
 tested with :func:`shapely.contains_xy`. The cost of a clip grows with the part's vertex
 count, but no single call handles a whole 86,000-vertex area (Veluwe) against many points.
-Measured for all 160 real Natura 2000 areas of ``shared/data/real`` (2 cores): see the
-branch report; order of 15-30 s for ~1 million receptors.
+Measured on a 2-core machine (one core used; shapely 2.2, GEOS 3.14) for all 160 real
+Natura 2000 areas of ``shared/data/real/natura2000-nl-pdok-rce`` (584 polygon parts,
+515,309 vertices, reprojected to RD New): 889,952 receptors in 3.8 s with 1 km tiles
+(14,248 tiles, 8,635 on a boundary); the Veluwe alone (85,876 vertices, 88,393 receptors)
+0.9 s. 500 m tiles: 6.8 s; 2 km: 3.2 s; 5 km: 2.5 s, all with the same ids.
 """
 
 from __future__ import annotations
