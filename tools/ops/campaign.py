@@ -25,6 +25,7 @@ line up with ``ops_nh3_single_source_radial_profile.csv``.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import gzip
 import json
 import sys
@@ -125,7 +126,16 @@ def run_campaign(a: argparse.Namespace, env: oh.Env) -> int:
     """Run (or resume) a design; one csv.gz of per-receptor results per case in OUT/cases."""
     out = Path(a.out)
     (out / "cases").mkdir(parents=True, exist_ok=True)
-    cases = unique_cases(a.design)
+    cases = [dataclasses.replace(c, meteotype=env.meteotype) for c in unique_cases(a.design)]
+    # results depend on the executable and the meteo file, which are not part of a case
+    # key: refuse to resume a campaign directory made with other ones
+    env_id = {"ops_exe_sha256": oh.sha256(env.ops_exe), "meteo": str(env.meteo),
+              "meteotype": env.meteotype, "gammawater_sha256": oh.sha256(env.gammawater)}
+    env_file = out / "env.json"
+    if env_file.exists() and json.loads(env_file.read_text()) != env_id:
+        raise SystemExit(f"{out} was made with another executable/meteo ({env_file}); "
+                         "use a new --out")
+    env_file.write_text(json.dumps(env_id, indent=1))
     todo = [c for c in cases if not (out / "cases" / f"{c.key()}.csv.gz").exists()]
     if a.limit:
         todo = todo[: a.limit]

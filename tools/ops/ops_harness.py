@@ -474,6 +474,7 @@ class Env:
     ops_exe: Path
     meteo: Path
     gammawater: Path
+    meteotype: int = 1
     nice: int = 10
     omp_threads: int = 1
     keep: bool = False
@@ -487,10 +488,24 @@ class Env:
         gw = Path(a.gammawater) if a.gammawater else (res / "gammawater.ops" if res else None)
         if meteo is None or gw is None:
             raise SystemExit("give --ops-src (an OPS checkout) or both --meteo and --gammawater")
-        for p in (Path(a.ops_exe), meteo, gw):
+        for p in (Path(a.ops_exe), gw):
             if not p.exists():
                 raise SystemExit(f"not found: {p}")
-        return cls(ops_exe=Path(a.ops_exe).resolve(), meteo=meteo.resolve(),
+        if getattr(a, "meteotype", 1) == 0:
+            # interpolation between regions: MTFILE ends in ".*", OPS opens regions 001..006
+            if not str(meteo).endswith(".*"):
+                raise SystemExit("with --meteotype 0 give --meteo as PATH/<name>.* "
+                                 "(e.g. m005114c.*); OPS reads regions .001-.006")
+            missing = [f"{str(meteo)[:-1]}{r:03d}" for r in range(1, 7)
+                       if not Path(f"{str(meteo)[:-1]}{r:03d}").exists()]
+            if missing:
+                raise SystemExit(f"meteo region files not found: {missing}")
+            meteo = Path(os.path.abspath(meteo))
+        elif not meteo.exists():
+            raise SystemExit(f"not found: {meteo}")
+        else:
+            meteo = meteo.resolve()
+        return cls(ops_exe=Path(a.ops_exe).resolve(), meteo=meteo, meteotype=a.meteotype,
                    gammawater=gw.resolve(), nice=a.nice, omp_threads=a.omp_threads,
                    keep=a.keep, workdir=Path(a.workdir).resolve())
 
@@ -513,6 +528,9 @@ def run_case(case: Case, env: Env) -> tuple[pd.DataFrame, dict]:
         # field 1 = dominant class, fields 2..10 = % per class: uniform grass along the path
         write_aps_uniform(lufile, [1, 100, 0, 0, 0, 0, 0, 0, 0, 0], integer=True, comp="lu",
                           unit="%")
+    if case.meteotype != env.meteotype:
+        raise ValueError(f"case.meteotype={case.meteotype} but the environment's meteo file "
+                         f"is for METEOTYPE {env.meteotype}")
     write_control(ctr, case, datadir=datadir, emfile=emfile, rcpfile=rcpfile, meteo=env.meteo,
                   pltfile=plt, prnfile=prn, z0file=z0file, lufile=lufile)
     cmd = [str(env.ops_exe), "-i", str(ctr), "-perc"]
