@@ -615,17 +615,9 @@ def sha256(path: Path) -> str:
 
 
 def exe_info(exe: Path) -> dict:
-    """Version string OPS reports (``-r``), sha256, and the compiler recorded in the binary."""
+    """Version string OPS reports (``-r``) and the sha256 of the executable."""
     out = subprocess.run([str(exe), "-r"], capture_output=True, text=True).stdout.strip()
-    comp = ""
-    try:
-        res = subprocess.run(["strings", "-a", str(exe)], capture_output=True, text=True)
-        m = re.search(r"GNU Fortran[^\n]*", res.stdout)
-        comp = m.group(0).strip() if m else ""
-    except FileNotFoundError:
-        pass
-    return {"ops_exe": str(exe), "ops_exe_sha256": sha256(exe), "ops_version_output": out,
-            "compiler_in_binary": comp}
+    return {"ops_exe": str(exe), "ops_exe_sha256": sha256(exe), "ops_version_output": out}
 
 
 # --------------------------------------------------------------------------------------
@@ -681,7 +673,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="cmd", required=True)
 
-    p_info = sub.add_parser("info", help="print version, sha256 and compiler of an OPS executable")
+    p_info = sub.add_parser("info", help="print version and sha256 of an OPS executable")
     p_info.add_argument("--ops-exe", required=True)
 
     p_run = sub.add_parser("run", help="run one case and write its per-receptor table")

@@ -38,14 +38,20 @@ DEFAULT_OUT = REPO / "src" / "n2kzones" / "deposition" / "data" / "ops"
 
 PROFILE_VALUES = [
     "deposition_mol_n_per_ha_per_yr", "dry_deposition_mol_n_per_ha_per_yr",
-    "wet_deposition_mol_n_per_ha_per_yr", "dry_nh3_mol_n_per_ha_per_yr",
-    "wet_nh3_mol_n_per_ha_per_yr", "dry_nh4_mol_n_per_ha_per_yr",
-    "wet_nh4_mol_n_per_ha_per_yr", "conc_nh3_ug_per_m3", "conc_nh4_ug_per_m3",
+    "wet_deposition_mol_n_per_ha_per_yr", "conc_nh3_ug_per_m3",
     "deposition_min_over_directions", "deposition_max_over_directions",
 ]
 CASE_COLS = ["case_id", "case_tag", "source_height_m", "receptor_landuse", "landuse_class",
              "z0_m", "receptor_z0_m", "z0_mode", "nh3_bg_ug_per_m3", "so2_bg_ug_per_m3",
              "nox_bg_ug_per_m3", "n_directions", "emission_kg_nh3_per_yr", "diurnal_code"]
+
+
+def sig(df: pd.DataFrame, cols: list[str], n: int = 5) -> pd.DataFrame:
+    """Round ``cols`` to ``n`` significant digits (the report's precision), leave the rest."""
+    df = df.copy()
+    for c in cols:
+        df[c] = pd.to_numeric(df[c].map(lambda x: f"{x:.{n}g}"))
+    return df
 
 
 def held_out(row: pd.Series) -> bool:
@@ -63,6 +69,15 @@ def _cmake_cache(build_dir: Path) -> dict:
         if m:
             out[m.group(1)] = m.group(3)
     return out
+
+
+def _effective_flags(build_dir: Path) -> str:
+    """Fortran flags CMake actually used for the main executable (flags.make)."""
+    for f in sorted(build_dir.glob("CMakeFiles/*main*/flags.make")):
+        for ln in f.read_text().splitlines():
+            if ln.startswith("Fortran_FLAGS"):
+                return ln.split("=", 1)[1].strip()
+    return ""
 
 
 def _compiler_version(compiler: str) -> str:
@@ -113,16 +128,18 @@ def main() -> int:
                               "wet_rate_nh3_pct_per_h", "precip_mm", "wall_s"]],
                         on="case_id", how="left")
     prof = prof.merge(cases[["case_id", "held_out"]], on="case_id")
-    prof.to_csv(out / "ops_nh3_profiles.csv.gz", index=False, float_format="%.5g",
+    prof = sig(prof, PROFILE_VALUES)
+    prof.to_csv(out / "ops_nh3_profiles.csv.gz", index=False,
                 compression={"method": "gzip", "compresslevel": 9, "mtime": 0})
     cases.to_csv(out / "ops_nh3_cases.csv.gz", index=False, float_format="%.6g",
                  compression={"method": "gzip", "compresslevel": 9, "mtime": 0})
     path = per_rcp[per_rcp.case_tag == "path"][
         ["case_id", "source_height_m", "z0_m", "n_directions", "direction_deg", "distance_m",
          "distance_actual_m", "deposition_mol_n_per_ha_per_yr",
-         "dry_deposition_mol_n_per_ha_per_yr", "wet_deposition_mol_n_per_ha_per_yr",
-         "conc_nh3_ug_per_m3"]]
-    path.to_csv(out / "ops_nh3_path_directions.csv.gz", index=False, float_format="%.5g",
+         "wet_deposition_mol_n_per_ha_per_yr"]]
+    path = sig(path, ["distance_actual_m", "deposition_mol_n_per_ha_per_yr",
+                      "wet_deposition_mol_n_per_ha_per_yr"], n=6)
+    path.to_csv(out / "ops_nh3_path_directions.csv.gz", index=False,
                 compression={"method": "gzip", "compresslevel": 9, "mtime": 0})
 
     info = oh.exe_info(Path(a.ops_exe))
@@ -140,11 +157,10 @@ def main() -> int:
         "source_repository": "rivm-syso/OPS",
         "source_commit": a.ops_commit or _git_commit(Path(a.ops_src)),
         "compiler": _compiler_version(compiler),
-        "compiler_in_binary": info["compiler_in_binary"],
         "build": {
             "build_type": cmake.get("CMAKE_BUILD_TYPE", ""),
-            "fortran_flags": cmake.get("CMAKE_Fortran_FLAGS", ""),
-            "fortran_flags_release": cmake.get("CMAKE_Fortran_FLAGS_RELEASE", ""),
+            "fortran_flags_effective": _effective_flags(Path(a.build_dir)) if a.build_dir else "",
+            "fortran_flags_release": "-O2 -fno-fast-math (OPS OpsFunctions.cmake, GNU)",
             "openmp": cmake.get("SKIP_OPENMP", "OFF") in ("", "OFF", "FALSE", "false"),
             "target": "main executable only (ops_lt_main); unit tests not built",
             "note": a.build_note,

@@ -78,10 +78,30 @@ class Errors:
     def __init__(self, layout: str, axis: str, note: str = ""):
         self.layout, self.axis, self.note = layout, axis, note
         self.e: list[np.ndarray] = []
+        self.keys: list[tuple] = []
+        self.distances: np.ndarray | None = None
 
-    def add(self, pred: np.ndarray | None, true: np.ndarray | None) -> None:
+    def add(self, pred: np.ndarray | None, true: np.ndarray | None, key: tuple = ()) -> None:
         if pred is not None and true is not None:
             self.e.append(pred - true)
+            self.keys.append(key)
+
+    def worst(self) -> str:
+        """The case and distance of the largest error."""
+        if not self.e:
+            return ""
+        i = int(np.argmax([np.max(np.abs(e)) for e in self.e]))
+        j = int(np.argmax(np.abs(self.e[i])))
+        d = "" if self.distances is None else f" at {self.distances[j]:g} m"
+        h, z0, lu, rz, bg = self.keys[i] if self.keys[i] else ("?",) * 5
+        return f"h={h} z0={z0} {lu} z0r={rz} bg={bg}{d}: {np.expm1(self.e[i][j]):+.1%}"
+
+    def by(self, axis: int) -> dict:
+        """Max relative error grouped by one key element."""
+        out: dict = {}
+        for k, e in zip(self.keys, self.e, strict=True):
+            out[k[axis]] = max(out.get(k[axis], 0.0), float(np.max(np.abs(np.expm1(e)))))
+        return dict(sorted(out.items(), key=lambda kv: str(kv[0])))
 
     def row(self) -> dict:
         if not self.e:
@@ -91,7 +111,7 @@ class Errors:
         mx = float(np.max(np.abs(np.expm1(e))))
         return {"layout": self.layout, "axis": self.axis, "cases": len(self.e),
                 "median_abs_ln_err": med, "max_rel_err": mx,
-                "meets_target": med <= TARGET_MED and mx <= TARGET_MAX, "note": self.note}
+                "meets_target": med <= TARGET_MED and mx <= TARGET_MAX, "worst": self.worst()}
 
 
 def _interp(x: float, x0: float, x1: float, y0: np.ndarray, y1: np.ndarray) -> np.ndarray:
@@ -144,7 +164,7 @@ def axis_interpolation(t: Table, axis: str, *, couple_rz: bool = False) -> Error
         y0, y1 = t.get(*k0), t.get(*k1)
         if y0 is None or y1 is None:
             continue
-        err.add(_interp(key[i], lo, hi, y0, y1), t.lnd[key])
+        err.add(_interp(key[i], lo, hi, y0, y1), t.lnd[key], key)
     return err
 
 
@@ -178,7 +198,7 @@ def product_layouts(t: Table) -> list[Errors]:
         "sep_ref": Errors("path(h,z0) x R_lu x R_rz x R_bg [OAT factors at ref path]",
                           "receptor axes only, at ref path (h 5, z0 0.1)"),
         "sep_h": Errors("path(h,z0) x R_lu x R_rz x R_bg [OAT factors per h,z0]",
-                        "multi-axis receptor cases (interact block)"),
+                        "cases with >= 2 receptor axes off base"),
         "comb": Errors("combined: interpolated path x joint receptor table",
                        "held-out h or z0 with receptor variations"),
     }
@@ -211,23 +231,26 @@ def product_layouts(t: Table) -> list[Errors]:
         p = _path(t, h, z0)
         if not is_ref_path and p is not None and n_rec > 0:
             rj = r_joint(lu, rz, bg)
-            rows["joint"].add(None if rj is None else p + rj, true)
+            rows["joint"].add(None if rj is None else p + rj, true, key)
             if n_rec == 1:
                 ax = "lu" if lu != cp.REF_LU else ("rz" if abs(rz - cp.REF_Z0L) > 1e-9 else "bg")
-                per_axis[ax].add(None if rj is None else p + rj, true)
+                per_axis[ax].add(None if rj is None else p + rj, true, key)
             rs = r_sep(lu, rz, bg)
-            rows["sep"].add(None if rs is None else p + rs, true)
-        if is_ref_path and n_rec >= 2:
+            rows["sep"].add(None if rs is None else p + rs, true, key)
+        # axes off the base of the one-at-a-time factor tables at this (h, z0):
+        # land use and background factors were run with receptor z0 = landscape z0
+        n_off = (lu != cp.REF_LU) + (abs(rz - z0) > 1e-9) + (bg != cp.REF_BG)
+        if is_ref_path and n_off >= 2:
             rs = r_sep(lu, rz, bg)
-            rows["sep_ref"].add(None if rs is None else ref + rs, true)
-        if n_rec >= 2 and p is not None:
+            rows["sep_ref"].add(None if rs is None else ref + rs, true, key)
+        if n_off >= 2 and p is not None:
             rs = r_sep(lu, rz, bg, h, z0)
-            rows["sep_h"].add(None if rs is None else p + rs, true)
+            rows["sep_h"].add(None if rs is None else p + rs, true, key)
         if (h in cp.H_TEST or z0 in cp.Z0L_TEST) and n_rec > 0:
             pi = _path_interp(t, h, z0)
             rj = r_joint(lu, rz, bg)
             if pi is not None and rj is not None:
-                rows["comb"].add(pi + rj, true)
+                rows["comb"].add(pi + rj, true, key)
     return list(rows.values())[:1] + list(per_axis.values()) + list(rows.values())[1:]
 
 
@@ -237,6 +260,9 @@ def analyse(prof: pd.DataFrame, rmin: float = 100.0, rmax: float = 20000.0) -> p
             axis_interpolation(t, "z0", couple_rz=True), axis_interpolation(t, "rz"),
             axis_interpolation(t, "bg")]
     errs += product_layouts(t)
+    for e in errs:
+        e.distances = t.distances
+    analyse.last = errs  # type: ignore[attr-defined]
     return pd.DataFrame([e.row() for e in errs])
 
 
@@ -251,6 +277,7 @@ def main() -> int:
     ap.add_argument("--rmax", type=float, default=20000.0)
     ap.add_argument("--bands", action="store_true", help="also per distance band")
     ap.add_argument("--markdown", action="store_true")
+    ap.add_argument("--detail", action="store_true", help="max error by axis value")
     a = ap.parse_args()
     prof = pd.read_csv(a.profiles)
     res = analyse(prof, a.rmin, a.rmax)
@@ -263,14 +290,28 @@ def main() -> int:
         r = res.copy()
         r["median_abs_ln_err"] = r["median_abs_ln_err"].map(fmt["median_abs_ln_err"])
         r["max_rel_err"] = r["max_rel_err"].map(fmt["max_rel_err"])
-        print(r.drop(columns=["note"], errors="ignore").to_markdown(index=False))
+        r = r.drop(columns=["worst"], errors="ignore").astype(str)
+        print("| " + " | ".join(r.columns) + " |")
+        print("|" + "---|" * len(r.columns))
+        for row in r.itertuples(index=False):
+            print("| " + " | ".join(row) + " |")
     else:
-        print(res.drop(columns=["note"], errors="ignore").to_string(index=False, formatters=fmt))
+        print(res.drop(columns=["worst"] if not a.detail else [], errors="ignore").to_string(index=False, formatters=fmt))
+    if a.detail:
+        names = {0: "source height", 1: "landscape z0", 2: "land use", 3: "receptor z0",
+                 4: "NH3 bg"}
+        for e in analyse.last:  # type: ignore[attr-defined]
+            if not e.e:
+                continue
+            print(f"\n{e.layout} | {e.axis}")
+            for ax, nm in names.items():
+                print(f"  max rel err by {nm}: "
+                      + ", ".join(f"{k}: {v:.1%}" for k, v in e.by(ax).items()))
     if a.bands:
         for lo, hi in ((100, 500), (500, 2000), (2000, 20000)):
             r = analyse(prof, lo, hi)
             print(f"\n{lo}-{hi} m")
-            print(r.drop(columns=["note"], errors="ignore").to_string(index=False,
+            print(r.drop(columns=["worst"] if not a.detail else [], errors="ignore").to_string(index=False,
                                                                        formatters=fmt))
     return 0
 
