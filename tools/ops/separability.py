@@ -251,7 +251,121 @@ def product_layouts(t: Table) -> list[Errors]:
             rj = r_joint(lu, rz, bg)
             if pi is not None and rj is not None:
                 rows["comb"].add(pi + rj, true, key)
+    # landscape z0 separable from the receptor given the height? R measured at z0 = 0.1 for
+    # the same (h, lu, rz, bg), applied to z0 = 0.25 / 0.15 with that z0's path term
+    rows["z0sep"] = Errors("path(h,z0) x receptor(lu,rz,bg | h) [receptor factor at z0 0.1]",
+                           "landscape z0 0.25 / 0.15, receptor varied")
+    for key in list(t.keys()):
+        h, z0, lu, rz, bg = key
+        if abs(z0 - cp.REF_Z0L) < 1e-9:
+            continue
+        n_rec = (lu != cp.REF_LU) + (abs(rz - cp.REF_Z0L) > 1e-9) + (bg != cp.REF_BG)
+        if n_rec == 0:
+            continue
+        p = _path(t, h, z0)
+        a, b = t.get(h, cp.REF_Z0L, lu, rz, bg), _path(t, h, cp.REF_Z0L)
+        if p is not None and a is not None and b is not None:
+            rows["z0sep"].add(p + (a - b), t.lnd[key], key)
+    # semi-separable: grass/8 ug table over (h, z0, rz) x land-use/background ratio given rz
+    rows["t3"] = Errors("G(h,z0,rz) x R(lu,bg | rz) [R at ref path]",
+                        "lu and/or bg varied, h/z0 away from ref")
+    rows["t3sep"] = Errors("G(h,z0,rz) x R_lu(lu | rz) x R_bg(bg | rz) [at ref path]",
+                           "lu and/or bg varied (all h, z0)")
+    for key in list(t.keys()):
+        h, z0, lu, rz, bg = key
+        if lu == cp.REF_LU and bg == cp.REF_BG:
+            continue
+        g = t.get(h, z0, cp.REF_LU, rz, cp.REF_BG)
+        g5 = t.get(cp.REF_H, cp.REF_Z0L, cp.REF_LU, rz, cp.REF_BG)
+        rj = t.get(cp.REF_H, cp.REF_Z0L, lu, rz, bg)
+        rl = t.get(cp.REF_H, cp.REF_Z0L, lu, rz, cp.REF_BG)
+        rb = t.get(cp.REF_H, cp.REF_Z0L, cp.REF_LU, rz, bg)
+        if g is None or g5 is None:
+            continue
+        if (h, z0) != (cp.REF_H, cp.REF_Z0L) and rj is not None:
+            rows["t3"].add(g + rj - g5, t.lnd[key], key)
+        if rl is not None and rb is not None and lu != cp.REF_LU and bg != cp.REF_BG:
+            rows["t3sep"].add(g + (rl - g5) + (rb - g5), t.lnd[key], key)
+    # ... with the land-use/background ratio measured at the case's own height (z0 0.1):
+    # tests whether the landscape z0 separates from R(lu, bg | rz, h)
+    rows["t3h"] = Errors("G(h,z0,rz) x R(lu,bg | rz, h) [R at z0 0.1]",
+                         "lu and/or bg varied, landscape z0 0.25 / 0.15")
+    for key in list(t.keys()):
+        h, z0, lu, rz, bg = key
+        if abs(z0 - cp.REF_Z0L) < 1e-9 or (lu == cp.REF_LU and bg == cp.REF_BG):
+            continue
+        g = t.get(h, z0, cp.REF_LU, rz, cp.REF_BG)
+        gr = t.get(h, cp.REF_Z0L, cp.REF_LU, rz, cp.REF_BG)
+        rj = t.get(h, cp.REF_Z0L, lu, rz, bg)
+        if g is not None and gr is not None and rj is not None:
+            rows["t3h"].add(g + rj - gr, t.lnd[key], key)
     return list(rows.values())[:1] + list(per_axis.values()) + list(rows.values())[1:]
+
+
+def _brackets(x: float, grid: Iterable[float]) -> list[tuple[float, float]] | None:
+    """[(node, weight)] for linear interpolation in ln x; None outside the grid."""
+    g = sorted(grid)
+    if any(abs(x - v) < 1e-9 for v in g):
+        return [(min(g, key=lambda v: abs(v - x)), 1.0)]
+    if x < g[0] or x > g[-1]:
+        return None
+    lo, hi = _neighbours(x, g)
+    w = (np.log(x) - np.log(lo)) / (np.log(hi) - np.log(lo))
+    return [(lo, 1.0 - w), (hi, w)]
+
+
+def _multilinear(fn, values: list[float], grids: list[Iterable[float]]) -> np.ndarray | None:
+    """Interpolate fn(*nodes) (ln D arrays) multilinearly in the logs of ``values``."""
+    br = [_brackets(v, g) for v, g in zip(values, grids, strict=True)]
+    if any(b is None for b in br):
+        return None
+    out = None
+    for combo in np.ndindex(*[len(b) for b in br]):
+        nodes = [br[i][j][0] for i, j in enumerate(combo)]
+        w = float(np.prod([br[i][j][1] for i, j in enumerate(combo)]))
+        y = fn(*nodes)
+        if y is None:
+            return None
+        out = w * y if out is None else out + w * y
+    return out
+
+
+def recommended_layout(t: Table) -> list[Errors]:
+    """G(h, z0, z0r) [grass, 8 ug/m3] x R(lu, bg | z0r, h) [landscape z0 0.1], every axis
+    interpolated multilinearly in logs between training nodes; scored on every case that is
+    not itself a node of the two tables (held-out values, landscape z0 != 0.1 with land use
+    or background varied)."""
+    def g(h, z0, rz):
+        return t.get(h, z0, cp.REF_LU, rz, cp.REF_BG)
+
+    def r_for(lu):
+        def r(h, rz, bg):
+            a, b = t.get(h, cp.REF_Z0L, lu, rz, bg), t.get(h, cp.REF_Z0L, cp.REF_LU, rz, cp.REF_BG)
+            return None if a is None or b is None else a - b
+        return r
+
+    cats: dict[str, Errors] = {}
+    for key in list(t.keys()):
+        h, z0, lu, rz, bg = key
+        off = [n for n, v, grid in (("h", h, cp.H_TRAIN), ("z0", z0, cp.Z0L_TRAIN),
+                                    ("rz", rz, cp.RZ_TRAIN), ("bg", bg, cp.BG_TRAIN))
+               if not any(abs(v - x) < 1e-9 for x in grid)]
+        g_node = not off and lu == cp.REF_LU and bg == cp.REF_BG
+        r_node = not off and abs(z0 - cp.REF_Z0L) < 1e-9
+        if g_node or r_node:
+            continue
+        gi = _multilinear(g, [h, z0, rz], [cp.H_TRAIN, cp.Z0L_TRAIN, cp.RZ_TRAIN])
+        ri = _multilinear(r_for(lu), [h, rz, bg], [cp.H_TRAIN, cp.RZ_TRAIN, cp.BG_TRAIN])
+        if gi is None or ri is None:
+            continue
+        name = ("held out: " + "+".join(off)) if off else "on grid, landscape z0 0.25"
+        cats.setdefault(name, Errors("G(h,z0,z0r) x R(lu,bg | z0r,h), log-interpolated", name))
+        cats[name].add(gi + ri, t.lnd[key], key)
+    allc = Errors("G(h,z0,z0r) x R(lu,bg | z0r,h), log-interpolated", "all test cases")
+    for e in cats.values():
+        allc.e += e.e
+        allc.keys += e.keys
+    return [allc] + [cats[k] for k in sorted(cats)]
 
 
 def analyse(prof: pd.DataFrame, rmin: float = 100.0, rmax: float = 20000.0) -> pd.DataFrame:
@@ -260,6 +374,7 @@ def analyse(prof: pd.DataFrame, rmin: float = 100.0, rmax: float = 20000.0) -> p
             axis_interpolation(t, "z0", couple_rz=True), axis_interpolation(t, "rz"),
             axis_interpolation(t, "bg")]
     errs += product_layouts(t)
+    errs += recommended_layout(t)
     for e in errs:
         e.distances = t.distances
     analyse.last = errs  # type: ignore[attr-defined]
