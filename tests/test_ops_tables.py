@@ -36,12 +36,12 @@ def provenance() -> dict:
 
 @pytest.fixture(scope="module")
 def profiles() -> pd.DataFrame:
-    return pd.read_csv(DATA / "ops_nh3_profiles.csv.gz")
+    return pd.read_csv(DATA / "ops_nh3_profiles.csv.gz", dtype={"case_id": str})
 
 
 @pytest.fixture(scope="module")
 def cases() -> pd.DataFrame:
-    return pd.read_csv(DATA / "ops_nh3_cases.csv.gz")
+    return pd.read_csv(DATA / "ops_nh3_cases.csv.gz", dtype={"case_id": str})
 
 
 def _profile(prof: pd.DataFrame, h=5.0, lu="grass", z0=0.1, rz=None, bg=8.0) -> pd.DataFrame:
@@ -98,18 +98,30 @@ def test_package_data_small():
 
 def test_tables_load_and_are_consistent(profiles, cases):
     assert profiles[DEP].notna().all() and (profiles[DEP] > 0).all()
-    assert set(profiles.case_id) == set(cases.case_id)
+    assert profiles.case_id.str.fullmatch(r"c[0-9a-f]{12}").all()
+    assert set(profiles.case_id) == set(cases.case_id) and cases.case_id.is_unique
     assert (profiles.groupby("case_id").size() == 104).all()
     assert (profiles.n_directions == 36).all()
     assert set(profiles.receptor_landuse) == set(CLASSES)
     for lu, cls in CLASSES.items():
         assert (profiles.loc[profiles.receptor_landuse == lu, "landuse_class"] == cls).all()
-    # total = dry + wet, and min <= mean <= max over directions
+    # total = dry + wet (dry and wet are stored with 4 digits)
     tot = profiles.dry_deposition_mol_n_per_ha_per_yr + profiles.wet_deposition_mol_n_per_ha_per_yr
     np.testing.assert_allclose(tot, profiles[DEP], rtol=2e-3)
-    assert (profiles.deposition_min_over_directions <= profiles[DEP] * (1 + 1e-4)).all()
-    assert (profiles.deposition_max_over_directions >= profiles[DEP] * (1 - 1e-4)).all()
     assert cases.held_out.any() and (~cases.held_out).any()
+
+
+def test_path_directions_average_to_profiles(profiles):
+    d = pd.read_csv(DATA / "ops_nh3_path_directions.csv.gz", dtype={"case_id": str})
+    assert (d.groupby("case_id").size() == 36 * 104).all()
+    mean = d.groupby(["case_id", "distance_m"])[DEP].mean().rename("m").reset_index()
+    m = mean.merge(profiles[["case_id", "distance_m", DEP]], on=["case_id", "distance_m"])
+    assert len(m) == len(mean)
+    np.testing.assert_allclose(m["m"], m[DEP], rtol=1e-4)
+    # spread over directions at 1 km (reference h=5 grass: 1.752-6.039 over 12 directions)
+    b = d[(d.source_height_m == 5) & np.isclose(d.z0_m, 0.1) & (d.distance_m == 1000)]
+    assert b[DEP].min() < 0.7 * b[DEP].mean()
+    assert b[DEP].max() > 1.5 * b[DEP].mean()
 
 
 def test_known_answers(profiles):

@@ -183,7 +183,9 @@ def run_campaign(a: argparse.Namespace, env: oh.Env) -> int:
 def load_campaign(out: Path) -> pd.DataFrame:
     """All per-receptor case tables of a campaign directory, concatenated."""
     files = sorted((out / "cases").glob("*.csv.gz"))
-    return pd.concat((pd.read_csv(f) for f in files), ignore_index=True)
+    # case ids are hex strings; some look like numbers ("5e10...") to a CSV reader
+    return pd.concat((pd.read_csv(f, dtype={"case_id": str, "case_tag": str}) for f in files),
+                     ignore_index=True)
 
 
 if __name__ == "__main__":

@@ -4,8 +4,8 @@
 Writes to ``src/n2kzones/deposition/data/ops/``:
 
 ``ops_nh3_profiles.csv.gz``     one row per case x distance: averages over ``n_directions``
-                                bearings (arithmetic mean, like the reference radial profile),
-                                plus min/max over directions of the total deposition.
+                                bearings (arithmetic mean, like the reference radial profile)
+                                of total (5 digits), dry and wet (4 digits) NHx deposition.
 ``ops_nh3_cases.csv.gz``        one row per case: settings, design block, held-out flag and
                                 OPS's run summary (conversion rate, effective vd, ...).
 ``ops_nh3_path_directions.csv.gz``  per-direction values (36 bearings x 104 distances) for
@@ -38,8 +38,7 @@ DEFAULT_OUT = REPO / "src" / "n2kzones" / "deposition" / "data" / "ops"
 
 PROFILE_VALUES = [
     "deposition_mol_n_per_ha_per_yr", "dry_deposition_mol_n_per_ha_per_yr",
-    "wet_deposition_mol_n_per_ha_per_yr", "conc_nh3_ug_per_m3",
-    "deposition_min_over_directions", "deposition_max_over_directions",
+    "wet_deposition_mol_n_per_ha_per_yr",
 ]
 CASE_COLS = ["case_id", "case_tag", "source_height_m", "receptor_landuse", "landuse_class",
              "z0_m", "receptor_z0_m", "z0_mode", "nh3_bg_ug_per_m3", "so2_bg_ug_per_m3",
@@ -117,7 +116,11 @@ def main() -> int:
     out.mkdir(parents=True, exist_ok=True)
     per_rcp = cp.load_campaign(camp)
     design = json.loads((camp / "design.json").read_text())
-    runs = pd.read_json(camp / "runs.jsonl", lines=True).drop_duplicates("case_id", keep="last")
+    runs = pd.read_json(camp / "runs.jsonl", lines=True, dtype={"case_id": str})
+    runs = runs.drop_duplicates("case_id", keep="last")
+    # packaged ids get a letter prefix so that no CSV reader takes them for numbers
+    per_rcp["case_id"] = "c" + per_rcp["case_id"]
+    runs["case_id"] = "c" + runs["case_id"].astype(str)
 
     prof = oh.direction_average(per_rcp)
     prof = prof[CASE_COLS + ["distance_m"] + PROFILE_VALUES]
@@ -128,7 +131,9 @@ def main() -> int:
                               "wet_rate_nh3_pct_per_h", "precip_mm", "wall_s"]],
                         on="case_id", how="left")
     prof = prof.merge(cases[["case_id", "held_out"]], on="case_id")
-    prof = sig(prof, PROFILE_VALUES)
+    # total to the report's 5 digits, the dry/wet split to 4 (keeps the package < 5 MB)
+    prof = sig(prof, PROFILE_VALUES[:1])
+    prof = sig(prof, PROFILE_VALUES[1:], n=4)
     prof.to_csv(out / "ops_nh3_profiles.csv.gz", index=False,
                 compression={"method": "gzip", "compresslevel": 9, "mtime": 0})
     cases.to_csv(out / "ops_nh3_cases.csv.gz", index=False, float_format="%.6g",
@@ -137,8 +142,8 @@ def main() -> int:
         ["case_id", "source_height_m", "z0_m", "n_directions", "direction_deg", "distance_m",
          "distance_actual_m", "deposition_mol_n_per_ha_per_yr",
          "wet_deposition_mol_n_per_ha_per_yr"]]
-    path = sig(path, ["distance_actual_m", "deposition_mol_n_per_ha_per_yr",
-                      "wet_deposition_mol_n_per_ha_per_yr"], n=6)
+    path = sig(path, ["distance_actual_m", "deposition_mol_n_per_ha_per_yr"], n=5)
+    path = sig(path, ["wet_deposition_mol_n_per_ha_per_yr"], n=4)
     path.to_csv(out / "ops_nh3_path_directions.csv.gz", index=False,
                 compression={"method": "gzip", "compresslevel": 9, "mtime": 0})
 

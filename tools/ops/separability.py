@@ -394,7 +394,7 @@ def main() -> int:
     ap.add_argument("--markdown", action="store_true")
     ap.add_argument("--detail", action="store_true", help="max error by axis value")
     a = ap.parse_args()
-    prof = pd.read_csv(a.profiles)
+    prof = pd.read_csv(a.profiles, dtype={"case_id": str})
     res = analyse(prof, a.rmin, a.rmax)
     pd.set_option("display.width", 250)
     pd.set_option("display.max_colwidth", 70)
