@@ -150,7 +150,7 @@ def test_higher_source_lower_near_source_deposition(profiles):
         heights = sorted(profiles.loc[(profiles.case_tag == "path"), "source_height_m"].unique())
         near = [_profile(profiles, h=h, z0=z0).set_index("distance_m")[DEP].loc[25:100].mean()
                 for h in heights]
-        assert np.all(np.diff(near) < 0), f"z0={z0}: {dict(zip(heights, near))}"
+        assert np.all(np.diff(near) < 0), f"z0={z0}: {dict(zip(heights, near, strict=True))}"
 
 
 def test_lower_background_higher_deposition(profiles):

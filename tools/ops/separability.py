@@ -411,7 +411,8 @@ def main() -> int:
         for row in r.itertuples(index=False):
             print("| " + " | ".join(row) + " |")
     else:
-        print(res.drop(columns=["worst"] if not a.detail else [], errors="ignore").to_string(index=False, formatters=fmt))
+        drop = [] if a.detail else ["worst"]
+        print(res.drop(columns=drop).to_string(index=False, formatters=fmt))
     if a.detail:
         names = {0: "source height", 1: "landscape z0", 2: "land use", 3: "receptor z0",
                  4: "NH3 bg"}
@@ -426,8 +427,8 @@ def main() -> int:
         for lo, hi in ((100, 500), (500, 2000), (2000, 20000)):
             r = analyse(prof, lo, hi)
             print(f"\n{lo}-{hi} m")
-            print(r.drop(columns=["worst"] if not a.detail else [], errors="ignore").to_string(index=False,
-                                                                       formatters=fmt))
+            drop = [] if a.detail else ["worst"]
+            print(r.drop(columns=drop).to_string(index=False, formatters=fmt))
     return 0
 
 
