@@ -61,6 +61,23 @@ class LandBasedParams(_Strict):
     min_grassland_share: float = Field(ge=0, le=1)
 
 
+class ReceptorClassParams(_Strict):
+    """Land use and roughness of receptors for the class-aware deposition model."""
+
+    default_landuse: str
+    nh3_background_ug_m3: float = Field(gt=0, description="Uniform NH3 background, ug/m3.")
+    landuse_by_prefix: dict[str, str]
+    z0_m: dict[str, float]
+
+    def landuse_of(self, habitat_code: str) -> str:
+        """Land-use class of a habitat code (longest matching prefix; else the default)."""
+        best = ""
+        for prefix in self.landuse_by_prefix:
+            if str(habitat_code).startswith(prefix) and len(prefix) > len(best):
+                best = prefix
+        return self.landuse_by_prefix[best] if best else self.default_landuse
+
+
 class Parameters(_Strict):
     """All policy/science numbers used by the pipeline (see ``data/parameters.toml``)."""
 
@@ -69,6 +86,7 @@ class Parameters(_Strict):
     kdw: KdwParams
     livestock: dict[str, LivestockCategory]
     land_based: LandBasedParams
+    receptor_classes: ReceptorClassParams
 
     @field_validator("livestock")
     @classmethod

@@ -15,8 +15,24 @@ from typing import Any
 import numpy as np
 
 from n2kzones.compute import Backend, chunk_bounds, gather_ordered
+from n2kzones.deposition.classes import class_deposition_at_points, class_max_contribution
 from n2kzones.deposition.engine import deposition_at_points, max_pair_distance_m
 from n2kzones.deposition.maxima import max_contribution
+
+
+def _one_pass(sx, sy, e, rx, ry, kernel, classes=None, **kwargs):  # noqa: ANN001, ANN003, ANN202
+    """One process: the radial engine, or the class-aware sum when ``classes`` is given."""
+    if classes is None:
+        return deposition_at_points(sx, sy, e, rx, ry, kernel, **kwargs)
+    table, src, rec = classes
+    return class_deposition_at_points(sx, sy, e, rx, ry, table, src, rec, **kwargs)
+
+
+def _one_max(sx, sy, e, rx, ry, kernel, classes=None, **kwargs):  # noqa: ANN001, ANN003, ANN202
+    if classes is None:
+        return max_contribution(sx, sy, e, rx, ry, kernel, **kwargs)
+    table, src, rec = classes
+    return class_max_contribution(sx, sy, e, rx, ry, table, src, rec, **kwargs)
 
 
 def lookup_range(sx: np.ndarray, sy: np.ndarray, rx: np.ndarray, ry: np.ndarray) -> float | None:
@@ -39,15 +55,21 @@ def deposition_at_points_on(
     """:func:`~n2kzones.deposition.engine.deposition_at_points` (mol N/ha/yr) on ``backend``,
     in chunks of ``backend.chunk_points`` receptors."""
     if backend is None or backend.name == "local":
-        return deposition_at_points(source_x_m, source_y_m, emission_kg_nh3, receptor_x_m, receptor_y_m, kernel, **kwargs)
+        return _one_pass(source_x_m, source_y_m, emission_kg_nh3, receptor_x_m, receptor_y_m, kernel, **kwargs)
     sx, sy = np.asarray(source_x_m, float), np.asarray(source_y_m, float)
     e = np.asarray(emission_kg_nh3, float)
     rx, ry = np.asarray(receptor_x_m, float), np.asarray(receptor_y_m, float)
     kwargs.setdefault("lookup_range_m", lookup_range(sx, sy, rx, ry))
     kwargs["parallel"] = backend.parallel_kernels
-    items = [(rx[a:b], ry[a:b]) for a, b in chunk_bounds(rx.size, backend.chunk_points)]
+    classes = kwargs.pop("classes", None)
+    bounds = chunk_bounds(rx.size, backend.chunk_points)
+    if classes is None:
+        items = [(rx[a:b], ry[a:b], None) for a, b in bounds]
+    else:
+        table, src, rec = classes
+        items = [(rx[a:b], ry[a:b], (table, src, rec.take(np.arange(a, b)))) for a, b in bounds]
     if not items:
-        return deposition_at_points(sx, sy, e, rx, ry, kernel, **kwargs)
+        return _one_pass(sx, sy, e, rx, ry, kernel, classes=classes, **kwargs)
     shared = {"sources": (sx, sy, e), "kernel": kernel, "kwargs": kwargs}
     parts = gather_ordered(backend.map(_deposition_chunk, items, shared=shared, name="receptors"), len(items))
     return np.concatenate(parts, axis=-1)
@@ -66,13 +88,17 @@ def max_contribution_on(
     """:func:`~n2kzones.deposition.maxima.max_contribution` on ``backend``, in chunks of
     ``backend.chunk_points`` sources; returns (largest contribution in mol N/ha/yr, receptor index)."""
     if backend is None or backend.name == "local":
-        return max_contribution(source_x_m, source_y_m, emission_kg_nh3, receptor_x_m, receptor_y_m, kernel, **kwargs)
+        return _one_max(source_x_m, source_y_m, emission_kg_nh3, receptor_x_m, receptor_y_m, kernel, **kwargs)
     sx, sy = np.asarray(source_x_m, float), np.asarray(source_y_m, float)
     e = np.asarray(emission_kg_nh3, float)
     rx, ry = np.asarray(receptor_x_m, float), np.asarray(receptor_y_m, float)
     kwargs.setdefault("lookup_range_m", lookup_range(sx, sy, rx, ry))
     kwargs["workers"] = -1 if backend.parallel_kernels else 1
-    items = [(sx[a:b], sy[a:b], e[a:b]) for a, b in chunk_bounds(sx.size, backend.chunk_points)]
+    classes = kwargs.pop("classes", None)
+    items = [
+        (sx[a:b], sy[a:b], e[a:b], None if classes is None else (classes[0], classes[1].subset(a, b), classes[2]))
+        for a, b in chunk_bounds(sx.size, backend.chunk_points)
+    ]
     if not items:
         return np.zeros(0), np.zeros(0, dtype=np.int64)
     shared = {"receptors": (rx, ry), "kernel": kernel, "kwargs": kwargs}
@@ -80,11 +106,11 @@ def max_contribution_on(
     return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
 
 
-def _deposition_chunk(item: tuple[np.ndarray, np.ndarray], *, sources: tuple, kernel: Any, kwargs: dict) -> np.ndarray:
-    rx, ry = item
-    return deposition_at_points(*sources, rx, ry, kernel, **kwargs)
+def _deposition_chunk(item: tuple, *, sources: tuple, kernel: Any, kwargs: dict) -> np.ndarray:
+    rx, ry, classes = item
+    return _one_pass(*sources, rx, ry, kernel, classes=classes, **kwargs)
 
 
-def _max_chunk(item: tuple[np.ndarray, ...], *, receptors: tuple, kernel: Any, kwargs: dict) -> tuple[np.ndarray, np.ndarray]:
-    sx, sy, e = item
-    return max_contribution(sx, sy, e, *receptors, kernel, **kwargs)
+def _max_chunk(item: tuple, *, receptors: tuple, kernel: Any, kwargs: dict) -> tuple[np.ndarray, np.ndarray]:
+    sx, sy, e, classes = item
+    return _one_max(sx, sy, e, *receptors, kernel, classes=classes, **kwargs)

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from n2kzones.deposition.classes import KernelTable, ReceptorTerms, SourceTerms
 from n2kzones.deposition.distributed import deposition_at_points_on, max_contribution_on
 from n2kzones.deposition.kernel import RadialKernel, WindRose
 
@@ -36,6 +37,11 @@ class DepositionModel:
         ``"numba"`` or ``"numpy"`` (the reference).
     receptor_radius_m
         Near-source averaging radius in m (None: 1 ha disc; 0: point values).
+    classes
+        Kernels per source height and receptor land use, z0 and NH3 background
+        (:class:`~n2kzones.deposition.classes.KernelTable`); None: ``kernel`` for every pair.
+        With classes, :meth:`at_points` and :meth:`max_contribution` need the sources'
+        heights and the receptors' classes.
     """
 
     kernel: RadialKernel
@@ -43,6 +49,18 @@ class DepositionModel:
     cutoff_m: float | None = None
     implementation: str = "numba"
     receptor_radius_m: float | None = None
+    classes: KernelTable | None = None
+
+    def _class_terms(
+        self, n_sources: int, n_receptors: int, source_height_m: np.ndarray | None, receptor_classes: ReceptorTerms | None
+    ) -> tuple[SourceTerms, ReceptorTerms] | None:
+        if self.classes is None:
+            return None
+        if source_height_m is None or receptor_classes is None:
+            raise ValueError("a class-aware model needs source_height_m and receptor_classes")
+        if len(source_height_m) != n_sources or len(receptor_classes) != n_receptors:
+            raise ValueError("source_height_m / receptor_classes do not match the sources / receptors")
+        return SourceTerms.from_heights(self.classes, source_height_m), receptor_classes
 
     def with_cutoff(self, cutoff_m: float | None) -> DepositionModel:
         """The same model with another calculation range (m)."""
@@ -59,17 +77,22 @@ class DepositionModel:
         n_groups: int | None = None,
         *,
         backend: Backend | None = None,
+        source_height_m: np.ndarray | None = None,
+        receptor_classes: ReceptorTerms | None = None,
     ) -> np.ndarray:
         """Deposition in mol N/ha/yr at receptors ``(rx, ry)`` (m) from sources ``(sx, sy)``.
 
         See :func:`~n2kzones.deposition.engine.deposition_at_points`; ``groups`` splits the
         sum by source group (shape ``(n_groups, n_receptors)``). ``backend`` spreads the
-        receptors over a cluster with identical results.
+        receptors over a cluster with identical results. A class-aware model also takes the
+        sources' heights (m) and the receptors' classes.
         """
+        terms = self._class_terms(len(sx), len(rx), source_height_m, receptor_classes)
         return deposition_at_points_on(
             backend, sx, sy, emission_kg_nh3, rx, ry, self.kernel,
             wind_rose=self.wind_rose, cutoff_m=self.cutoff_m, groups=groups, n_groups=n_groups,
             engine=self.implementation, receptor_radius_m=self.receptor_radius_m,
+            **({} if terms is None else {"classes": (self.classes, *terms)}),
         )
 
     def max_contribution(
@@ -81,10 +104,14 @@ class DepositionModel:
         ry: np.ndarray,
         *,
         backend: Backend | None = None,
+        source_height_m: np.ndarray | None = None,
+        receptor_classes: ReceptorTerms | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Every source's largest deposition (mol N/ha/yr) on any receptor, and that receptor's
         index (see :func:`~n2kzones.deposition.maxima.max_contribution`)."""
+        terms = self._class_terms(len(sx), len(rx), source_height_m, receptor_classes)
         return max_contribution_on(
             backend, sx, sy, emission_kg_nh3, rx, ry, self.kernel,
             wind_rose=self.wind_rose, cutoff_m=self.cutoff_m, receptor_radius_m=self.receptor_radius_m,
+            **({} if terms is None else {"classes": (self.classes, *terms)}),
         )

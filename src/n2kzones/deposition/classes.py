@@ -1,0 +1,428 @@
+"""Class-aware deposition: kernels per source height and receptor land use, z0 and NH3 background.
+
+OPS-LT says deposition near a source depends on the source height, the receptor's land use
+(DEPAC canopy) and roughness, and the NH3 background (compensation point). The project's own
+OPS-LT campaign (``tools/ops/``; tables in ``deposition/data/ops/``, provenance there) ran the
+full grid of
+
+- source height 1, 2.5, 5, 7.5, 10, 15 m,
+- receptor land use: the nine OPS/DEPAC classes,
+- receptor z0 0.03, 0.1, 0.25, 0.5, 1, 2 m,
+- NH3 background 2, 4, 8, 15, 25 ug/m3,
+
+at a landscape z0 of 0.1 m, 36 directions x 104 distances (10 m to 100 km). A
+:class:`KernelTable` holds one :class:`~n2kzones.deposition.kernel.RadialKernel` per node.
+
+**Interpolation by splitting.** A source of height ``h`` between nodes ``h0 < h < h1`` counts
+as two sources at the nodes with emission shares ``1 - t`` and ``t``, ``t`` linear in
+``ln h``; a receptor between z0 and background nodes takes the bilinear (in ``ln z0``,
+``ln bg``) combination of the four corner kernels. Deposition is linear in the emission, so
+the split is exact bookkeeping: every corner is one pass of the unchanged engine (same lookup
+tables, near-source disc, wind rose and cut-off), and
+
+    deposition(r) = sum_corners w_src * w_rec(r) * K_corner(d).
+
+Values outside the node range are clamped to the nearest node (documented in the outputs'
+provenance). ``tools/ops/separability.py`` and ``tests/test_deposition_classes.py`` measure
+the interpolation error against OPS runs that were held out of the table.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from importlib import resources
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from n2kzones.deposition.kernel import RadialKernel
+from n2kzones.errors import ConfigError, InputError
+
+_DATA = "n2kzones.deposition"
+#: The OPS/DEPAC land-use classes (OPS class number -> name used here and in the tables).
+LANDUSES: dict[int, str] = {
+    1: "grass", 2: "arable", 3: "permanent_crops", 4: "coniferous_forest", 5: "deciduous_forest",
+    6: "water", 7: "urban", 8: "heath_other_nature", 9: "bare_desert",
+}
+
+
+def node_weights(values: np.ndarray, nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Bracketing node indices and the upper node's weight, linear in ``ln(value)``.
+
+    Returns ``(i0, i1, t)``: ``value ~ (1 - t) * node[i0] + t * node[i1]`` in log space,
+    clamped to the node range (``t`` in ``[0, 1]``; ``i0 == i1`` at and beyond the ends).
+    """
+    v = np.asarray(values, dtype=np.float64)
+    ln_nodes = np.log(np.asarray(nodes, dtype=np.float64))
+    lv = np.log(np.clip(v, nodes[0], nodes[-1]))
+    i1 = np.clip(np.searchsorted(ln_nodes, lv, side="left"), 0, len(nodes) - 1)
+    i0 = np.maximum(i1 - 1, 0)
+    exact = ln_nodes[i1] == lv
+    i0 = np.where(exact, i1, i0)
+    span = ln_nodes[i1] - ln_nodes[i0]
+    t = np.divide(lv - ln_nodes[i0], span, out=np.zeros_like(lv), where=span > 0)
+    return i0, i1, t
+
+
+@dataclass(frozen=True, eq=False)
+class KernelTable:
+    """Radial kernels on the grid source height x land use x receptor z0 x NH3 background.
+
+    Attributes
+    ----------
+    heights_m, receptor_z0_m, nh3_bg_ug_m3
+        Node values (m, m, ug/m3), increasing.
+    landuses
+        Land-use class names (see :data:`LANDUSES`).
+    kernels
+        ``(i_height, i_landuse, i_z0, i_bg) -> RadialKernel`` (mol N/ha/yr per kg NH3/yr).
+    provenance
+        Where the table comes from (OPS version, settings, campaign).
+    """
+
+    heights_m: np.ndarray
+    landuses: tuple[str, ...]
+    receptor_z0_m: np.ndarray
+    nh3_bg_ug_m3: np.ndarray
+    kernels: dict[tuple[int, int, int, int], RadialKernel]
+    provenance: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_ops(cls, landscape_z0_m: float = 0.1) -> KernelTable:
+        """The packaged OPS-LT campaign table (training runs only) at ``landscape_z0_m``."""
+        root = resources.files(_DATA) / "data" / "ops"
+        with resources.as_file(root / "ops_nh3_profiles.csv.gz") as p:
+            prof = pd.read_csv(p)
+        prov = json.loads((root / "provenance.json").read_text())
+        sel = prof[(prof["z0_m"] == landscape_z0_m) & (~prof["held_out"].astype(bool))]
+        # a combination run in several campaign blocks: the runs are identical; keep the first
+        first = sel.drop_duplicates(["source_height_m", "receptor_landuse", "receptor_z0_m", "nh3_bg_ug_per_m3"])["case_id"]
+        sel = sel[sel["case_id"].isin(set(first))]
+        if sel.empty:
+            raise ConfigError(f"the OPS table has no runs at a landscape z0 of {landscape_z0_m} m (available: 0.1)")
+        heights = np.array(sorted(sel["source_height_m"].unique()), float)
+        lus = tuple(sorted(sel["receptor_landuse"].unique(), key=lambda n: [k for k, v in LANDUSES.items() if v == n][0]))
+        z0s = np.array(sorted(sel["receptor_z0_m"].unique()), float)
+        bgs = np.array(sorted(sel["nh3_bg_ug_per_m3"].unique()), float)
+        kernels: dict[tuple[int, int, int, int], RadialKernel] = {}
+        for (h, lu, z0, bg), g in sel.groupby(["source_height_m", "receptor_landuse", "receptor_z0_m", "nh3_bg_ug_per_m3"]):
+            g = g.sort_values("distance_m")
+            per_kg = g["deposition_mol_n_per_ha_per_yr"].to_numpy(float) / g["emission_kg_nh3_per_yr"].to_numpy(float)
+            key = (int(np.searchsorted(heights, h)), lus.index(lu), int(np.searchsorted(z0s, z0)), int(np.searchsorted(bgs, bg)))
+            kernels[key] = RadialKernel(
+                g["distance_m"].to_numpy(float), per_kg, monotone_from_m=1e9,
+                provenance={"source": "OPS-LT campaign", "source_height_m": h, "receptor_landuse": lu,
+                            "receptor_z0_m": z0, "nh3_bg_ug_m3": bg, "landscape_z0_m": landscape_z0_m},
+            )
+        want = len(heights) * len(lus) * len(z0s) * len(bgs)
+        if len(kernels) != want:
+            raise InputError(f"the OPS table is incomplete: {len(kernels)} of {want} kernels")
+        return cls(heights, lus, z0s, bgs, kernels, {
+            "model": prov.get("model_version_reported"), "source_commit": prov.get("source_commit"),
+            "meteo_file": prov.get("meteo_file"), "landscape_z0_m": landscape_z0_m,
+            "nodes": {"source_height_m": heights.tolist(), "landuse": list(lus),
+                      "receptor_z0_m": z0s.tolist(), "nh3_bg_ug_m3": bgs.tolist()},
+            "interpolation": "emission split between height nodes, bilinear in ln z0 and ln bg between receptor nodes; clamped at the ends",
+        })
+
+    def landuse_index(self, names: np.ndarray) -> np.ndarray:
+        """Index of each land-use name; an unknown name is an error naming it."""
+        names = np.asarray(names, dtype=object)
+        lookup = {n: i for i, n in enumerate(self.landuses)}
+        bad = sorted({str(n) for n in names if n not in lookup})
+        if bad:
+            raise InputError(f"unknown receptor land use {bad}; allowed: {', '.join(self.landuses)}")
+        return np.array([lookup[n] for n in names], dtype=np.int64)
+
+    def envelope(self) -> RadialKernel:
+        """The largest of all kernels at every table distance (an upper bound for pruning)."""
+        ks = list(self.kernels.values())
+        d = ks[0].distance_m
+        v = np.max([k(d) for k in ks], axis=0)
+        return RadialKernel(d, v, monotone_from_m=1e9, provenance={"envelope of": len(ks)})
+
+
+@dataclass(frozen=True)
+class SourceTerms:
+    """Each source split over height nodes: ``(node, source index, emission share)``."""
+
+    node: np.ndarray
+    source: np.ndarray
+    share: np.ndarray
+
+    @classmethod
+    def from_heights(cls, table: KernelTable, height_m: np.ndarray) -> SourceTerms:
+        h = np.asarray(height_m, dtype=np.float64)
+        if not np.isfinite(h).all() or (h <= 0).any():
+            raise InputError("source heights must be finite and > 0 m (set source_height_m or the sector default)")
+        i0, i1, t = node_weights(h, table.heights_m)
+        idx = np.arange(h.size)
+        node = np.concatenate([i0, i1])
+        share = np.concatenate([1.0 - t, t])
+        src = np.concatenate([idx, idx])
+        keep = share > 0
+        return cls(node[keep], src[keep], share[keep])
+
+    def subset(self, start: int, stop: int) -> SourceTerms:
+        """The terms of sources ``start:stop``, renumbered from 0."""
+        sel = (self.source >= start) & (self.source < stop)
+        return SourceTerms(self.node[sel], self.source[sel] - start, self.share[sel])
+
+
+@dataclass(frozen=True)
+class ReceptorTerms:
+    """Each receptor's land use and its four (z0, bg) corner weights."""
+
+    landuse: np.ndarray
+    z0_index: np.ndarray  # shape (4, n)
+    bg_index: np.ndarray  # shape (4, n)
+    weight: np.ndarray  # shape (4, n)
+
+    @classmethod
+    def from_values(cls, table: KernelTable, landuse: np.ndarray, z0_m: np.ndarray, nh3_bg_ug_m3: np.ndarray) -> ReceptorTerms:
+        lu = table.landuse_index(landuse)
+        z0 = np.asarray(z0_m, dtype=np.float64)
+        bg = np.asarray(nh3_bg_ug_m3, dtype=np.float64)
+        for name, v in (("receptor z0", z0), ("NH3 background", bg)):
+            if not np.isfinite(v).all() or (v <= 0).any():
+                raise InputError(f"{name} must be finite and > 0 at every receptor")
+        z0a, z0b, tz = node_weights(z0, table.receptor_z0_m)
+        bga, bgb, tb = node_weights(bg, table.nh3_bg_ug_m3)
+        zi = np.stack([z0a, z0a, z0b, z0b])
+        bi = np.stack([bga, bgb, bga, bgb])
+        w = np.stack([(1 - tz) * (1 - tb), (1 - tz) * tb, tz * (1 - tb), tz * tb])
+        return cls(lu, zi, bi, w)
+
+    def __len__(self) -> int:
+        return int(self.landuse.size)
+
+    def take(self, idx: np.ndarray) -> ReceptorTerms:
+        return ReceptorTerms(self.landuse[idx], self.z0_index[:, idx], self.bg_index[:, idx], self.weight[:, idx])
+
+
+def class_passes(table: KernelTable, src: SourceTerms, rec: ReceptorTerms):  # noqa: ANN201 - generator
+    """The engine passes of a class-aware sum, in a fixed order.
+
+    Yields ``(kernel, source_indices, emission_share, receptor_indices, receptor_weight)``:
+    one pass per height node x land use x (z0, bg) corner that has sources and receptors.
+    The order (height, land use, z0, bg, corner) is fixed, so every caller sums the passes
+    in the same order and gets bitwise the same result.
+    """
+    for a in range(len(table.heights_m)):
+        s_sel = src.node == a
+        if not s_sel.any():
+            continue
+        s_idx, s_share = src.source[s_sel], src.share[s_sel]
+        for lu in range(len(table.landuses)):
+            r_lu = np.flatnonzero(rec.landuse == lu)
+            if not r_lu.size:
+                continue
+            for iz in range(len(table.receptor_z0_m)):
+                for ib in range(len(table.nh3_bg_ug_m3)):
+                    w = np.zeros(r_lu.size)
+                    for c in range(4):
+                        hit = (rec.z0_index[c, r_lu] == iz) & (rec.bg_index[c, r_lu] == ib)
+                        w = w + np.where(hit, rec.weight[c, r_lu], 0.0)
+                    use = w > 0
+                    if use.any():
+                        yield table.kernels[(a, lu, iz, ib)], s_idx, s_share, r_lu[use], w[use]
+
+
+def class_deposition_at_points(
+    source_x_m: np.ndarray,
+    source_y_m: np.ndarray,
+    emission_kg_nh3: np.ndarray,
+    receptor_x_m: np.ndarray,
+    receptor_y_m: np.ndarray,
+    table: KernelTable,
+    sources: SourceTerms,
+    receptors: ReceptorTerms,
+    *,
+    groups: np.ndarray | None = None,
+    n_groups: int | None = None,
+    lookup_range_m: float | None = None,
+    **engine: Any,
+) -> np.ndarray:
+    """Class-aware deposition in mol N/ha/yr at receptors (see the module docstring).
+
+    One pass of :func:`~n2kzones.deposition.engine.deposition_at_points` per height node x
+    land use x (z0, bg) corner, in the fixed order of :func:`class_passes`, every pass with the
+    same lookup range, so any split of the receptors gives bitwise the same values.
+    ``engine`` holds the engine options (wind rose, cut-off, implementation, disc radius).
+    """
+    from n2kzones.deposition.engine import deposition_at_points, max_pair_distance_m
+
+    sx, sy = np.asarray(source_x_m, float), np.asarray(source_y_m, float)
+    e = np.asarray(emission_kg_nh3, float)
+    rx, ry = np.asarray(receptor_x_m, float), np.asarray(receptor_y_m, float)
+    g = None if groups is None else np.asarray(groups)
+    ng = None if g is None else int(n_groups if n_groups is not None else (g.max() + 1 if g.size else 1))
+    out = np.zeros((ng, rx.size)) if ng is not None else np.zeros(rx.size)
+    if sx.size == 0 or rx.size == 0:
+        return out
+    rng = lookup_range_m if lookup_range_m is not None else max_pair_distance_m(sx, sy, rx, ry)
+    for kernel, s_idx, share, r_idx, w in class_passes(table, sources, receptors):
+        dep = deposition_at_points(
+            sx[s_idx], sy[s_idx], e[s_idx] * share, rx[r_idx], ry[r_idx], kernel,
+            groups=None if g is None else g[s_idx], n_groups=ng, lookup_range_m=rng, **engine,
+        )
+        out[..., r_idx] += w * dep
+    return out
+
+
+def pair_terms(table: KernelTable, sources: SourceTerms, receptors: ReceptorTerms, pi: np.ndarray, pj: np.ndarray):  # noqa: ANN201
+    """The class terms of pairs (source ``pi[m]``, receptor ``pj[m]``), in pass order.
+
+    Returns ``(pair, key, share, weight)``: for every pair its terms, one per height node of
+    the source and (z0, bg) node of the receptor (corners on the same node merged, as the
+    passes do), sorted by pair and then by the pass order ``(height, z0, bg)``; ``key`` is the
+    flat kernel index ``((a * n_lu + lu) * n_z0 + iz) * n_bg + ib``.
+    """
+    n_src = int(sources.source.max()) + 1 if sources.source.size else 0
+    order = np.lexsort((sources.node, sources.source))
+    s_src, s_node, s_share = sources.source[order], sources.node[order], sources.share[order]
+    start = np.searchsorted(s_src, np.arange(n_src))
+    count = np.bincount(s_src, minlength=n_src)
+    n_lu, n_z, n_b = len(table.landuses), len(table.receptor_z0_m), len(table.nh3_bg_ug_m3)
+    pairs, keys, shares, weights = [], [], [], []
+    m = np.arange(pi.size)
+    for r in range(int(count.max()) if count.size else 0):  # at most two height nodes
+        has = count[pi] > r
+        row = start[pi[has]] + r
+        a, sh = s_node[row], s_share[row]
+        for c in range(4):
+            jz = receptors.z0_index[c, pj[has]]
+            jb = receptors.bg_index[c, pj[has]]
+            w = receptors.weight[c, pj[has]]
+            lu = receptors.landuse[pj[has]]
+            pairs.append(m[has]); keys.append(((a * n_lu + lu) * n_z + jz) * n_b + jb)
+            shares.append(sh); weights.append(w)
+    pair = np.concatenate(pairs) if pairs else np.zeros(0, np.int64)
+    key = np.concatenate(keys) if keys else np.zeros(0, np.int64)
+    share = np.concatenate(shares) if shares else np.zeros(0)
+    weight = np.concatenate(weights) if weights else np.zeros(0)
+    keep = weight > 0
+    pair, key, share, weight = pair[keep], key[keep], share[keep], weight[keep]
+    # merge corners that fall on the same node (as class_passes sums their weights)
+    o = np.lexsort((key, pair))
+    pair, key, share, weight = pair[o], key[o], share[o], weight[o]
+    new = np.ones(pair.size, bool)
+    new[1:] = (pair[1:] != pair[:-1]) | (key[1:] != key[:-1])
+    grp = np.cumsum(new) - 1
+    w_sum = np.zeros(int(new.sum()))
+    np.add.at(w_sum, grp, weight)  # corner order kept (stable sort), as class_passes adds them
+    return pair[new], key[new], share[new], w_sum
+
+
+def class_max_contribution(
+    source_x_m: np.ndarray,
+    source_y_m: np.ndarray,
+    emission_kg_nh3: np.ndarray,
+    receptor_x_m: np.ndarray,
+    receptor_y_m: np.ndarray,
+    table: KernelTable,
+    sources: SourceTerms,
+    receptors: ReceptorTerms,
+    *,
+    wind_rose: Any = None,
+    cutoff_m: float | None = None,
+    receptor_radius_m: float | None = None,
+    lookup_range_m: float | None = None,
+    workers: int = -1,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Every source's largest class-aware deposition (mol N/ha/yr) on any receptor, exactly.
+
+    A pair's value is the sum over its :func:`pair_terms`, in pass order, of
+    ``w * ((e * share) * k)`` with each pass's own lookup table, near-source disc, wind rose
+    and cut-off: what :func:`class_deposition_at_points` gives for the source alone, bitwise.
+    Pruning as in :func:`~n2kzones.deposition.maxima.max_contribution`, with the envelope of
+    all kernels as the bound: a pair's per-kg value is a convex combination of kernel values
+    (shares and corner weights each add up to 1), so it never exceeds the envelope's bound.
+    Returns ``(max_mol_ha, receptor_index)`` (index -1 where nothing lies within the cut-off).
+    """
+    import math
+
+    from scipy.spatial import cKDTree
+
+    from n2kzones.deposition.kernel import HECTARE_DISC_RADIUS_M
+    from n2kzones.deposition.maxima import BALL_CHUNK, K_NEAREST, _PairModel
+
+    xs, ys = np.asarray(source_x_m, float), np.asarray(source_y_m, float)
+    es = np.asarray(emission_kg_nh3, float)
+    rx, ry = np.asarray(receptor_x_m, float), np.asarray(receptor_y_m, float)
+    n = xs.size
+    best_v = np.zeros(n)
+    best_i = np.full(n, -1, dtype=np.int64)
+    if n == 0 or rx.size == 0:
+        return best_v, best_i
+    radius = HECTARE_DISC_RADIUS_M if receptor_radius_m is None else float(receptor_radius_m)
+    if lookup_range_m is None:
+        x_lo, x_hi = min(rx.min(), xs.min()), max(rx.max(), xs.max())
+        y_lo, y_hi = min(ry.min(), ys.min()), max(ry.max(), ys.max())
+        lookup_range_m = float(math.hypot(x_hi - x_lo, y_hi - y_lo))
+    max_d = lookup_range_m if cutoff_m is None else min(lookup_range_m, float(cutoff_m))
+    flat = list(table.kernels)  # keys in (a, lu, iz, ib) order = flat key order
+    flat.sort()
+    models: dict[int, _PairModel] = {}
+
+    def model(key: int) -> _PairModel:
+        if key not in models:
+            models[key] = _PairModel.build(table.kernels[flat[key]], max_d, wind_rose, cutoff_m, radius)
+        return models[key]
+
+    def values(pi: np.ndarray, pj: np.ndarray) -> np.ndarray:
+        pair, key, share, w = pair_terms(table, sources, receptors, pi, pj)
+        dx, dy = rx[pj[pair]] - xs[pi[pair]], ry[pj[pair]] - ys[pi[pair]]
+        k = np.empty(pair.size)
+        for kk in np.unique(key):
+            sel = key == kk
+            k[sel] = model(int(kk)).values(dx[sel], dy[sel])
+        term = w * ((es[pi[pair]] * share) * k)
+        first = np.ones(pair.size, bool)
+        first[1:] = pair[1:] != pair[:-1]
+        rank = np.arange(pair.size) - np.maximum.accumulate(np.where(first, np.arange(pair.size), 0))
+        out = np.zeros(pi.size)
+        for r in range(int(rank.max()) + 1 if rank.size else 0):  # terms added in pass order
+            sel = rank == r
+            out[pair[sel]] += term[sel]
+        return out
+
+    bound = _PairModel.build(table.envelope(), max_d, wind_rose, cutoff_m, radius)
+    tree = cKDTree(np.column_stack([rx, ry]))
+    k = min(K_NEAREST, rx.size)
+    dist, idx = tree.query(np.column_stack([xs, ys]), k=k, workers=workers)
+    dist, idx = dist.reshape(n, k), idx.reshape(n, k)
+    vals = values(np.repeat(np.arange(n), k), idx.ravel()).reshape(n, k)
+    kmax = vals.max(axis=1)
+    masked = np.where(vals == kmax[:, None], idx, np.iinfo(np.int64).max)
+    best = masked.min(axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        lb_per_kg = np.where(es > 0, kmax / es, 0.0) * (1.0 - 1e-9)
+    r_cand = bound.radius_for(lb_per_kg)
+    out_of_range = (dist[:, 0] > float(cutoff_m) * (1.0 + 1e-12) + 1e-6) if cutoff_m is not None else np.zeros(n, bool)
+    need = (~out_of_range) & (k < rx.size) & (r_cand >= dist[:, -1] * (1.0 - 1e-12) - 1e-6)
+    todo = np.flatnonzero(need)
+    for start in range(0, todo.size, BALL_CHUNK):
+        part = todo[start : start + BALL_CHUNK]
+        lists = tree.query_ball_point(np.column_stack([xs[part], ys[part]]), r=r_cand[part], workers=workers)
+        counts = np.fromiter((len(c) for c in lists), dtype=np.int64, count=part.size)
+        cand = np.fromiter((j for c in lists for j in c), dtype=np.int64, count=int(counts.sum()))
+        owner = np.repeat(part, counts)
+        v = values(owner, cand)
+        seg = np.repeat(np.arange(part.size), counts)
+        m = np.full(part.size, -np.inf)
+        np.maximum.at(m, seg, v)
+        tie = np.full(part.size, np.iinfo(np.int64).max)
+        hit = v == m[seg]
+        np.minimum.at(tie, seg[hit], cand[hit])
+        has = counts > 0
+        kmax[part[has]] = m[has]
+        best[part[has]] = tie[has]
+    kmax[out_of_range] = 0.0
+    best_v[:] = kmax
+    best_i[:] = best
+    if cutoff_m is not None:
+        best_i[kmax <= 0.0] = -1
+    return best_v, best_i

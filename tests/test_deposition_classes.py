@@ -1,0 +1,192 @@
+"""Class-aware deposition (issue 13, library part): kernels per source height and receptor land
+use, z0 and NH3 background from the project's own OPS-LT tables (package data; no OPS needed).
+
+Known answers come from the packaged OPS profiles themselves, read here independently of the
+model code: at table nodes the model must return OPS's values, so a forest receptor, a 10 m
+source and a low NH3 background move deposition by exactly the factor OPS gives."""
+
+from __future__ import annotations
+
+from importlib import resources
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from n2kzones.deposition import default_kernel, load_wind_rose
+from n2kzones.deposition.classes import (
+    KernelTable,
+    ReceptorTerms,
+    SourceTerms,
+    class_deposition_at_points,
+    class_max_contribution,
+    node_weights,
+)
+from n2kzones.deposition.model import DepositionModel
+
+DISTANCES = np.array([100.0, 300.0, 1000.0, 3000.0])
+
+
+@pytest.fixture(scope="module")
+def table() -> KernelTable:
+    return KernelTable.from_ops()
+
+
+@pytest.fixture(scope="module")
+def profiles() -> pd.DataFrame:
+    root = resources.files("n2kzones.deposition") / "data" / "ops"
+    with resources.as_file(root / "ops_nh3_profiles.csv.gz") as p:
+        return pd.read_csv(p)
+
+
+def ops(profiles: pd.DataFrame, h: float, lu: str, z0: float, bg: float, d: np.ndarray) -> np.ndarray:
+    g = profiles[
+        (profiles.source_height_m == h) & (profiles.receptor_landuse == lu) & (profiles.receptor_z0_m == z0)
+        & (profiles.nh3_bg_ug_per_m3 == bg) & (profiles.z0_m == 0.1) & ~profiles.held_out.astype(bool)
+    ].drop_duplicates("distance_m")
+    return np.interp(np.log(d), np.log(g.distance_m), g.deposition_mol_n_per_ha_per_yr) / 1000.0
+
+
+def model_at(table: KernelTable, h: float, lu: str, z0: float, bg: float, d: np.ndarray, **kw) -> np.ndarray:
+    src = SourceTerms.from_heights(table, np.array([h]))
+    rec = ReceptorTerms.from_values(table, np.full(d.size, lu), np.full(d.size, z0), np.full(d.size, bg))
+    return class_deposition_at_points([0.0], [0.0], [1.0], d, np.zeros(d.size), table, src, rec, receptor_radius_m=0.0, **kw)
+
+
+def test_the_table_is_the_full_campaign_grid(table: KernelTable) -> None:
+    assert len(table.kernels) == 6 * 9 * 6 * 5
+    assert list(table.heights_m) == [1.0, 2.5, 5.0, 7.5, 10.0, 15.0]
+    assert table.landuses[0] == "grass" and "coniferous_forest" in table.landuses
+    env = table.envelope()
+    d = np.geomspace(10, 50_000, 200)
+    assert all((env(d) >= k(d) * (1 - 1e-12)).all() for k in table.kernels.values())
+
+
+@pytest.mark.parametrize(
+    ("change", "h", "lu", "z0", "bg"),
+    [
+        ("forest receptor", 5.0, "coniferous_forest", 1.0, 8.0),
+        ("10 m source", 10.0, "grass", 0.1, 8.0),
+        ("low NH3 background", 5.0, "grass", 0.1, 4.0),
+    ],
+)
+def test_a_class_moves_deposition_by_the_factor_ops_gives(table, profiles, change, h, lu, z0, bg) -> None:
+    base = model_at(table, 5.0, "grass", 0.1, 8.0, DISTANCES)
+    moved = model_at(table, h, lu, z0, bg, DISTANCES)
+    want = ops(profiles, h, lu, z0, bg, DISTANCES) / ops(profiles, 5.0, "grass", 0.1, 8.0, DISTANCES)
+    np.testing.assert_allclose(moved / base, want, rtol=2e-3)  # the lookup table's own error
+    assert not np.allclose(want, 1.0, rtol=0.05), f"{change} should matter near the source"
+
+
+def test_between_nodes_the_split_interpolates_in_log_height(table) -> None:
+    i0, i1, t = node_weights(np.array([5.0, 6.0, 0.5, 40.0]), table.heights_m)
+    assert (i0[0], i1[0], t[0]) == (2, 2, 0.0)
+    assert (i0[1], i1[1]) == (2, 3) and t[1] == pytest.approx(np.log(6 / 5) / np.log(7.5 / 5))
+    assert (i0[2], i1[2], t[2]) == (0, 0, 0.0) and (i0[3], i1[3], t[3]) == (5, 5, 0.0)  # clamped
+    lo = model_at(table, 5.0, "grass", 0.1, 8.0, DISTANCES)
+    hi = model_at(table, 7.5, "grass", 0.1, 8.0, DISTANCES)
+    mid = model_at(table, 6.0, "grass", 0.1, 8.0, DISTANCES)
+    np.testing.assert_allclose(mid, (1 - t[1]) * lo + t[1] * hi, rtol=1e-12)
+
+
+def test_held_out_ops_runs_within_the_measured_error(table, profiles) -> None:
+    """Interior values on every axis that were not in the table: median |ln err| <= 0.03."""
+    ho = profiles[profiles.held_out.astype(bool) & (profiles.z0_m == 0.1)]
+    errs = []
+    for _cid, g in ho.groupby("case_id"):
+        g = g[(g.distance_m >= 100) & (g.distance_m <= 20_000)]
+        h, lu, z0, bg = g.iloc[0][["source_height_m", "receptor_landuse", "receptor_z0_m", "nh3_bg_ug_per_m3"]]
+        d = g.distance_m.to_numpy(float)
+        m = model_at(table, h, lu, z0, bg, d) * 1000.0
+        errs.append(np.log(m / g.deposition_mol_n_per_ha_per_yr.to_numpy(float)))
+    e = np.abs(np.concatenate(errs))
+    assert len(errs) > 300
+    assert np.median(e) <= 0.03
+    assert np.expm1(e.max()) <= 0.13  # measured 12.6 % (height and receptor z0 both between nodes)
+
+
+def _random_case(rng: np.random.Generator, table: KernelTable, n_src: int = 40, n_rec: int = 300):
+    sx, sy = rng.uniform(0, 8000, n_src), rng.uniform(0, 8000, n_src)
+    e = rng.uniform(100, 5000, n_src)
+    h = rng.uniform(1.5, 14.0, n_src)
+    rx, ry = rng.uniform(0, 8000, n_rec), rng.uniform(0, 8000, n_rec)
+    lu = rng.choice(["grass", "deciduous_forest", "heath_other_nature", "water"], n_rec)
+    z0 = rng.uniform(0.03, 1.8, n_rec)
+    bg = rng.uniform(2.5, 20.0, n_rec)
+    src = SourceTerms.from_heights(table, h)
+    rec = ReceptorTerms.from_values(table, lu, z0, bg)
+    return sx, sy, e, rx, ry, src, rec
+
+
+@pytest.mark.parametrize("cutoff", [None, 2500.0])
+def test_receptor_chunks_and_threads_give_bitwise_the_same(table, cutoff) -> None:
+    sx, sy, e, rx, ry, src, rec = _random_case(np.random.default_rng(3), table)
+    kw = {"cutoff_m": cutoff, "wind_rose": load_wind_rose(), "lookup_range_m": 12_000.0}
+    whole = class_deposition_at_points(sx, sy, e, rx, ry, table, src, rec, **kw)
+    parts = [
+        class_deposition_at_points(sx, sy, e, rx[a:b], ry[a:b], table, src, rec.take(np.arange(a, b)), **kw)
+        for a, b in ((0, 100), (100, 101), (101, 300))
+    ]
+    assert np.array_equal(whole, np.concatenate(parts))
+    serial = class_deposition_at_points(sx, sy, e, rx, ry, table, src, rec, parallel=False, **kw)
+    assert np.array_equal(whole, serial)
+    numpy = class_deposition_at_points(sx, sy, e, rx, ry, table, src, rec, engine="numpy", **kw)
+    np.testing.assert_allclose(numpy, whole, rtol=1e-10)
+
+
+@pytest.mark.parametrize("cutoff", [None, 1500.0])
+def test_class_maxima_equal_brute_force_bitwise(table, cutoff) -> None:
+    sx, sy, e, rx, ry, src, rec = _random_case(np.random.default_rng(5), table, n_src=25, n_rec=400)
+    kw = {"cutoff_m": cutoff, "wind_rose": load_wind_rose(), "receptor_radius_m": 56.4, "lookup_range_m": 12_000.0}
+    mx, idx = class_max_contribution(sx, sy, e, rx, ry, table, src, rec, **kw)
+    for i in range(sx.size):
+        # the source alone, with its own split (the same shares as in the whole set)
+        one = SourceTerms(src.node[src.source == i], np.zeros(int((src.source == i).sum()), np.int64), src.share[src.source == i])
+        dep = class_deposition_at_points(sx[i : i + 1], sy[i : i + 1], e[i : i + 1], rx, ry, table, one, rec, **kw)
+        assert mx[i] == dep.max(), i
+        if dep.max() > 0:
+            assert idx[i] == int(np.flatnonzero(dep == dep.max()).min())
+        else:
+            assert cutoff is not None and idx[i] == -1
+
+
+def test_the_model_object_routes_to_classes_and_the_grass_model_is_unchanged(table) -> None:
+    sx, sy, e, rx, ry, src, rec = _random_case(np.random.default_rng(9), table, n_src=10, n_rec=50)
+    grass = DepositionModel(default_kernel())
+    assert np.array_equal(
+        grass.at_points(sx, sy, e, rx, ry),
+        DepositionModel(default_kernel()).at_points(sx, sy, e, rx, ry),
+    )
+    heights = np.random.default_rng(9).uniform(1.5, 14.0, 10)
+    classed = DepositionModel(default_kernel(), classes=table)
+    with pytest.raises(ValueError, match="needs source_height_m and receptor_classes"):
+        classed.at_points(sx, sy, e, rx, ry)
+    got = classed.at_points(sx, sy, e, rx, ry, source_height_m=heights, receptor_classes=rec)
+    want = class_deposition_at_points(sx, sy, e, rx, ry, table, SourceTerms.from_heights(table, heights), rec)
+    assert np.array_equal(got, want)
+
+
+class _ChunkingBackend:
+    """A backend that splits work into small chunks and runs them here, in any order, as a
+    cluster would: the split must not change a bit of the result."""
+
+    name = "chunking"
+    parallel_kernels = False
+    chunk_points = 37
+
+    def map(self, fn, items, *, shared=None, name="task"):  # noqa: ANN001, ANN201
+        for i in reversed(range(len(items))):
+            yield i, fn(items[i], **(shared or {}))
+
+
+def test_a_split_backend_gives_the_local_result_bitwise(table) -> None:
+    sx, sy, e, rx, ry, src, rec = _random_case(np.random.default_rng(11), table, n_src=60, n_rec=200)
+    heights = np.random.default_rng(11).uniform(1.5, 14.0, 60)
+    model = DepositionModel(default_kernel(), wind_rose=load_wind_rose(), cutoff_m=3000.0, classes=table)
+    kw = {"source_height_m": heights, "receptor_classes": rec}
+    local = model.at_points(sx, sy, e, rx, ry, **kw)
+    split = model.at_points(sx, sy, e, rx, ry, backend=_ChunkingBackend(), **kw)
+    assert np.array_equal(local, split)
+    m_local = model.max_contribution(sx, sy, e, rx, ry, **kw)
+    m_split = model.max_contribution(sx, sy, e, rx, ry, backend=_ChunkingBackend(), **kw)
+    assert np.array_equal(m_local[0], m_split[0]) and np.array_equal(m_local[1], m_split[1])
