@@ -190,3 +190,44 @@ def test_a_split_backend_gives_the_local_result_bitwise(table) -> None:
     m_local = model.max_contribution(sx, sy, e, rx, ry, **kw)
     m_split = model.max_contribution(sx, sy, e, rx, ry, backend=_ChunkingBackend(), **kw)
     assert np.array_equal(m_local[0], m_split[0]) and np.array_equal(m_local[1], m_split[1])
+
+
+@pytest.mark.slow
+def test_the_sample_pipeline_uses_the_class_aware_model_everywhere(sample_config, tmp_path) -> None:
+    """With ``kernel = "ops_classes"`` the receptors carry their classes, and the RKO maxima
+    of the rko stage are the largest of what the same model gives at the receptors."""
+    import geopandas as gpd
+
+    from n2kzones.deposition.model import RECEPTOR_CLASS_COLUMNS
+    from n2kzones.stages.common import model_from_config, with_source_heights
+    from n2kzones.stages.run import run_all
+
+    cfg = sample_config.model_copy(
+        update={
+            "project": sample_config.project.model_copy(update={"output_dir": tmp_path / "out"}),
+            "deposition": sample_config.deposition.model_copy(update={"kernel": "ops_classes"}),
+        }
+    )
+    run_all(cfg, stages=("zones", "overlay", "deposition", "rko", "select", "scenario"))
+    out = cfg.output_dir
+    rec = gpd.read_parquet(out / "stages" / "receptors.parquet")
+    assert set(RECEPTOR_CLASS_COLUMNS) <= set(rec.columns)
+    assert {"deciduous_forest", "heath_other_nature", "grass", "water"} <= set(rec["landuse"])
+    forest = rec["landuse"] == "deciduous_forest"
+    assert (rec.loc[forest, "z0_m"] == 1.0).all() and (rec["nh3_bg_ug_m3"] == 8.0).all()
+
+    model = model_from_config(cfg)
+    assert model.classes is not None
+    farms = with_source_heights(cfg, gpd.read_parquet(out / "stages" / "farms.parquet"))
+    src = gpd.read_file(out / "rko_sources.gpkg", layer="sources").set_index("farm_id")
+    rx, ry = rec.geometry.x.to_numpy(), rec.geometry.y.to_numpy()
+    for i in np.random.default_rng(1).choice(len(farms), 6, replace=False):
+        f = farms.iloc[[i]]
+        dep = model.at_points(f.geometry.x.to_numpy(), f.geometry.y.to_numpy(), f["emission_kg_nh3"].to_numpy(float), rx, ry,
+                              **model.classes_for(f, rec))
+        assert src.loc[str(f["farm_id"].iloc[0]), "max_none_mol_ha"] == pytest.approx(dep.max(), rel=1e-12)
+    # the farms' deposition moved: forest and heath receptors take up more than grass
+    assert rec["farms_mol_ha"].sum() > 0
+    manifest = __import__("json").loads((out / "manifest_deposition.json").read_text())
+    assert manifest["deposition_model"]["kernel"] == "ops_classes"
+    assert manifest["receptor_landuse_counts"]["deciduous_forest"] == int(forest.sum())

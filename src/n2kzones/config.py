@@ -68,6 +68,10 @@ class Inputs(_Strict):
     parcels: LayerInput | None = None
     farms: LayerInput | None = None
     background_deposition: RasterInput | None = None
+    nh3_background: RasterInput | None = Field(
+        None, description="NH3 air concentration in ug/m3 at the receptors, for [deposition] kernel = "
+        "'ops_classes' (e.g. the GCN grid); without it the uniform value of the parameters is used.",
+    )
 
     @model_validator(mode="after")
     def _known_presets(self) -> Inputs:
@@ -145,6 +149,11 @@ class DepositionSettings(_Strict):
     )
     cutoff_m: float | None = Field(
         None, gt=0, description="Calculation range in m (AERIUS: 25000); none = every pair."
+    )
+    kernel: Literal["grass", "ops_classes"] = Field(
+        "grass",
+        description="'grass': one OPS profile (5 m source over grass) for every pair; 'ops_classes': "
+        "kernels per source height and receptor land use, z0 and NH3 background (OPS-LT campaign).",
     )
     implementation: Literal["numba", "numpy"] = Field(
         "numba", description="Kernel implementation: 'numba' (fast) or 'numpy' (the reference)."

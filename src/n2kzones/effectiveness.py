@@ -144,7 +144,8 @@ def zone_effectiveness(
     w = receptors["habitat_ha"].to_numpy(float)
     inside = farms["zone_key"].fillna("").astype(str).to_numpy() != ""
     by_group = model.at_points(
-        sx, sy, cut, rx, ry, groups=np.where(inside, 0, 1).astype(np.int64), n_groups=2
+        sx, sy, cut, rx, ry, groups=np.where(inside, 0, 1).astype(np.int64), n_groups=2,
+        **model.classes_for(farms, receptors),
     )
     all_farms = by_group.sum(axis=0)
     rows = []
@@ -154,7 +155,7 @@ def zone_effectiveness(
         mine = in_area_zone(farms["area_codes"], code)
         f = np.flatnonzero(mine)
         red_in = (
-            model.at_points(sx[f], sy[f], cut[f], rx[sel], ry[sel])
+            model.at_points(sx[f], sy[f], cut[f], rx[sel], ry[sel], **model.classes_for(farms.iloc[f], receptors.iloc[sel]))
             if f.size
             else np.zeros(sel.size)
         )

@@ -61,6 +61,12 @@ class LandBasedParams(_Strict):
     min_grassland_share: float = Field(ge=0, le=1)
 
 
+class SourceClassParams(_Strict):
+    """Source characteristics for the class-aware deposition model."""
+
+    default_height_m: float = Field(gt=0, le=300, description="Emission height where none is given, m.")
+
+
 class ReceptorClassParams(_Strict):
     """Land use and roughness of receptors for the class-aware deposition model."""
 
@@ -86,6 +92,7 @@ class Parameters(_Strict):
     kdw: KdwParams
     livestock: dict[str, LivestockCategory]
     land_based: LandBasedParams
+    source_classes: SourceClassParams
     receptor_classes: ReceptorClassParams
 
     @field_validator("livestock")

@@ -33,6 +33,7 @@ import numpy as np
 import pandas as pd
 
 from n2kzones.deposition import RadialKernel, WindRose
+from n2kzones.deposition.classes import KernelTable, ReceptorTerms, SourceTerms
 from n2kzones.deposition.distributed import deposition_at_points_on, max_contribution_on
 from n2kzones.errors import InputError
 from n2kzones.overload import weighted_quantile
@@ -148,6 +149,7 @@ def rko_sweep(
     engine: str = "numba",
     adds: bool = False,
     backend: Backend | None = None,
+    classes: KernelTable | None = None,
 ) -> SweepResult:
     """Threshold sweep: sources below each threshold and what they deposit together.
 
@@ -178,6 +180,9 @@ def rko_sweep(
     backend
         Where the maxima and the grouped deposition are computed
         (:mod:`n2kzones.compute`; default this process). The result does not depend on it.
+    classes
+        The class-aware model's kernel table (None: ``kernel`` for every pair); the sources
+        then need ``source_height_m`` and the receptors ``landuse``, ``z0_m``, ``nh3_bg_ug_m3``.
 
     Returns
     -------
@@ -197,6 +202,13 @@ def rko_sweep(
     src = _sources_frame(sources, id_column)
     rec = receptors.sort_values("receptor_id", kind="stable").reset_index(drop=True)
     sx, sy, e = src["x"].to_numpy(), src["y"].to_numpy(), src["emission_kg_nh3"].to_numpy(float)
+    by_class: dict = {}
+    if classes is not None:  # class-aware model: the sorted sources' heights, the receptors' classes
+        by_class["classes"] = (
+            classes,
+            SourceTerms.from_heights(classes, src["source_height_m"].to_numpy(float)),
+            ReceptorTerms.from_values(classes, rec["landuse"].to_numpy(), rec["z0_m"].to_numpy(float), rec["nh3_bg_ug_m3"].to_numpy(float)),
+        )
     rx, ry = _xy(rec)
     ha = rec["habitat_ha"].to_numpy(float)
     site = rec["site_code"].astype(str).to_numpy()
@@ -222,6 +234,7 @@ def rko_sweep(
             wind_rose=wind_rose,
             cutoff_m=cutoff,
             receptor_radius_m=receptor_radius_m,
+            **by_class,
         )
         src_area = np.where(ridx >= 0, site[np.maximum(ridx, 0)], NO_AREA)
         out_src[f"max_{label}_mol_ha"] = mx
@@ -244,6 +257,7 @@ def rko_sweep(
             n_groups=t.size + 1,
             receptor_radius_m=receptor_radius_m,
             engine=engine,  # type: ignore[arg-type]
+            **by_class,
         )
         sub_all = np.cumsum(dep[:-1], axis=0)  # sub_all[j]: sources with max < t[j]
         sums[label] = sub_all
@@ -345,6 +359,7 @@ def projects_rko(
     receptor_radius_m: float | None = None,
     near_margin_mol_ha: float = 70.0,
     id_column: str = "farm_id",
+    classes: KernelTable | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Which proposed projects would be permit-free, and what they add up to together.
 
@@ -366,8 +381,8 @@ def projects_rko(
         P95 of their summed deposition (mol N/ha/yr) and the hectares it tips into
         (near) overload on top of ``total_mol_ha``.
     """
-    if "source_height_m" in projects and projects["source_height_m"].nunique() > 1:
-        log.warning("projects have differing source heights; one kernel is used for all of them")
+    if classes is None and "source_height_m" in projects and projects["source_height_m"].nunique() > 1:
+        log.warning("projects have differing source heights; one kernel is used for all of them ([deposition] kernel = 'ops_classes' uses them)")
     res = rko_sweep(
         projects,
         receptors,
@@ -379,6 +394,7 @@ def projects_rko(
         near_margin_mol_ha=near_margin_mol_ha,
         id_column=id_column,
         adds=True,
+        classes=classes,
     )
     per = res.sources.copy()
     for label, _ in range_labels(ranges_m):

@@ -85,6 +85,32 @@ def reversed_wind_rose(rose: WindRose | None) -> WindRose | None:
     )
 
 
+#: Farms per pass when contributions are summed per source (class-aware models).
+SOURCES_PER_PASS = 256
+
+
+def _contribution_by_source(farms: gpd.GeoDataFrame, over: gpd.GeoDataFrame, model: DepositionModel) -> np.ndarray:
+    """``sum_r k(farm, r) * habitat_ha_r * emission`` (mol N/yr) with every farm its own group.
+
+    For class-aware kernels, which depend on the source's height and the receptor's class
+    and so cannot swap roles; farms go in passes of :data:`SOURCES_PER_PASS` groups.
+    """
+    rx, ry = over.geometry.x.to_numpy(), over.geometry.y.to_numpy()
+    ha = over["habitat_ha"].to_numpy(float)
+    sx, sy = farms.geometry.x.to_numpy(), farms.geometry.y.to_numpy()
+    em = farms["emission_kg_nh3"].to_numpy(float)
+    rec = model.classes_for(None, over)
+    out = np.zeros(len(farms))
+    for a in range(0, len(farms), SOURCES_PER_PASS):
+        b = min(a + SOURCES_PER_PASS, len(farms))
+        dep = model.at_points(
+            sx[a:b], sy[a:b], em[a:b], rx, ry, groups=np.arange(b - a), n_groups=b - a,
+            **model.classes_for(farms.iloc[a:b]), **rec,
+        )
+        out[a:b] = dep @ ha
+    return out
+
+
 def contribution_on_overload(
     farms: gpd.GeoDataFrame, receptors: gpd.GeoDataFrame, model: DepositionModel
 ) -> np.ndarray:
@@ -100,6 +126,8 @@ def contribution_on_overload(
         ``sum_r k(farm, r) * habitat_ha_r * emission`` in mol N/yr, in the order of ``farms``.
     """
     over = receptors.loc[receptors["overload"].to_numpy(bool)]
+    if model.classes is not None:
+        return _contribution_by_source(farms, over, model)
     swapped = replace(model, wind_rose=reversed_wind_rose(model.wind_rose))
     per_kg = swapped.at_points(
         over.geometry.x.to_numpy(),
@@ -194,6 +222,7 @@ def apply_cut(
         cut_kg[active],
         rx,
         ry,
+        **model.classes_for(farms.iloc[active], receptors),
     )
     before = receptors["total_mol_ha"].to_numpy(float)
     after = before + change

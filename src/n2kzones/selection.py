@@ -143,7 +143,7 @@ def zone_contributions(
     sx, sy = farms.geometry.x.to_numpy(), farms.geometry.y.to_numpy()
     em = farms["emission_kg_nh3"].to_numpy(float)
     rx, ry = over.geometry.x.to_numpy(), over.geometry.y.to_numpy()
-    total = model.at_points(sx, sy, em, rx, ry)  # all farms, every overloaded receptor
+    total = model.at_points(sx, sy, em, rx, ry, **model.classes_for(farms, over))  # all farms, every overloaded receptor
     fi, ai, dist = farm_area_pairs(farms, areas, outer)
     site = over["site_code"].astype(str).to_numpy()
     ha = over["habitat_ha"].to_numpy(float)
@@ -161,7 +161,10 @@ def zone_contributions(
             "n_farms_500_1000m": int((band == 1).sum()),
         }
         if w.sum() > 0:
-            near = model.at_points(sx[f], sy[f], em[f], rx[sel], ry[sel], groups=band, n_groups=2)
+            near = model.at_points(
+                sx[f], sy[f], em[f], rx[sel], ry[sel], groups=band, n_groups=2,
+                **model.classes_for(farms.iloc[f], over.iloc[sel]),
+            )
             d500, d1000 = (float(np.average(near[g], weights=w)) for g in (0, 1))
             tot = float(np.average(total[sel], weights=w))
             row |= {

@@ -29,6 +29,7 @@ the interpolation error against OPS runs that were held out of the table.
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass, field
 from importlib import resources
@@ -46,6 +47,11 @@ LANDUSES: dict[int, str] = {
     1: "grass", 2: "arable", 3: "permanent_crops", 4: "coniferous_forest", 5: "deciduous_forest",
     6: "water", 7: "urban", 8: "heath_other_nature", 9: "bare_desert",
 }
+
+
+@functools.lru_cache(maxsize=4)
+def _ops_table(landscape_z0_m: float) -> KernelTable:
+    return KernelTable._read_ops(landscape_z0_m)
 
 
 def node_weights(values: np.ndarray, nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -91,7 +97,12 @@ class KernelTable:
 
     @classmethod
     def from_ops(cls, landscape_z0_m: float = 0.1) -> KernelTable:
-        """The packaged OPS-LT campaign table (training runs only) at ``landscape_z0_m``."""
+        """The packaged OPS-LT campaign table (training runs only) at ``landscape_z0_m``
+        (read once per process)."""
+        return _ops_table(float(landscape_z0_m))
+
+    @classmethod
+    def _read_ops(cls, landscape_z0_m: float) -> KernelTable:
         root = resources.files(_DATA) / "data" / "ops"
         with resources.as_file(root / "ops_nh3_profiles.csv.gz") as p:
             prof = pd.read_csv(p)

@@ -9,7 +9,7 @@ same kernel, wind rose, range, receptor disc and implementation.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -19,6 +19,9 @@ from n2kzones.deposition.kernel import RadialKernel, WindRose
 
 if TYPE_CHECKING:
     from n2kzones.compute import Backend
+
+#: Receptor columns a class-aware model reads (land-use class name, z0 in m, NH3 in ug/m3).
+RECEPTOR_CLASS_COLUMNS = ("landuse", "z0_m", "nh3_bg_ug_m3")
 
 
 @dataclass(frozen=True)
@@ -61,6 +64,30 @@ class DepositionModel:
         if len(source_height_m) != n_sources or len(receptor_classes) != n_receptors:
             raise ValueError("source_height_m / receptor_classes do not match the sources / receptors")
         return SourceTerms.from_heights(self.classes, source_height_m), receptor_classes
+
+    def classes_for(self, sources: Any = None, receptors: Any = None) -> dict[str, Any]:
+        """Keyword arguments of :meth:`at_points` for these source and receptor frames.
+
+        Empty for a radial model. A class-aware model takes the sources' ``source_height_m``
+        (m) and the receptors' ``landuse``, ``z0_m`` and ``nh3_bg_ug_m3`` columns (the
+        deposition stage writes them); a missing column is an error naming it.
+        """
+        if self.classes is None:
+            return {}
+        out: dict[str, Any] = {}
+        if sources is not None:
+            if "source_height_m" not in sources:
+                raise ValueError("a class-aware model needs the sources' source_height_m column")
+            out["source_height_m"] = np.asarray(sources["source_height_m"], dtype=np.float64)
+        if receptors is not None:
+            missing = [c for c in RECEPTOR_CLASS_COLUMNS if c not in receptors]
+            if missing:
+                raise ValueError(f"a class-aware model needs the receptors' columns {missing}")
+            out["receptor_classes"] = ReceptorTerms.from_values(
+                self.classes, receptors["landuse"].to_numpy(), receptors["z0_m"].to_numpy(float),
+                receptors["nh3_bg_ug_m3"].to_numpy(float),
+            )
+        return out
 
     def with_cutoff(self, cutoff_m: float | None) -> DepositionModel:
         """The same model with another calculation range (m)."""

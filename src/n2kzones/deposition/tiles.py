@@ -52,6 +52,8 @@ class GridInputs:
     crs: str
     sensitive_habitats: gpd.GeoDataFrame  # KDW below the 'not sensitive' value, highest KDW first
     parallel: bool
+    #: class-aware grids: (kernel, source indices, emission shares) per pass; None: ``kernel``
+    grid_kernels: list | None = None
 
 
 def grid_tile(tile: Tile, *, inputs: GridInputs) -> dict[str, np.ndarray]:
@@ -74,10 +76,22 @@ def grid_tile(tile: Tile, *, inputs: GridInputs) -> dict[str, np.ndarray]:
     else:
         pad = max(x0 - sx.min(), sx.max() - x1, y0 - sy.min(), sy.max() - y1, 0.0) if sx.size else 0.0
         pad = math.ceil(pad / g.cell_m) * g.cell_m if pad > 0 else None
-    farm = deposition_on_grid(
-        sx, sy, e, inputs.kernel, g, method=inputs.method, wind_rose=inputs.wind_rose,  # type: ignore[arg-type]
-        cutoff_m=inputs.cutoff_m, engine=inputs.engine, parallel=inputs.parallel, fft_pad_m=pad,  # type: ignore[arg-type]
-    )
+    passes = [(inputs.kernel, None, None)] if inputs.grid_kernels is None else inputs.grid_kernels
+    in_tile = np.flatnonzero(near) if inputs.cutoff_m is not None else np.arange(inputs.source_x_m.size)
+    farm = np.zeros(g.shape)
+    for kernel, s_idx, share in passes:  # one pass per source height node (class-aware grids)
+        if s_idx is None:
+            px, py, pe = sx, sy, e
+        else:
+            w = np.zeros(inputs.source_x_m.size)
+            w[s_idx] = share
+            sel = in_tile[w[in_tile] > 0]
+            px, py, pe = inputs.source_x_m[sel], inputs.source_y_m[sel], inputs.emission_kg_nh3[sel] * w[sel]
+        part = deposition_on_grid(
+            px, py, pe, kernel, g, method=inputs.method, wind_rose=inputs.wind_rose,  # type: ignore[arg-type]
+            cutoff_m=inputs.cutoff_m, engine=inputs.engine, parallel=inputs.parallel, fft_pad_m=pad,  # type: ignore[arg-type]
+        )
+        farm = part if s_idx is None else farm + part
     total = inputs.background.onto(g.transform, g.shape, inputs.crs)  # + scenario change (zero in the base run)
     hab = inputs.sensitive_habitats
     near_hab = np.sort(hab.sindex.query(shapely.box(x0, y0, x1, y1))) if len(hab) else np.zeros(0, int)

@@ -7,15 +7,21 @@ deposition uses the same :class:`~n2kzones.deposition.model.DepositionModel`.
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from n2kzones.config import Config
 from n2kzones.deposition import RadialKernel, WindRose, default_kernel, load_wind_rose
+from n2kzones.deposition.classes import KernelTable
 from n2kzones.deposition.model import DepositionModel
 from n2kzones.deposition.receptors import hexagon_side_m
+from n2kzones.errors import ConfigError
 from n2kzones.stages.framework import StageRun
+
+log = logging.getLogger(__name__)
 
 
 def kernel_from_config(cfg: Config, run: StageRun | None = None) -> RadialKernel:
@@ -48,12 +54,38 @@ def receptor_radius_m(cfg: Config) -> float:
 
 
 def model_from_config(cfg: Config, run: StageRun | None = None) -> DepositionModel:
-    """The deposition model exactly as every stage uses it (kernel, rose, range, radius)."""
+    """The deposition model exactly as every stage uses it (kernel, classes, rose, range, radius)."""
     d = cfg.deposition
-    return DepositionModel(
+    classes = None
+    if d.kernel == "ops_classes":
+        if d.kernel_csv is not None:
+            raise ConfigError(
+                "[deposition] kernel = 'ops_classes' uses the packaged OPS-LT tables; remove kernel_csv "
+                "or set kernel = 'grass' to use your own profile"
+            )
+        classes = KernelTable.from_ops()
+    model = DepositionModel(
         kernel_from_config(cfg, run), wind_rose_from_config(cfg, run), d.cutoff_m, d.implementation,
-        receptor_radius_m(cfg),
+        receptor_radius_m(cfg), classes,
     )
+    if run is not None:
+        run.extra["deposition_model"] = {
+            "kernel": d.kernel, "classes": None if classes is None else classes.provenance,
+        }
+    return model
+
+
+def with_source_heights(cfg: Config, farms: pd.DataFrame, run: StageRun | None = None) -> pd.DataFrame:
+    """The farms with ``source_height_m`` (m) filled where missing with the sector default
+    (``[source_classes] default_height_m``); the count goes to the log and the manifest."""
+    default = cfg.params.source_classes.default_height_m
+    h = farms["source_height_m"].astype(float) if "source_height_m" in farms else pd.Series(np.nan, index=farms.index)
+    missing = int(h.isna().sum())
+    if missing:
+        log.info("%d of %d sources have no emission height: %g m (AERIUS animal housing) assumed", missing, len(farms), default)
+    if run is not None:
+        run.extra["sources_with_default_height"] = missing
+    return farms.assign(source_height_m=h.fillna(default).to_numpy())
 
 
 def data_date(root: Path) -> str:

@@ -20,14 +20,16 @@ import pandas as pd
 
 from n2kzones.compute import Backend, open_backend
 from n2kzones.config import Config
-from n2kzones.deposition import GridSpec
+from n2kzones.deposition import GridSpec, RadialKernel
+from n2kzones.deposition.classes import SourceTerms, node_weights
+from n2kzones.deposition.model import DepositionModel
 from n2kzones.deposition.receptors import hexagon_receptors
 from n2kzones.deposition.tiles import GridInputs, grid_tile, sensitive_habitats
 from n2kzones.errors import InputError
 from n2kzones.io.raster import TiledGeoTIFFWriter
 from n2kzones.io.writers import write_csv, write_geopackage, write_parquet
 from n2kzones.overload import area_overload_table, flag_overload
-from n2kzones.stages.common import model_from_config
+from n2kzones.stages.common import model_from_config, with_source_heights
 from n2kzones.stages.framework import StageRun, stage_run
 
 log = logging.getLogger(__name__)
@@ -75,6 +77,59 @@ def run_deposition(cfg: Config, *, backend: Backend | None = None) -> dict[str, 
         return _deposition(run, backend)
 
 
+def receptor_classes(run: StageRun, receptors: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Receptors with ``landuse`` (OPS class of their habitat type), ``z0_m`` and
+    ``nh3_bg_ug_m3`` (from ``[inputs.nh3_background]``, else the uniform parameter)."""
+    rc = run.cfg.params.receptor_classes
+    codes = receptors["habitat_code"].astype(str)
+    landuse = codes.map({c: rc.landuse_of(c) for c in codes.unique()})
+    unknown = sorted(set(landuse) - set(rc.z0_m))
+    if unknown:
+        raise InputError(f"no z0 for receptor land use {unknown}: add it to [parameters.receptor_classes.z0_m]")
+    if run.cfg.inputs.nh3_background is not None:
+        nh3 = run.read_raster("nh3_background").sample(receptors.geometry.x.to_numpy(), receptors.geometry.y.to_numpy())
+        bad = ~np.isfinite(nh3) | (nh3 <= 0)
+        if bad.any():
+            raise InputError(
+                f"the NH3 background raster {run.cfg.resolve(run.cfg.inputs.nh3_background.path)} has no value > 0 "
+                f"at {int(bad.sum())} of {len(receptors)} receptors; extend it to all habitat"
+            )
+    else:
+        nh3 = np.full(len(receptors), rc.nh3_background_ug_m3)
+    run.extra["receptor_landuse_counts"] = {k: int(v) for k, v in landuse.value_counts().sort_index().items()}
+    return receptors.assign(landuse=landuse.to_numpy(), z0_m=landuse.map(rc.z0_m).to_numpy(float), nh3_bg_ug_m3=nh3)
+
+
+def grid_kernels(cfg: Config, model: DepositionModel, farms: pd.DataFrame) -> list[tuple[RadialKernel, np.ndarray, np.ndarray]]:
+    """The grid's passes with a class-aware model: per source height node, its kernel over open
+    grass (z0 and NH3 background from the parameters), the sources and their emission shares.
+
+    The grid shows deposition as over open land; the receptor table on habitat uses each
+    receptor's own class (documented in docs/limits.md)."""
+    table = model.classes
+    assert table is not None
+    rc = cfg.params.receptor_classes
+    src = SourceTerms.from_heights(table, farms["source_height_m"].to_numpy(float))
+    lu = table.landuses.index("grass")
+    iz0, iz1, tz = node_weights(np.array([rc.z0_m["grass"]]), table.receptor_z0_m)
+    ib0, ib1, tb = node_weights(np.array([rc.nh3_background_ug_m3]), table.nh3_bg_ug_m3)
+    out = []
+    for a in range(len(table.heights_m)):
+        sel = src.node == a
+        if not sel.any():
+            continue
+        # the corner blend of a uniform receptor class, as one radial kernel
+        d = table.kernels[(a, lu, 0, 0)].distance_m
+        v = sum(
+            w * table.kernels[(a, lu, int(iz), int(ib))](d)
+            for w, iz, ib in (((1 - tz[0]) * (1 - tb[0]), iz0[0], ib0[0]), ((1 - tz[0]) * tb[0], iz0[0], ib1[0]),
+                              (tz[0] * (1 - tb[0]), iz1[0], ib0[0]), (tz[0] * tb[0], iz1[0], ib1[0]))
+            if w > 0
+        )
+        out.append((RadialKernel(d, v, monotone_from_m=1e9, provenance={"grid": "open grass", "height_node": a}), src.source[sel], src.share[sel]))
+    return out
+
+
 def _deposition(run: StageRun, backend: Backend) -> dict[str, pd.DataFrame]:
     cfg = run.cfg
     params = cfg.params
@@ -84,15 +139,19 @@ def _deposition(run: StageRun, backend: Backend) -> dict[str, pd.DataFrame]:
     habitats, _ = run.read_layer("habitats")
     background = run.read_raster("background_deposition")
     model = model_from_config(cfg, run)
+    if model.classes is not None:
+        farms = with_source_heights(cfg, farms, run)
 
     receptors = hexagon_receptors(habitats, not_sensitive_from_mol_ha=params.kdw.not_sensitive_from_mol_ha, hexagon_ha=d.hexagon_ha)
+    if model.classes is not None:
+        receptors = receptor_classes(run, receptors)
     sx, sy = farms.geometry.x.to_numpy(), farms.geometry.y.to_numpy()
     emission = farms["emission_kg_nh3"].to_numpy(float)
     groups = farm_groups(farms)
     t1 = time.perf_counter()
     by_group = model.at_points(
         sx, sy, emission, receptors.geometry.x.to_numpy(), receptors.geometry.y.to_numpy(),
-        groups=groups, n_groups=len(GROUPS), backend=backend,
+        groups=groups, n_groups=len(GROUPS), backend=backend, **model.classes_for(farms, receptors),
     )
     log.info("deposition on %d receptors from %d farms in %.1f s", len(receptors), len(farms), time.perf_counter() - t1)
     for g, name in enumerate(GROUPS):
@@ -142,6 +201,7 @@ def _deposition(run: StageRun, backend: Backend) -> dict[str, pd.DataFrame]:
         cutoff_m=model.cutoff_m, method=d.grid_method, engine=model.implementation, background=background,
         crs=cfg.project.crs, parallel=backend.parallel_kernels,
         sensitive_habitats=sensitive_habitats(habitats, params.kdw.not_sensitive_from_mol_ha),
+        grid_kernels=None if model.classes is None else grid_kernels(cfg, model, farms),
     )
     tifs = {n: run.output(key) for n, key in RASTERS.items()}
     write_grids(backend, grid, inputs, tifs, tile_cells=cfg.compute.tile_cells, cog=cfg.compute.cog)

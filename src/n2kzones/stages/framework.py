@@ -163,7 +163,7 @@ def check_paths(cfg: Config) -> None:
 def input_paths(cfg: Config) -> dict[str, Path]:
     """Every input file or folder the config names (layers, rasters, tables, kernels)."""
     out: dict[str, Path] = {}
-    for kind in ("areas", "habitats", "parcels", "farms", "background_deposition"):
+    for kind in ("areas", "habitats", "parcels", "farms", "background_deposition", "nh3_background"):
         spec = getattr(cfg.inputs, kind)
         if spec is not None:
             out[f"inputs.{kind}"] = cfg.resolve(spec.path)

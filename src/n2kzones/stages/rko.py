@@ -29,7 +29,7 @@ from n2kzones.config import Config
 from n2kzones.io.writers import write_csv, write_geopackage
 from n2kzones.rko import projects_rko, range_labels, rko_sweep
 from n2kzones.stages.catalogue import rko_below_column, rko_max_column
-from n2kzones.stages.common import model_from_config
+from n2kzones.stages.common import model_from_config, with_source_heights
 from n2kzones.stages.framework import stage_run
 
 
@@ -43,12 +43,14 @@ def run_rko(cfg: Config, *, backend: Backend | None = None) -> dict[str, pd.Data
         farms = run.read_upstream("farms")
         receptors = run.read_upstream("receptors")
         model = model_from_config(cfg, run)
+        if model.classes is not None:
+            farms = with_source_heights(cfg, farms, run)
         margin = cfg.params.kdw.near_overload_margin_mol_ha
         thresholds = cfg.rko.thresholds_mol_ha
         ranges = cfg.rko.ranges_m
         common = dict(
             thresholds_mol_ha=thresholds, ranges_m=ranges, wind_rose=model.wind_rose,
-            receptor_radius_m=model.receptor_radius_m, near_margin_mol_ha=margin,
+            receptor_radius_m=model.receptor_radius_m, near_margin_mol_ha=margin, classes=model.classes,
         )
         res = rko_sweep(farms, receptors, model.kernel, engine=model.implementation, backend=backend, **common)
         src = farms[["farm_id", "geometry"]].assign(farm_id=farms["farm_id"].astype(str))
@@ -62,6 +64,8 @@ def run_rko(cfg: Config, *, backend: Backend | None = None) -> dict[str, pd.Data
         tables = {"rko_sweep": res.national, "rko_by_area": res.by_area, "rko_sources": res.sources}
         if cfg.rko.projects is not None:
             projects, _ = run.read_layer("farms", cfg.rko.projects, name="projects")
+            if model.classes is not None:
+                projects = with_source_heights(cfg, projects)
             per, cum = projects_rko(projects, receptors, model.kernel, **common)
             pgeo = projects[["farm_id", "geometry"]].assign(farm_id=projects["farm_id"].astype(str))
             layers["projects"] = gpd.GeoDataFrame(

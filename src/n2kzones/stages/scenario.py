@@ -18,7 +18,7 @@ from n2kzones.errors import ConfigError
 from n2kzones.io.writers import write_csv, write_parquet
 from n2kzones.scenarios import SCENARIO_COLUMNS, apply_cut, scenario_cut, scenario_table
 from n2kzones.selection import sort_inputs
-from n2kzones.stages.common import model_from_config
+from n2kzones.stages.common import model_from_config, with_source_heights
 from n2kzones.stages.framework import stage_run
 
 log = logging.getLogger(__name__)
@@ -35,6 +35,8 @@ def run_scenarios(cfg: Config) -> pd.DataFrame:
             run.read_upstream("areas"), run.read_upstream("farms"), run.read_upstream("receptors")
         )
         model = model_from_config(cfg, run)
+        if model.classes is not None:
+            farms = with_source_heights(cfg, farms, run)
         names = dict(zip(areas["site_code"].astype(str), areas["name"].astype(str), strict=True))
         margin = cfg.params.kdw.near_overload_margin_mol_ha
         tables = []

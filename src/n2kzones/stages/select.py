@@ -14,7 +14,7 @@ import pandas as pd
 from n2kzones.config import Config
 from n2kzones.io.writers import write_csv
 from n2kzones.selection import propose_widths, zone_contributions
-from n2kzones.stages.common import model_from_config
+from n2kzones.stages.common import model_from_config, with_source_heights
 from n2kzones.stages.framework import stage_run
 from n2kzones.stages.zones import official_widths
 
@@ -27,7 +27,10 @@ def run_select(cfg: Config) -> pd.DataFrame:
         areas = run.read_upstream("areas")
         farms = run.read_upstream("farms")
         receptors = run.read_upstream("receptors")
-        contrib = zone_contributions(areas, farms, receptors, model_from_config(cfg, run))
+        model = model_from_config(cfg, run)
+        if model.classes is not None:
+            farms = with_source_heights(cfg, farms, run)
+        contrib = zone_contributions(areas, farms, receptors, model)
         table = propose_widths(
             contrib,
             n_wide=cfg.selection.n_wide,
