@@ -84,6 +84,7 @@ bench: $(STAMP)  ## Benchmarks on the national-sized sample (slow; prints ratios
 	$(BIN)/python benchmarks/bench_overlay.py
 	$(BIN)/python benchmarks/bench_deposition.py
 	$(BIN)/python benchmarks/validate_kernel.py
+	$(BIN)/python benchmarks/validate_aerius.py
 	$(BIN)/python benchmarks/bench_rko.py
 
 bench-scale: $(STAMP)  ## Dask engine: 1 and 2 workers, national sample and 10x synthetic (slow)
