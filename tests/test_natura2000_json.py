@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 from pathlib import Path
 
 import numpy as np
@@ -326,7 +325,6 @@ def test_real_geometries(real_areas) -> None:
 @pytest.mark.slow
 @real_data
 def test_real_buffers_in_rd_new(real_areas) -> None:
-    start = time.perf_counter()
     rd = real_areas.to_crs(28992).geometry.values
     area = shapely.area(rd)
     ring = {}
@@ -338,4 +336,3 @@ def test_real_buffers_in_rd_new(real_areas) -> None:
     names = real_areas["name"].to_numpy()
     assert (ring[500.0] > 0).all(), names[ring[500.0] <= 0]
     assert (ring[1000.0] > ring[500.0]).all(), names[ring[1000.0] <= ring[500.0]]
-    assert time.perf_counter() - start < 60

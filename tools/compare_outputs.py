@@ -6,8 +6,8 @@
 - GeoTIFFs: pixels, nodata, transform and CRS (the files carry creation metadata);
 - GeoPackages and GeoParquet: every layer row for row, attribute by attribute, and geometry
   for geometry (exact WKB);
-- stage manifests: every key both have, apart from timestamps, run ids, checksums of files
-  that carry timestamps (GeoPackage, GeoTIFF, HTML) and absolute paths of the output folder.
+- stage manifests: every key both have (recursively: settings added since the old run are
+  skipped), apart from timestamps, run ids, checksums and absolute paths of the output folder.
 
 Prints one line per file and exits 1 if any file differs or is missing in NEW_DIR.
 Used to check that a refactoring or an optimisation left every output as it was.
@@ -90,9 +90,19 @@ def compare_manifest(a: Path, b: Path) -> str | None:
             vb = {k: {kk: vv for kk, vv in v.items() if kk != "source"} for k, v in vb.items()}
         if key == "config":
             va, vb = _config_view(va), _config_view(vb)
+        va, vb = _common(va, vb)
         if json.dumps(va, sort_keys=True) != json.dumps(vb, sort_keys=True):
             return f"key {key!r} differs"
     return None
+
+
+def _common(a: object, b: object) -> tuple[object, object]:
+    """The parts of two JSON values under keys both have (settings added later are skipped)."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        keys = sorted(set(a) & set(b))
+        pairs = [_common(a[k], b[k]) for k in keys]
+        return dict(zip(keys, (x for x, _ in pairs), strict=True)), dict(zip(keys, (y for _, y in pairs), strict=True))
+    return a, b
 
 
 #: Config keys renamed since older runs: section -> (old, new).
