@@ -358,7 +358,7 @@ def class_max_contribution(
     from scipy.spatial import cKDTree
 
     from n2kzones.deposition.kernel import HECTARE_DISC_RADIUS_M
-    from n2kzones.deposition.maxima import BALL_CHUNK, K_NEAREST, _PairModel
+    from n2kzones.deposition.maxima import K_NEAREST, _PairModel, ball_maxima
 
     xs, ys = np.asarray(source_x_m, float), np.asarray(source_y_m, float)
     es = np.asarray(emission_kg_nh3, float)
@@ -415,22 +415,7 @@ def class_max_contribution(
     out_of_range = (dist[:, 0] > float(cutoff_m) * (1.0 + 1e-12) + 1e-6) if cutoff_m is not None else np.zeros(n, bool)
     need = (~out_of_range) & (k < rx.size) & (r_cand >= dist[:, -1] * (1.0 - 1e-12) - 1e-6)
     todo = np.flatnonzero(need)
-    for start in range(0, todo.size, BALL_CHUNK):
-        part = todo[start : start + BALL_CHUNK]
-        lists = tree.query_ball_point(np.column_stack([xs[part], ys[part]]), r=r_cand[part], workers=workers)
-        counts = np.fromiter((len(c) for c in lists), dtype=np.int64, count=part.size)
-        cand = np.fromiter((j for c in lists for j in c), dtype=np.int64, count=int(counts.sum()))
-        owner = np.repeat(part, counts)
-        v = values(owner, cand)
-        seg = np.repeat(np.arange(part.size), counts)
-        m = np.full(part.size, -np.inf)
-        np.maximum.at(m, seg, v)
-        tie = np.full(part.size, np.iinfo(np.int64).max)
-        hit = v == m[seg]
-        np.minimum.at(tie, seg[hit], cand[hit])
-        has = counts > 0
-        kmax[part[has]] = m[has]
-        best[part[has]] = tie[has]
+    ball_maxima(tree, xs, ys, todo, r_cand, values, kmax, best, workers=workers)
     kmax[out_of_range] = 0.0
     best_v[:] = kmax
     best_i[:] = best

@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -226,26 +227,10 @@ def max_contribution(
         out_of_range = np.zeros(n, dtype=bool)
     need = (~out_of_range) & (k < rx.size) & (r_cand >= dist[:, -1] * (1.0 - 1e-12) - 1e-6)
     todo = np.flatnonzero(need)
-    n_pairs = 0
-    for start in range(0, todo.size, BALL_CHUNK):
-        part = todo[start : start + BALL_CHUNK]
-        lists = tree.query_ball_point(
-            np.column_stack([xs[part], ys[part]]), r=r_cand[part], workers=workers
-        )
-        counts = np.fromiter((len(c) for c in lists), dtype=np.int64, count=part.size)
-        cand = np.fromiter((j for c in lists for j in c), dtype=np.int64, count=int(counts.sum()))
-        owner = np.repeat(part, counts)
-        n_pairs += cand.size
-        v = model.values(rx[cand] - xs[owner], ry[cand] - ys[owner])
-        seg = np.repeat(np.arange(part.size), counts)
-        m = np.full(part.size, -np.inf)
-        np.maximum.at(m, seg, v)
-        tie = np.full(part.size, np.iinfo(np.int64).max)
-        hit = v == m[seg]
-        np.minimum.at(tie, seg[hit], cand[hit])
-        has = counts > 0
-        kmax[part[has]] = m[has]
-        best[part[has]] = tie[has]
+    n_pairs = ball_maxima(
+        tree, xs, ys, todo, r_cand, lambda owner, cand: model.values(rx[cand] - xs[owner], ry[cand] - ys[owner]),
+        kmax, best, workers=workers,
+    )
     kmax[out_of_range] = 0.0
     if cutoff_m is not None:
         best[kmax <= 0.0] = -1
@@ -259,6 +244,45 @@ def max_contribution(
         time.perf_counter() - t0,
     )
     return es * kmax, best
+
+
+def ball_maxima(
+    tree: cKDTree,
+    xs: np.ndarray,
+    ys: np.ndarray,
+    todo: np.ndarray,
+    r_cand: np.ndarray,
+    values: Callable[[np.ndarray, np.ndarray], np.ndarray],
+    kmax: np.ndarray,
+    best: np.ndarray,
+    *,
+    workers: int = -1,
+) -> int:
+    """Raise ``kmax`` / ``best`` of sources ``todo`` to their maxima over the receptors within
+    ``r_cand`` (ties: the lowest receptor index), in chunks of :data:`BALL_CHUNK` sources.
+
+    ``values(owner, cand)`` gives the pair values of sources ``owner`` at receptors ``cand``
+    (the same quantity ``kmax`` holds). Returns the number of pairs evaluated.
+    """
+    n_pairs = 0
+    for start in range(0, todo.size, BALL_CHUNK):
+        part = todo[start : start + BALL_CHUNK]
+        lists = tree.query_ball_point(np.column_stack([xs[part], ys[part]]), r=r_cand[part], workers=workers)
+        counts = np.fromiter((len(c) for c in lists), dtype=np.int64, count=part.size)
+        cand = np.fromiter((j for c in lists for j in c), dtype=np.int64, count=int(counts.sum()))
+        owner = np.repeat(part, counts)
+        n_pairs += cand.size
+        v = values(owner, cand)
+        seg = np.repeat(np.arange(part.size), counts)
+        m = np.full(part.size, -np.inf)
+        np.maximum.at(m, seg, v)
+        tie = np.full(part.size, np.iinfo(np.int64).max)
+        hit = v == m[seg]
+        np.minimum.at(tie, seg[hit], cand[hit])
+        has = counts > 0
+        kmax[part[has]] = m[has]
+        best[part[has]] = tie[has]
+    return n_pairs
 
 
 def brute_force_max(
