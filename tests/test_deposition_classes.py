@@ -54,8 +54,8 @@ def model_at(table: KernelTable, h: float, lu: str, z0: float, bg: float, d: np.
 
 
 def test_the_table_is_the_full_campaign_grid(table: KernelTable) -> None:
-    assert len(table.kernels) == 6 * 9 * 6 * 5
-    assert list(table.heights_m) == [1.0, 2.5, 5.0, 7.5, 10.0, 15.0]
+    assert len(table.kernels) == 11 * 9 * 6 * 5
+    assert list(table.heights_m) == [1.0, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 7.5, 10.0, 13.0, 15.0]
     assert table.landuses[0] == "grass" and "coniferous_forest" in table.landuses
     env = table.envelope()
     d = np.geomspace(10, 50_000, 200)
@@ -79,13 +79,13 @@ def test_a_class_moves_deposition_by_the_factor_ops_gives(table, profiles, chang
 
 
 def test_between_nodes_the_split_interpolates_in_log_height(table) -> None:
-    i0, i1, t = node_weights(np.array([5.0, 6.0, 0.5, 40.0]), table.heights_m)
-    assert (i0[0], i1[0], t[0]) == (2, 2, 0.0)
-    assert (i0[1], i1[1]) == (2, 3) and t[1] == pytest.approx(np.log(6 / 5) / np.log(7.5 / 5))
-    assert (i0[2], i1[2], t[2]) == (0, 0, 0.0) and (i0[3], i1[3], t[3]) == (5, 5, 0.0)  # clamped
-    lo = model_at(table, 5.0, "grass", 0.1, 8.0, DISTANCES)
+    i0, i1, t = node_weights(np.array([5.0, 6.5, 0.5, 40.0]), table.heights_m)
+    assert (i0[0], i1[0], t[0]) == (5, 5, 0.0)
+    assert (i0[1], i1[1]) == (6, 7) and t[1] == pytest.approx(np.log(6.5 / 6) / np.log(7.5 / 6))
+    assert (i0[2], i1[2], t[2]) == (0, 0, 0.0) and (i0[3], i1[3], t[3]) == (10, 10, 0.0)  # clamped
+    lo = model_at(table, 6.0, "grass", 0.1, 8.0, DISTANCES)
     hi = model_at(table, 7.5, "grass", 0.1, 8.0, DISTANCES)
-    mid = model_at(table, 6.0, "grass", 0.1, 8.0, DISTANCES)
+    mid = model_at(table, 6.5, "grass", 0.1, 8.0, DISTANCES)
     np.testing.assert_allclose(mid, (1 - t[1]) * lo + t[1] * hi, rtol=1e-12)
 
 
