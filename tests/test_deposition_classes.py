@@ -90,7 +90,10 @@ def test_between_nodes_the_split_interpolates_in_log_height(table) -> None:
 
 
 def test_held_out_ops_runs_within_the_measured_error(table, profiles) -> None:
-    """Interior values on every axis that were not in the table: median |ln err| <= 0.03."""
+    """Interior values on every axis that were not in the table: median |ln err| <= 0.03 and
+    at most 10 % (100 m-20 km). Measured with the 11 height nodes: median 0.006, max 8.2 %
+    (receptor z0 0.7 m between nodes, h 15 m, near 7 km); height alone 4.6 %, height and
+    receptor z0 both between nodes 7.7 %."""
     ho = profiles[profiles.held_out.astype(bool) & (profiles.z0_m == 0.1)]
     errs = []
     for _cid, g in ho.groupby("case_id"):
@@ -102,7 +105,7 @@ def test_held_out_ops_runs_within_the_measured_error(table, profiles) -> None:
     e = np.abs(np.concatenate(errs))
     assert len(errs) > 300
     assert np.median(e) <= 0.03
-    assert np.expm1(e.max()) <= 0.13  # measured 12.6 % (height and receptor z0 both between nodes)
+    assert np.expm1(e.max()) <= 0.10  # measured 8.2 % (was 12.6 % with 6 height nodes)
 
 
 def _random_case(rng: np.random.Generator, table: KernelTable, n_src: int = 40, n_rec: int = 300):
