@@ -54,8 +54,8 @@ def model_at(table: KernelTable, h: float, lu: str, z0: float, bg: float, d: np.
 
 
 def test_the_table_is_the_full_campaign_grid(table: KernelTable) -> None:
-    assert len(table.kernels) == 6 * 9 * 6 * 5
-    assert list(table.heights_m) == [1.0, 2.5, 5.0, 7.5, 10.0, 15.0]
+    assert len(table.kernels) == 11 * 9 * 6 * 5
+    assert list(table.heights_m) == [1.0, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 7.5, 10.0, 13.0, 15.0]
     assert table.landuses[0] == "grass" and "coniferous_forest" in table.landuses
     env = table.envelope()
     d = np.geomspace(10, 50_000, 200)
@@ -79,18 +79,21 @@ def test_a_class_moves_deposition_by_the_factor_ops_gives(table, profiles, chang
 
 
 def test_between_nodes_the_split_interpolates_in_log_height(table) -> None:
-    i0, i1, t = node_weights(np.array([5.0, 6.0, 0.5, 40.0]), table.heights_m)
-    assert (i0[0], i1[0], t[0]) == (2, 2, 0.0)
-    assert (i0[1], i1[1]) == (2, 3) and t[1] == pytest.approx(np.log(6 / 5) / np.log(7.5 / 5))
-    assert (i0[2], i1[2], t[2]) == (0, 0, 0.0) and (i0[3], i1[3], t[3]) == (5, 5, 0.0)  # clamped
-    lo = model_at(table, 5.0, "grass", 0.1, 8.0, DISTANCES)
+    i0, i1, t = node_weights(np.array([5.0, 6.5, 0.5, 40.0]), table.heights_m)
+    assert (i0[0], i1[0], t[0]) == (5, 5, 0.0)
+    assert (i0[1], i1[1]) == (6, 7) and t[1] == pytest.approx(np.log(6.5 / 6) / np.log(7.5 / 6))
+    assert (i0[2], i1[2], t[2]) == (0, 0, 0.0) and (i0[3], i1[3], t[3]) == (10, 10, 0.0)  # clamped
+    lo = model_at(table, 6.0, "grass", 0.1, 8.0, DISTANCES)
     hi = model_at(table, 7.5, "grass", 0.1, 8.0, DISTANCES)
-    mid = model_at(table, 6.0, "grass", 0.1, 8.0, DISTANCES)
+    mid = model_at(table, 6.5, "grass", 0.1, 8.0, DISTANCES)
     np.testing.assert_allclose(mid, (1 - t[1]) * lo + t[1] * hi, rtol=1e-12)
 
 
 def test_held_out_ops_runs_within_the_measured_error(table, profiles) -> None:
-    """Interior values on every axis that were not in the table: median |ln err| <= 0.03."""
+    """Interior values on every axis that were not in the table: median |ln err| <= 0.03 and
+    at most 10 % (100 m-20 km). Measured with the 11 height nodes: median 0.006, max 8.2 %
+    (receptor z0 0.7 m between nodes, h 15 m, near 7 km); height alone 4.6 %, height and
+    receptor z0 both between nodes 7.7 %."""
     ho = profiles[profiles.held_out.astype(bool) & (profiles.z0_m == 0.1)]
     errs = []
     for _cid, g in ho.groupby("case_id"):
@@ -102,7 +105,7 @@ def test_held_out_ops_runs_within_the_measured_error(table, profiles) -> None:
     e = np.abs(np.concatenate(errs))
     assert len(errs) > 300
     assert np.median(e) <= 0.03
-    assert np.expm1(e.max()) <= 0.13  # measured 12.6 % (height and receptor z0 both between nodes)
+    assert np.expm1(e.max()) <= 0.10  # measured 8.2 % (was 12.6 % with 6 height nodes)
 
 
 def _random_case(rng: np.random.Generator, table: KernelTable, n_src: int = 40, n_rec: int = 300):

@@ -5,7 +5,7 @@ OPS-LT says deposition near a source depends on the source height, the receptor'
 OPS-LT campaign (``tools/ops/``; tables in ``deposition/data/ops/``, provenance there) ran the
 full grid of
 
-- source height 1, 2.5, 5, 7.5, 10, 15 m,
+- source height 1, 2, 2.5, 3, 4, 5, 6, 7.5, 10, 13, 15 m,
 - receptor land use: the nine OPS/DEPAC classes,
 - receptor z0 0.03, 0.1, 0.25, 0.5, 1, 2 m,
 - NH3 background 2, 4, 8, 15, 25 ug/m3,
