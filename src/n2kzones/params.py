@@ -61,6 +61,30 @@ class LandBasedParams(_Strict):
     min_grassland_share: float = Field(ge=0, le=1)
 
 
+class CrsParams(_Strict):
+    max_scale_error: float = Field(gt=0, lt=1, description="Largest |scale factor - 1| of the working CRS over the data.")
+    area_of_use_margin_deg: float = Field(ge=0, le=30, description="Margin around a CRS's area of use, degrees.")
+
+
+class RasterRole(_Strict):
+    """Plausible values of one kind of raster input (what it is, its unit, its range)."""
+
+    description: str
+    unit: str
+    plausible_min: float
+    plausible_max: float
+    nodata_sentinels: list[float] = Field(default_factory=list)
+    zero_is_nodata: bool = False
+
+    @field_validator("plausible_max")
+    @classmethod
+    def _ordered(cls, v: float, info: Any) -> float:
+        lo = info.data.get("plausible_min")
+        if lo is not None and v <= lo:
+            raise ValueError("plausible_max must be above plausible_min")
+        return v
+
+
 class Parameters(_Strict):
     """All policy/science numbers used by the pipeline (see ``data/parameters.toml``)."""
 
@@ -69,6 +93,8 @@ class Parameters(_Strict):
     kdw: KdwParams
     livestock: dict[str, LivestockCategory]
     land_based: LandBasedParams
+    crs: CrsParams
+    raster_roles: dict[str, RasterRole]
 
     @field_validator("livestock")
     @classmethod
