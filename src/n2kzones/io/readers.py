@@ -612,3 +612,45 @@ def read_inputs(cfg: Config, kinds: tuple[Kind, ...] = ("areas", "habitats", "pa
             continue
         layers[kind], reports[kind] = read_layer(kind, spec, crs=cfg.project.crs, params=params, base_dir=cfg.base_dir)
     return layers, reports
+
+
+def read_wind_rose_json(path: Path, setting: str = "deposition.wind_rose") -> tuple[list[float], dict]:
+    """The ``weights`` (one per sector, north first, clockwise) and ``provenance`` of a wind-rose
+    JSON file, checked: UTF-8 JSON, an object with a ``weights`` list of finite numbers >= 0.
+
+    Raises
+    ------
+    InputError
+        Naming the file, the key or the entry that is wrong and what is expected.
+    """
+    import json
+
+    path = Path(path)
+    expected = 'expected {"weights": [w0, w1, ...], "provenance": {...}} with one number >= 0 per sector, north first, clockwise'
+    text = _require_utf8(path, f"{setting} must be UTF-8")
+    try:
+        obj = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{path} ({setting}): is not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno}); {expected}") from None
+    if not isinstance(obj, dict) or "weights" not in obj:
+        keys = sorted(obj) if isinstance(obj, dict) else type(obj).__name__
+        raise InputError(f"{path} ({setting}): has no key 'weights' (found: {keys}); {expected}")
+    weights = obj["weights"]
+    if not isinstance(weights, list) or len(weights) < 1:
+        raise InputError(f"{path} ({setting}): 'weights' must be a non-empty list, got {type(weights).__name__}; {expected}")
+    bad = [
+        (i, w) for i, w in enumerate(weights)
+        if isinstance(w, bool) or not isinstance(w, int | float) or not np.isfinite(w) or w < 0
+    ]
+    if bad:
+        i, w = bad[0]
+        raise InputError(
+            f"{path} ({setting}): {len(bad)} of the {len(weights)} weights are not numbers >= 0, e.g. "
+            f"weights[{i}] = {w!r} (write numbers without quotes); {expected}"
+        )
+    if sum(weights) <= 0:
+        raise InputError(f"{path} ({setting}): every weight is 0; {expected}")
+    provenance = obj.get("provenance") or {}
+    if not isinstance(provenance, dict):
+        raise InputError(f"{path} ({setting}): 'provenance' must be an object, got {type(provenance).__name__}")
+    return [float(w) for w in weights], provenance

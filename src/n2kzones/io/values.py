@@ -121,7 +121,16 @@ def parse_numbers(
         could mean either (``1.654`` with nothing telling whether ``.`` is a decimal point).
     """
     if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
-        return values.astype(float), None
+        if whole and pd.api.types.is_float_dtype(values):
+            v = values.to_numpy(float)
+            frac = np.isfinite(v) & (v != np.floor(np.nan_to_num(v)))
+            if frac.any():
+                bad = values[frac]
+                raise InputError(
+                    f"{source}: column {column!r} holds counts but has fractional values such as "
+                    f"{bad.head(3).tolist()} (rows {_rows(bad.index, input_row)}); a count is a whole number"
+                )
+        return values, None  # typed numbers are kept as they are (integers stay integers)
     text = values.astype("string").str.strip()
     blank = text.isna() | (text == "")
     t = text[~blank].astype(str)
@@ -313,8 +322,9 @@ def normalise_names(values: pd.Series, *, column: str, report: LayerReport) -> p
     text = values.astype("string")
     out = text.str.strip()
     changed = (out != text).fillna(False)
-    if changed.any():
-        report.count_change(column, int(changed.sum()), "leading/trailing spaces removed")
+    if not changed.any():
+        return values  # unchanged, in its own dtype
+    report.count_change(column, int(changed.sum()), "leading/trailing spaces removed")
     return out
 
 

@@ -27,7 +27,7 @@ from n2kzones.errors import InputError
 from n2kzones.io.raster import TiledGeoTIFFWriter
 from n2kzones.io.writers import write_csv, write_geopackage, write_parquet
 from n2kzones.overload import area_overload_table, flag_overload
-from n2kzones.stages.common import model_from_config
+from n2kzones.stages.common import check_deposition_size, model_from_config
 from n2kzones.stages.framework import StageRun, stage_run
 
 log = logging.getLogger(__name__)
@@ -84,6 +84,8 @@ def _deposition(run: StageRun, backend: Backend) -> dict[str, pd.DataFrame]:
     habitats, _ = run.read_layer("habitats")
     background = run.read_raster("background_deposition")
     model = model_from_config(cfg, run)
+    fb, hb0, sens = farms.total_bounds, habitats.total_bounds, habitats["kdw_mol_ha"] < params.kdw.not_sensitive_from_mol_ha
+    check_deposition_size(cfg, (min(fb[0], hb0[0]), min(fb[1], hb0[1]), max(fb[2], hb0[2]), max(fb[3], hb0[3])), float(habitats.loc[sens].area.sum() / 1e4))
 
     receptors = hexagon_receptors(habitats, not_sensitive_from_mol_ha=params.kdw.not_sensitive_from_mol_ha, hexagon_ha=d.hexagon_ha)
     sx, sy = farms.geometry.x.to_numpy(), farms.geometry.y.to_numpy()

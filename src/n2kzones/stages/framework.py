@@ -109,7 +109,15 @@ class StageRun:
             raise ConfigError(f"the {self.stage} stage needs [inputs.{kind}] in the config")
         path = self.cfg.resolve(spec.path)
         self.files_read[kind] = path
-        return read_raster(path, crs=self.cfg.project.crs, assume_crs=spec.assume_crs)
+        params = self.cfg.params
+        raster = read_raster(
+            path, crs=self.cfg.project.crs, assume_crs=spec.assume_crs, role=params.raster_roles.get(kind),
+            role_name=kind, roles=params.raster_roles, margin_deg=params.crs.area_of_use_margin_deg,
+            setting=f"inputs.{kind}",
+        )
+        if raster.notes:
+            self.extra.setdefault("raster_notes", {})[kind] = list(raster.notes)
+        return raster
 
     def record_input(self, name: str, path: Path) -> Path:
         """Record another file the stage reads (a width list, a kernel, a wind rose)."""
