@@ -132,6 +132,11 @@ def read_raster(
         bounds = rasterio.transform.array_bounds(height, width, transform)
         dst_transform, w, h = calculate_default_transform(src_crs, crs, width, height, *bounds)
         raster = Raster(raster.onto(dst_transform, (h, w), crs), dst_transform, CRS.from_user_input(crs), str(path), tuple(notes))
+        if margin_deg is not None:
+            from n2kzones.io.validate import check_area_of_use
+
+            b = rasterio.transform.array_bounds(h, w, dst_transform)
+            check_area_of_use((b[0], b[1], b[2], b[3]), pyproj.CRS.from_user_input(crs), f"{path} ({setting}, reprojected)", margin_deg, working=True)
     finite = np.isfinite(raster.values)
     if not finite.any():
         raise InputError(f"{path}: raster has no data values")

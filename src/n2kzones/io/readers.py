@@ -12,6 +12,7 @@ import csv
 import io
 import logging
 import time
+import warnings
 from pathlib import Path
 from typing import Literal
 
@@ -75,6 +76,13 @@ def read_file(path: Path, *, layer: str | None = None, spec: LayerInput | None =
     if not path.exists():
         raise InputError(f"{path} does not exist; check inputs.*.path in the config (run `make sample` for the sample data)")
     suffix = path.suffix.lower()
+    with warnings.catch_warnings():
+        # NaN coordinates in WKB make shapely warn; refuse_non_finite_coordinates names them
+        warnings.filterwarnings("ignore", message="invalid value encountered", category=RuntimeWarning)
+        return _read_any(path, suffix, layer, spec)
+
+
+def _read_any(path: Path, suffix: str, layer: str | None, spec: LayerInput | None) -> gpd.GeoDataFrame:
     try:
         if suffix in PARQUET_SUFFIXES or (path.is_dir() and any(path.glob("*.parquet"))):
             return gpd.read_parquet(path)  # a file, or a partitioned dataset (folder)

@@ -114,10 +114,10 @@ def to_working_crs(
     if not gdf.crs.equals(target):
         report.note(f"reprojected from {gdf.crs.to_string()} to {target.to_string()}")
         gdf = gdf.to_crs(target)
-    _check_plausible_coordinates(gdf, report)
     bounds = _bounds(gdf)
     if margin_deg is not None and bounds is not None:
         check_area_of_use(bounds, target, f"{report.source}: layer {report.name!r} (reprojected)", margin_deg, working=True)
+    _check_plausible_coordinates(gdf, report)
     if max_scale_error is not None and bounds is not None:
         check_scale_error(bounds, target, f"layer {report.name!r} ({report.source})", max_scale_error)
     return gdf

@@ -110,7 +110,7 @@ def check_deposition_size(cfg: Config, bounds: tuple[float, float, float, float]
     cells = float(np.ceil(w / d.cell_m)) * float(np.ceil(h / d.cell_m))
     if cells > MAX_GRID_CELLS:
         raise GridTooLargeError(
-            f"[deposition] grid_margin_m = {d.grid_margin_m:g} and cell_m = {d.cell_m:g} make a grid of "
+            f"[deposition] grid_margin_m = {d.grid_margin_m:.12g} and cell_m = {d.cell_m:.12g} make a grid of "
             f"{w / 1000:,.1f} x {h / 1000:,.1f} km = {cells:,.0f} cells (~{cells * 12 / 2**30:,.1f} GiB of "
             f"GeoTIFF output, limit {MAX_GRID_CELLS:,} cells); the data span only "
             f"{(bounds[2] - bounds[0]) / 1000:,.1f} x {(bounds[3] - bounds[1]) / 1000:,.1f} km. Use a "
