@@ -19,6 +19,10 @@ from n2kzones.stages.run import run_all
 
 HOSTILE = ("=", "+", "-", "@", "\t", "\r")
 
+# A subprocess another test in the same xdist worker killed (tests/test_faults.py) can be
+# garbage-collected during this module's long fixture; its ResourceWarning is not ours.
+pytestmark = pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+
 
 def _is_number(text: str) -> bool:
     try:

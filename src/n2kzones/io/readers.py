@@ -387,7 +387,10 @@ def normalise_layer(
     if kind in ("parcels", "habitats"):
         group = "habitat_code" if kind == "habitats" else None
         id_col = "parcel_id" if kind == "parcels" else None
-        gdf = check_overlaps(gdf, report, spec.on_overlap, id_col=id_col, group_col=group, setting=f"[inputs.{kind}] on_overlap")
+        gdf = check_overlaps(
+            gdf, report, spec.on_overlap, id_col=id_col, group_col=group, setting=f"[inputs.{kind}] on_overlap",
+            skip_same_id=partition,
+        )
     if conventions is not None:  # other text columns of a CSV: numbers where unambiguous
         required, optional = SCHEMAS[kind]
         for col in gdf.columns:

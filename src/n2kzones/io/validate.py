@@ -532,6 +532,7 @@ def check_overlaps(
     id_col: str | None = None,
     group_col: str | None = None,
     setting: str = "on_overlap",
+    skip_same_id: bool = False,
 ) -> gpd.GeoDataFrame:
     """Layers that must tessellate: refuse (``policy = "error"``) or resolve overlaps.
 
@@ -550,6 +551,11 @@ def check_overlaps(
     geoms = gdf.geometry.values
     groups = gdf[group_col].astype(str).to_numpy() if group_col else None
     a, b, inter = overlapping_pairs(geoms, groups)
+    if skip_same_id and id_col and len(a):
+        # one partition of a layer: rows sharing an id are the whole-layer dedup's to judge
+        ids = gdf[id_col].astype(str).to_numpy()
+        keep = ids[a] != ids[b]
+        a, b, inter = a[keep], b[keep], inter[keep]
     if not len(a):
         return gdf
     ha = inter.sum() / 1e4
