@@ -46,7 +46,7 @@ def _refused(exc_type, kind: str, path: Path, *problem: str, **spec) -> str:
 
 
 def test_corpus_builds_every_case(corpus) -> None:
-    assert len(corpus) == 24
+    assert len(corpus) == 76
     assert all(p.exists() for p in corpus.values())
 
 
@@ -215,7 +215,7 @@ def test_self_intersecting_and_zero_area_polygons(corpus, caplog) -> None:
     with caplog.at_level(logging.WARNING):
         gdf, report = _read("areas", corpus["invalid_polygons"])
     assert report.repaired_invalid == 2 and report.dropped == {"zero area (after repair)": 1}
-    assert list(gdf["site_code"]) == ["bow", "ok"] and gdf.geometry.is_valid.all()
+    assert list(gdf["site_code"]) == ["BOW", "OK"]  # site codes are upper-cased (counted) and gdf.geometry.is_valid.all()
     assert gdf.geometry.iloc[0].area == pytest.approx(500_000)
     assert "zero area" in caplog.text and report.accounted
 
@@ -250,3 +250,353 @@ def test_area_code_twice_with_different_geometries(corpus) -> None:
     assert gdf.geometry.iloc[0].area == pytest.approx(2e6)  # both parts, dissolved
     assert report.dropped == {"merged into another row with the same site_code": 1}
     assert any("dissolved 2 rows sharing 1 site codes: ['NL1']" in n for n in report.notes)
+
+
+# == issue 14: bad input never becomes a wrong number ==========================================
+def _csv_cells(path: Path) -> list[str]:
+    import csv
+
+    with open(path, newline="", encoding="utf-8") as f:
+        return [cell for row in csv.reader(f) for cell in row]
+
+
+def _hostile(cells: list[str]) -> list[str]:
+    return [c for c in cells if c[:1] in ("=", "+", "@", "\t", "\r") or (c[:1] == "-" and not _is_number(c))]
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+# -- class 1: formula injection ----------------------------------------------------------------
+def _written(tmp_path: Path, df) -> list[str]:
+    from n2kzones.io.writers import write_csv
+
+    return _csv_cells(write_csv(tmp_path / "out.csv", df.drop(columns="geometry", errors="ignore")))
+
+
+def test_inj_farm_ids(corpus, tmp_path) -> None:
+    farms, _ = _read("farms", corpus["inj_farm_ids"])
+    cells = _written(tmp_path, farms)
+    assert not _hostile(cells)
+    assert "'=HYPERLINK(\"http://x\",\"y\")" in cells and "'+31 6 1234" in cells and "'@SUM(A1)" in cells
+    assert list(farms["farm_id"])[2] == "@SUM(A1)"  # the data keep the id; only the CSV cell is escaped
+
+
+def test_inj_area_names(corpus, tmp_path) -> None:
+    areas, _ = _read("areas", corpus["inj_area_names"])
+    cells = _written(tmp_path, areas)
+    assert "'=cmd|' /C calc'!A0" in cells and "'-2+3" in cells and not _hostile(cells)
+
+
+def test_inj_crop_labels(corpus, tmp_path) -> None:
+    parcels, report = _read("parcels", corpus["inj_crop_labels"])
+    cells = _written(tmp_path, parcels)
+    assert "'=1+1" in cells and "'@x" in cells and not _hostile(cells)  # trimmed (counted), escaped
+    assert report.normalised == {"category": 2}
+    assert any("outside the known categories" in n for n in report.notes)
+
+
+def test_inj_negative_numbers_stay_numbers(corpus, tmp_path) -> None:
+    farms, _ = _read("farms", corpus["inj_negative_numbers"])
+    farms = farms.assign(change=[-1.5, 0.0, 2.0])
+    cells = _written(tmp_path, farms)
+    assert "-1.5" in cells and "'-melkvee" in cells and "'=1" in cells
+
+
+# -- class 2: double counting ------------------------------------------------------------------
+def test_parcels_overlap(corpus) -> None:
+    _refused(InputError, "parcels", corpus["parcels_overlap"], "must not overlap", "1 pairs", "1.0000 ha", "'P1' and 'P2'", "on_overlap")
+
+
+def test_parcels_duplicate_polygon(corpus) -> None:
+    _refused(InputError, "parcels", corpus["parcels_duplicate_polygon"], "must not overlap", "100.0000 ha", "'P1' and 'P2'", "first_wins")
+
+
+def test_parcels_overlap_first_wins(corpus) -> None:
+    import shapely
+
+    gdf, report = _read("parcels", corpus["parcels_overlap_first_wins"], on_overlap="first_wins")
+    union = shapely.union_all(gpd_read(corpus["parcels_overlap_first_wins"]).geometry.values).area
+    assert gdf.geometry.area.sum() == pytest.approx(union) == pytest.approx(30_000)
+    assert list(gdf["parcel_id"]) == ["P1", "P2"]  # P3 lies wholly under P1
+    assert report.dropped == {"wholly covered by an earlier feature (first_wins)": 1} and report.accounted
+    assert any("first_wins" in n and "2 later features clipped" in n for n in report.notes)
+
+
+def gpd_read(path: Path):
+    import geopandas as gpd
+
+    return gpd.read_file(path)
+
+
+def test_habitats_same_type_overlap(corpus) -> None:
+    _refused(InputError, "habitats", corpus["habitats_same_type_overlap"], "of the same habitat_code", "50.0000 ha", "on_overlap")
+
+
+# -- class 3: CRSs -------------------------------------------------------------------------------
+def test_crs_web_mercator_refused(corpus) -> None:
+    with pytest.raises(CRSError) as info:
+        read_layer("areas", LayerInput(path=corpus["crs_web_mercator"]), crs="EPSG:3857", params=PARAMS)
+    msg = str(info.value)
+    for p in ("[project] crs = EPSG:3857", "distorts distances by up to 6", "limit 0.1%", "about 30", "EPSG:28992"):
+        assert p in msg, msg
+
+
+def test_crs_laea_passes(corpus) -> None:
+    gdf, report = read_layer("areas", LayerInput(path=corpus["crs_laea_passes"]), crs="EPSG:3035", params=PARAMS)
+    assert gdf.crs.to_epsg() == 3035 and gdf.geometry.area.iloc[0] == pytest.approx(1e6, rel=2e-3)
+
+
+def test_rd_coordinates_labelled_laea(corpus) -> None:
+    _refused(CRSError, "areas", corpus["rd_labelled_laea"], "says it is in EPSG:3035", "outside that CRS's area of use", "assign the CRS")
+
+
+def test_rd_coordinates_labelled_utm31(corpus) -> None:
+    _refused(CRSError, "areas", corpus["rd_labelled_utm31"], "says it is in EPSG:25831", "area of use", "lat ")
+
+
+def test_lonlat_swapped(corpus) -> None:
+    _refused(CRSError, "farms", corpus["lonlat_swapped"], "outside the area of use of the working CRS EPSG:28992", "axes swapped")
+
+
+def test_raster_rd_labelled_laea(corpus) -> None:
+    from n2kzones.io.raster import read_raster
+
+    with pytest.raises(CRSError, match=r"raster_rd_labelled_laea.tif.*outside the area of use of the working CRS EPSG:28992"):
+        read_raster(corpus["raster_rd_labelled_laea"], crs=RD, margin_deg=PARAMS.crs.area_of_use_margin_deg)
+
+
+# -- class 4: codes and categories that almost match ---------------------------------------------
+def test_site_code_lowercase(corpus) -> None:
+    gdf, report = _read("areas", corpus["site_code_lowercase"])
+    assert list(gdf["site_code"]) == ["NL2003003", "NL2003004"]
+    assert report.normalised == {"site_code": 2}
+
+
+def test_habitat_code_lowercase(corpus) -> None:
+    gdf, report = _read("habitats", corpus["habitat_code_lowercase"])
+    assert list(gdf["habitat_code"]) == ["H4030", "H91D0"] and list(gdf["kdw_mol_ha"]) == [714.0, 1786.0]
+    assert list(gdf["site_code"]) == ["NL1", "NL1"] and report.normalised == {"habitat_code": 2, "site_code": 2}
+
+
+def test_crop_category_lowercase(corpus) -> None:
+    from n2kzones.overlay import land_by_farm
+
+    gdf, report = _read("parcels", corpus["crop_category_lowercase"])
+    assert list(gdf["category"]) == ["Grasland", "Grasland", "Bouwland"] and report.normalised == {"category": 3}
+    land = land_by_farm(gdf)
+    assert int(land["grassland_q"].iloc[0]) * 2 == pytest.approx(int(land["land_q"].iloc[0]) * 4 / 3)  # 2 of 3 ha
+
+
+def test_zone_widths_lowercase(corpus) -> None:
+    from n2kzones.config import config_from_dict
+    from n2kzones.stages.zones import official_widths
+
+    cfg = config_from_dict({"inputs": {"areas": {"path": str(corpus["site_code_lowercase"])}}, "zones": {"overrides_csv": str(corpus["zone_widths_lowercase"])}})
+    assert official_widths(cfg) == {"NL1": 1000.0, "NL2": 0.0}
+
+
+# -- class 5: numbers ------------------------------------------------------------------------------
+def test_csv_dutch_thousands(corpus) -> None:
+    gdf, report = _read("farms", corpus["csv_dutch_thousands"], assume_crs=RD)
+    np.testing.assert_array_equal(gdf["emission_kg_nh3"], [1654.0, 940.5, 12500.25])
+    assert report.normalised == {"emission_kg_nh3": 3}
+    assert any("thousands separator" in n for n in report.notes)
+
+
+def test_csv_dutch_ambiguous(corpus) -> None:
+    _refused(InputError, "farms", corpus["csv_dutch_ambiguous"], "'emission_kg_nh3'", "['1.654', '2.500']", "rows [0, 1]", "without a thousands separator", assume_crs=RD)
+
+
+def test_csv_count_thousands(corpus) -> None:
+    gdf, report = _read("farms", corpus["csv_count_thousands"], assume_crs=RD)
+    assert list(gdf["rundvee"]) == [1200, 35] and list(gdf["varkens"]) == [0, 2000]
+    assert gdf["emission_kg_nh3"].iloc[0] == pytest.approx(1200 * 9.4)
+    assert report.normalised == {"rundvee": 1, "varkens": 1}
+
+
+def test_csv_count_veel(corpus) -> None:
+    _refused(InputError, "farms", corpus["csv_count_veel"], "'rundvee'", "['veel']", "rows [1]", assume_crs=RD)
+
+
+def test_csv_duplicate_column(corpus) -> None:
+    _refused(InputError, "farms", corpus["csv_duplicate_column"], "'emission_kg_nh3' appears 2 times", "Delete or rename", assume_crs=RD)
+
+
+def test_duplicate_column_case(corpus) -> None:
+    _refused(InputError, "farms", corpus["duplicate_column_case"], "'emission_kg_nh3', 'Emission_KG_NH3'", "appears 2 times")
+
+
+def test_csv_id_leading_zeros(corpus) -> None:
+    gdf, _ = _read("farms", corpus["csv_id_leading_zeros"], assume_crs=RD)
+    assert list(gdf["farm_id"]) == ["0000005", "0000050"]
+
+
+def test_float_ids(corpus) -> None:
+    gdf, report = _read("farms", corpus["float_ids"])
+    assert list(gdf["farm_id"]) == ["5", "7"] and report.normalised == {"farm_id": 2}
+
+
+# -- class 6: rasters per role ---------------------------------------------------------------------
+def _role_raster(path: Path, role: str = "background_deposition"):
+    from n2kzones.io.raster import read_raster
+
+    return read_raster(path, crs=RD, role=PARAMS.raster_roles[role], role_name=role, roles=PARAMS.raster_roles)
+
+
+@pytest.mark.parametrize(
+    ("case", "sentinel"),
+    [("raster_minus9999_untagged", "-9999: 1"), ("raster_float32_min_untagged", "-3.40282e+38: 1"), ("raster_zero_untagged", "0 (impossible for this role): 1")],
+)
+def test_raster_untagged_nodata(corpus, case: str, sentinel: str) -> None:
+    r = _role_raster(corpus[case])
+    assert int(np.isnan(r.values).sum()) == 1 and np.nanmin(r.values) >= 1500
+    assert sentinel in r.notes[0] and "no nodata tag" in r.notes[0]
+
+
+def test_raster_concentration_as_deposition(corpus) -> None:
+    with pytest.raises(InputError) as info:
+        _role_raster(corpus["raster_concentration"])
+    msg = str(info.value)
+    for p in ("should hold total (background) nitrogen deposition in mol N/ha/yr", "4 of 4 cells", "NH3 air concentration in ug/m3", "wrong grid"):
+        assert p in msg, msg
+
+
+def test_raster_g_n_units(corpus) -> None:
+    with pytest.raises(InputError, match=r"values 2.1e\+04\.\.2\.52e\+04.*Check the grid's unit"):
+        _role_raster(corpus["raster_g_n_units"])
+
+
+def test_raster_z0_out_of_range(corpus) -> None:
+    with pytest.raises(InputError, match=r"surface roughness length z0 in m .*1 of 4 cells.*raster_roles.z0"):
+        _role_raster(corpus["raster_z0_out_of_range"], "z0")
+
+
+# -- class 7: geometry -----------------------------------------------------------------------------
+def test_nan_vertex(corpus) -> None:
+    _refused(InputError, "areas", corpus["nan_vertex"], "1 geometries with NaN or infinite coordinates", "first rows: [0]", "cannot be repaired")
+
+
+def test_inf_vertex(corpus) -> None:
+    _refused(InputError, "farms", corpus["inf_vertex"], "NaN or infinite coordinates", "first rows: [1]")
+
+
+def test_geometry_collection_area(corpus) -> None:
+    gdf, report = _read("areas", corpus["geometry_collection_area"])
+    assert list(gdf["site_code"]) == ["NL1", "NL2"] and gdf.geometry.area.iloc[0] == pytest.approx(2e6)
+    assert any("split 1 GeometryCollections into their polygon parts; 1 parts of another type left out" in n for n in report.notes)
+
+
+def test_missing_geometry_farm(corpus) -> None:
+    gdf, report = _read("farms", corpus["missing_geometry_farm"])
+    assert list(gdf["farm_id"]) == ["F1", "F3"] and report.dropped == {"missing or empty geometry": 1}
+    assert any("1 features without geometry set aside carrying 2,500.0 kg NH3/yr, farm_id ['F2']" in n for n in report.notes)
+
+
+def test_missing_geometry_parcel(corpus) -> None:
+    _, report = _read("parcels", corpus["missing_geometry_parcel"])
+    assert any("carrying 12.50 ha (column 'area_ha')" in n for n in report.notes)
+
+
+# -- class 8: resources ----------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("case", "words"),
+    [
+        ("cfg_grid_margin_huge", ["grid_margin_m = 5000000", "cells", "GiB", "smaller grid_margin_m"]),
+        ("cfg_cell_tiny", ["cell_m = 0.01", "coarser cell_m"]),
+        ("cfg_hexagon_tiny", ["hexagon_ha = 1e-05", "receptor hexagons", "hexagon_ha = 1"]),
+        ("cfg_tile_cells_huge", ["tile_cells = 16384", "GiB each", "tile_cells = 1024"]),
+    ],
+)
+def test_config_size_estimates(corpus, case: str, words: list[str]) -> None:
+    from n2kzones.errors import GridTooLargeError
+    from n2kzones.stages.common import check_deposition_size
+
+    cfg = load_config(corpus[case])
+    with pytest.raises(GridTooLargeError) as info:
+        check_deposition_size(cfg, (150_000, 440_000, 190_000, 480_000), 5_000.0)
+    for w in words:
+        assert w in str(info.value), str(info.value)
+
+
+def test_million_vertex_polygon_is_logged(corpus, caplog) -> None:
+    with caplog.at_level(logging.INFO, logger="n2kzones"):
+        gdf, _ = _read("areas", corpus["million_vertex_polygon"])
+    assert "1200001 vertices" in caplog.text and "checked and repaired 1200001 vertices" in caplog.text
+    assert gdf.geometry.area.iloc[0] == pytest.approx(np.pi * 5000**2, rel=1e-6)
+
+
+# -- class 9: file names from ids ------------------------------------------------------------------
+def _names(corpus, case: str) -> list[str]:
+    from n2kzones.render.maps import area_map_name
+
+    gdf, _ = _read("areas", corpus[case])
+    return [area_map_name(c) for c in gdf["site_code"]]
+
+
+def test_codes_collide(corpus) -> None:
+    import re
+
+    names = _names(corpus, "codes_collide")
+    assert len({n.lower() for n in names}) == 3 and all(re.fullmatch(r"area_[A-Za-z0-9_-]+\.html", n) for n in names)
+    assert "area_NL_1.html" in names  # a plain code keeps its name
+
+
+def test_code_300_chars(corpus) -> None:
+    names = _names(corpus, "code_300_chars")
+    assert len(set(names)) == 2 and all(len(n) <= 75 for n in names)
+
+
+def test_code_dollar(corpus, tmp_path) -> None:
+    import pandas as pd
+
+    from n2kzones.render.report import fig_overload
+
+    names = _names(corpus, "code_dollar")
+    assert all("$" not in n for n in names) and len(set(names)) == 2
+    dep = pd.DataFrame({"site_code": ["NL$1", "$NL2$", "NL" + "X" * 298], "pct_overloaded": [10.0, 20.0, 5.0], "pct_near_overload": [15.0, 25.0, 6.0]})
+    assert fig_overload(dep, tmp_path / "fig.png").stat().st_size > 0
+
+
+def test_code_looks_hashed(corpus) -> None:
+    names = _names(corpus, "code_looks_hashed")
+    assert names[1] == "area_NL1.html" and names[0] != "area_NL1-12345678.html" and len(set(names)) == 2
+
+
+# -- class 10: encodings and blanks ----------------------------------------------------------------
+def test_geojson_cp1252(corpus) -> None:
+    _refused(InputError, "areas", corpus["geojson_cp1252"], "is not UTF-8", "line 1", "GeoJSON must be UTF-8", "re-save it as UTF-8")
+
+
+def test_site_code_null(corpus) -> None:
+    _refused(InputError, "areas", corpus["site_code_null"], "1 rows with a blank or missing site_code", "rows [1]")
+
+
+def test_site_code_blank(corpus) -> None:
+    _refused(InputError, "areas", corpus["site_code_blank"], "2 rows with a blank or missing site_code", "rows [1, 2]")
+
+
+@pytest.mark.parametrize(
+    ("case", "words"),
+    [
+        ("wind_rose_strings", ["2 of the 12 weights are not numbers", "weights[2] = '1.2'", "without quotes"]),
+        ("wind_rose_missing_key", ["has no key 'weights'", "['sectors']"]),
+        ("wind_rose_not_json", ["is not valid JSON", "line 1"]),
+    ],
+)
+def test_wind_rose_file(corpus, case: str, words: list[str]) -> None:
+    from n2kzones.config import config_from_dict
+    from n2kzones.stages.common import wind_rose_from_config
+
+    cfg = config_from_dict({"inputs": {"areas": {"path": "x.gpkg"}}, "deposition": {"wind_rose": str(corpus[case])}})
+    with pytest.raises(InputError) as info:
+        wind_rose_from_config(cfg)
+    msg = str(info.value)
+    assert str(corpus[case]) in msg and "deposition.wind_rose" in msg
+    for w in words:
+        assert w in msg, msg

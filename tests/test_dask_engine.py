@@ -322,7 +322,15 @@ def _overlay_with(
     return cfg
 
 
-@pytest.mark.parametrize(("variant", "policy"), [("copy", "drop_identical"), ("differ", "suffix")])
+def test_repeated_rows_kept_under_new_ids_are_refused_as_overlaps(sample_config, parcels_with_repeats, tmp_path) -> None:
+    """Issue 14: rows kept under suffixed ids ("60-2") are the same land twice: refused."""
+    from n2kzones.errors import InputError
+
+    with pytest.raises(InputError, match=r"must not overlap itself.*'60' and '60-2'.*on_overlap"):
+        _overlay_with(sample_config, tmp_path / "local", parcels_with_repeats["differ"], "suffix", backend="local")
+
+
+@pytest.mark.parametrize(("variant", "policy"), [("copy", "drop_identical")])
 def test_ids_repeated_across_partitions_resolved_as_in_memory(
     sample_config, cluster, parcels_with_repeats, tmp_path, variant, policy
 ) -> None:

@@ -4,6 +4,7 @@ deposition, monotonicity of the RKO sweep in the threshold."""
 from __future__ import annotations
 
 import geopandas as gpd
+import pytest
 import numpy as np
 import pandas as pd
 import shapely
@@ -179,3 +180,51 @@ def test_rko_sweep_is_monotone_in_the_threshold(src, thresholds) -> None:
         assert np.all(np.diff(sums, axis=0) >= -1e-12)  # per receptor, thresholds ascending
         assert np.all(np.diff(sums.sum(axis=1)) >= -1e-12)
         assert nat["n_sources_below"].iloc[-1] <= len(x)
+
+
+@st.composite
+def tessellations_with_overlaps(draw) -> list[shapely.Polygon]:
+    """A grid of fields (a tessellation) plus random exact copies and random overlapping boxes."""
+    nx, ny = draw(st.integers(1, 4)), draw(st.integers(1, 4))
+    size = draw(st.floats(50, 800))
+    x0, y0 = 155_000.0, 463_000.0
+    cells = [shapely.box(x0 + i * size, y0 + j * size, x0 + (i + 1) * size, y0 + (j + 1) * size) for i in range(nx) for j in range(ny)]
+    geoms = list(cells)
+    for _ in range(draw(st.integers(0, 4))):
+        if draw(st.booleans()):
+            geoms.insert(draw(st.integers(0, len(geoms))), cells[draw(st.integers(0, len(cells) - 1))])
+        else:
+            x, y = x0 + draw(st.floats(-200, nx * size)), y0 + draw(st.floats(-200, ny * size))
+            geoms.insert(draw(st.integers(0, len(geoms))), shapely.box(x, y, x + draw(st.floats(1, 600)), y + draw(st.floats(1, 600))))
+    return geoms
+
+
+@FAST
+@given(tessellations_with_overlaps(), st.sampled_from(["error", "first_wins"]))
+def test_overlapping_parcels_are_refused_or_counted_once(geoms, policy) -> None:
+    """Issue 14: the parcels reader either refuses overlapping parcels or the land summed over
+    the zone pieces equals the area of the parcels' union (no hectare counted twice)."""
+    from pathlib import Path
+
+    from n2kzones.config import LayerInput
+    from n2kzones.errors import InputError
+    from n2kzones.io.readers import normalise_layer
+    from n2kzones.io.validate import LayerReport
+    from n2kzones.params import load_parameters
+    from n2kzones.summary import AREA_QUANTUM_M2, land_by_zone
+
+    params = load_parameters()
+    raw = gpd.GeoDataFrame({"category": ["Grasland"] * len(geoms)}, geometry=geoms, crs=RD)
+    areas = gpd.GeoDataFrame({"site_code": ["NL1"], "name": ["A"], "nitrogen_sensitive": [True]},
+                             geometry=[shapely.box(155_300, 463_300, 155_600, 463_600)], crs=RD)
+    zones = build_zones(areas, pd.Series({"NL1": 250.0}), quad_segs=8)
+    spec = LayerInput(path=Path("parcels.gpkg"), on_overlap=policy)
+    try:
+        parcels = normalise_layer(raw, "parcels", spec, crs=RD, params=params, report=LayerReport("parcels", "parcels.gpkg"))
+    except InputError as exc:
+        assert policy == "error" and "must not overlap" in str(exc)
+        return
+    pieces = overlay_parcels(parcels, zones.national)
+    land_m2 = float(land_by_zone(pieces)["area_q"].sum()) * AREA_QUANTUM_M2
+    union = shapely.union_all(np.array(geoms, dtype=object)).area
+    assert land_m2 == pytest.approx(union, rel=1e-9, abs=0.01 + 1e-6 * len(geoms))

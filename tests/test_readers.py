@@ -97,7 +97,7 @@ def test_invalid_polygons_are_repaired_and_counted(tmp_path: Path) -> None:
     gdf, report = _read("areas", tmp_path / "a.gpkg")
     assert report.repaired_invalid == 2
     assert report.dropped == {"zero area (after repair)": 1}
-    assert list(gdf["site_code"]) == ["bow", "ok"]
+    assert list(gdf["site_code"]) == ["BOW", "OK"]  # site codes are upper-cased (counted)
     assert gdf.geometry.is_valid.all()
     assert gdf.geometry.iloc[0].area == pytest.approx(500_000)  # two triangles of 250,000 m2
     assert report.accounted

@@ -55,6 +55,12 @@ class LayerInput(_Strict):
         description="Rows sharing an id: 'error' refuses; 'drop_identical' drops exact copies "
         "(logged) and refuses differing ones; 'suffix' keeps all, renaming repeats id-2, id-3.",
     )
+    on_overlap: Literal["error", "first_wins"] = Field(
+        "error",
+        description="Parcels (and habitat polygons of one type) that overlap: 'error' refuses, "
+        "naming the hectares; 'first_wins' keeps each overlap in the earliest row (source order) "
+        "and clips the later ones (counted), so no hectare is counted twice.",
+    )
 
 
 class RasterInput(_Strict):

@@ -82,6 +82,28 @@ class ReceptorClassParams(_Strict):
             if str(habitat_code).startswith(prefix) and len(prefix) > len(best):
                 best = prefix
         return self.landuse_by_prefix[best] if best else self.default_landuse
+class CrsParams(_Strict):
+    max_scale_error: float = Field(gt=0, lt=1, description="Largest |scale factor - 1| of the working CRS over the data.")
+    area_of_use_margin_deg: float = Field(ge=0, le=30, description="Margin around a CRS's area of use, degrees.")
+
+
+class RasterRole(_Strict):
+    """Plausible values of one kind of raster input (what it is, its unit, its range)."""
+
+    description: str
+    unit: str
+    plausible_min: float
+    plausible_max: float
+    nodata_sentinels: list[float] = Field(default_factory=list)
+    zero_is_nodata: bool = False
+
+    @field_validator("plausible_max")
+    @classmethod
+    def _ordered(cls, v: float, info: Any) -> float:
+        lo = info.data.get("plausible_min")
+        if lo is not None and v <= lo:
+            raise ValueError("plausible_max must be above plausible_min")
+        return v
 
 
 class Parameters(_Strict):
@@ -94,6 +116,8 @@ class Parameters(_Strict):
     land_based: LandBasedParams
     source_classes: SourceClassParams
     receptor_classes: ReceptorClassParams
+    crs: CrsParams
+    raster_roles: dict[str, RasterRole]
 
     @field_validator("livestock")
     @classmethod

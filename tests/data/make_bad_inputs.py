@@ -197,6 +197,180 @@ def build_corpus(out_dir: str | Path) -> dict[str, Path]:
     c["config_width_string"].write_text(head + '\n[zones]\ndefault_width_m = "500 m"\n', "utf-8")
     c["config_width_negative"] = out / "config_width_negative.toml"
     c["config_width_negative"].write_text(head + "\n[zones]\ndefault_width_m = -500\n", "utf-8")
+    c.update(build_issue14_cases(out))
+    return c
+
+
+def _areas(codes: list, names: list | None = None, geoms: list | None = None) -> gpd.GeoDataFrame:
+    geoms = geoms or [_box(i) for i in range(len(codes))]
+    data = {"site_code": codes}
+    if names is not None:
+        data["name"] = names
+    return gpd.GeoDataFrame(data, geometry=geoms, crs=RD)
+
+
+def _parcels(geoms: list, **cols: list) -> gpd.GeoDataFrame:
+    data = {"parcel_id": [f"P{i + 1}" for i in range(len(geoms))], "category": ["Grasland"] * len(geoms)}
+    data.update(cols)
+    return gpd.GeoDataFrame(data, geometry=geoms, crs=RD)
+
+
+def _raster(path: Path, values, nodata=None, crs: str = RD, x0: float = X0, y0: float = Y0 + 4000) -> Path:
+    import numpy as np
+    import rasterio
+    from rasterio.transform import from_origin
+
+    arr = np.asarray(values, dtype="float32")
+    profile = dict(driver="GTiff", width=arr.shape[1], height=arr.shape[0], count=1, dtype="float32",
+                   crs=crs, transform=from_origin(x0, y0, 1000.0, 1000.0))
+    if nodata is not None:
+        profile["nodata"] = nodata
+    with rasterio.open(path, "w", **profile) as dst:
+        dst.write(arr, 1)
+    return path
+
+
+def build_issue14_cases(out: Path) -> dict[str, Path]:
+    """Issue 14: inputs that used to turn into a plausible but wrong number (10 classes)."""
+    import numpy as np
+
+    c: dict[str, Path] = {}
+    # -- 1. formula injection: ids, names, crop labels starting with = + - @ tab CR ----------
+    c["inj_farm_ids"] = out / "inj_farm_ids.gpkg"
+    _farms(3, farm_id=['=HYPERLINK("http://x","y")', "+31 6 1234", "@SUM(A1)"]).to_file(c["inj_farm_ids"])
+    c["inj_area_names"] = out / "inj_area_names.gpkg"
+    _areas(["NL1", "NL2"], ["=cmd|' /C calc'!A0", "-2+3"]).to_file(c["inj_area_names"])
+    c["inj_crop_labels"] = out / "inj_crop_labels.gpkg"
+    _parcels([_box(0), _box(1)], category=["\t=1+1", "\r@x"]).to_file(c["inj_crop_labels"])
+    c["inj_negative_numbers"] = out / "inj_negative_numbers.gpkg"
+    _farms(3, farm_type=["-melkvee", "varkens", "=1"], source_height_m=[-0.0, 3.0, 5.0]).to_file(c["inj_negative_numbers"])
+
+    # -- 2. double counting: layers that must tessellate --------------------------------------
+    c["parcels_overlap"] = out / "parcels_overlap.gpkg"
+    _parcels([shapely.box(X0, Y0, X0 + 200, Y0 + 100), shapely.box(X0 + 100, Y0, X0 + 300, Y0 + 100)]).to_file(c["parcels_overlap"])
+    c["parcels_duplicate_polygon"] = out / "parcels_duplicate_polygon.gpkg"
+    _parcels([_box(0), _box(0), _box(1)]).to_file(c["parcels_duplicate_polygon"])
+    c["parcels_overlap_first_wins"] = out / "parcels_overlap_first_wins.gpkg"
+    _parcels([shapely.box(X0, Y0, X0 + 200, Y0 + 100), shapely.box(X0 + 100, Y0, X0 + 300, Y0 + 100), shapely.box(X0 + 50, Y0, X0 + 150, Y0 + 50)]).to_file(c["parcels_overlap_first_wins"])
+    c["habitats_same_type_overlap"] = out / "habitats_same_type_overlap.gpkg"
+    gpd.GeoDataFrame(
+        {"habitat_code": ["H4030", "H4030", "H9190"], "site_code": ["NL1"] * 3},
+        geometry=[_box(0), shapely.box(X0 + 500, Y0, X0 + 1500, Y0 + 1000), shapely.box(X0 + 200, Y0, X0 + 300, Y0 + 100)], crs=RD,
+    ).to_file(c["habitats_same_type_overlap"])
+
+    # -- 3. CRSs: metric-looking but distorting; mislabelled coordinates ----------------------
+    c["crs_web_mercator"] = out / "crs_web_mercator.gpkg"  # read with [project] crs = EPSG:3857
+    _areas(["NL1"]).to_file(c["crs_web_mercator"])
+    c["crs_laea_passes"] = c["crs_web_mercator"].with_name("crs_laea_passes.gpkg")  # EPSG:3035
+    _areas(["NL1"]).to_file(c["crs_laea_passes"])
+    c["rd_labelled_laea"] = out / "rd_labelled_laea.gpkg"
+    _areas(["NL1"]).set_crs("EPSG:3035", allow_override=True).to_file(c["rd_labelled_laea"])
+    c["rd_labelled_utm31"] = out / "rd_labelled_utm31.gpkg"
+    _areas(["NL1"]).set_crs("EPSG:25831", allow_override=True).to_file(c["rd_labelled_utm31"])
+    c["lonlat_swapped"] = out / "lonlat_swapped.gpkg"
+    gpd.GeoDataFrame({"farm_id": ["F1"], "emission_kg_nh3": [10.0]}, geometry=[shapely.Point(52.1, 5.3)], crs="EPSG:4326").to_file(c["lonlat_swapped"])
+    c["raster_rd_labelled_laea"] = _raster(out / "raster_rd_labelled_laea.tif", np.full((4, 4), 1500.0), crs="EPSG:3035")
+
+    # -- 4. codes and categories that almost match -------------------------------------------
+    c["site_code_lowercase"] = out / "site_code_lowercase.gpkg"
+    _areas([" nl2003003 ", "NL 2003004"]).to_file(c["site_code_lowercase"])
+    c["habitat_code_lowercase"] = out / "habitat_code_lowercase.gpkg"
+    gpd.GeoDataFrame({"habitat_code": ["h4030 ", " H91d0"], "site_code": ["nl1", "NL1 "]}, geometry=[_box(0), _box(1)], crs=RD).to_file(c["habitat_code_lowercase"])
+    c["crop_category_lowercase"] = out / "crop_category_lowercase.gpkg"
+    _parcels([_box(0), _box(1), _box(2)], category=["grasland", " GRASLAND ", "bouwland"], farm_id=["F1"] * 3).to_file(c["crop_category_lowercase"])
+    c["zone_widths_lowercase"] = out / "zone_widths_lowercase.csv"
+    c["zone_widths_lowercase"].write_text("site_code,width_m\n nl1 ,1000\nnl2,0\n", "utf-8")
+
+    # -- 5. numbers ----------------------------------------------------------------------------
+    c["csv_dutch_thousands"] = out / "csv_dutch_thousands.csv"
+    c["csv_dutch_thousands"].write_text("farm_id;x;y;emission_kg_nh3\nF1;155000;463000;1.654\nF2;156000;463500;940,5\nF3;157000;464000;12.500,25\n", "utf-8")
+    c["csv_dutch_ambiguous"] = out / "csv_dutch_ambiguous.csv"
+    c["csv_dutch_ambiguous"].write_text("farm_id;x;y;emission_kg_nh3\nF1;155000;463000;1.654\nF2;156000;463500;2.500\nF3;157000;464000;94\n", "utf-8")
+    c["csv_count_thousands"] = out / "csv_count_thousands.csv"
+    c["csv_count_thousands"].write_text("farm_id;x;y;rundvee;varkens\nF1;155000;463000;1.200;0\nF2;156000;463500;35;2.000\n", "utf-8")
+    c["csv_count_veel"] = out / "csv_count_veel.csv"
+    c["csv_count_veel"].write_text("farm_id,x,y,rundvee\nF1,155000,463000,120\nF2,156000,463500,veel\n", "utf-8")
+    c["csv_duplicate_column"] = out / "csv_duplicate_column.csv"
+    c["csv_duplicate_column"].write_text("farm_id,x,y,emission_kg_nh3,emission_kg_nh3\nF1,155000,463000,940,9400\n", "utf-8")
+    c["duplicate_column_case"] = out / "duplicate_column_case.parquet"
+    _farms(2).assign(Emission_KG_NH3=[1.0, 2.0]).to_parquet(c["duplicate_column_case"])
+    c["csv_id_leading_zeros"] = out / "csv_id_leading_zeros.csv"
+    c["csv_id_leading_zeros"].write_text("farm_id,x,y,emission_kg_nh3\n0000005,155000,463000,940\n0000050,156000,463500,2500\n", "utf-8")
+    c["float_ids"] = out / "float_ids.parquet"
+    _farms(2, farm_id=[5.0, 7.0]).to_parquet(c["float_ids"])
+
+    # -- 6. rasters per role -------------------------------------------------------------------
+    good = np.array([[1500.0, 1600.0], [1700.0, 1800.0]])
+    c["raster_minus9999_untagged"] = _raster(out / "raster_minus9999_untagged.tif", np.where([[1, 0], [0, 0]], -9999.0, good))
+    c["raster_float32_min_untagged"] = _raster(out / "raster_float32_min_untagged.tif", np.where([[0, 1], [0, 0]], -3.4028235e38, good))
+    c["raster_zero_untagged"] = _raster(out / "raster_zero_untagged.tif", np.where([[0, 0], [1, 0]], 0.0, good))
+    c["raster_concentration"] = _raster(out / "raster_concentration.tif", [[3.2, 8.5], [12.1, 25.0]], nodata=-9999.0)
+    c["raster_g_n_units"] = _raster(out / "raster_g_n_units.tif", good * 14.0, nodata=-9999.0)
+    c["raster_z0_out_of_range"] = _raster(out / "raster_z0_out_of_range.tif", [[0.03, 0.1], [50.0, 0.5]], nodata=-9999.0)
+
+    # -- 7. geometry ---------------------------------------------------------------------------
+    c["nan_vertex"] = out / "nan_vertex.parquet"
+    import warnings
+
+    with warnings.catch_warnings():  # shapely warns about the NaN it is asked to store
+        warnings.simplefilter("ignore", RuntimeWarning)
+        nan_poly = shapely.Polygon([(X0, Y0), (X0 + 1000, Y0), (float("nan"), Y0 + 1000), (X0, Y0 + 1000)])
+    _areas(["NL1", "NL2"], geoms=[nan_poly, _box(1)]).to_parquet(c["nan_vertex"])
+    c["inf_vertex"] = out / "inf_vertex.parquet"
+    _farms(2).set_geometry([shapely.Point(X0, Y0), shapely.Point(float("inf"), Y0)], crs=RD).to_parquet(c["inf_vertex"])
+    c["geometry_collection_area"] = out / "geometry_collection_area.gpkg"
+    gc = shapely.GeometryCollection([_box(0), shapely.LineString([(X0, Y0), (X0 - 50, Y0 - 50)]), _box(1)])
+    _areas(["NL1", "NL2"], geoms=[gc, _box(3)]).to_file(c["geometry_collection_area"])
+    c["missing_geometry_farm"] = out / "missing_geometry_farm.gpkg"
+    mf = _farms(3)
+    mf.loc[1, "geometry"] = None
+    mf.to_file(c["missing_geometry_farm"])
+    c["missing_geometry_parcel"] = out / "missing_geometry_parcel.gpkg"
+    mp = _parcels([_box(0), _box(1)], area_ha=[100.0, 12.5])
+    mp.loc[1, "geometry"] = None
+    mp.to_file(c["missing_geometry_parcel"])
+
+    # -- 8. resources: config values that drive allocations; a huge polygon ----------------------
+    for name, text in (
+        ("cfg_grid_margin_huge", "[deposition]\ngrid_margin_m = 5000000\n"),
+        ("cfg_cell_tiny", "[deposition]\ncell_m = 0.01\n"),
+        ("cfg_hexagon_tiny", "[deposition]\nhexagon_ha = 0.00001\n"),
+        ("cfg_tile_cells_huge", "[compute]\ntile_cells = 16384\n"),
+    ):
+        c[name] = out / f"{name}.toml"
+        c[name].write_text(f'[inputs.areas]\npath = "{out / "config_areas.gpkg"}"\n\n' + text, "utf-8")
+    c["million_vertex_polygon"] = out / "million_vertex_polygon.parquet"
+    t = np.linspace(0, 2 * np.pi, 1_200_000, endpoint=False)
+    big = shapely.Polygon(np.c_[X0 + 5000 * np.cos(t), Y0 + 5000 * np.sin(t)])
+    _areas(["NL1"], geoms=[big]).to_parquet(c["million_vertex_polygon"])
+
+    # -- 9. file names from ids ----------------------------------------------------------------
+    c["codes_collide"] = out / "codes_collide.gpkg"
+    _areas(["NL/1", "NL_1", "NL\u00c21"]).to_file(c["codes_collide"])
+    c["code_300_chars"] = out / "code_300_chars.gpkg"
+    _areas(["NL" + "X" * 298, "NL" + "X" * 297 + "Y"]).to_file(c["code_300_chars"])
+    c["code_dollar"] = out / "code_dollar.gpkg"
+    _areas(["NL$1", "$NL2$"]).to_file(c["code_dollar"])
+    c["code_looks_hashed"] = out / "code_looks_hashed.gpkg"
+    _areas(["NL1-12345678", "NL1"]).to_file(c["code_looks_hashed"])
+
+    # -- 10. encodings and blanks ----------------------------------------------------------------
+    c["geojson_cp1252"] = out / "geojson_cp1252.geojson"
+    c["geojson_cp1252"].write_bytes(
+        ('{"type":"FeatureCollection","features":[{"type":"Feature","properties":{"site_code":"NL1",'
+         '"name":"Brabantse Wal Zo\u00eb \u2013 \u20ac"},"geometry":{"type":"Polygon","coordinates":'
+         '[[[5.0,52.0],[5.01,52.0],[5.01,52.01],[5.0,52.0]]]}}]}').encode("cp1252")
+    )
+    c["site_code_null"] = out / "site_code_null.gpkg"
+    _areas(["NL1", None, "NL3"]).to_file(c["site_code_null"])
+    c["site_code_blank"] = out / "site_code_blank.gpkg"
+    _areas(["NL1", "   ", ""]).to_file(c["site_code_blank"])
+    c["wind_rose_strings"] = out / "wind_rose_strings.json"
+    c["wind_rose_strings"].write_text('{"weights": [1, 1, "1.2", 1, 1, 1, 1, 1, "veel", 1, 1, 1]}', "utf-8")
+    c["wind_rose_missing_key"] = out / "wind_rose_missing_key.json"
+    c["wind_rose_missing_key"].write_text('{"sectors": [1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1]}', "utf-8")
+    c["wind_rose_not_json"] = out / "wind_rose_not_json.json"
+    c["wind_rose_not_json"].write_text("weights = [1, 1, 1]\n", "utf-8")
     return c
 
 

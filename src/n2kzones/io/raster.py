@@ -9,6 +9,7 @@ import math
 import os
 import tempfile
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -26,6 +27,7 @@ from n2kzones.errors import CRSError, InputError
 
 if TYPE_CHECKING:
     from n2kzones.io.grid import GridSpec, Tile
+    from n2kzones.params import RasterRole
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +40,7 @@ class Raster:
     transform: Affine
     crs: CRS
     source: str
+    notes: tuple[str, ...] = ()
 
     def sample(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         """Value of the cell containing each point (NaN outside the raster or on no-data)."""
@@ -63,30 +66,64 @@ class Raster:
         return dst
 
 
-def read_raster(path: str | Path, *, crs: str, assume_crs: str | None = None) -> Raster:
-    """Read band 1 of a raster, in (or reprojected to) the working CRS.
+def read_raster(
+    path: str | Path,
+    *,
+    crs: str,
+    assume_crs: str | None = None,
+    role: RasterRole | None = None,
+    role_name: str | None = None,
+    roles: Mapping[str, RasterRole] | None = None,
+    margin_deg: float | None = None,
+    setting: str = "inputs.background_deposition",
+) -> Raster:
+    """Read band 1 of a raster, in (or reprojected to) the working CRS, checked for its role.
+
+    Parameters
+    ----------
+    role, role_name, roles
+        What the raster must hold (``[raster_roles.<name>]`` in the parameters): cells
+        holding a sentinel (-9999, -3.4e38, 0 where impossible) are taken as no data even
+        without a nodata tag (counted, logged); values outside the role's plausible range
+        are refused, naming the roles (``roles``) whose range they fit: the likely mix-up.
+    margin_deg
+        Refuse a raster whose bounds lie outside the area of use of its CRS by more.
+    setting
+        The config key naming this raster, for messages.
 
     Raises
     ------
     InputError
-        Missing or unreadable file.
+        Missing or unreadable file; values implausible for the role.
     CRSError
-        No CRS in the file and none assumed.
+        No CRS in the file and none assumed; bounds outside the CRS's area of use.
     """
     path = Path(path)
     if not path.is_file():
-        raise InputError(f"{path} does not exist; check inputs.background_deposition.path")
+        raise InputError(f"{path} does not exist; check {setting}.path")
     try:
         with rasterio.open(path) as src:
             values = src.read(1, masked=True).astype("float64").filled(np.nan)
-            transform, src_crs = src.transform, src.crs
+            transform, src_crs, tagged = src.transform, src.crs, src.nodata
     except rasterio.errors.RasterioIOError as exc:
         raise InputError(f"{path}: cannot be read as a raster ({exc})") from exc
     if src_crs is None:
         if assume_crs is None:
             raise CRSError(f"{path}: raster has no CRS; set assume_crs for it in the config (e.g. EPSG:28992)")
         src_crs = CRS.from_user_input(assume_crs)
-    raster = Raster(values, transform, src_crs, str(path))
+    notes: list[str] = []
+    if role is not None:
+        values, notes = _sniff_nodata(values, role, tagged, path, role_name or "raster")
+    if margin_deg is not None:
+        from n2kzones.io.validate import check_area_of_use
+
+        h, w = values.shape
+        bounds = rasterio.transform.array_bounds(h, w, transform)
+        check_area_of_use(
+            (bounds[0], bounds[1], bounds[2], bounds[3]), pyproj.CRS.from_user_input(src_crs.to_wkt()),
+            f"{path} ({setting})", margin_deg,
+        )
+    raster = Raster(values, transform, src_crs, str(path), tuple(notes))
     if not pyproj.CRS.from_user_input(src_crs.to_wkt()).equals(pyproj.CRS.from_user_input(crs)):
         log.info("%s: reprojecting raster from %s to %s", path.name, src_crs, crs)
         from rasterio.warp import calculate_default_transform
@@ -94,15 +131,75 @@ def read_raster(path: str | Path, *, crs: str, assume_crs: str | None = None) ->
         height, width = values.shape
         bounds = rasterio.transform.array_bounds(height, width, transform)
         dst_transform, w, h = calculate_default_transform(src_crs, crs, width, height, *bounds)
-        raster = Raster(raster.onto(dst_transform, (h, w), crs), dst_transform, CRS.from_user_input(crs), str(path))
+        raster = Raster(raster.onto(dst_transform, (h, w), crs), dst_transform, CRS.from_user_input(crs), str(path), tuple(notes))
+        if margin_deg is not None:
+            from n2kzones.io.validate import check_area_of_use
+
+            b = rasterio.transform.array_bounds(h, w, dst_transform)
+            check_area_of_use((b[0], b[1], b[2], b[3]), pyproj.CRS.from_user_input(crs), f"{path} ({setting}, reprojected)", margin_deg, working=True)
     finite = np.isfinite(raster.values)
     if not finite.any():
         raise InputError(f"{path}: raster has no data values")
+    if role is not None:
+        _check_role_range(raster.values[finite], role, role_name or "raster", roles or {}, path, setting)
     log.info(
         "background %s: %d x %d cells, %.0f..%.0f (mean %.0f)",
         path.name, *raster.values.shape, np.nanmin(raster.values), np.nanmax(raster.values), np.nanmean(raster.values),
     )
     return raster
+
+
+def _sniff_nodata(values: np.ndarray, role: RasterRole, tagged: float | None, path: Path, name: str) -> tuple[np.ndarray, list[str]]:
+    """Cells holding a no-data sentinel (tagged or not) -> NaN; counted in the notes."""
+    notes: list[str] = []
+    out = values
+    found: dict[str, int] = {}
+    with np.errstate(invalid="ignore"):
+        for v in role.nodata_sentinels:
+            hit = (out <= -3.0e38) if v <= -3.0e38 else (out >= 3.0e38) if v >= 3.0e38 else (out == v)
+            n = int(np.count_nonzero(hit))
+            if n:
+                out = np.where(hit, np.nan, out)
+                found[f"{v:g}"] = n
+        if role.zero_is_nodata:
+            hit = out == 0
+            n = int(np.count_nonzero(hit))
+            if n:
+                out = np.where(hit, np.nan, out)
+                found["0 (impossible for this role)"] = n
+    if found:
+        tag = f"its nodata tag is {tagged:g}" if tagged is not None else "it has no nodata tag"
+        text = (
+            f"{path.name}: {sum(found.values())} cells hold no-data sentinels "
+            f"({', '.join(f'{k}: {n}' for k, n in found.items())}) but {tag}: taken as no data "
+            f"(not as {role.description} of that value). Tag the nodata value in the file to silence this"
+        )
+        log.warning("%s", text)
+        notes.append(text)
+    return out, notes
+
+
+def _check_role_range(values: np.ndarray, role: RasterRole, name: str, roles: Mapping[str, RasterRole], path: Path, setting: str) -> None:
+    lo, hi = float(values.min()), float(values.max())
+    if lo >= role.plausible_min and hi <= role.plausible_max:
+        return
+    p1, p50, p99 = (float(v) for v in np.percentile(values, [1, 50, 99]))
+    outside = int(np.count_nonzero((values < role.plausible_min) | (values > role.plausible_max)))
+    fits = [
+        f"{r.description} in {r.unit} ({r.plausible_min:g}..{r.plausible_max:g})"
+        for k, r in roles.items()
+        if k != name and r.plausible_min <= p1 and p99 <= r.plausible_max
+    ]
+    hint = (
+        f" Its values fit {' or '.join(fits)}: is this the wrong grid, or in another unit?"
+        if fits else " Check the grid's unit and that it is the right grid."
+    )
+    raise InputError(
+        f"{path} ({setting}) should hold {role.description} in {role.unit} "
+        f"(plausible {role.plausible_min:g}..{role.plausible_max:g}), but {outside} of {values.size} cells "
+        f"lie outside that (values {lo:.4g}..{hi:.4g}, median {p50:.4g}).{hint} If these values are "
+        f"real, widen [parameters.raster_roles.{name}]"
+    )
 
 
 #: GDAL block cache while a :class:`TiledGeoTIFFWriter` writes or converts, MiB.

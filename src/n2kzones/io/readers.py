@@ -8,9 +8,11 @@ and ``input_row`` (0-based row in the source) so every output can be traced back
 
 from __future__ import annotations
 
+import csv
 import io
 import logging
 import time
+import warnings
 from pathlib import Path
 from typing import Literal
 
@@ -26,16 +28,31 @@ from n2kzones.io.validate import (
     POLYGONAL,
     PUNTAL,
     LayerReport,
+    check_overlaps,
     deduplicate_ids,
     drop_missing_geometries,
     ensure_nonempty,
     force_2d,
     points_from_single_multipoints,
+    refuse_non_finite_coordinates,
     repair_polygons,
     require_columns,
     require_finite_nonnegative,
     require_geometry_types,
+    split_collections,
     to_working_crs,
+)
+from n2kzones.io.values import (
+    BRP_CATEGORIES,
+    Conventions,
+    find_column,
+    normalise_categories,
+    normalise_codes,
+    normalise_names,
+    parse_ids,
+    parse_numbers,
+    refuse_duplicate_columns,
+    try_numeric,
 )
 from n2kzones.params import Parameters
 
@@ -59,12 +76,21 @@ def read_file(path: Path, *, layer: str | None = None, spec: LayerInput | None =
     if not path.exists():
         raise InputError(f"{path} does not exist; check inputs.*.path in the config (run `make sample` for the sample data)")
     suffix = path.suffix.lower()
+    with warnings.catch_warnings():
+        # NaN coordinates in WKB make shapely warn; refuse_non_finite_coordinates names them
+        warnings.filterwarnings("ignore", message="invalid value encountered", category=RuntimeWarning)
+        return _read_any(path, suffix, layer, spec)
+
+
+def _read_any(path: Path, suffix: str, layer: str | None, spec: LayerInput | None) -> gpd.GeoDataFrame:
     try:
         if suffix in PARQUET_SUFFIXES or (path.is_dir() and any(path.glob("*.parquet"))):
             return gpd.read_parquet(path)  # a file, or a partitioned dataset (folder)
         if suffix in {".csv", ".txt", ".tsv"}:
             return _read_csv_points(path, spec)
         if path.is_dir() or suffix in VECTOR_SUFFIXES:
+            if suffix in {".geojson", ".json"} and path.is_file():
+                _require_utf8(path, "GeoJSON must be UTF-8 (RFC 7946)")
             if suffix == ".gpkg" and layer is None:
                 layers = pyogrio.list_layers(path)
                 if len(layers) > 1:
@@ -79,6 +105,20 @@ def read_file(path: Path, *, layer: str | None = None, spec: LayerInput | None =
         f"{path}: unsupported format {suffix!r}; use GeoPackage, Shapefile, GeoJSON, "
         "GeoParquet or CSV with x/y columns"
     )
+
+
+def _require_utf8(path: Path, why: str) -> str:
+    """The file's text; InputError naming the byte and line if it is not UTF-8."""
+    raw = path.read_bytes()
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise InputError(
+            f"{path}: is not UTF-8 (byte 0x{raw[exc.start]:02x} on line {line} cannot be decoded; "
+            f"probably Latin-1/Windows-1252 as old Excel versions and some GIS exports write). {why}: "
+            "re-save it as UTF-8 (e.g. from Excel: 'CSV UTF-8'; in QGIS: Export, encoding UTF-8)"
+        ) from None
 
 
 def _shapefile_encoding(path: Path) -> str | None:
@@ -109,18 +149,8 @@ _DECIMAL_COMMA = r"^\s*[-+]?\d+(,\d+)?\s*$"
 
 
 def _read_csv_points(path: Path, spec: LayerInput | None) -> gpd.GeoDataFrame:
-    x_col = (spec.x_column if spec else None) or "x"
-    y_col = (spec.y_column if spec else None) or "y"
-    raw = path.read_bytes()
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
-        raise InputError(
-            f"{path}: is not UTF-8 (byte 0x{raw[exc.start]:02x} on line {line} cannot be decoded; "
-            "probably Latin-1/Windows-1252 as old Excel versions write). Re-save it as UTF-8 "
-            "(e.g. from Excel: 'CSV UTF-8')"
-        ) from None
+    """A CSV with x/y columns; every other column stays text (parsed per column kind later)."""
+    text = _require_utf8(path, "CSV must be UTF-8")
     header = text.lstrip().split("\n", 1)[0]
     counts = {d: header.count(d) for d in CSV_DELIMITERS}
     sep = max(counts, key=lambda d: counts[d])
@@ -129,6 +159,8 @@ def _read_csv_points(path: Path, spec: LayerInput | None) -> gpd.GeoDataFrame:
             f"{path}: cannot find the delimiter: the header line {header.strip()[:80]!r} has no "
             f"{', '.join(CSV_DELIMITERS.values())}; save it as CSV with one of those"
         )
+    names = next(csv.reader([header.strip("\r\n")], delimiter=sep))
+    refuse_duplicate_columns([n.strip() for n in names], source=str(path))
     try:
         df = pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False, na_values=[""])
     except pd.errors.ParserError as exc:
@@ -136,57 +168,58 @@ def _read_csv_points(path: Path, spec: LayerInput | None) -> gpd.GeoDataFrame:
             f"{path}: cannot be parsed with delimiter {CSV_DELIMITERS[sep]} ({exc}); check the delimiter"
         ) from None
     df.columns = [str(c).strip() for c in df.columns]
-    notes: list[str] = []
-    for col in df.columns:
-        values = df[col].dropna()
-        if values.empty:
-            continue
-        comma = values.str.contains(",", regex=False)
-        if comma.any() and values.str.match(_DECIMAL_COMMA).all():
-            if sep == ",":
-                raise InputError(
-                    f"{path}: column {col!r} has numbers with a comma such as "
-                    f"{values[comma].head(3).tolist()} in a comma-delimited file: decimal "
-                    "comma or thousands separator cannot be told apart. Use a point as "
-                    "decimal separator, or ';' as delimiter with decimal commas"
-                )
-            df[col] = values.str.replace(",", ".", regex=False).reindex(df.index)
-            notes.append(f"column {col!r}: read decimal commas as decimal points ({CSV_DELIMITERS[sep]}-delimited file)")
-        numeric = pd.to_numeric(df[col], errors="coerce")
-        if numeric.notna().sum() == df[col].notna().sum():
-            df[col] = numeric
-    if x_col not in df.columns or y_col not in df.columns:
+    conventions = Conventions(decimal_comma=sep != ",", label=f"{CSV_DELIMITERS[sep]}-delimited file")
+    x_col = find_column(df.columns, (spec.x_column if spec else None) or "x")
+    y_col = find_column(df.columns, (spec.y_column if spec else None) or "y")
+    if x_col is None or y_col is None:
+        want = ((spec.x_column if spec else None) or "x", (spec.y_column if spec else None) or "y")
         raise InputError(
-            f"{path}: no coordinate columns {x_col!r}/{y_col!r} (columns: {', '.join(map(str, df.columns))}); "
+            f"{path}: no coordinate columns {want[0]!r}/{want[1]!r} (columns: {', '.join(map(str, df.columns))}); "
             "set x_column and y_column for this input, and check the delimiter"
         )
+    notes: list[str] = []
     xy = {}
     for c in (x_col, y_col):
-        values = pd.to_numeric(df[c], errors="coerce")
+        try:
+            values, note = parse_numbers(df[c], source=str(path), column=c, conventions=conventions)
+        except InputError as exc:
+            raise InputError(f"{exc}; coordinates must be numbers") from None
         if values.isna().any():
-            sample = df.loc[values.isna(), c].head(3).tolist()
-            raise InputError(
-                f"{path}: column {c!r} has non-numeric coordinates such as {sample}; "
-                "use a point as decimal separator"
-            )
+            rows = list(df.index[values.isna()][:5])
+            raise InputError(f"{path}: column {c!r} has {int(values.isna().sum())} rows without a coordinate (rows {rows}); every point needs x and y")
+        if note:
+            notes.append(note)
         xy[c] = values.to_numpy(float)
     crs = spec.assume_crs if spec else None
-    gdf = gpd.GeoDataFrame(df, geometry=gpd.points_from_xy(xy[x_col], xy[y_col]), crs=crs)
-    for n in notes:
-        log.warning("%s: %s", path, n)
+    gdf = gpd.GeoDataFrame(df.drop(columns=[x_col, y_col]).assign(**{x_col: xy[x_col], y_col: xy[y_col]}), geometry=gpd.points_from_xy(xy[x_col], xy[y_col]), crs=crs)
+    gdf = gdf[[*df.columns, "geometry"]]
     gdf.attrs["read_notes"] = notes
+    gdf.attrs["conventions"] = conventions
     return gdf
 
 
-def _apply_mapping(df: gpd.GeoDataFrame, kind: Kind, spec: LayerInput, report: LayerReport) -> gpd.GeoDataFrame:
+def _apply_mapping(df: gpd.GeoDataFrame, kind: Kind, spec: LayerInput, report: LayerReport, extra: tuple[str, ...] = ()) -> gpd.GeoDataFrame:
     preset = get_preset(kind, spec.preset)
     mapping: dict[str, str | list[str]] = {**preset.columns, **spec.columns}
+    required, optional = SCHEMAS[kind]
+    canonical = [*required, *optional, *extra]
+    used = set(canonical)
+    for source in mapping.values():
+        used.update([source] if isinstance(source, str) else source)
+    refuse_duplicate_columns([c for c in df.columns if c != df.geometry.name], source=report.source, used=used)
     df = df.copy()
+    # canonical columns written in another case ("Farm_ID", "SITECODE "): matched, noted
+    for target in canonical:
+        if target not in df.columns and target not in mapping:
+            hit = find_column([c for c in df.columns if c != df.geometry.name], target)
+            if hit is not None:
+                df = df.rename(columns={hit: target})
+                report.note(f"column {hit!r} read as {target!r} (case/spaces differ)")
     for target, source in mapping.items():
         if target == source:
             continue
         sources = [source] if isinstance(source, str) else list(source)
-        present = [s for s in sources if s in df.columns]
+        present = [c for s in sources if (c := find_column(df.columns, s)) is not None]
         if not present:
             continue  # reported by require_columns if the target is required
         value = df[present[0]]
@@ -195,7 +228,7 @@ def _apply_mapping(df: gpd.GeoDataFrame, kind: Kind, spec: LayerInput, report: L
             value = value.where(~blank, df[s])
         if isinstance(value.dtype, pd.StringDtype) or value.dtype == object:
             value = value.astype("string").str.strip()
-        if target in df.columns and target not in sources:
+        if target in df.columns and target not in present:
             df = df.rename(columns={target: f"{target}_source"})
         df[target] = value
     for col, default in preset.defaults.items():
@@ -266,14 +299,15 @@ def read_layer(
     else:
         gdf = read_file(path, layer=spec.layer, spec=spec)
     for text in gdf.attrs.pop("read_notes", []):
-        report.note(text)
+        report.warn(text)
+    conventions = gdf.attrs.pop("conventions", None)
     encoding = _shapefile_encoding(path)
     if encoding is not None:
         report.note(f"text read as {encoding} (from the .cpg, or the dBase default without one)")
     if gdf.crs is None and spec.assume_crs:
         gdf = gdf.set_crs(spec.assume_crs)
         report.note(f"no CRS in the file; assumed {spec.assume_crs} as configured")
-    gdf = normalise_layer(gdf, kind, spec, crs=crs, params=params, report=report)
+    gdf = normalise_layer(gdf, kind, spec, crs=crs, params=params, report=report, conventions=conventions)
     log.info(
         "read %s %r: %d features in, %d kept, %d repaired, set aside %s (%.1f s)",
         kind, report.name, report.n_read, report.n_kept, report.repaired_invalid,
@@ -292,6 +326,7 @@ def normalise_layer(
     report: LayerReport,
     row_offset: int | None = 0,
     partition: bool = False,
+    conventions: Conventions | None = None,
 ) -> gpd.GeoDataFrame:
     """Checks, repairs and column mapping of a layer as read (all of it, or one partition).
 
@@ -309,6 +344,9 @@ def normalise_layer(
     partition
         ``gdf`` is one partition of a layer: an empty result is allowed and duplicate ids
         are left alone (the partitioned reader checks both over the whole layer).
+    conventions
+        How numbers are written in a text source (a CSV); None: typed columns, and text
+        columns parsed as in a file with decimal commas.
 
     Returns
     -------
@@ -321,32 +359,124 @@ def normalise_layer(
     gdf = gdf.reset_index(drop=True)
     if row_offset is not None:
         gdf["input_row"] = np.arange(row_offset, row_offset + len(gdf), dtype=np.int64)
+    t0 = time.perf_counter()
+    n_vertices = _log_size(gdf, report)
+    refuse_non_finite_coordinates(gdf, report)
     gdf = force_2d(gdf, report)
+    missing = gdf.geometry.isna() | gdf.geometry.is_empty
+    lost = gdf.loc[missing]
     gdf = drop_missing_geometries(gdf, report)
+    allowed = PUNTAL if kind == "farms" else POLYGONAL
+    gdf = split_collections(gdf, allowed, report)
+    gdf = require_geometry_types(gdf, allowed, report)
     if kind == "farms":
-        gdf = require_geometry_types(gdf, PUNTAL, report)
         gdf = points_from_single_multipoints(gdf, report)
-    else:
-        gdf = require_geometry_types(gdf, POLYGONAL, report)
-    gdf = to_working_crs(gdf, crs, report)
+    gdf = to_working_crs(
+        gdf, crs, report, max_scale_error=params.crs.max_scale_error, margin_deg=params.crs.area_of_use_margin_deg
+    )
     if kind != "farms":
         gdf = repair_polygons(gdf, report)
-    gdf = _apply_mapping(gdf, kind, spec, report)
+    extra = tuple(params.animal_categories) if kind == "farms" else ()
+    gdf = _apply_mapping(gdf, kind, spec, report, extra)
     hint = f"[inputs.{kind}.columns] (or pick a preset)"
     require_columns(gdf, SCHEMAS[kind][0], report, hint)
-    gdf = _finish[kind](gdf, spec, params, report, not partition)
+    if len(lost):
+        _report_lost(_apply_mapping(lost, kind, spec, LayerReport(report.name, report.source), extra), kind, params, report)
+    conv = conventions or Conventions(decimal_comma=True, label="file")
+    gdf = _finish[kind](gdf, spec, params, report, not partition, conv)
+    if kind in ("parcels", "habitats"):
+        group = "habitat_code" if kind == "habitats" else None
+        id_col = "parcel_id" if kind == "parcels" else None
+        gdf = check_overlaps(
+            gdf, report, spec.on_overlap, id_col=id_col, group_col=group, setting=f"[inputs.{kind}] on_overlap",
+            skip_same_id=partition,
+        )
+    if conventions is not None:  # other text columns of a CSV: numbers where unambiguous
+        required, optional = SCHEMAS[kind]
+        for col in gdf.columns:
+            if col in (*required, *optional, *extra, "geometry", "input_row") or gdf[col].dtype.kind in "fiub":
+                continue
+            num = try_numeric(gdf[col], conv)
+            if num is not None and num.notna().sum() == gdf[col].notna().sum():
+                gdf[col] = num
     if not partition:
         ensure_nonempty(gdf, report)
     report.n_kept += len(gdf)
+    if n_vertices >= LARGE_VERTICES:
+        log.info("%s: checked and repaired %d vertices in %.1f s", report.name, n_vertices, time.perf_counter() - t0)
     if not report.accounted:  # pragma: no cover - a bug guard, not an input problem
         raise AssertionError(f"{report.name}: features unaccounted for: {report.as_dict()}")
     return _order(gdf, kind)
 
 
-def _finish_areas(gdf: gpd.GeoDataFrame, spec: LayerInput, params: Parameters, report: LayerReport, deduplicate: bool = True) -> gpd.GeoDataFrame:
-    gdf["site_code"] = gdf["site_code"].astype("string").str.strip()
+#: A layer (or one feature) with this many vertices takes seconds per step: logged.
+LARGE_VERTICES = 250_000
+
+
+def _log_size(gdf: gpd.GeoDataFrame, report: LayerReport) -> int:
+    """Log the vertex count of a large layer (its steps take long) and return it."""
+    import shapely
+
+    counts = shapely.get_num_coordinates(gdf.geometry.values)
+    total = int(counts.sum())
+    if total >= LARGE_VERTICES:
+        big = int(counts.max()) if len(counts) else 0
+        log.info(
+            "%s: %d features with %d vertices (largest %d vertices, row %d): validity checks, "
+            "repairs and buffers take time in proportion",
+            report.name, len(gdf), total, big, int(np.argmax(counts)) if len(counts) else -1,
+        )
+    return total
+
+
+def _report_lost(lost: pd.DataFrame, kind: str, params: Parameters, report: LayerReport) -> None:
+    """Say what features without geometry carried: kg NH3/yr for farms, ha for polygons."""
+    n = len(lost)
+    rows = lost["input_row"].astype(int).tolist()[:5]
+    what = ""
+    if kind == "farms":
+        kg = None
+        if "emission_kg_nh3" in lost:
+            kg = pd.to_numeric(lost["emission_kg_nh3"], errors="coerce").sum()
+        elif all(c in lost for c in params.animal_categories):
+            ef = np.array([params.livestock[c].emission_kg_nh3_per_animal for c in params.animal_categories])
+            kg = float(lost[params.animal_categories].apply(pd.to_numeric, errors="coerce").fillna(0).to_numpy() @ ef).sum()
+        what = f" carrying {kg:,.1f} kg NH3/yr" if kg is not None else " (emission unknown)"
+        if "farm_id" in lost:
+            what += f", farm_id {lost['farm_id'].astype(str).head(5).tolist()}"
+    else:
+        area_col = next((c for c in lost.columns if str(c).lower() in _AREA_COLUMNS), None)
+        if area_col is not None:
+            v = pd.to_numeric(lost[area_col], errors="coerce").sum()
+            ha = v / 1e4 if str(area_col).lower() in _AREA_M2 else v
+            what = f" carrying {ha:,.2f} ha (column {area_col!r})"
+        else:
+            what = " (their area is unknown: no geometry and no area column)"
+    report.warn(f"{n} features without geometry set aside{what}; first rows {rows}. Fix their geometry to include them")
+
+
+_AREA_M2 = {"area_m2", "shape_area", "oppervlakte_m2", "opp_m2"}
+_AREA_COLUMNS = _AREA_M2 | {"area_ha", "oppervlakte", "opp_ha", "oppervlakte_ha", "ha"}
+
+
+def _require_codes(gdf: gpd.GeoDataFrame, column: str, report: LayerReport) -> None:
+    blank = gdf[column].isna()
+    if blank.any():
+        rows = gdf.loc[blank, "input_row"].astype(int).tolist()
+        raise InputError(
+            f"{report.source}: layer {report.name!r} has {int(blank.sum())} rows with a blank or "
+            f"missing {column} (rows {rows[:5]}); every feature needs one. Fill them in, or map "
+            f"another column under [inputs.<kind>.columns] {column} = [\"first\", \"second\"]"
+        )
+
+
+def _finish_areas(gdf: gpd.GeoDataFrame, spec: LayerInput, params: Parameters, report: LayerReport, deduplicate: bool = True, conv: Conventions | None = None) -> gpd.GeoDataFrame:
+    gdf["site_code"] = normalise_codes(gdf["site_code"], column="site_code", report=report)
+    _require_codes(gdf, "site_code", report)
     if "name" not in gdf.columns:
         gdf["name"] = gdf["site_code"]
+    else:
+        gdf["name"] = normalise_names(gdf["name"], column="name", report=report)
     if "nitrogen_sensitive" not in gdf.columns:
         gdf["nitrogen_sensitive"] = True
         report.note("no nitrogen_sensitive column: every area is treated as nitrogen-sensitive")
@@ -372,8 +502,12 @@ def _finish_areas(gdf: gpd.GeoDataFrame, spec: LayerInput, params: Parameters, r
     return gdf
 
 
-def _finish_habitats(gdf: gpd.GeoDataFrame, spec: LayerInput, params: Parameters, report: LayerReport, deduplicate: bool = True) -> gpd.GeoDataFrame:
-    gdf["habitat_code"] = gdf["habitat_code"].astype("string").str.strip()
+def _finish_habitats(gdf: gpd.GeoDataFrame, spec: LayerInput, params: Parameters, report: LayerReport, deduplicate: bool = True, conv: Conventions | None = None) -> gpd.GeoDataFrame:
+    gdf["habitat_code"] = normalise_codes(gdf["habitat_code"], column="habitat_code", report=report, vocabulary=params.kdw.habitats)
+    _require_codes(gdf, "habitat_code", report)
+    if "site_code" in gdf.columns:
+        gdf["site_code"] = normalise_codes(gdf["site_code"], column="site_code", report=report)
+        _require_codes(gdf, "site_code", report)
     table = {code: h.kdw_mol_ha for code, h in params.kdw.habitats.items()}
     from_table = gdf["habitat_code"].map(table)
     if "kdw_mol_ha" not in gdf.columns:
@@ -385,6 +519,7 @@ def _finish_habitats(gdf: gpd.GeoDataFrame, spec: LayerInput, params: Parameters
             )
         gdf["kdw_mol_ha"] = from_table.astype(float)
     else:
+        gdf["kdw_mol_ha"] = _numbers(gdf, "kdw_mol_ha", report, conv)
         require_finite_nonnegative(gdf, "kdw_mol_ha", report)
         gdf["kdw_mol_ha"] = gdf["kdw_mol_ha"].astype(float)
         differs = from_table.notna() & (from_table != gdf["kdw_mol_ha"])
@@ -393,25 +528,53 @@ def _finish_habitats(gdf: gpd.GeoDataFrame, spec: LayerInput, params: Parameters
     return gdf
 
 
-def _finish_parcels(gdf: gpd.GeoDataFrame, spec: LayerInput, params: Parameters, report: LayerReport, deduplicate: bool = True) -> gpd.GeoDataFrame:
+def _numbers(gdf: pd.DataFrame, column: str, report: LayerReport, conv: Conventions | None, *, whole: bool = False) -> pd.Series:
+    values, note = parse_numbers(
+        gdf[column], source=report.source, column=column, conventions=conv or Conventions(),
+        whole=whole, input_row=gdf["input_row"] if "input_row" in gdf else None,
+    )
+    if note and "thousands" in note:
+        text = gdf[column].astype("string")
+        n = int(text.str.contains(r"[.,]", regex=True).fillna(False).sum())
+        report.count_change(column, n, note.split(": ", 1)[-1])
+    elif note:
+        report.warn(note)
+    return values
+
+
+def _finish_parcels(gdf: gpd.GeoDataFrame, spec: LayerInput, params: Parameters, report: LayerReport, deduplicate: bool = True, conv: Conventions | None = None) -> gpd.GeoDataFrame:
     if "parcel_id" not in gdf.columns:
         gdf["parcel_id"] = (gdf["input_row"] + 1).astype("int64")
+    else:
+        gdf["parcel_id"] = parse_ids(gdf["parcel_id"], source=report.source, column="parcel_id", report=report, input_row=gdf["input_row"])
     if deduplicate:
         gdf = deduplicate_ids(gdf, "parcel_id", spec.on_duplicate_id, report)
-    gdf["category"] = gdf["category"].astype("string").fillna("Onbekend")
+    category = normalise_categories(gdf["category"], column="category", report=report, vocabulary=BRP_CATEGORIES)
+    n_blank = int(category.isna().sum())
+    if n_blank:
+        report.warn(f"{n_blank} parcels without a category: counted as 'Onbekend'")
+    gdf["category"] = category.fillna("Onbekend")
     if "farm_id" in gdf.columns:
-        gdf["farm_id"] = gdf["farm_id"].astype("string")
+        gdf["farm_id"] = parse_ids(gdf["farm_id"], source=report.source, column="farm_id", report=report, input_row=gdf["input_row"])
     return gdf
 
 
-def _finish_farms(gdf: gpd.GeoDataFrame, spec: LayerInput, params: Parameters, report: LayerReport, deduplicate: bool = True) -> gpd.GeoDataFrame:
-    gdf["farm_id"] = gdf["farm_id"].astype("string").str.strip()
+def _finish_farms(gdf: gpd.GeoDataFrame, spec: LayerInput, params: Parameters, report: LayerReport, deduplicate: bool = True, conv: Conventions | None = None) -> gpd.GeoDataFrame:
+    gdf["farm_id"] = parse_ids(gdf["farm_id"], source=report.source, column="farm_id", report=report, input_row=gdf["input_row"])
+    if gdf["farm_id"].isna().any():
+        rows = gdf.loc[gdf["farm_id"].isna(), "input_row"].astype(int).tolist()
+        raise InputError(
+            f"{report.source}: layer {report.name!r} has {len(rows)} farms without farm_id "
+            f"(rows {rows[:5]}); every farm needs an id"
+        )
     if deduplicate:
         gdf = deduplicate_ids(gdf, "farm_id", spec.on_duplicate_id, report)
+    if "farm_type" in gdf.columns:
+        gdf["farm_type"] = normalise_names(gdf["farm_type"], column="farm_type", report=report)
     categories = params.animal_categories
     present = [c for c in categories if c in gdf.columns]
     for c in present:
-        gdf[c] = pd.to_numeric(gdf[c], errors="coerce")
+        gdf[c] = _numbers(gdf, c, report, conv, whole=True)
         if gdf[c].isna().any():
             n = int(gdf[c].isna().sum())
             gdf[c] = gdf[c].fillna(0)
@@ -432,10 +595,11 @@ def _finish_farms(gdf: gpd.GeoDataFrame, spec: LayerInput, params: Parameters, r
         gdf["emission_kg_nh3"] = gdf[categories].astype(float).to_numpy() @ ef.to_numpy()
         report.note("emission_kg_nh3 computed from animal counts x emission factors")
     else:
-        gdf["emission_kg_nh3"] = pd.to_numeric(gdf["emission_kg_nh3"], errors="coerce")
+        gdf["emission_kg_nh3"] = _numbers(gdf, "emission_kg_nh3", report, conv)
     require_finite_nonnegative(gdf, "emission_kg_nh3", report, upper=MAX_PLAUSIBLE_EMISSION_KG_NH3)
     gdf["emission_kg_nh3"] = gdf["emission_kg_nh3"].astype(float)
     if "source_height_m" in gdf.columns:
+        gdf["source_height_m"] = _numbers(gdf, "source_height_m", report, conv)
         require_finite_nonnegative(gdf, "source_height_m", report, upper=300)
     return gdf
 
@@ -459,3 +623,45 @@ def read_inputs(cfg: Config, kinds: tuple[Kind, ...] = ("areas", "habitats", "pa
             continue
         layers[kind], reports[kind] = read_layer(kind, spec, crs=cfg.project.crs, params=params, base_dir=cfg.base_dir)
     return layers, reports
+
+
+def read_wind_rose_json(path: Path, setting: str = "deposition.wind_rose") -> tuple[list[float], dict]:
+    """The ``weights`` (one per sector, north first, clockwise) and ``provenance`` of a wind-rose
+    JSON file, checked: UTF-8 JSON, an object with a ``weights`` list of finite numbers >= 0.
+
+    Raises
+    ------
+    InputError
+        Naming the file, the key or the entry that is wrong and what is expected.
+    """
+    import json
+
+    path = Path(path)
+    expected = 'expected {"weights": [w0, w1, ...], "provenance": {...}} with one number >= 0 per sector, north first, clockwise'
+    text = _require_utf8(path, f"{setting} must be UTF-8")
+    try:
+        obj = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{path} ({setting}): is not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno}); {expected}") from None
+    if not isinstance(obj, dict) or "weights" not in obj:
+        keys = sorted(obj) if isinstance(obj, dict) else type(obj).__name__
+        raise InputError(f"{path} ({setting}): has no key 'weights' (found: {keys}); {expected}")
+    weights = obj["weights"]
+    if not isinstance(weights, list) or len(weights) < 1:
+        raise InputError(f"{path} ({setting}): 'weights' must be a non-empty list, got {type(weights).__name__}; {expected}")
+    bad = [
+        (i, w) for i, w in enumerate(weights)
+        if isinstance(w, bool) or not isinstance(w, int | float) or not np.isfinite(w) or w < 0
+    ]
+    if bad:
+        i, w = bad[0]
+        raise InputError(
+            f"{path} ({setting}): {len(bad)} of the {len(weights)} weights are not numbers >= 0, e.g. "
+            f"weights[{i}] = {w!r} (write numbers without quotes); {expected}"
+        )
+    if sum(weights) <= 0:
+        raise InputError(f"{path} ({setting}): every weight is 0; {expected}")
+    provenance = obj.get("provenance") or {}
+    if not isinstance(provenance, dict):
+        raise InputError(f"{path} ({setting}): 'provenance' must be an object, got {type(provenance).__name__}")
+    return [float(w) for w in weights], provenance

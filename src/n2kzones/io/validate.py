@@ -39,6 +39,8 @@ class LayerReport:
     repaired_invalid: int = 0
     dropped: dict[str, int] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    #: Values changed by normalisation (case, spaces, separators), per column.
+    normalised: dict[str, int] = field(default_factory=dict)
 
     def drop(self, reason: str, n: int) -> None:
         if n:
@@ -47,6 +49,17 @@ class LayerReport:
     def note(self, text: str) -> None:
         self.notes.append(text)
         log.info("%s: %s", self.name, text)
+
+    def warn(self, text: str) -> None:
+        """A note that is also logged as a warning (a repair the user should know of)."""
+        self.notes.append(text)
+        log.warning("%s: %s", self.name, text)
+
+    def count_change(self, column: str, n: int, what: str) -> None:
+        """Count ``n`` values of ``column`` changed by normalisation, with a note saying how."""
+        if n:
+            self.normalised[column] = self.normalised.get(column, 0) + int(n)
+            self.warn(f"column {column!r}: {n} values changed: {what}")
 
     @property
     def accounted(self) -> bool:
@@ -62,6 +75,7 @@ class LayerReport:
             "repaired_invalid": self.repaired_invalid,
             "dropped": dict(self.dropped),
             "notes": list(self.notes),
+            **({"normalised": dict(self.normalised)} if self.normalised else {}),
         }
 
 
@@ -73,8 +87,20 @@ def ensure_nonempty(gdf: gpd.GeoDataFrame, report: LayerReport) -> None:
         )
 
 
-def to_working_crs(gdf: gpd.GeoDataFrame, crs: str, report: LayerReport) -> gpd.GeoDataFrame:
-    """Reproject to the working CRS; refuse data without a CRS or with implausible coordinates."""
+def to_working_crs(
+    gdf: gpd.GeoDataFrame,
+    crs: str,
+    report: LayerReport,
+    *,
+    max_scale_error: float | None = None,
+    margin_deg: float | None = None,
+) -> gpd.GeoDataFrame:
+    """Reproject to the working CRS; refuse data without a CRS or with implausible coordinates.
+
+    Checks from the data, not the label: the coordinates must lie in the area of use of the
+    CRS they claim (``margin_deg`` around it), and afterwards in that of the working CRS,
+    whose scale error over the data's extent must not exceed ``max_scale_error``.
+    """
     if gdf.crs is None:
         raise CRSError(
             f"{report.source}: layer {report.name!r} has no CRS. Set `assume_crs` for this "
@@ -82,12 +108,130 @@ def to_working_crs(gdf: gpd.GeoDataFrame, crs: str, report: LayerReport) -> gpd.
             "fix the file (a .shp needs its .prj)"
         )
     _check_plausible_coordinates(gdf, report)
+    if margin_deg is not None:
+        check_area_of_use(_bounds(gdf), gdf.crs, f"{report.source}: layer {report.name!r}", margin_deg)
     target = pyproj.CRS.from_user_input(crs)
     if not gdf.crs.equals(target):
         report.note(f"reprojected from {gdf.crs.to_string()} to {target.to_string()}")
         gdf = gdf.to_crs(target)
+    bounds = _bounds(gdf)
+    if margin_deg is not None and bounds is not None:
+        check_area_of_use(bounds, target, f"{report.source}: layer {report.name!r} (reprojected)", margin_deg, working=True)
     _check_plausible_coordinates(gdf, report)
+    if max_scale_error is not None and bounds is not None:
+        check_scale_error(bounds, target, f"layer {report.name!r} ({report.source})", max_scale_error)
     return gdf
+
+
+def _bounds(gdf: gpd.GeoDataFrame) -> tuple[float, float, float, float] | None:
+    geoms = gdf.geometry[gdf.geometry.notna() & ~gdf.geometry.is_empty]
+    if geoms.empty:
+        return None
+    b = tuple(float(v) for v in geoms.total_bounds)
+    return b if np.isfinite(b).all() else None  # type: ignore[return-value]
+
+
+def _sample_points(bounds: tuple[float, float, float, float], n: int = 7) -> tuple[np.ndarray, np.ndarray]:
+    xmin, ymin, xmax, ymax = bounds
+    xs, ys = np.meshgrid(np.linspace(xmin, xmax, n), np.linspace(ymin, ymax, n))
+    return xs.ravel(), ys.ravel()
+
+
+def _lonlat(crs: pyproj.CRS, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    if crs.is_geographic:
+        return x, y
+    geo = crs.geodetic_crs or pyproj.CRS.from_epsg(4326)
+    t = pyproj.Transformer.from_crs(crs, geo, always_xy=True)
+    with np.errstate(all="ignore"):
+        lon, lat = t.transform(x, y, errcheck=False)
+    return np.asarray(lon, float), np.asarray(lat, float)
+
+
+def check_area_of_use(
+    bounds: tuple[float, float, float, float] | None,
+    crs: pyproj.CRS,
+    what: str,
+    margin_deg: float,
+    *,
+    working: bool = False,
+) -> None:
+    """Refuse coordinates outside the area of use of ``crs`` (plus ``margin_deg``), any CRS.
+
+    Raises
+    ------
+    CRSError
+        Naming the layer, the CRS, where the coordinates fall and what to do.
+    """
+    if bounds is None:
+        return
+    crs = pyproj.CRS.from_user_input(crs)
+    aou = crs.area_of_use
+    if aou is None or aou.west > aou.east:  # unknown, or across the antimeridian
+        return
+    x, y = _sample_points(bounds)
+    lon, lat = _lonlat(crs, x, y)
+    m = margin_deg
+    bad = ~np.isfinite(lon) | ~np.isfinite(lat)
+    with np.errstate(invalid="ignore"):
+        bad |= (lon < aou.west - m) | (lon > aou.east + m) | (lat < aou.south - m) | (lat > aou.north + m)
+    if not bad.any():
+        return
+    ok = np.isfinite(lon) & np.isfinite(lat)
+    where = (
+        f"lon {np.nanmin(lon[ok]):.2f}..{np.nanmax(lon[ok]):.2f}, lat {np.nanmin(lat[ok]):.2f}..{np.nanmax(lat[ok]):.2f}"
+        if ok.any() else "nowhere on Earth"
+    )
+    area = f"{aou.name} (lon {aou.west:.2f}..{aou.east:.2f}, lat {aou.south:.2f}..{aou.north:.2f})"
+    if working:
+        raise CRSError(
+            f"{what}: its coordinates fall at {where}, outside the area of use of the working CRS "
+            f"{crs.to_string()}: {area}. Either the layer's CRS label is wrong (e.g. lon/lat "
+            "axes swapped, or another projection's numbers) or [project] crs does not fit these "
+            "data; fix the label in the file (or `assume_crs`) or choose a working CRS for this region"
+        )
+    raise CRSError(
+        f"{what} says it is in {crs.to_string()} ({crs.name}), but its bounds "
+        f"({bounds[0]:.1f}, {bounds[1]:.1f}, {bounds[2]:.1f}, {bounds[3]:.1f}) fall at {where}, "
+        f"outside that CRS's area of use: {area}. The label is probably wrong: assign the CRS the "
+        "coordinates are really in (in the file, or via `assume_crs` on a file without CRS)"
+    )
+
+
+def crs_scale_error(crs: pyproj.CRS, bounds: tuple[float, float, float, float]) -> float:
+    """Largest |scale factor - 1| (meridional or parallel) of ``crs`` at points over ``bounds``."""
+    crs = pyproj.CRS.from_user_input(crs)
+    x, y = _sample_points(bounds)
+    lon, lat = _lonlat(crs, x, y)
+    ok = np.isfinite(lon) & np.isfinite(lat)
+    if not ok.any():
+        return float("inf")
+    f = pyproj.Proj(crs).get_factors(lon[ok], lat[ok], errcheck=False)
+    k = np.concatenate([np.asarray(f.meridional_scale, float), np.asarray(f.parallel_scale, float)])
+    return float(np.nanmax(np.abs(k - 1.0))) if np.isfinite(k).any() else float("inf")
+
+
+def check_scale_error(bounds: tuple[float, float, float, float], crs: pyproj.CRS, what: str, limit: float) -> None:
+    """Refuse a working CRS that distorts distances over the data by more than ``limit``.
+
+    Raises
+    ------
+    CRSError
+        Naming ``[project] crs``, the scale error, what it does to a 500 m zone and what to use.
+    """
+    crs = pyproj.CRS.from_user_input(crs)
+    if crs.is_geographic:
+        return  # refused by the config already
+    err = crs_scale_error(crs, bounds)
+    if err <= limit:
+        return
+    ring = 500.0 / (1.0 + err) if np.isfinite(err) else float("nan")
+    raise CRSError(
+        f"[project] crs = {crs.to_string()} ({crs.name}) distorts distances by up to {err:.2%} over "
+        f"the extent of {what} (limit {limit:.1%}, [parameters.crs] max_scale_error): a 500 m zone "
+        f"would be about {ring:.0f} m wide on the ground and areas off by as much. Use a CRS made "
+        "for the region: EPSG:28992 (RD New) for the Netherlands, EPSG:3035 (ETRS89-LAEA) for "
+        "Europe, or the UTM zone of the data"
+    )
 
 
 def _check_plausible_coordinates(gdf: gpd.GeoDataFrame, report: LayerReport) -> None:
@@ -299,3 +443,150 @@ def require_finite_nonnegative(df: pd.DataFrame, column: str, report: LayerRepor
             f"{', '.join(problems)} values (first rows: {list(idx[:5])}); fix them in the "
             "source: a wrong emission would silently change every result"
         )
+
+
+def refuse_non_finite_coordinates(gdf: gpd.GeoDataFrame, report: LayerReport) -> None:
+    """Refuse geometries with NaN or infinite vertices (never "repaired" into another shape).
+
+    Raises
+    ------
+    InputError
+        Naming the layer, the count and the first source rows.
+    """
+    geoms = gdf.geometry.values
+    present = ~(pd.isna(geoms) | shapely.is_empty(geoms))
+    if not present.any():
+        return
+    coords, idx = shapely.get_coordinates(geoms[present], return_index=True)  # x, y (Z is dropped)
+    bad_vertex = ~np.isfinite(coords).all(axis=1)
+    if not bad_vertex.any():
+        return
+    rows_local = np.flatnonzero(present)[np.unique(idx[bad_vertex])]
+    rows = gdf["input_row"].to_numpy()[rows_local] if "input_row" in gdf else rows_local
+    raise InputError(
+        f"{report.source}: layer {report.name!r} has {len(rows_local)} geometries with NaN or "
+        f"infinite coordinates ({int(bad_vertex.sum())} vertices; first rows: {list(map(int, rows[:5]))}). "
+        "Such a shape cannot be repaired without guessing: fix or remove those vertices in the source"
+    )
+
+
+def split_collections(gdf: gpd.GeoDataFrame, allowed: set[str], report: LayerReport) -> gpd.GeoDataFrame:
+    """GeometryCollections -> their parts of the allowed kind (polygons, or points), counted.
+
+    Parts of another kind (lines in an area's collection) are left out and counted in a
+    note; a collection without any allowed part stays a collection (and is set aside as a
+    stray type by :func:`require_geometry_types`).
+    """
+    geoms = gdf.geometry.values
+    gc = shapely.get_type_id(geoms) == 7
+    if not gc.any():
+        return gdf
+    geoms = geoms.copy()
+    n_split = n_left = 0
+    polygonal = "Polygon" in allowed
+    for i in np.flatnonzero(gc):
+        parts = shapely.get_parts(shapely.get_parts(geoms[i]))  # nested collections too
+        keep = [p for p in parts if p.geom_type in allowed and not p.is_empty]
+        if not keep:
+            continue
+        n_left += len(parts) - len(keep)
+        if polygonal:
+            geoms[i] = shapely.union_all(keep) if len(keep) > 1 else keep[0]
+        else:
+            geoms[i] = shapely.multipoints(keep) if len(keep) > 1 else keep[0]
+        n_split += 1
+    if n_split:
+        other = f"; {n_left} parts of another type left out" if n_left else ""
+        report.warn(f"split {n_split} GeometryCollections into their {'polygon' if polygonal else 'point'} parts{other}")
+    return gdf.set_geometry(gpd.GeoSeries(geoms, index=gdf.index, crs=gdf.crs))
+
+
+#: Overlaps up to this (m2, per pair of features) are floating-point noise: ignored.
+OVERLAP_TOLERANCE_M2 = 1e-6
+#: Overlaps up to this (m2, per pair) are digitising slivers: always resolved as first_wins
+#: (counted in the report), whatever the policy; larger ones follow ``on_overlap``.
+SLIVER_M2 = 1.0
+
+
+def overlapping_pairs(geoms: np.ndarray, groups: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Pairs ``(i, j)``, ``i < j``, whose interiors overlap by more than the tolerance; areas in m2."""
+    tree = shapely.STRtree(geoms)
+    a, b = tree.query(geoms, predicate="intersects")
+    keep = a < b
+    a, b = a[keep], b[keep]
+    if groups is not None:
+        same = groups[a] == groups[b]
+        a, b = a[same], b[same]
+    if not len(a):
+        return a, b, np.zeros(0)
+    inter = shapely.area(shapely.intersection(geoms[a], geoms[b]))
+    big = inter > OVERLAP_TOLERANCE_M2
+    return a[big], b[big], inter[big]
+
+
+def check_overlaps(
+    gdf: gpd.GeoDataFrame,
+    report: LayerReport,
+    policy: str,
+    *,
+    id_col: str | None = None,
+    group_col: str | None = None,
+    setting: str = "on_overlap",
+    skip_same_id: bool = False,
+) -> gpd.GeoDataFrame:
+    """Layers that must tessellate: refuse (``policy = "error"``) or resolve overlaps.
+
+    ``group_col``: only features with the same value there must not overlap (a habitat
+    map may stack different types; the same type twice counts its hectares twice).
+    ``policy = "first_wins"``: a feature keeps only what no earlier feature (source order)
+    covers; features left without area are set aside, all counted.
+
+    Raises
+    ------
+    InputError
+        With the overlapping hectares, the pairs and an example, and the setting to change.
+    """
+    if len(gdf) < 2:
+        return gdf
+    geoms = gdf.geometry.values
+    groups = gdf[group_col].astype(str).to_numpy() if group_col else None
+    a, b, inter = overlapping_pairs(geoms, groups)
+    if skip_same_id and id_col and len(a):
+        # one partition of a layer: rows sharing an id are the whole-layer dedup's to judge
+        ids = gdf[id_col].astype(str).to_numpy()
+        keep = ids[a] != ids[b]
+        a, b, inter = a[keep], b[keep], inter[keep]
+    if not len(a):
+        return gdf
+    ha = inter.sum() / 1e4
+    label = (lambda k: repr(gdf[id_col].iloc[k])) if id_col else (lambda k: f"row {int(gdf['input_row'].iloc[k])}")
+    kind = f" of the same {group_col}" if group_col else ""
+    large = inter > SLIVER_M2
+    if policy == "error" and not large.any():
+        report.warn(f"{len(a)} slivers{kind} of at most {SLIVER_M2:g} m2 where features overlap ({inter.sum():.3f} m2): clipped from the later feature")
+        policy = "first_wins"
+    if policy == "error":
+        a, b, inter = a[large], b[large], inter[large]
+        ha = inter.sum() / 1e4
+        raise InputError(
+            f"{report.source}: layer {report.name!r} must not overlap itself, but {len(a)} pairs of "
+            f"features{kind} overlap by {ha:.4f} ha in total (e.g. {label(a[0])} and {label(b[0])}: "
+            f"{inter[0] / 1e4:.4f} ha); summed they would count that land twice. Fix the source, or "
+            f"set {setting} = \"first_wins\" for this input (earlier rows keep the overlap)"
+        )
+    later = np.unique(b)
+    new = geoms.copy()
+    for j in later:
+        earlier = a[b == j]
+        new[j] = shapely.difference(geoms[j], shapely.union_all(geoms[earlier]))
+    new[later] = _polygonal_part(new[later])
+    gdf = gdf.set_geometry(gpd.GeoSeries(new, index=gdf.index, crs=gdf.crs))
+    zero = shapely.area(new) <= OVERLAP_TOLERANCE_M2
+    report.warn(
+        f"{len(a)} overlapping pairs{kind} ({ha:.4f} ha): {len(later)} later features clipped to what "
+        f"earlier ones do not cover ({setting} = first_wins), {int(zero.sum())} of them wholly covered"
+    )
+    if zero.any():
+        report.drop("wholly covered by an earlier feature (first_wins)", int(zero.sum()))
+        gdf = gdf.loc[~zero]
+    return gdf

@@ -8,11 +8,14 @@ the previous output intact, and never a half-written file that looks current.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import logging
 import os
+import re
 import shutil
 import tempfile
+import unicodedata
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -184,11 +187,54 @@ def write_parquet(path: str | Path, gdf: gpd.GeoDataFrame | pd.DataFrame) -> Pat
     return path
 
 
+#: A text cell starting with one of these is run as a formula by spreadsheet programs
+#: (OWASP, "CSV Injection"): such cells get a leading apostrophe.
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def escape_formula(value: object) -> object:
+    """``value`` with a leading ``'`` if it is text that a spreadsheet would run as a formula.
+
+    Numbers (a negative number too) and other non-text values are returned unchanged.
+    """
+    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
+        return "'" + value
+    return value
+
+
+def escape_formulas(df: pd.DataFrame) -> tuple[pd.DataFrame, int]:
+    """A copy of ``df`` with every text cell (and column name) escaped; number of cells changed."""
+    out = df.copy()
+    n = 0
+    for col in out.columns:
+        s = out[col]
+        if isinstance(s.dtype, pd.CategoricalDtype):
+            s = s.astype(object)
+        if s.dtype == object or isinstance(s.dtype, pd.StringDtype):
+            hit = s.map(lambda v: isinstance(v, str) and v.startswith(FORMULA_PREFIXES))
+            if hit.any():
+                n += int(hit.sum())
+                out[col] = s.map(escape_formula)
+    renamed = {c: escape_formula(c) for c in out.columns if isinstance(c, str) and c.startswith(FORMULA_PREFIXES)}
+    if renamed:
+        n += len(renamed)
+        out = out.rename(columns=renamed)
+    return out, n
+
+
 def write_csv(path: str | Path, df: pd.DataFrame, *, float_format: str | None = None) -> Path:
-    """Write a table as UTF-8 CSV, atomically."""
+    """Write a table as UTF-8 CSV, atomically; text cells escaped against formula injection.
+
+    Every text cell (and column name) starting with ``= + - @``, a tab or a carriage return
+    gets a leading apostrophe, so spreadsheet programs show it as text instead of running it.
+    Numeric columns are written as numbers.
+    """
     path = Path(path)
+    safe, n = escape_formulas(df)
+    if n:
+        log.warning("%s: %d text cells start with a formula character (= + - @ tab CR); written with a leading apostrophe", path.name, n)
     with atomic_path(path) as tmp:
-        df.to_csv(tmp, index=False, float_format=float_format)
+        safe.to_csv(tmp, index=False, float_format=float_format)
     log.info("wrote %s (%d rows)", path, len(df))
     return path
 
@@ -199,3 +245,26 @@ def write_json(path: str | Path, data: Any) -> Path:
     with atomic_path(path) as tmp:
         tmp.write_text(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n", "utf-8")
     return path
+
+
+#: Longest file-name stem :func:`safe_file_stem` returns (well below any filesystem's 255).
+MAX_STEM = 64
+_PLAIN_STEM = re.compile(r"[A-Z0-9][A-Z0-9_-]*")
+_HASHED_TAIL = re.compile(r"-[0-9a-f]{8}$")
+
+
+def safe_file_stem(text: object, max_len: int = MAX_STEM) -> str:
+    """A collision-free, length-limited, filesystem-safe file-name stem for an id.
+
+    An id of upper-case letters, digits, ``_`` and ``-`` (``NL2003003``) is its own stem. Any
+    other id (``NL/1``, ``nl1``, ``NLÂ1``, ``$``, 300 characters) becomes an ASCII slug plus
+    ``-`` and the first 8 hex digits of its SHA-1, at most ``max_len`` characters. Plain stems
+    never end in a hash, hashed ones always do, and plain stems have no lower-case letters,
+    so distinct ids give distinct names, also on case-insensitive filesystems.
+    """
+    s = str(text)
+    if len(s) <= max_len and _PLAIN_STEM.fullmatch(s) and not _HASHED_TAIL.search(s):
+        return s
+    slug = unicodedata.normalize("NFKD", s).encode("ascii", "ignore").decode("ascii")
+    slug = re.sub(r"[^A-Za-z0-9]+", "_", slug).strip("_")[: max(1, max_len - 9)] or "id"
+    return f"{slug}-{hashlib.sha1(s.encode('utf-8')).hexdigest()[:8]}"

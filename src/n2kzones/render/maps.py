@@ -34,7 +34,7 @@ import shapely
 from matplotlib import colormaps
 from matplotlib.colors import Normalize, to_hex
 
-from n2kzones.io.writers import atomic_path
+from n2kzones.io.writers import atomic_path, safe_file_stem
 
 log = logging.getLogger(__name__)
 
@@ -59,11 +59,13 @@ RKO_COLOURS = {"below": "#2c7bb6", "above": "#d7191c", "unknown": "#777777"}
 
 
 def safe_name(site_code: str) -> str:
-    """File-name-safe form of a site code."""
-    return re.sub(r"[^A-Za-z0-9_.-]", "_", str(site_code))
+    """File-name-safe, collision-free, length-limited form of a site code (slug + short hash
+    where the code is not plain; see :func:`n2kzones.io.writers.safe_file_stem`)."""
+    return safe_file_stem(site_code)
 
 
 def area_map_name(site_code: str) -> str:
+    """File name of an area's map: ``area_<code>.html``, or ``area_<slug>-<hash>.html``."""
     return f"area_{safe_name(site_code)}.html"
 
 

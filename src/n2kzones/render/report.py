@@ -18,7 +18,7 @@ matplotlib.use("Agg")  # no display needed; must precede pyplot
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from n2kzones.io.writers import atomic_path  # noqa: E402
+from n2kzones.io.writers import atomic_path, safe_file_stem  # noqa: E402
 
 log = logging.getLogger(__name__)
 
@@ -72,15 +72,27 @@ def fig_rko(sweep: pd.DataFrame, path: Path) -> Path:
     return _save(fig, path)
 
 
+def _labels(values: pd.Series | list, max_len: int = 40) -> list[str]:
+    """Axis labels from ids: ``$`` escaped (matplotlib would parse mathtext), long ones cut,
+    and kept distinct (a bar chart merges equal labels)."""
+    out = []
+    for v in values:
+        t = str(v)
+        if len(t) > max_len:
+            t = t[: max_len - 10] + "…" + safe_file_stem(str(v))[-9:]
+        out.append(t.replace("$", r"\$"))
+    return out
+
+
 def fig_overload(dep: pd.DataFrame, path: Path) -> Path:
     d = dep.sort_values("pct_overloaded")
     fig, ax = plt.subplots(figsize=(8, 0.35 * len(d) + 1.5))
     ax.barh(
-        d["site_code"].astype(str), d["pct_overloaded"], color="#d7301f", label="overload (> KDW)"
+        _labels(d["site_code"]), d["pct_overloaded"], color="#d7301f", label="overload (> KDW)"
     )
     if "pct_near_overload" in d:
         ax.barh(
-            d["site_code"].astype(str),
+            _labels(d["site_code"]),
             d["pct_near_overload"] - d["pct_overloaded"],
             left=d["pct_overloaded"],
             color="#fdae61",
@@ -98,7 +110,7 @@ def fig_proposal(prop: pd.DataFrame, path: Path) -> Path:
     fig, ax = plt.subplots(figsize=(8, 0.35 * len(d) + 1.5))
     labels = [
         f"{c} ({w:.0f} m)" if pd.notna(w) else str(c)
-        for c, w in zip(d["site_code"], d["final_width_m"], strict=True)
+        for c, w in zip(_labels(d["site_code"]), d["final_width_m"], strict=True)
     ]
     ax.barh(labels, d["dep_within_500m_mol_ha"], color="#54278f", label="farms within 500 m")
     ax.barh(
@@ -118,6 +130,7 @@ def fig_scenarios(sc: pd.DataFrame, path: Path) -> Path:
     piv = sc.pivot_table(
         index="site_code", columns="scenario", values="overloaded_ha_change", aggfunc="sum"
     ).fillna(0.0)
+    piv.index = _labels(piv.index)
     fig, ax = plt.subplots(figsize=(9, 3.8))
     piv.plot.bar(ax=ax, width=0.8)
     ax.axhline(0, color="black", linewidth=0.6)

@@ -19,6 +19,7 @@ from n2kzones.deposition.classes import KernelTable
 from n2kzones.deposition.model import DepositionModel
 from n2kzones.deposition.receptors import hexagon_side_m
 from n2kzones.errors import ConfigError
+from n2kzones.io.readers import read_wind_rose_json
 from n2kzones.stages.framework import StageRun
 
 log = logging.getLogger(__name__)
@@ -44,7 +45,8 @@ def wind_rose_from_config(cfg: Config, run: StageRun | None = None) -> WindRose 
     if path.suffix == ".json" and path.exists():
         if run is not None:
             run.record_input("wind_rose", path)
-        return WindRose.from_json(path)
+        weights, provenance = read_wind_rose_json(path)  # checked: clear errors, no traceback
+        return WindRose.from_ratios(weights, provenance)
     return load_wind_rose(name)
 
 
@@ -102,3 +104,62 @@ def data_date(root: Path) -> str:
 def config_name(cfg: Config) -> str:
     """The config file's name, for footers."""
     return cfg.source_path.name if cfg.source_path else "(no file)"
+
+
+#: Largest deposition grid (cells) a run may ask for: 1e9 cells are 11 GiB of float32 output
+#: per raster (three are written) and hours of computing.
+MAX_GRID_CELLS = 1_000_000_000
+#: Largest number of receptor hexagons: the Netherlands has about 252,000 of 1 ha; 2e7
+#: hexagon polygons take ~10 GiB while they are built.
+MAX_RECEPTORS = 20_000_000
+#: Working memory per cell of a grid tile (three output rasters, FFT work arrays), bytes.
+TILE_BYTES_PER_CELL = 64.0
+
+
+def check_deposition_size(cfg: Config, bounds: tuple[float, float, float, float], sensitive_ha: float) -> dict[str, float]:
+    """Estimate the deposition stage's grid, tiles and receptors from the config before any
+    allocation; refuse what would not fit, naming the setting and the estimate.
+
+    Parameters
+    ----------
+    bounds
+        Extent (m) of the farms and habitats, before the margin.
+    sensitive_ha
+        Area of nitrogen-sensitive habitat (ha): receptors ~ sensitive_ha / hexagon_ha.
+
+    Raises
+    ------
+    GridTooLargeError
+        Naming ``[deposition] grid_margin_m`` / ``cell_m``, ``hexagon_ha`` or
+        ``[compute] tile_cells`` with the estimate and what to change.
+    """
+    from n2kzones.errors import GridTooLargeError
+    from n2kzones.io.grid import DEFAULT_MEMORY_BUDGET_GIB
+
+    d = cfg.deposition
+    w = bounds[2] - bounds[0] + 2 * d.grid_margin_m
+    h = bounds[3] - bounds[1] + 2 * d.grid_margin_m
+    cells = float(np.ceil(w / d.cell_m)) * float(np.ceil(h / d.cell_m))
+    if cells > MAX_GRID_CELLS:
+        raise GridTooLargeError(
+            f"[deposition] grid_margin_m = {d.grid_margin_m:.12g} and cell_m = {d.cell_m:.12g} make a grid of "
+            f"{w / 1000:,.1f} x {h / 1000:,.1f} km = {cells:,.0f} cells (~{cells * 12 / 2**30:,.1f} GiB of "
+            f"GeoTIFF output, limit {MAX_GRID_CELLS:,} cells); the data span only "
+            f"{(bounds[2] - bounds[0]) / 1000:,.1f} x {(bounds[3] - bounds[1]) / 1000:,.1f} km. Use a "
+            "smaller grid_margin_m (default 2000) or a coarser cell_m"
+        )
+    tile = float(cfg.compute.tile_cells) ** 2 * TILE_BYTES_PER_CELL / 2**30
+    if tile > DEFAULT_MEMORY_BUDGET_GIB:
+        raise GridTooLargeError(
+            f"[compute] tile_cells = {cfg.compute.tile_cells} makes grid tiles of "
+            f"{cfg.compute.tile_cells ** 2:,} cells needing ~{tile:.1f} GiB each (budget "
+            f"{DEFAULT_MEMORY_BUDGET_GIB:g} GiB per tile); use tile_cells = 1024 (the default) or 2048"
+        )
+    n_hex = sensitive_ha / d.hexagon_ha
+    if n_hex > MAX_RECEPTORS:
+        raise GridTooLargeError(
+            f"[deposition] hexagon_ha = {d.hexagon_ha:g} over {sensitive_ha:,.0f} ha of sensitive habitat "
+            f"makes ~{n_hex:,.0f} receptor hexagons (~{n_hex * 500 / 2**30:,.1f} GiB while built; limit "
+            f"{MAX_RECEPTORS:,}); AERIUS uses 1 ha: use hexagon_ha = 1"
+        )
+    return {"grid_cells": cells, "tile_gib": tile, "receptors": n_hex}

@@ -29,7 +29,7 @@ from n2kzones.errors import InputError
 from n2kzones.io.raster import TiledGeoTIFFWriter
 from n2kzones.io.writers import write_csv, write_geopackage, write_parquet
 from n2kzones.overload import area_overload_table, flag_overload
-from n2kzones.stages.common import model_from_config, with_source_heights
+from n2kzones.stages.common import check_deposition_size, model_from_config, with_source_heights
 from n2kzones.stages.framework import StageRun, stage_run
 
 log = logging.getLogger(__name__)
@@ -87,7 +87,7 @@ def receptor_classes(run: StageRun, receptors: gpd.GeoDataFrame) -> gpd.GeoDataF
     if unknown:
         raise InputError(f"no z0 for receptor land use {unknown}: add it to [parameters.receptor_classes.z0_m]")
     if run.cfg.inputs.nh3_background is not None:
-        nh3 = run.read_raster("nh3_background").sample(receptors.geometry.x.to_numpy(), receptors.geometry.y.to_numpy())
+        nh3 = run.read_raster("nh3_background", role="nh3_concentration").sample(receptors.geometry.x.to_numpy(), receptors.geometry.y.to_numpy())
         bad = ~np.isfinite(nh3) | (nh3 <= 0)
         if bad.any():
             raise InputError(
@@ -141,6 +141,8 @@ def _deposition(run: StageRun, backend: Backend) -> dict[str, pd.DataFrame]:
     model = model_from_config(cfg, run)
     if model.classes is not None:
         farms = with_source_heights(cfg, farms, run)
+    fb, hb0, sens = farms.total_bounds, habitats.total_bounds, habitats["kdw_mol_ha"] < params.kdw.not_sensitive_from_mol_ha
+    check_deposition_size(cfg, (min(fb[0], hb0[0]), min(fb[1], hb0[1]), max(fb[2], hb0[2]), max(fb[3], hb0[3])), float(habitats.loc[sens].area.sum() / 1e4))
 
     receptors = hexagon_receptors(habitats, not_sensitive_from_mol_ha=params.kdw.not_sensitive_from_mol_ha, hexagon_ha=d.hexagon_ha)
     if model.classes is not None:

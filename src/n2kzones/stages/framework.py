@@ -102,14 +102,23 @@ class StageRun:
         self.files_read[key] = self.cfg.resolve(spec.path)
         return gdf, report
 
-    def read_raster(self, kind: str, spec: RasterInput | None = None) -> Raster:
-        """Read raster input ``kind`` (from ``[inputs]`` unless ``spec`` is given), recorded."""
+    def read_raster(self, kind: str, spec: RasterInput | None = None, *, role: str | None = None) -> Raster:
+        """Read raster input ``kind`` (from ``[inputs]`` unless ``spec`` is given), recorded, and
+        checked against raster role ``role`` (default: ``kind``) of the parameters."""
         spec = spec if spec is not None else getattr(self.cfg.inputs, kind)
         if spec is None:
             raise ConfigError(f"the {self.stage} stage needs [inputs.{kind}] in the config")
         path = self.cfg.resolve(spec.path)
         self.files_read[kind] = path
-        return read_raster(path, crs=self.cfg.project.crs, assume_crs=spec.assume_crs)
+        params = self.cfg.params
+        raster = read_raster(
+            path, crs=self.cfg.project.crs, assume_crs=spec.assume_crs, role=params.raster_roles.get(role or kind),
+            role_name=role or kind, roles=params.raster_roles, margin_deg=params.crs.area_of_use_margin_deg,
+            setting=f"inputs.{kind}",
+        )
+        if raster.notes:
+            self.extra.setdefault("raster_notes", {})[kind] = list(raster.notes)
+        return raster
 
     def record_input(self, name: str, path: Path) -> Path:
         """Record another file the stage reads (a width list, a kernel, a wind rose)."""

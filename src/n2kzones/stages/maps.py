@@ -14,6 +14,7 @@ import pandas as pd
 import pyogrio
 
 from n2kzones.config import Config
+from n2kzones.errors import OutputError
 from n2kzones.render.maps import (
     MapContext,
     area_map,
@@ -67,9 +68,15 @@ def run_maps(cfg: Config, *, self_contained: bool = True) -> list[Path]:
         out = run.output("maps")
         out.mkdir(parents=True, exist_ok=True)
         written = []
-        for code in data["areas"]["site_code"].astype(str):
+        codes = list(data["areas"]["site_code"].astype(str))
+        names = {code: area_map_name(code) for code in codes}
+        clash = pd.Series(list(names.values())).str.lower().duplicated(keep=False)
+        if clash.any():  # pragma: no cover - 8 hex digits of SHA-1 colliding
+            raise OutputError(f"map file names collide for site codes {[c for c, x in zip(codes, clash, strict=True) if x][:4]}")
+        run.extra["map_files"] = names  # site code -> file name in maps/
+        for code in codes:
             m = area_map(ctx, code, data, self_contained=self_contained)
-            written.append(write_map(m, out / area_map_name(code), self_contained=self_contained))
+            written.append(write_map(m, out / names[code], self_contained=self_contained))
         dep = pd.read_csv(run.upstream("area_deposition"), dtype={"site_code": str})
         overview = overview_map(ctx, data["areas"], run.read_upstream("zones"), dep, self_contained=self_contained)
         written.insert(0, write_map(overview, out / "index.html", self_contained=self_contained))

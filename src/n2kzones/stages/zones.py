@@ -36,7 +36,12 @@ def official_widths(cfg: Config, run: StageRun | None = None) -> dict[str, float
             run.record_input("zones.overrides_csv", path)
         out.update(read_width_overrides(path))
     out.update(cfg.zones.overrides)
-    return out
+    # site codes are compared as the areas reader normalises them (trimmed, upper-case)
+    norm = {"".join(str(k).split()).upper(): v for k, v in out.items()}
+    changed = sum(1 for k in out if "".join(str(k).split()).upper() != k)
+    if changed:
+        log.warning("zone widths: %d site codes in the official list / overrides normalised (case, spaces) to match the areas", changed)
+    return norm
 
 
 def zone_widths(cfg: Config, areas: gpd.GeoDataFrame, run: StageRun | None = None) -> pd.Series:
