@@ -38,7 +38,13 @@ def _overlay(cfg: Path) -> subprocess.Popen:
 
 
 def _temp_files(out: Path) -> list[Path]:
-    return [p for p in out.rglob("*") if TEMP.match(p.name)]
+    """Temporary files below ``out``; the folders of a running stage come and go meanwhile."""
+    for _attempt in range(20):
+        try:
+            return [p for p in out.rglob("*") if TEMP.match(p.name)]
+        except FileNotFoundError:  # a staging folder was removed while we listed it
+            continue
+    return []
 
 
 def _check_outputs(out: Path, summary: bytes, layer_rows: dict[str, int]) -> None:

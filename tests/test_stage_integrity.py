@@ -101,6 +101,13 @@ def snapshot(out: Path) -> dict[str, bytes]:
 
 
 # -- killed runs --------------------------------------------------------------------------------
+def _staging_has_files(out: Path, stage: str) -> bool:
+    """Whether a running stage has written into its staging folder (which may vanish meanwhile)."""
+    try:
+        return any(p.is_file() for s in out.glob(f"{STAGING_PREFIX}{stage}-*") for p in s.rglob("*"))
+    except FileNotFoundError:  # committed and removed while we looked
+        return False
+
 @pytest.mark.slow
 @pytest.mark.parametrize("stage", STAGES)
 def test_stage_killed_while_writing_leaves_one_complete_run(project, stage: str) -> None:
@@ -109,7 +116,7 @@ def test_stage_killed_while_writing_leaves_one_complete_run(project, stage: str)
     for _attempt in range(6):
         proc = subprocess.Popen([CLI, "-q", stage, "-c", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         while proc.poll() is None:  # kill as soon as the stage has written something
-            if any(p.is_file() for s in out.glob(f"{STAGING_PREFIX}{stage}-*") for p in s.rglob("*")):
+            if _staging_has_files(out, stage):
                 os.kill(proc.pid, signal.SIGKILL)
                 break
             time.sleep(0.001)
