@@ -4,9 +4,9 @@ deposition, monotonicity of the RKO sweep in the threshold."""
 from __future__ import annotations
 
 import geopandas as gpd
-import pytest
 import numpy as np
 import pandas as pd
+import pytest
 import shapely
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
