@@ -30,10 +30,10 @@ functions):
     ``near = (s_near, k_near, c2)``
         Pairs with ``s < s_near`` take ``k_near`` (cell or disc average, no wind-rose
         weight); pairs with ``s > c2`` (squared cut-off) contribute nothing.
-    ``rose = (dir_table, dir_steps, w, dw)`` or ``None`` (isotropic)
+    ``rose = (dir_value, dir_step, dir_steps, w, dw)`` or ``None`` (isotropic)
         Wind-rose weight by the direction lookup of
-        :meth:`n2kzones.deposition.kernel.WindRose.weight_dxdy` (pseudo-angle, packed table
-        of the sector coordinate, linear weights between sector centres); no ``atan2``.
+        :meth:`n2kzones.deposition.kernel.WindRose.weight_dxdy` (pseudo-angle per quadrant,
+        table of the sector coordinate, linear weights between sector centres); no ``atan2``.
 ``cells = (c, x0, y0, h, ncx, ncy, start)``
     Cell list for a cut-off ``c`` (m): sources are pre-sorted by square cells of side ``h``
     (row-major from ``(x0, y0)``), ``start[k]:start[k+1]`` being cell ``k``. A receptor
@@ -92,7 +92,13 @@ def pack_rose(rose: Any) -> tuple | None:
     """``rose`` tuple of a :class:`~n2kzones.deposition.kernel.WindRose` (``None``: isotropic)."""
     if rose is None:
         return None
-    return (rose.direction_packed, float(rose.direction_steps), rose.weights_ext, rose.steps_ext)
+    return (
+        rose.direction_value,
+        rose.direction_step,
+        float(rose.direction_steps),
+        rose.weights_ext,
+        rose.steps_ext,
+    )
 
 
 def pack_cells(
@@ -134,18 +140,22 @@ def _rose_weight(dx, dy, rose):
     The formula of :meth:`n2kzones.deposition.kernel.WindRose.weight_dxdy`, operation by
     operation (so the values are bitwise equal).
     """
-    dir_table, dir_steps, w, dw = rose
-    a = max(abs(dx) + abs(dy), TINY)
-    u = dx / a
-    p = u
-    if u < 0.0:
-        p = 4.0 + u
+    dir_value, dir_step, dir_steps, w, dw = rose
+    u = dx / max(abs(dx) + abs(dy), TINY)
     if dy < 0.0:
-        p = 2.0 - u
-    x = p * dir_steps
+        if u >= 0.0:
+            t, quad = 1.0 - u, 1
+        else:
+            t, quad = -u, 2
+    elif u >= 0.0:
+        t, quad = u, 0
+    else:
+        t, quad = 1.0 + u, 3
+    x = t * dir_steps
     i = np.int32(x)  # int32: AVX2 converts those in vectors (int64 it cannot)
-    value, step = _unpack(dir_table[np.uint32(i)])
-    q = value + (x - np.float64(i)) * step
+    j = np.uint32(i + quad * (np.int32(dir_steps) + 1))
+    # one add per step (no chain a fast-math caller could reassociate): bitwise the NumPy twin
+    q = dir_value[j] + (x - np.float64(i)) * dir_step[j]
     k = np.int32(q)
     ku = np.uint32(k)
     return w[ku] + (q - np.float64(k)) * dw[ku]
