@@ -55,7 +55,7 @@ def cluster():
 
     with dask.config.set({"distributed.scheduler.allowed-failures": 1}):
         with LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
         ) as lc:
             with Client(lc) as client:
                 yield lc, client
@@ -174,29 +174,38 @@ def _checksums(root: Path) -> dict[str, str]:
 
 
 @pytest.fixture
-def kill(cluster, tmp_path: Path):
-    _, client = cluster
-    registered: list[str] = []
+def kill(tmp_path: Path):
+    """A 2-worker cluster of the test's own and a way to kill its workers on chosen tasks.
 
-    def register(prefix: str, times: int) -> Path:
-        """Kill on tasks with ``prefix`` (replacing an earlier kill); its own marker folder."""
-        markers = Path(tempfile.mkdtemp(prefix="kills-", dir=tmp_path))
-        if registered:
-            client.unregister_worker_plugin(KillWorkerOnTask.name)
-            client.wait_for_workers(2, timeout=60)
-        client.register_plugin(KillWorkerOnTask(prefix, str(markers), times))
-        registered.append(prefix)
-        return markers
+    Each kill test gets a fresh cluster, closed at the end without waiting for killed workers
+    to come back: a worker restarting on a loaded machine (the nanny re-imports NumPy, GeoPandas
+    and Numba) may take minutes, and the tests that share the module's cluster must never see
+    a cluster with a worker missing.
+    """
+    import dask
 
-    yield register
-    client.unregister_worker_plugin(KillWorkerOnTask.name)
-    client.wait_for_workers(2, timeout=60)
+    with dask.config.set({"distributed.scheduler.allowed-failures": 1}):
+        with LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
+        ) as lc, Client(lc) as client:
+            registered: list[str] = []
+
+            def register(prefix: str, times: int) -> Path:
+                """Kill on tasks with ``prefix`` (replacing an earlier kill); its own markers."""
+                markers = Path(tempfile.mkdtemp(prefix="kills-", dir=tmp_path))
+                if registered:
+                    client.unregister_worker_plugin(KillWorkerOnTask.name)
+                client.register_plugin(KillWorkerOnTask(prefix, str(markers), times))
+                registered.append(prefix)
+                return markers
+
+            yield lc, register
 
 
 def test_killed_worker_is_replaced_and_the_task_rerun(
-    sample_config, cluster, kill, local_and_dask, tmp_path
+    sample_config, kill, local_and_dask, tmp_path
 ) -> None:
-    lc, client = cluster
+    lc, kill = kill
     cfg = _config(sample_config, tmp_path / "out", backend="dask", scheduler=lc.scheduler_address)
     run_zones(cfg)
     markers = kill("n2kzones-overlay-2", times=1)
@@ -208,9 +217,9 @@ def test_killed_worker_is_replaced_and_the_task_rerun(
 
 
 def test_killed_worker_during_grid_tiles_and_rko_maxima_is_rerun(
-    sample_config, cluster, kill, local_and_dask, tmp_path
+    sample_config, kill, local_and_dask, tmp_path
 ) -> None:
-    lc, _ = cluster
+    lc, kill = kill
     cfg = _config(sample_config, tmp_path / "out", backend="dask", scheduler=lc.scheduler_address)
     run_zones(cfg)
     run_overlay(cfg)
@@ -229,9 +238,9 @@ def test_killed_worker_during_grid_tiles_and_rko_maxima_is_rerun(
 
 
 def test_worker_dying_every_time_fails_cleanly_and_keeps_earlier_outputs(
-    sample_config, cluster, kill, tmp_path
+    sample_config, kill, tmp_path
 ) -> None:
-    lc, _ = cluster
+    lc, kill = kill
     cfg = _config(sample_config, tmp_path / "out", backend="dask", scheduler=lc.scheduler_address)
     run_zones(cfg)
     run_overlay(cfg)  # an earlier, complete run

@@ -64,7 +64,7 @@ def _client(settings: ComputeSettings, dask: Any, Client: Any, LocalCluster: Any
             threads_per_worker=settings.threads_per_worker,
             memory_limit=settings.memory_limit,
             processes=True,
-            dashboard_address=None,
+            dashboard_address=":0",  # a free port: never one taken by another program
             silence_logs=logging.ERROR,
         )
     client = Client(cluster)
