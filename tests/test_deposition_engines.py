@@ -374,3 +374,26 @@ def test_empty_inputs(kernel) -> None:
     assert deposition_at_points([0.0], [0.0], [1.0], [], [], kernel).shape == (0,)
     for method in ("direct", "fft"):
         assert deposition_on_grid([], [], [], kernel, GRID, method=method).max() == 0.0
+
+
+@pytest.mark.parametrize("use_rose", [False, True])
+def test_numba_pair_value_is_bitwise_the_numpy_twin(kernel, rose, use_rose) -> None:
+    """The per-pair value (kernel lookup x direction lookup) is the same float in both."""
+    from n2kzones.deposition import _numba
+    from n2kzones.deposition.maxima import _PairModel
+
+    rng = np.random.default_rng(11)
+    n = 20_000
+    r = np.geomspace(1.0, 3.0e4, n)
+    t = rng.uniform(0.0, 2 * np.pi, n)
+    dx = np.concatenate((r * np.sin(t), [0.0, 10.0, -10.0, 0.0, 0.0]))
+    dy = np.concatenate((r * np.cos(t), [10.0, 0.0, 0.0, -10.0, 0.0]))
+    wr = rose if use_rose else None
+    model = _PairModel.build(kernel, 3.0e4, wr, 2.0e4, 0.0)
+    pair = (
+        _numba.pack_lookup(model.lookup),
+        _numba.pack_near(model.s_near_m2, model.k_near, model.c2_m2),
+        _numba.pack_rose(wr),
+    )
+    fast = np.array([_numba.pair_value(a, b, pair) for a, b in zip(dx, dy, strict=True)])
+    assert np.array_equal(fast, model.values(dx, dy))

@@ -260,3 +260,31 @@ def test_write_geotiff_atomic_float32(tmp_path: Path) -> None:
     g.write_geotiff(out, arr * 2, overwrite=True)
     with pytest.raises(InputError, match="does not match the grid shape"):
         g.write_geotiff(tmp_path / "bad.tif", arr.T)
+
+
+def test_direction_lookup_within_documented_deviation() -> None:
+    from n2kzones.deposition.kernel import (
+        DIRECTION_MAX_BEARING_ERROR_RAD,
+        DIRECTION_MAX_DEVIATION,
+    )
+
+    rng = np.random.default_rng(3)
+    b = np.concatenate((np.linspace(0.0, 2 * np.pi, 400_001), np.deg2rad(np.arange(0, 360, 7.5))))
+    r = np.geomspace(0.5, 3.0e5, b.size)
+    rng.shuffle(r)
+    dx, dy = r * np.sin(b), r * np.cos(b)
+    rose = load_wind_rose("ops_2005_region5")
+    dev = np.abs(rose.weight_dxdy(dx, dy) / rose.exact_weight_dxdy(dx, dy) - 1.0)
+    assert dev.max() <= DIRECTION_MAX_DEVIATION
+    assert dev.max() > 0.0  # an approximation, not atan2
+    for n in (3, 8, 36):  # any rose: absolute bound from the bearing error
+        other = WindRose.from_ratios(rng.uniform(0.2, 3.0, n))
+        steps = np.abs(np.diff(np.append(other.weights, other.weights[0])))
+        bound = DIRECTION_MAX_BEARING_ERROR_RAD * n / (2 * np.pi) * steps.max()
+        err = np.abs(other.weight_dxdy(dx, dy) - other.exact_weight_dxdy(dx, dy))
+        assert err.max() <= bound * (1 + 1e-9) + 1e-15
+    # axes and the zero offset
+    four = WindRose.from_ratios([2.0, 1.0, 1.0, 0.0])
+    ax, ay = np.array([0.0, 5.0, 0.0, -5.0, 0.0]), np.array([5.0, 0.0, -5.0, 0.0, 0.0])
+    got = four.weight_dxdy(ax, ay)
+    np.testing.assert_allclose(got, [2.0, 1.0, 1.0, 0.0, 2.0], atol=1e-12)

@@ -1,91 +1,199 @@
 """Numba kernels of the direct (source x receptor) deposition sum.
 
-Only plain arrays and numbers go in and out; validation and dispatch live in
-:mod:`n2kzones.deposition.engine`. Every kernel GATHERS per receptor: receptor ``i`` sums
-over sources into a local accumulator and writes only ``out[..., i]``, so the parallel
-version has no data race and gives bitwise the same result as the serial one (both run the
-same compiled per-receptor code; the parallel driver only hands blocks of receptors to
-threads).
+Only plain arrays, numbers and tuples of them go in and out; validation and dispatch live in
+:mod:`n2kzones.deposition.engine`. One driver serves every case (isotropic or wind rose, with
+or without source groups, serial or parallel): :func:`gather` hands receptors to
+:func:`_receptor`, the one per-receptor code path. Every case GATHERS per receptor:
+receptor ``i`` sums over sources into a local accumulator and writes only ``out[:, i]``, so
+the parallel run has no data race and gives bitwise the same result as the serial one (both
+run the same compiled per-receptor code; the parallel driver only hands blocks of receptors
+to threads).
 
-Kernel lookup (see :class:`n2kzones.deposition.kernel.KernelLookup`): the squared distance
-``s``, clamped to ``[s_lo, s_hi]``, is reinterpreted as int64; ``(bits >> shift) - base`` is
-the table index (unsigned, so Numba emits no negative-index wrap-around) and the low
-``shift`` bits, times ``scale = 2**-shift``, the interpolation weight; ``table`` is
-:attr:`KernelLookup.packed` (float32 start value and step of each interpolation step). Pairs with
-``s < s_near`` take ``k_near`` (cell or disc average, no wind-rose weight); pairs with
-``s > c2`` (squared cut-off) contribute nothing.
+The arguments are grouped into small tuples (value objects; build them with the ``pack_*``
+functions):
+
+``rec = (rx, ry)``
+    Receptor coordinates (m).
+``src = (xs, ys, es, gs)``
+    Source coordinates (m), emissions (kg NH3/yr) and group per source (int64), or
+    ``gs = None`` for one group (a vectorised scalar sum instead of a scatter).
+``pair = (lut, near, rose)``
+    The per-pair value, see :func:`pair_value`:
+
+    ``lut = (table, shift, base, lowmask, scale, s_lo, s_hi)``
+        Kernel lookup (see :class:`n2kzones.deposition.kernel.KernelLookup`): the squared
+        distance ``s``, clamped to ``[s_lo, s_hi]``, is reinterpreted as int64;
+        ``(bits >> shift) - base`` is the table index (unsigned, so Numba emits no
+        negative-index wrap-around) and the low ``shift`` bits (``& lowmask``), times
+        ``scale = 2**-shift``, the interpolation weight; ``table`` is
+        :attr:`KernelLookup.packed` (float32 start value and step per interpolation step).
+    ``near = (s_near, k_near, c2)``
+        Pairs with ``s < s_near`` take ``k_near`` (cell or disc average, no wind-rose
+        weight); pairs with ``s > c2`` (squared cut-off) contribute nothing.
+    ``rose = (dir_value, dir_step, dir_steps, w, dw)`` or ``None`` (isotropic)
+        Wind-rose weight by the direction lookup of
+        :meth:`n2kzones.deposition.kernel.WindRose.weight_dxdy` (pseudo-angle per quadrant,
+        table of the sector coordinate, linear weights between sector centres); no ``atan2``.
+``cells = (c, x0, y0, h, ncx, ncy, start)``
+    Cell list for a cut-off ``c`` (m): sources are pre-sorted by square cells of side ``h``
+    (row-major from ``(x0, y0)``), ``start[k]:start[k+1]`` being cell ``k``. A receptor
+    visits, per cell row within the cut-off, the contiguous run of cells whose columns can
+    hold a source within ``c`` (exact positions are always used; the cell list only skips
+    far pairs). Without a cut-off: ``ncx = ncy = 1`` and ``c = inf``.
+
+Specialisation is by type, at compile time: ``rose is None`` and ``gs is None`` are pruned
+by Numba, so the isotropic ungrouped case compiles to the same loop as a kernel written for
+it alone.
 
 Segments of the source arrays are passed as slices and looped from 0: with a non-zero start
 index Numba cannot rule out negative-index wrap-around, which blocks contiguous vector loads
 (measured 2.4x slower).
-
-Cell list (for a cut-off): sources are pre-sorted by square cells of side ``h`` (row-major
-from ``(x0, y0)``), ``cell_start[c]:cell_start[c+1]`` being cell ``c``. A receptor visits,
-per cell row within the cut-off, the contiguous run of cells whose columns can hold a source
-within ``cutoff`` (exact positions are always used; the cell list only skips far pairs).
 """
 
 from __future__ import annotations
 
 import math
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
+import numba
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 #: The one Numba style for kernels (as in xarray-spatial): nopython, no GIL, cached.
 ngjit = njit(nogil=True, cache=True)
 #: Inner loops may reassociate the float sum so LLVM can vectorise it (sum order differs
-#: from the NumPy reference by rounding only; serial and parallel share this code).
+#: from the NumPy reference by rounding only; serial and parallel share this code). Pair
+#: values are computed in :data:`ngjit` functions (no fast-math), so they are bitwise those
+#: of the NumPy twins (:meth:`KernelLookup.evaluate_s`, :meth:`WindRose.weight_dxdy`).
 ngjit_sum = njit(nogil=True, cache=True, fastmath={"reassoc", "nsz"})
 
 #: Receptors per work block handed to a thread.
 BLOCK = 64
-#: Unpacking of the lookup table: low 32 bits = float32 start value, high = float32 step.
+#: Unpacking of the packed tables: low 32 bits = float32 start value, high = float32 step.
 LOW32 = np.uint64(0xFFFFFFFF)
 HIGH = np.uint64(32)
+#: Floor of ``|dx| + |dy|`` in the direction lookup (a zero offset then points north).
+TINY = 1e-300
+
+
+# -- value objects -----------------------------------------------------------------------------
+def pack_lookup(lu: Any) -> tuple:
+    """``lut`` tuple of a :class:`~n2kzones.deposition.kernel.KernelLookup`."""
+    return (lu.packed, lu.shift, lu.base, (1 << lu.shift) - 1, 2.0**-lu.shift, lu.s_lo, lu.s_hi)
+
+
+def pack_near(s_near_m2: float, k_near: float, cutoff2_m2: float) -> tuple:
+    """``near`` tuple: near-source radius squared (m^2), its value, squared cut-off (m^2)."""
+    return (float(s_near_m2), float(k_near), float(cutoff2_m2))
+
+
+def pack_rose(rose: Any) -> tuple | None:
+    """``rose`` tuple of a :class:`~n2kzones.deposition.kernel.WindRose` (``None``: isotropic)."""
+    if rose is None:
+        return None
+    return (
+        rose.direction_value,
+        rose.direction_step,
+        float(rose.direction_steps),
+        rose.weights_ext,
+        rose.steps_ext,
+    )
+
+
+def pack_cells(
+    cutoff_m: float, x0: float, y0: float, h: float, ncx: int, ncy: int, start: np.ndarray
+) -> tuple:
+    """``cells`` tuple of a cell list (see the module docstring)."""
+    return (float(cutoff_m), float(x0), float(y0), float(h), int(ncx), int(ncy), start)
+
+
+def no_cells(n_sources: int) -> tuple:
+    """``cells`` tuple without a cut-off: one cell holding every source."""
+    return pack_cells(math.inf, 0.0, 0.0, 0.0, 1, 1, np.array([0, n_sources], dtype=np.int64))
+
+
+# -- per pair ----------------------------------------------------------------------------------
+@ngjit
+def _unpack(v):
+    """Start value and step (float64) of one packed table entry."""
+    value = np.float64(np.uint32(v & LOW32).view(np.float32))
+    step = np.float64(np.uint32(v >> HIGH).view(np.float32))
+    return value, step
 
 
 @ngjit
-def _lookup(s, table, shift, base, lowmask, scale, s_lo, s_hi):
+def _lookup(s, lut):
     """Kernel at squared distance ``s`` from the packed table (see module docstring)."""
+    table, shift, base, lowmask, scale, s_lo, s_hi = lut
     bits = np.float64(min(max(s, s_lo), s_hi)).view(np.int64)
     idx = np.uint64((bits >> shift) - base)
     frac = (bits & lowmask) * scale
-    v = table[idx]
-    value = np.float64(np.uint32(v & LOW32).view(np.float32))
-    step = np.float64(np.uint32(v >> HIGH).view(np.float32))
+    value, step = _unpack(table[idx])
     return value + frac * step
 
 
 @ngjit
-def _rose_weight(dx, dy, rose_w, rose_scale):
-    """Wind-rose weight, linear between sector centres; bearing 0 = north (+y), clockwise."""
-    nsec = rose_w.shape[0]
-    p = math.atan2(dx, dy) * rose_scale
-    if p < 0.0:
-        p += nsec
-    fl = math.floor(p)
-    f = p - fl
-    i0 = int(fl)
-    if i0 >= nsec:
-        i0 -= nsec
-    i1 = i0 + 1
-    if i1 == nsec:
-        i1 = 0
-    w0 = rose_w[i0]
-    return w0 + f * (rose_w[i1] - w0)
+def _rose_weight(dx, dy, rose):
+    """Wind-rose weight of the offset ``(dx, dy)`` (source -> receptor), no ``atan2``.
+
+    The formula of :meth:`n2kzones.deposition.kernel.WindRose.weight_dxdy`, operation by
+    operation (so the values are bitwise equal).
+    """
+    dir_value, dir_step, dir_steps, w, dw = rose
+    u = dx / max(abs(dx) + abs(dy), TINY)
+    if dy < 0.0:
+        if u >= 0.0:
+            t, quad = 1.0 - u, 1
+        else:
+            t, quad = -u, 2
+    elif u >= 0.0:
+        t, quad = u, 0
+    else:
+        t, quad = 1.0 + u, 3
+    x = t * dir_steps
+    i = np.int32(x)  # int32: AVX2 converts those in vectors (int64 it cannot)
+    j = np.uint32(i + quad * (np.int32(dir_steps) + 1))
+    # one add per step (no chain a fast-math caller could reassociate): bitwise the NumPy twin
+    q = dir_value[j] + (x - np.float64(i)) * dir_step[j]
+    k = np.int32(q)
+    ku = np.uint32(k)
+    return w[ku] + (q - np.float64(k)) * dw[ku]
 
 
+@ngjit
+def _kernel_value(dx, dy, s, lut, rose):
+    """Kernel (times the wind-rose weight) of a pair outside the near field."""
+    k = _lookup(s, lut)
+    if rose is None:
+        return k
+    return k * _rose_weight(dx, dy, rose)
+
+
+@ngjit
+def pair_value(dx, dy, pair):
+    """Kernel value of one pair, as in the direct sums (``dx``, ``dy`` source -> receptor)."""
+    lut, near, rose = pair
+    s_near, k_near, c2 = near
+    s = dx * dx + dy * dy
+    if s > c2:
+        return 0.0
+    if s < s_near:
+        return k_near
+    return _kernel_value(dx, dy, s, lut, rose)
+
+
+# -- per receptor ------------------------------------------------------------------------------
 @ngjit_sum
-def _seg_iso(
-    xr, yr, xs, ys, es, table, shift, base, lowmask, scale, s_lo, s_hi, s_near, k_near, c2
-):
+def _segment_sum(x, y, xs, ys, es, lut, near, rose):
+    """Sum over one run of sources, one group (a vectorisable reduction)."""
+    s_near, k_near, c2 = near
     acc = 0.0
     for j in range(xs.shape[0]):
-        dx = xr - xs[j]
-        dy = yr - ys[j]
+        dx = x - xs[j]
+        dy = y - ys[j]
         s = dx * dx + dy * dy
-        k = _lookup(s, table, shift, base, lowmask, scale, s_lo, s_hi)
+        k = _kernel_value(dx, dy, s, lut, rose)
         if s < s_near:
             k = k_near
         if s > c2:
@@ -95,41 +203,36 @@ def _seg_iso(
 
 
 @ngjit_sum
-def _seg_general(
-    xr,
-    yr,
-    xs,
-    ys,
-    es,
-    gs,
-    table,
-    shift,
-    base,
-    lowmask,
-    scale,
-    s_lo,
-    s_hi,
-    s_near,
-    k_near,
-    c2,
-    rose_w,
-    rose_scale,
-    acc,
-):
-    nsec = rose_w.shape[0]
+def _segment_groups(x, y, xs, ys, es, gs, lut, near, rose, acc):
+    """Sum over one run of sources into ``acc[group]`` (a scatter)."""
+    s_near, k_near, c2 = near
     for j in range(xs.shape[0]):
-        dx = xr - xs[j]
-        dy = yr - ys[j]
+        dx = x - xs[j]
+        dy = y - ys[j]
         s = dx * dx + dy * dy
         if s > c2:
             continue
         if s < s_near:
             k = k_near
         else:
-            k = _lookup(s, table, shift, base, lowmask, scale, s_lo, s_hi)
-            if nsec > 0:
-                k = k * _rose_weight(dx, dy, rose_w, rose_scale)
+            k = _kernel_value(dx, dy, s, lut, rose)
         acc[gs[j]] += es[j] * k
+
+
+@ngjit
+def _segment(x, y, xs, ys, es, gs, pair, acc):
+    lut, near, rose = pair
+    if gs is None:
+        acc[0] += _segment_sum(x, y, xs, ys, es, lut, near, rose)
+    else:
+        _segment_groups(x, y, xs, ys, es, gs, lut, near, rose, acc)
+
+
+@ngjit
+def _slice(a, j0, j1):
+    if a is None:
+        return None
+    return a[j0:j1]
 
 
 @ngjit
@@ -155,334 +258,70 @@ def _row_range(y, c, y0, h, ncy):
 
 
 @ngjit
-def gather_iso_range(
-    i0,
-    i1,
-    rx,
-    ry,
-    xs,
-    ys,
-    es,
-    table,
-    shift,
-    base,
-    lowmask,
-    scale,
-    s_lo,
-    s_hi,
-    s_near,
-    k_near,
-    c,
-    c2,
-    x0,
-    y0,
-    h,
-    ncx,
-    ncy,
-    cell_start,
-    out,
-):
-    """Isotropic, ungrouped sum for receptors ``i0 <= i < i1`` into ``out[i]``."""
-    for i in range(i0, i1):
-        x = rx[i]
-        y = ry[i]
-        if ncx * ncy == 1:
-            out[i] = _seg_iso(
-                x, y, xs, ys, es, table, shift, base, lowmask, scale, s_lo, s_hi, s_near, k_near, c2
-            )
-            continue
-        acc = 0.0
-        lo, hi = _row_range(y, c, y0, h, ncy)
-        for cy in range(lo, hi + 1):
-            j0, j1 = _row_span(x, y, cy, c, x0, y0, h, ncx, cell_start)
-            if j1 > j0:
-                acc += _seg_iso(
-                    x,
-                    y,
-                    xs[j0:j1],
-                    ys[j0:j1],
-                    es[j0:j1],
-                    table,
-                    shift,
-                    base,
-                    lowmask,
-                    scale,
-                    s_lo,
-                    s_hi,
-                    s_near,
-                    k_near,
-                    c2,
-                )
-        out[i] = acc
+def _receptor(x, y, src, pair, cells, acc):
+    """Add every source's deposition at ``(x, y)`` to ``acc`` (``acc[0]``, or ``acc[group]``)."""
+    xs, ys, es, gs = src
+    c, x0, y0, h, ncx, ncy, start = cells
+    if ncx * ncy == 1:
+        _segment(x, y, xs, ys, es, gs, pair, acc)
+        return
+    lo, hi = _row_range(y, c, y0, h, ncy)
+    for cy in range(lo, hi + 1):
+        j0, j1 = _row_span(x, y, cy, c, x0, y0, h, ncx, start)
+        if j1 > j0:
+            _segment(x, y, xs[j0:j1], ys[j0:j1], es[j0:j1], _slice(gs, j0, j1), pair, acc)
 
 
 @ngjit
-def gather_general_range(
-    i0,
-    i1,
-    rx,
-    ry,
-    xs,
-    ys,
-    es,
-    gs,
-    table,
-    shift,
-    base,
-    lowmask,
-    scale,
-    s_lo,
-    s_hi,
-    s_near,
-    k_near,
-    c,
-    c2,
-    x0,
-    y0,
-    h,
-    ncx,
-    ncy,
-    cell_start,
-    rose_w,
-    rose_scale,
-    out,
-):
-    """Grouped and/or wind-rose sum for receptors ``i0 <= i < i1`` into ``out[:, i]``."""
+def _gather_blocks(task, n_tasks, rec, src, pair, cells, out):
+    """Receptor blocks ``task, task + n_tasks, ...`` (of :data:`BLOCK`) into ``out[:, i]``."""
+    rx, ry = rec
+    n = rx.shape[0]
     ng = out.shape[0]
     acc = np.zeros(ng)
-    for i in range(i0, i1):
-        x = rx[i]
-        y = ry[i]
-        acc[:] = 0.0
-        if ncx * ncy == 1:
-            _seg_general(
-                x,
-                y,
-                xs,
-                ys,
-                es,
-                gs,
-                table,
-                shift,
-                base,
-                lowmask,
-                scale,
-                s_lo,
-                s_hi,
-                s_near,
-                k_near,
-                c2,
-                rose_w,
-                rose_scale,
-                acc,
-            )
-        else:
-            lo, hi = _row_range(y, c, y0, h, ncy)
-            for cy in range(lo, hi + 1):
-                j0, j1 = _row_span(x, y, cy, c, x0, y0, h, ncx, cell_start)
-                if j1 > j0:
-                    _seg_general(
-                        x,
-                        y,
-                        xs[j0:j1],
-                        ys[j0:j1],
-                        es[j0:j1],
-                        gs[j0:j1],
-                        table,
-                        shift,
-                        base,
-                        lowmask,
-                        scale,
-                        s_lo,
-                        s_hi,
-                        s_near,
-                        k_near,
-                        c2,
-                        rose_w,
-                        rose_scale,
-                        acc,
-                    )
-        for g in range(ng):
-            out[g, i] = acc[g]
+    for b in range(task, (n + BLOCK - 1) // BLOCK, n_tasks):
+        for i in range(b * BLOCK, min(n, (b + 1) * BLOCK)):
+            acc[:] = 0.0
+            _receptor(rx[i], ry[i], src, pair, cells, acc)
+            for g in range(ng):
+                out[g, i] = acc[g]
 
 
-@njit(parallel=True, nogil=True, cache=True)
-def gather_iso_parallel(
-    n_tasks,
-    rx,
-    ry,
-    xs,
-    ys,
-    es,
-    table,
-    shift,
-    base,
-    lowmask,
-    scale,
-    s_lo,
-    s_hi,
-    s_near,
-    k_near,
-    c,
-    c2,
-    x0,
-    y0,
-    h,
-    ncx,
-    ncy,
-    cell_start,
-    out,
-):
-    """Parallel driver: task ``t`` takes receptor blocks ``t, t + n_tasks, ...``."""
-    n = rx.shape[0]
-    nb = (n + BLOCK - 1) // BLOCK
-    for t in prange(n_tasks):
-        for b in range(t, nb, n_tasks):
-            gather_iso_range(
-                b * BLOCK,
-                min(n, (b + 1) * BLOCK),
-                rx,
-                ry,
-                xs,
-                ys,
-                es,
-                table,
-                shift,
-                base,
-                lowmask,
-                scale,
-                s_lo,
-                s_hi,
-                s_near,
-                k_near,
-                c,
-                c2,
-                x0,
-                y0,
-                h,
-                ncx,
-                ncy,
-                cell_start,
-                out,
-            )
+def gather(
+    rec: tuple, src: tuple, pair: tuple, cells: tuple, out: np.ndarray, parallel: bool
+) -> None:
+    """Direct sum at every receptor into ``out`` (shape ``(n_groups, n_receptors)``).
+
+    ``parallel``: ``numba.get_num_threads()`` threads each run :func:`_gather_blocks` on
+    interleaved receptor blocks (the kernel releases the GIL). Serial and parallel run the
+    same compiled function on the same receptors, so the results are bitwise equal.
+    """
+    n_blocks = (rec[0].shape[0] + BLOCK - 1) // BLOCK
+    n_tasks = min(numba.get_num_threads(), n_blocks) if parallel else 1
+    if n_tasks <= 1:
+        _gather_blocks(0, 1, rec, src, pair, cells, out)
+        return
+    with ThreadPoolExecutor(n_tasks, thread_name_prefix="n2k-gather") as pool:
+        done = [
+            pool.submit(_gather_blocks, t, n_tasks, rec, src, pair, cells, out)
+            for t in range(n_tasks)
+        ]
+        for f in done:
+            f.result()
 
 
-@njit(parallel=True, nogil=True, cache=True)
-def gather_general_parallel(
-    n_tasks,
-    rx,
-    ry,
-    xs,
-    ys,
-    es,
-    gs,
-    table,
-    shift,
-    base,
-    lowmask,
-    scale,
-    s_lo,
-    s_hi,
-    s_near,
-    k_near,
-    c,
-    c2,
-    x0,
-    y0,
-    h,
-    ncx,
-    ncy,
-    cell_start,
-    rose_w,
-    rose_scale,
-    out,
-):
-    """Parallel driver of :func:`gather_general_range` (interleaved receptor blocks)."""
-    n = rx.shape[0]
-    nb = (n + BLOCK - 1) // BLOCK
-    for t in prange(n_tasks):
-        for b in range(t, nb, n_tasks):
-            gather_general_range(
-                b * BLOCK,
-                min(n, (b + 1) * BLOCK),
-                rx,
-                ry,
-                xs,
-                ys,
-                es,
-                gs,
-                table,
-                shift,
-                base,
-                lowmask,
-                scale,
-                s_lo,
-                s_hi,
-                s_near,
-                k_near,
-                c,
-                c2,
-                x0,
-                y0,
-                h,
-                ncx,
-                ncy,
-                cell_start,
-                rose_w,
-                rose_scale,
-                out,
-            )
-
-
+# -- FFT near field ------------------------------------------------------------------------------
 @ngjit
-def _pair_value(
-    dx, dy, table, shift, base, lowmask, scale, s_lo, s_hi, s_near, k_near, c2, rose_w, rose_scale
-):
-    """Kernel value of one pair, as in the direct sums (``dx``, ``dy`` source -> receptor)."""
-    s = dx * dx + dy * dy
-    if s > c2:
-        return 0.0
-    if s < s_near:
-        return k_near
-    k = _lookup(s, table, shift, base, lowmask, scale, s_lo, s_hi)
-    if rose_w.shape[0] > 0:
-        k = k * _rose_weight(dx, dy, rose_w, rose_scale)
-    return k
-
-
-@ngjit
-def near_field_correction(
-    xs,
-    ys,
-    es,
-    gs,
-    x_min,
-    y_max,
-    cell,
-    n_rows,
-    n_cols,
-    radius_cells,
-    img,
-    table,
-    shift,
-    base,
-    lowmask,
-    scale,
-    s_lo,
-    s_hi,
-    s_near,
-    k_near,
-    c2,
-    rose_w,
-    rose_scale,
-    out,
-):
+def near_field_correction(src, grid, img, pair, out):
     """Replace the cloud-in-cell approximation by the exact pair value near each source.
 
+    ``src = (xs, ys, es, gs)``; ``grid = (x_min, y_max, cell, n_rows, n_cols, radius_cells)``.
     For the cells within ``radius_cells`` of a source's four CIC nodes, adds
     ``e * (exact - sum_n w_n * img[offset to node n])`` to ``out[g]`` (``out`` holds the FFT
     result). Serial over sources (a scatter; cheap: about (2R+2)^2 cells per source).
     """
+    xs, ys, es, gs = src
+    x_min, y_max, cell, n_rows, n_cols, radius_cells = grid
     hr = (img.shape[0] - 1) // 2
     hc = (img.shape[1] - 1) // 2
     for j in range(xs.shape[0]):
@@ -504,22 +343,7 @@ def near_field_correction(
             yc = y_max - (i + 0.5) * cell
             for jj in range(j_lo, j_hi + 1):
                 xc = x_min + (jj + 0.5) * cell
-                exact = _pair_value(
-                    xc - xs[j],
-                    yc - ys[j],
-                    table,
-                    shift,
-                    base,
-                    lowmask,
-                    scale,
-                    s_lo,
-                    s_hi,
-                    s_near,
-                    k_near,
-                    c2,
-                    rose_w,
-                    rose_scale,
-                )
+                exact = pair_value(xc - xs[j], yc - ys[j], pair)
                 approx = 0.0
                 for a in range(2):
                     di = i - (r0 + a) + hr

@@ -6,7 +6,8 @@ mol N/ha/yr. The kernel gives mol N/ha/yr per kg NH3/yr at a distance.
 Engines of the direct sum (identical pairs, identical kernel lookup):
 
 ``"numba"``
-    Parallel Numba gather over receptors (:mod:`._numba`), with a cell list when a cut-off
+    Numba gather over receptors (:mod:`._numba`: one kernel for every case, run on
+    ``numba.get_num_threads()`` threads by receptor block), with a cell list when a cut-off
     is given. Bitwise equal to its serial run (``parallel=False``).
 ``"numpy"``
     Plain NumPy reference (:mod:`._reference`), slow; for testing.
@@ -33,7 +34,6 @@ import numbers
 import time
 from typing import Literal
 
-import numba
 import numpy as np
 
 from n2kzones.deposition import _numba, _reference
@@ -441,51 +441,18 @@ def _direct(
         )
     else:
         if cutoff_m is None:
-            c = math.inf
-            x0 = y0 = h = 0.0
-            ncx = ncy = 1
-            start = np.array([0, xs.size], dtype=np.int64)
+            cells = _numba.no_cells(xs.size)
         else:
-            c = float(cutoff_m)
-            order, x0, y0, h, ncx, ncy, start = _cell_list(xs, ys, c)
+            order, x0, y0, h, ncx, ncy, start = _cell_list(xs, ys, float(cutoff_m))
             xs, ys, es, gs = xs[order], ys[order], es[order], gs[order]
-        common = (
-            lu.packed,
-            lu.shift,
-            lu.base,
-            (1 << lu.shift) - 1,
-            2.0**-lu.shift,
-            lu.s_lo,
-            lu.s_hi,
-            float(s_near_m2),
-            float(k_near),
-            c,
-            c2,
-            x0,
-            y0,
-            h,
-            ncx,
-            ncy,
-            start,
+            cells = _numba.pack_cells(float(cutoff_m), x0, y0, h, ncx, ncy, start)
+        pair = (
+            _numba.pack_lookup(lu),
+            _numba.pack_near(s_near_m2, k_near, c2),
+            _numba.pack_rose(rose),
         )
-        tasks = numba.get_num_threads()
-        if rose is None and n_groups == 1:
-            flat = out[0]
-            if parallel:
-                _numba.gather_iso_parallel(tasks, rx, ry, xs, ys, es, *common, flat)
-            else:
-                _numba.gather_iso_range(0, rx.size, rx, ry, xs, ys, es, *common, flat)
-        else:
-            w = np.zeros(0) if rose is None else np.ascontiguousarray(rose.weights)
-            scale = 0.0 if rose is None else rose.scale
-            if parallel:
-                _numba.gather_general_parallel(
-                    tasks, rx, ry, xs, ys, es, gs, *common, w, scale, out
-                )
-            else:
-                _numba.gather_general_range(
-                    0, rx.size, rx, ry, xs, ys, es, gs, *common, w, scale, out
-                )
+        src = (xs, ys, es, None if n_groups == 1 else gs)
+        _numba.gather((rx, ry), src, pair, cells, out, parallel)
     logger.debug(
         "direct deposition (%s): %d sources x %d receptors in %.3f s",
         engine,

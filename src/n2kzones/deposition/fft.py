@@ -209,32 +209,15 @@ def deposition_fft(
     if near_cells > 0:
         k_near = kernel.cell_average(cell)
         c2 = math.inf if cutoff_m is None else float(cutoff_m) ** 2
-        w = np.zeros(0) if rose is None else np.ascontiguousarray(rose.weights)
-        scale = 0.0 if rose is None else rose.scale
         _numba.near_field_correction(
-            source_x_m[inside],
-            source_y_m[inside],
-            emission_kg_nh3[inside],
-            groups[inside],
-            grid.x_min,
-            grid.y_max,
-            cell,
-            grid.n_rows,
-            grid.n_cols,
-            int(near_cells),
+            (source_x_m[inside], source_y_m[inside], emission_kg_nh3[inside], groups[inside]),
+            (grid.x_min, grid.y_max, cell, grid.n_rows, grid.n_cols, int(near_cells)),
             img,
-            lu.packed,
-            lu.shift,
-            lu.base,
-            (1 << lu.shift) - 1,
-            2.0**-lu.shift,
-            lu.s_lo,
-            lu.s_hi,
-            (cell / 2.0) ** 2,
-            k_near,
-            c2,
-            w,
-            scale,
+            (
+                _numba.pack_lookup(lu),
+                _numba.pack_near((cell / 2.0) ** 2, k_near, c2),
+                _numba.pack_rose(rose),
+            ),
             out,
         )
     np.maximum(out, 0.0, out=out)
