@@ -12,13 +12,17 @@ to threads).
 The arguments are grouped into small tuples (value objects; build them with the ``pack_*``
 functions):
 
-``rec = (rx, ry)``
-    Receptor coordinates (m).
+``rec = (rx, ry, tab)``
+    Receptor coordinates (m) and each receptor's row of the lookup tables (int64; all 0
+    for a radial kernel, a blend of class kernels per receptor for the class-aware model).
 ``src = (xs, ys, es, gs)``
     Source coordinates (m), emissions (kg NH3/yr) and group per source (int64), or
     ``gs = None`` for one group (a vectorised scalar sum instead of a scatter).
-``pair = (lut, near, rose)``
-    The per-pair value, see :func:`pair_value`:
+``pairs = (luts, nears, rose)``
+    The per-pair value of the gather: ``luts`` is ``lut`` with a 2-D ``table`` (one row per
+    kernel, rows of one layout) and ``nears`` is ``near`` with an array ``k_near`` (one per
+    row); receptor ``i`` uses row ``tab[i]`` of both. :func:`pair_value` and the FFT near
+    field take one kernel, ``pair = (lut, near, rose)``:
 
     ``lut = (table, shift, base, lowmask, scale, s_lo, s_hi)``
         Kernel lookup (see :class:`n2kzones.deposition.kernel.KernelLookup`): the squared
@@ -30,10 +34,11 @@ functions):
     ``near = (s_near, k_near, c2)``
         Pairs with ``s < s_near`` take ``k_near`` (cell or disc average, no wind-rose
         weight); pairs with ``s > c2`` (squared cut-off) contribute nothing.
-    ``rose = (dir_value, dir_step, dir_steps, w, dw)`` or ``None`` (isotropic)
+    ``rose = (packed, dir_steps)`` or ``None`` (isotropic)
         Wind-rose weight by the direction lookup of
-        :meth:`n2kzones.deposition.kernel.WindRose.weight_dxdy` (pseudo-angle per quadrant,
-        table of the sector coordinate, linear weights between sector centres); no ``atan2``.
+        :meth:`n2kzones.deposition.kernel.WindRose.weight_dxdy`: pseudo-angle per quadrant
+        and one packed table of the weight (float32 start value and step, as the kernel
+        table), so one memory gather per pair; no ``atan2``.
 ``cells = (c, x0, y0, h, ncx, ncy, start)``
     Cell list for a cut-off ``c`` (m): sources are pre-sorted by square cells of side ``h``
     (row-major from ``(x0, y0)``), ``start[k]:start[k+1]`` being cell ``k``. A receptor
@@ -92,13 +97,7 @@ def pack_rose(rose: Any) -> tuple | None:
     """``rose`` tuple of a :class:`~n2kzones.deposition.kernel.WindRose` (``None``: isotropic)."""
     if rose is None:
         return None
-    return (
-        rose.direction_value,
-        rose.direction_step,
-        float(rose.direction_steps),
-        rose.weights_ext,
-        rose.steps_ext,
-    )
+    return (rose.direction_packed, float(rose.direction_steps))
 
 
 def pack_cells(
@@ -140,7 +139,7 @@ def _rose_weight(dx, dy, rose):
     The formula of :meth:`n2kzones.deposition.kernel.WindRose.weight_dxdy`, operation by
     operation (so the values are bitwise equal).
     """
-    dir_value, dir_step, dir_steps, w, dw = rose
+    packed, dir_steps = rose
     u = dx / max(abs(dx) + abs(dy), TINY)
     if dy < 0.0:
         if u >= 0.0:
@@ -154,11 +153,8 @@ def _rose_weight(dx, dy, rose):
     x = t * dir_steps
     i = np.int32(x)  # int32: AVX2 converts those in vectors (int64 it cannot)
     j = np.uint32(i + quad * (np.int32(dir_steps) + 1))
-    # one add per step (no chain a fast-math caller could reassociate): bitwise the NumPy twin
-    q = dir_value[j] + (x - np.float64(i)) * dir_step[j]
-    k = np.int32(q)
-    ku = np.uint32(k)
-    return w[ku] + (q - np.float64(k)) * dw[ku]
+    value, step = _unpack(packed[j])
+    return value + (x - np.float64(i)) * step
 
 
 @ngjit
@@ -273,22 +269,37 @@ def _receptor(x, y, src, pair, cells, acc):
 
 
 @ngjit
-def _gather_blocks(task, n_tasks, rec, src, pair, cells, out):
+def _gather_blocks(task, n_tasks, rec, src, pairs, cells, out):
     """Receptor blocks ``task, task + n_tasks, ...`` (of :data:`BLOCK`) into ``out[:, i]``."""
-    rx, ry = rec
+    rx, ry, tab = rec
+    luts, nears, rose = pairs
+    table, shift, base, lowmask, scale, s_lo, s_hi = luts
+    s_near, k_near, c2 = nears
     n = rx.shape[0]
     ng = out.shape[0]
     acc = np.zeros(ng)
     for b in range(task, (n + BLOCK - 1) // BLOCK, n_tasks):
         for i in range(b * BLOCK, min(n, (b + 1) * BLOCK)):
+            t = tab[i]
+            pair = (
+                (table[t], shift, base, lowmask, scale, s_lo, s_hi),
+                (s_near, k_near[t], c2),
+                rose,
+            )
             acc[:] = 0.0
             _receptor(rx[i], ry[i], src, pair, cells, acc)
             for g in range(ng):
                 out[g, i] = acc[g]
 
 
+def pack_stack(stack: Any, s_near_m2: float, cutoff2_m2: float) -> tuple:
+    """``(luts, nears)`` of :func:`gather` for a :class:`~n2kzones.deposition.kernel.LookupStack`."""
+    luts = (stack.packed, *pack_lookup(stack.lookup(0))[1:])
+    return luts, (float(s_near_m2), stack.k_near, float(cutoff2_m2))
+
+
 def gather(
-    rec: tuple, src: tuple, pair: tuple, cells: tuple, out: np.ndarray, parallel: bool
+    rec: tuple, src: tuple, pairs: tuple, cells: tuple, out: np.ndarray, parallel: bool
 ) -> None:
     """Direct sum at every receptor into ``out`` (shape ``(n_groups, n_receptors)``).
 
@@ -299,11 +310,11 @@ def gather(
     n_blocks = (rec[0].shape[0] + BLOCK - 1) // BLOCK
     n_tasks = min(numba.get_num_threads(), n_blocks) if parallel else 1
     if n_tasks <= 1:
-        _gather_blocks(0, 1, rec, src, pair, cells, out)
+        _gather_blocks(0, 1, rec, src, pairs, cells, out)
         return
     with ThreadPoolExecutor(n_tasks, thread_name_prefix="n2k-gather") as pool:
         done = [
-            pool.submit(_gather_blocks, t, n_tasks, rec, src, pair, cells, out)
+            pool.submit(_gather_blocks, t, n_tasks, rec, src, pairs, cells, out)
             for t in range(n_tasks)
         ]
         for f in done:

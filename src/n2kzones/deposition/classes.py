@@ -13,14 +13,20 @@ full grid of
 at a landscape z0 of 0.1 m, 36 directions x 104 distances (10 m to 100 km). A
 :class:`KernelTable` holds one :class:`~n2kzones.deposition.kernel.RadialKernel` per node.
 
-**Interpolation by splitting.** A source of height ``h`` between nodes ``h0 < h < h1`` counts
-as two sources at the nodes with emission shares ``1 - t`` and ``t``, ``t`` linear in
-``ln h``; a receptor between z0 and background nodes takes the bilinear (in ``ln z0``,
-``ln bg``) combination of the four corner kernels. Deposition is linear in the emission, so
-the split is exact bookkeeping: every corner is one pass of the unchanged engine (same lookup
-tables, near-source disc, wind rose and cut-off), and
+**Interpolation.** A source of height ``h`` between nodes ``h0 < h < h1`` counts as two
+sources at the nodes with emission shares ``1 - t`` and ``t``, ``t`` linear in ``ln h``
+(deposition is linear in the emission, so this is exact bookkeeping). A receptor between z0
+and background nodes takes the bilinear combination (in ``ln z0``, ``ln bg``) of its four
+corner kernels: its **blend**, one lookup table per height node whose entries are the
+corner tables' entries weighted and summed (corner order fixed), and whose near-source
+value is the same combination of the corners' disc averages. Receptors with the same land
+use, corners and weights (e.g. all receptors in one cell of a 1 km NH3 grid on one habitat)
+share one blend. The engine then evaluates every pair with ONE table lookup, as a radial
+kernel does (:func:`~n2kzones.deposition.engine.deposition_by_table`: a table row per
+receptor), so the class-aware sum costs per source-height term what the radial sum costs:
 
-    deposition(r) = sum_corners w_src * w_rec(r) * K_corner(d).
+    deposition(r) = sum_nodes sum_sources (e * share) * B_node,r(d),
+    B_node,r = sum_corners w_corner(r) * K_node,landuse(r),corner   (per table entry).
 
 Values outside the node range are clamped to the nearest node (documented in the outputs'
 provenance). ``tools/ops/separability.py`` and ``tests/test_deposition_classes.py`` measure
@@ -38,7 +44,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from n2kzones.deposition.kernel import RadialKernel
+from n2kzones.deposition.kernel import KernelLookup, LookupStack, RadialKernel
 from n2kzones.errors import ConfigError, InputError
 
 _DATA = "n2kzones.deposition"
@@ -213,32 +219,77 @@ class ReceptorTerms:
         return ReceptorTerms(self.landuse[idx], self.z0_index[:, idx], self.bg_index[:, idx], self.weight[:, idx])
 
 
-def class_passes(table: KernelTable, src: SourceTerms, rec: ReceptorTerms):  # noqa: ANN201 - generator
-    """The engine passes of a class-aware sum, in a fixed order.
+#: Blends per engine call (bounds the stacked tables: 128 x ~6,000 entries x 8 bytes).
+BLENDS_PER_CALL = 128
 
-    Yields ``(kernel, source_indices, emission_share, receptor_indices, receptor_weight)``:
-    one pass per height node x land use x (z0, bg) corner that has sources and receptors.
-    The order (height, land use, z0, bg, corner) is fixed, so every caller sums the passes
-    in the same order and gets bitwise the same result.
+
+def receptor_blends(receptors: ReceptorTerms) -> tuple[np.ndarray, np.ndarray]:
+    """Group receptors by blend: ``(blend index per receptor, one receptor per blend)``.
+
+    Two receptors share a blend when their land use and their (z0, bg) corners with a weight
+    > 0, and those weights, are equal (corners of weight 0 do not count).
     """
-    for a in range(len(table.heights_m)):
-        s_sel = src.node == a
-        if not s_sel.any():
-            continue
-        s_idx, s_share = src.source[s_sel], src.share[s_sel]
-        for lu in range(len(table.landuses)):
-            r_lu = np.flatnonzero(rec.landuse == lu)
-            if not r_lu.size:
-                continue
-            for iz in range(len(table.receptor_z0_m)):
-                for ib in range(len(table.nh3_bg_ug_m3)):
-                    w = np.zeros(r_lu.size)
-                    for c in range(4):
-                        hit = (rec.z0_index[c, r_lu] == iz) & (rec.bg_index[c, r_lu] == ib)
-                        w = w + np.where(hit, rec.weight[c, r_lu], 0.0)
-                    use = w > 0
-                    if use.any():
-                        yield table.kernels[(a, lu, iz, ib)], s_idx, s_share, r_lu[use], w[use]
+    w = receptors.weight
+    zi = np.where(w > 0, receptors.z0_index, -1)
+    bi = np.where(w > 0, receptors.bg_index, -1)
+    key = np.column_stack([receptors.landuse, zi.T, bi.T]).astype(np.float64)
+    key = np.ascontiguousarray(np.column_stack([key, w.T]))
+    if key.shape[0] == 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    void = key.view(np.dtype((np.void, key.dtype.itemsize * key.shape[1]))).ravel()
+    _, first, inverse = np.unique(void, return_index=True, return_inverse=True)
+    return inverse.astype(np.int64).ravel(), first.astype(np.int64)
+
+
+class Blender:
+    """Blends of the class kernels for one run (corner tables read once and cached).
+
+    Parameters
+    ----------
+    table
+        The class kernels.
+    max_distance_m
+        Distance (m) every lookup table covers (the run's lookup range, at most the cut-off).
+    near_value
+        ``RadialKernel -> float``: the near-source value of a kernel (its disc average over
+        the receptor radius), mol N/ha/yr per kg NH3/yr.
+    """
+
+    def __init__(self, table: KernelTable, max_distance_m: float, near_value: Any) -> None:
+        self.table, self.max_distance_m, self.near_value = table, float(max_distance_m), near_value
+        self._corner: dict[tuple[int, int, int, int], tuple[KernelLookup, float]] = {}
+
+    def corner(self, key: tuple[int, int, int, int]) -> tuple[KernelLookup, float]:
+        if key not in self._corner:
+            kernel = self.table.kernels[key]
+            self._corner[key] = (kernel.lookup(self.max_distance_m), float(self.near_value(kernel)))
+        return self._corner[key]
+
+    def blends(self, node: int, receptors: ReceptorTerms, reps: np.ndarray) -> LookupStack:
+        """The blends of receptors ``reps`` for height node ``node``, one stack row each.
+
+        Row ``i`` is ``sum_c w_c * table_c`` over the receptor's corners ``c = 0..3`` in that
+        order (corners of weight 0 add nothing), the near-source value likewise.
+        """
+        reps = np.asarray(reps, dtype=np.int64)
+        acc = near = layout = None
+        for c in range(4):
+            w = receptors.weight[c, reps]
+            keys = list(zip(
+                [int(node)] * reps.size, receptors.landuse[reps].tolist(),
+                receptors.z0_index[c, reps].tolist(), receptors.bg_index[c, reps].tolist(), strict=True,
+            ))
+            for i in np.flatnonzero(w > 0):
+                lu, k_near = self.corner(keys[i])
+                if acc is None:
+                    layout = lu
+                    acc = np.zeros((reps.size, lu.table.size))
+                    near = np.zeros(reps.size)
+                acc[i] = acc[i] + w[i] * lu.table
+                near[i] = near[i] + w[i] * k_near
+        if acc is None:
+            raise InputError("receptors without any class weight > 0")
+        return LookupStack(acc, near, layout.exp_min, layout.mantissa_bits)
 
 
 def class_deposition_at_points(
@@ -254,77 +305,57 @@ def class_deposition_at_points(
     groups: np.ndarray | None = None,
     n_groups: int | None = None,
     lookup_range_m: float | None = None,
-    **engine: Any,
+    wind_rose: Any = None,
+    cutoff_m: float | None = None,
+    engine: str = "numba",
+    receptor_radius_m: float | None = None,
+    parallel: bool = True,
 ) -> np.ndarray:
     """Class-aware deposition in mol N/ha/yr at receptors (see the module docstring).
 
-    One pass of :func:`~n2kzones.deposition.engine.deposition_at_points` per height node x
-    land use x (z0, bg) corner, in the fixed order of :func:`class_passes`, every pass with the
-    same lookup range, so any split of the receptors gives bitwise the same values.
-    ``engine`` holds the engine options (wind rose, cut-off, implementation, disc radius).
+    Per height node (ascending) one direct sum over that node's source terms, every receptor
+    with its own blend, all tables made for the same lookup range: a receptor's value
+    depends only on its own classes, so any split of the receptors gives bitwise the same
+    values. Options as in :func:`~n2kzones.deposition.engine.deposition_at_points`.
     """
-    from n2kzones.deposition.engine import deposition_at_points, max_pair_distance_m
+    from n2kzones.deposition.engine import (
+        SortedSources,
+        deposition_by_table,
+        lookup_distance_m,
+        max_pair_distance_m,
+    )
+    from n2kzones.deposition.kernel import HECTARE_DISC_RADIUS_M
 
     sx, sy = np.asarray(source_x_m, float), np.asarray(source_y_m, float)
     e = np.asarray(emission_kg_nh3, float)
     rx, ry = np.asarray(receptor_x_m, float), np.asarray(receptor_y_m, float)
     g = None if groups is None else np.asarray(groups)
     ng = None if g is None else int(n_groups if n_groups is not None else (g.max() + 1 if g.size else 1))
-    out = np.zeros((ng, rx.size)) if ng is not None else np.zeros(rx.size)
+    out = np.zeros((ng or 1, rx.size))
     if sx.size == 0 or rx.size == 0:
-        return out
+        return out if ng is not None else out[0]
+    radius = HECTARE_DISC_RADIUS_M if receptor_radius_m is None else float(receptor_radius_m)
     rng = lookup_range_m if lookup_range_m is not None else max_pair_distance_m(sx, sy, rx, ry)
-    for kernel, s_idx, share, r_idx, w in class_passes(table, sources, receptors):
-        dep = deposition_at_points(
-            sx[s_idx], sy[s_idx], e[s_idx] * share, rx[r_idx], ry[r_idx], kernel,
-            groups=None if g is None else g[s_idx], n_groups=ng, lookup_range_m=rng, **engine,
+    blender = Blender(table, lookup_distance_m(rx, ry, sx, sy, rng, cutoff_m), lambda k: k.disc_average(radius))
+    blend_of, first = receptor_blends(receptors)
+    by_blend = np.argsort(blend_of, kind="stable")
+    starts = range(0, first.size, BLENDS_PER_CALL)
+    bounds = np.searchsorted(blend_of[by_blend], [*starts, first.size])
+    for node in np.unique(sources.node):
+        s_sel = sources.node == node
+        s_idx = sources.source[s_sel]
+        prepared = SortedSources.prepare(
+            sx[s_idx], sy[s_idx], e[s_idx] * sources.share[s_sel],
+            None if g is None else g[s_idx], ng or 1, cutoff_m,
         )
-        out[..., r_idx] += w * dep
-    return out
-
-
-def pair_terms(table: KernelTable, sources: SourceTerms, receptors: ReceptorTerms, pi: np.ndarray, pj: np.ndarray):  # noqa: ANN201
-    """The class terms of pairs (source ``pi[m]``, receptor ``pj[m]``), in pass order.
-
-    Returns ``(pair, key, share, weight)``: for every pair its terms, one per height node of
-    the source and (z0, bg) node of the receptor (corners on the same node merged, as the
-    passes do), sorted by pair and then by the pass order ``(height, z0, bg)``; ``key`` is the
-    flat kernel index ``((a * n_lu + lu) * n_z0 + iz) * n_bg + ib``.
-    """
-    n_src = int(sources.source.max()) + 1 if sources.source.size else 0
-    order = np.lexsort((sources.node, sources.source))
-    s_src, s_node, s_share = sources.source[order], sources.node[order], sources.share[order]
-    start = np.searchsorted(s_src, np.arange(n_src))
-    count = np.bincount(s_src, minlength=n_src)
-    n_lu, n_z, n_b = len(table.landuses), len(table.receptor_z0_m), len(table.nh3_bg_ug_m3)
-    pairs, keys, shares, weights = [], [], [], []
-    m = np.arange(pi.size)
-    for r in range(int(count.max()) if count.size else 0):  # at most two height nodes
-        has = count[pi] > r
-        row = start[pi[has]] + r
-        a, sh = s_node[row], s_share[row]
-        for c in range(4):
-            jz = receptors.z0_index[c, pj[has]]
-            jb = receptors.bg_index[c, pj[has]]
-            w = receptors.weight[c, pj[has]]
-            lu = receptors.landuse[pj[has]]
-            pairs.append(m[has]); keys.append(((a * n_lu + lu) * n_z + jz) * n_b + jb)
-            shares.append(sh); weights.append(w)
-    pair = np.concatenate(pairs) if pairs else np.zeros(0, np.int64)
-    key = np.concatenate(keys) if keys else np.zeros(0, np.int64)
-    share = np.concatenate(shares) if shares else np.zeros(0)
-    weight = np.concatenate(weights) if weights else np.zeros(0)
-    keep = weight > 0
-    pair, key, share, weight = pair[keep], key[keep], share[keep], weight[keep]
-    # merge corners that fall on the same node (as class_passes sums their weights)
-    o = np.lexsort((key, pair))
-    pair, key, share, weight = pair[o], key[o], share[o], weight[o]
-    new = np.ones(pair.size, bool)
-    new[1:] = (pair[1:] != pair[:-1]) | (key[1:] != key[:-1])
-    grp = np.cumsum(new) - 1
-    w_sum = np.zeros(int(new.sum()))
-    np.add.at(w_sum, grp, weight)  # corner order kept (stable sort), as class_passes adds them
-    return pair[new], key[new], share[new], w_sum
+        for lo, hi, b0 in zip(bounds[:-1], bounds[1:], starts, strict=True):
+            r_idx = by_blend[lo:hi]
+            stack = blender.blends(int(node), receptors, first[b0 : b0 + BLENDS_PER_CALL])
+            out[:, r_idx] += deposition_by_table(
+                prepared, rx[r_idx], ry[r_idx], stack, blend_of[r_idx] - b0, wind_rose=wind_rose,
+                s_near_m2=radius * radius, engine=engine, parallel=parallel,
+            )
+    return out if ng is not None else out[0]
 
 
 def class_max_contribution(
@@ -345,12 +376,13 @@ def class_max_contribution(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Every source's largest class-aware deposition (mol N/ha/yr) on any receptor, exactly.
 
-    A pair's value is the sum over its :func:`pair_terms`, in pass order, of
-    ``w * ((e * share) * k)`` with each pass's own lookup table, near-source disc, wind rose
-    and cut-off: what :func:`class_deposition_at_points` gives for the source alone, bitwise.
-    Pruning as in :func:`~n2kzones.deposition.maxima.max_contribution`, with the envelope of
-    all kernels as the bound: a pair's per-kg value is a convex combination of kernel values
-    (shares and corner weights each add up to 1), so it never exceeds the envelope's bound.
+    A pair's value is the sum over the source's height nodes (ascending) of
+    ``(e * share) * k`` with ``k`` the receptor's blend for that node, evaluated as the
+    engine does (same table, near-source value, wind rose and cut-off): what
+    :func:`class_deposition_at_points` gives for the source alone, bitwise. Pruning as in
+    :func:`~n2kzones.deposition.maxima.max_contribution`, with the envelope of all kernels as
+    the bound: a blend's entries are convex combinations of kernel entries (shares and
+    corner weights each add up to 1), so no pair exceeds the envelope's bound.
     Returns ``(max_mol_ha, receptor_index)`` (index -1 where nothing lies within the cut-off).
     """
     import math
@@ -374,30 +406,38 @@ def class_max_contribution(
         y_lo, y_hi = min(ry.min(), ys.min()), max(ry.max(), ys.max())
         lookup_range_m = float(math.hypot(x_hi - x_lo, y_hi - y_lo))
     max_d = lookup_range_m if cutoff_m is None else min(lookup_range_m, float(cutoff_m))
-    flat = list(table.kernels)  # keys in (a, lu, iz, ib) order = flat key order
-    flat.sort()
-    models: dict[int, _PairModel] = {}
+    blender = Blender(table, max_d, lambda k: k.disc_average(radius))
+    blend_of, first = receptor_blends(receptors)
+    models: dict[tuple[int, int], _PairModel] = {}
 
-    def model(key: int) -> _PairModel:
-        if key not in models:
-            models[key] = _PairModel.build(table.kernels[flat[key]], max_d, wind_rose, cutoff_m, radius)
-        return models[key]
+    def model(node: int, blend: int) -> _PairModel:
+        if (node, blend) not in models:
+            stack = blender.blends(node, receptors, first[blend : blend + 1])
+            models[(node, blend)] = _PairModel.from_lookup(
+                stack.lookup(0), float(stack.k_near[0]), wind_rose, cutoff_m, radius
+            )
+        return models[(node, blend)]
+
+    # each source's height terms, nodes ascending: at most two per source
+    order = np.lexsort((sources.node, sources.source))
+    t_src, t_node, t_share = sources.source[order], sources.node[order], sources.share[order]
+    t_start = np.searchsorted(t_src, np.arange(n))
+    t_count = np.bincount(t_src, minlength=n)
 
     def values(pi: np.ndarray, pj: np.ndarray) -> np.ndarray:
-        pair, key, share, w = pair_terms(table, sources, receptors, pi, pj)
-        dx, dy = rx[pj[pair]] - xs[pi[pair]], ry[pj[pair]] - ys[pi[pair]]
-        k = np.empty(pair.size)
-        for kk in np.unique(key):
-            sel = key == kk
-            k[sel] = model(int(kk)).values(dx[sel], dy[sel])
-        term = w * ((es[pi[pair]] * share) * k)
-        first = np.ones(pair.size, bool)
-        first[1:] = pair[1:] != pair[:-1]
-        rank = np.arange(pair.size) - np.maximum.accumulate(np.where(first, np.arange(pair.size), 0))
         out = np.zeros(pi.size)
-        for r in range(int(rank.max()) + 1 if rank.size else 0):  # terms added in pass order
-            sel = rank == r
-            out[pair[sel]] += term[sel]
+        dx, dy = rx[pj] - xs[pi], ry[pj] - ys[pi]
+        bl = blend_of[pj]
+        for rank in range(int(t_count.max()) if t_count.size else 0):  # terms in node order
+            has = np.flatnonzero(t_count[pi] > rank)
+            row = t_start[pi[has]] + rank
+            node, share = t_node[row], t_share[row]
+            k = np.empty(has.size)
+            key = node * (first.size + 1) + bl[has]
+            for kk in np.unique(key):
+                sel = key == kk
+                k[sel] = model(int(kk // (first.size + 1)), int(kk % (first.size + 1))).values(dx[has][sel], dy[has][sel])
+            out[has] += (es[pi[has]] * share) * k
         return out
 
     bound = _PairModel.build(table.envelope(), max_d, wind_rose, cutoff_m, radius)

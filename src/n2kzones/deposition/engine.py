@@ -32,13 +32,20 @@ import logging
 import math
 import numbers
 import time
+from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
 
 from n2kzones.deposition import _numba, _reference
 from n2kzones.deposition.fft import deposition_fft
-from n2kzones.deposition.kernel import HECTARE_DISC_RADIUS_M, RadialKernel, WindRose
+from n2kzones.deposition.kernel import (
+    HECTARE_DISC_RADIUS_M,
+    KernelLookup,
+    LookupStack,
+    RadialKernel,
+    WindRose,
+)
 from n2kzones.errors import InputError
 from n2kzones.io.grid import DEFAULT_MEMORY_BUDGET_GIB, GridSpec
 
@@ -126,22 +133,10 @@ def deposition_at_points(
             raise InputError(
                 f"receptor_radius_m must be a finite number >= 0 m, got {receptor_radius_m!r}"
             )
+    lu = kernel.lookup(lookup_distance_m(rx, ry, xs, ys, _lookup_range(lookup_range_m), cutoff_m))
     out = _direct(
-        rx,
-        ry,
-        xs,
-        ys,
-        es,
-        gs,
-        ng,
-        kernel,
-        wind_rose,
-        cutoff_m,
-        radius * radius,
-        kernel.disc_average(radius),
-        engine,
-        parallel,
-        _lookup_range(lookup_range_m),
+        rx, ry, xs, ys, es, gs, ng, lu, kernel.disc_average(radius), wind_rose, cutoff_m,
+        radius * radius, engine, parallel,
     )
     return out if groups is not None else out[0]
 
@@ -243,21 +238,10 @@ def deposition_on_grid(
         )
         rx, ry = grid.cell_centre_points()
         half = grid.cell_m / 2.0
+        lu = kernel.lookup(lookup_distance_m(rx, ry, xs, ys, None, cutoff_m))
         flat = _direct(
-            rx,
-            ry,
-            xs,
-            ys,
-            es,
-            gs,
-            ng,
-            kernel,
-            wind_rose,
-            cutoff_m,
-            half * half,
-            kernel.cell_average(grid.cell_m),
-            engine,
-            parallel,
+            rx, ry, xs, ys, es, gs, ng, lu, kernel.cell_average(grid.cell_m), wind_rose,
+            cutoff_m, half * half, engine, parallel,
         )
         out = flat.reshape(ng, grid.n_rows, grid.n_cols)
     return out if groups is not None else out[0]
@@ -407,6 +391,107 @@ def _cell_list(
     return order, x0, y0, h, ncx, ncy, start
 
 
+def lookup_distance_m(
+    rx: np.ndarray,
+    ry: np.ndarray,
+    xs: np.ndarray,
+    ys: np.ndarray,
+    lookup_range_m: float | None,
+    cutoff_m: float | None,
+) -> float:
+    """Distance (m) a direct sum's lookup table must cover: the given range (else the
+    bounding-box diagonal of sources and receptors), at most the cut-off."""
+    if lookup_range_m is not None:
+        max_d = float(lookup_range_m)
+    else:
+        max_d = _max_pair_distance(rx, ry, xs, ys) if rx.size and xs.size else 0.0
+    return max_d if cutoff_m is None else min(max_d, float(cutoff_m))
+
+
+@dataclass(frozen=True)
+class SortedSources:
+    """Sources of a direct sum, sorted into the engine's cell list once and reused.
+
+    ``xs, ys`` in m, ``es`` in kg NH3/yr, ``gs`` group per source, ``cells`` the packed cell
+    list of :mod:`._numba` (one cell without a cut-off).
+    """
+
+    xs: np.ndarray
+    ys: np.ndarray
+    es: np.ndarray
+    gs: np.ndarray
+    n_groups: int
+    cutoff_m: float | None
+    cells: tuple
+
+    @classmethod
+    def prepare(
+        cls,
+        source_x_m: np.ndarray,
+        source_y_m: np.ndarray,
+        emission_kg_nh3: np.ndarray,
+        groups: np.ndarray | None = None,
+        n_groups: int = 1,
+        cutoff_m: float | None = None,
+    ) -> SortedSources:
+        xs = np.asarray(source_x_m, dtype=np.float64)
+        ys = np.asarray(source_y_m, dtype=np.float64)
+        es = np.asarray(emission_kg_nh3, dtype=np.float64)
+        gs = np.zeros(xs.size, dtype=np.int64) if groups is None else np.asarray(groups, dtype=np.int64)
+        if cutoff_m is None or xs.size == 0:
+            cells = _numba.no_cells(xs.size)
+        else:
+            order, x0, y0, h, ncx, ncy, start = _cell_list(xs, ys, float(cutoff_m))
+            xs, ys, es, gs = xs[order], ys[order], es[order], gs[order]
+            cells = _numba.pack_cells(float(cutoff_m), x0, y0, h, ncx, ncy, start)
+        return cls(xs, ys, es, gs, int(n_groups), cutoff_m, cells)
+
+
+def deposition_by_table(
+    sources: SortedSources,
+    receptor_x_m: np.ndarray,
+    receptor_y_m: np.ndarray,
+    stack: LookupStack,
+    table_index: np.ndarray,
+    *,
+    wind_rose: WindRose | None,
+    s_near_m2: float,
+    engine: str = "numba",
+    parallel: bool = True,
+) -> np.ndarray:
+    """Direct sum with a kernel of its own per receptor, shape ``(n_groups, n_receptors)``.
+
+    Receptor ``i`` takes row ``table_index[i]`` of ``stack`` (its lookup table and its
+    near-source value, mol N/ha/yr per kg NH3/yr, for pairs closer than ``sqrt(s_near_m2)``
+    m); the class-aware model passes one blend of class kernels per receptor group. Inputs
+    are taken as validated.
+    """
+    rx = np.asarray(receptor_x_m, dtype=np.float64)
+    ry = np.asarray(receptor_y_m, dtype=np.float64)
+    tab = np.asarray(table_index, dtype=np.int64)
+    src = sources
+    out = np.zeros((src.n_groups, rx.size))
+    if rx.size == 0 or src.xs.size == 0:
+        return out
+    rose = None if wind_rose is None or wind_rose.is_isotropic else wind_rose
+    c2 = math.inf if src.cutoff_m is None else float(src.cutoff_m) ** 2
+    if engine == "numpy":
+        for t in np.unique(tab):
+            sel = np.flatnonzero(tab == t)
+            out[:, sel] = _reference.gather_reference(
+                rx[sel], ry[sel], src.xs, src.ys, src.es, src.gs, src.n_groups, stack.lookup(int(t)),
+                float(s_near_m2), float(stack.k_near[t]), c2, rose,
+            )
+        return out
+    luts, nears = _numba.pack_stack(stack, s_near_m2, c2)
+    grouped = None if src.n_groups == 1 else src.gs
+    _numba.gather(
+        (rx, ry, tab), (src.xs, src.ys, src.es, grouped), (luts, nears, _numba.pack_rose(rose)),
+        src.cells, out, parallel,
+    )
+    return out
+
+
 def _direct(
     rx: np.ndarray,
     ry: np.ndarray,
@@ -415,44 +500,21 @@ def _direct(
     es: np.ndarray,
     gs: np.ndarray,
     n_groups: int,
-    kernel: RadialKernel,
+    lookup: KernelLookup,
+    k_near: float,
     wind_rose: WindRose | None,
     cutoff_m: float | None,
     s_near_m2: float,
-    k_near: float,
     engine: str,
     parallel: bool,
-    lookup_range_m: float | None = None,
 ) -> np.ndarray:
-    """Direct sum, shape ``(n_groups, n_receptors)``, mol N/ha/yr."""
-    out = np.zeros((n_groups, rx.size))
-    if rx.size == 0 or xs.size == 0:
-        return out
-    rose = None if wind_rose is None or wind_rose.is_isotropic else wind_rose
-    max_d = _max_pair_distance(rx, ry, xs, ys) if lookup_range_m is None else lookup_range_m
-    if cutoff_m is not None:
-        max_d = min(max_d, float(cutoff_m))
-    lu = kernel.lookup(max_d)
-    c2 = math.inf if cutoff_m is None else float(cutoff_m) ** 2
+    """Direct sum of one radial kernel, shape ``(n_groups, n_receptors)``, mol N/ha/yr."""
     t0 = time.perf_counter()
-    if engine == "numpy":
-        out = _reference.gather_reference(
-            rx, ry, xs, ys, es, gs, n_groups, lu, s_near_m2, k_near, c2, rose
-        )
-    else:
-        if cutoff_m is None:
-            cells = _numba.no_cells(xs.size)
-        else:
-            order, x0, y0, h, ncx, ncy, start = _cell_list(xs, ys, float(cutoff_m))
-            xs, ys, es, gs = xs[order], ys[order], es[order], gs[order]
-            cells = _numba.pack_cells(float(cutoff_m), x0, y0, h, ncx, ncy, start)
-        pair = (
-            _numba.pack_lookup(lu),
-            _numba.pack_near(s_near_m2, k_near, c2),
-            _numba.pack_rose(rose),
-        )
-        src = (xs, ys, es, None if n_groups == 1 else gs)
-        _numba.gather((rx, ry), src, pair, cells, out, parallel)
+    sources = SortedSources.prepare(xs, ys, es, gs, n_groups, cutoff_m)
+    out = deposition_by_table(
+        sources, rx, ry, LookupStack.of(lookup, k_near), np.zeros(rx.size, dtype=np.int64),
+        wind_rose=wind_rose, s_near_m2=s_near_m2, engine=engine, parallel=parallel,
+    )
     logger.debug(
         "direct deposition (%s): %d sources x %d receptors in %.3f s",
         engine,

@@ -369,12 +369,7 @@ class KernelLookup:
     packed: np.ndarray = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        t = np.asarray(self.table, dtype=np.float64)
-        value32 = t[:-1].astype(np.float32)
-        step32 = np.diff(t).astype(np.float32)
-        packed = value32.view(np.uint32).astype(np.uint64) | (
-            step32.view(np.uint32).astype(np.uint64) << np.uint64(32)
-        )
+        value32, step32, packed = pack_table_rows(self.table)
         for name, arr in (("value32", value32), ("step32", step32), ("packed", packed)):
             arr.setflags(write=False)
             object.__setattr__(self, name, arr)
@@ -450,15 +445,73 @@ class KernelLookup:
         return float(np.max(np.abs(self(r) / kernel(r) - 1.0)))
 
 
+def pack_table_rows(tables: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """float32 start values, float32 steps and their uint64 packing, per row of ``tables``
+    (exact kernel values at the step ends); the layout of :class:`KernelLookup`."""
+    t = np.asarray(tables, dtype=np.float64)
+    value32 = t[..., :-1].astype(np.float32)
+    step32 = np.diff(t, axis=-1).astype(np.float32)
+    packed = value32.view(np.uint32).astype(np.uint64) | (
+        step32.view(np.uint32).astype(np.uint64) << np.uint64(32)
+    )
+    return value32, step32, packed
+
+
+@dataclass(frozen=True, eq=False)
+class LookupStack:
+    """Lookup tables of one layout, one row per kernel, with each kernel's near-source value.
+
+    The engines take a stack and a row per receptor (:func:`~n2kzones.deposition.engine.
+    deposition_by_table`): a radial kernel is a stack of one; the class-aware model stacks one
+    blend of class kernels per receptor group.
+
+    Attributes
+    ----------
+    tables
+        Exact values at the step ends, shape ``(n_kernels, n_steps + 1)`` (mol N/ha/yr per kg
+        NH3/yr), layout of :class:`KernelLookup` with ``exp_min`` and ``mantissa_bits``.
+    k_near
+        Near-source value per kernel (mol N/ha/yr per kg NH3/yr).
+    """
+
+    tables: np.ndarray = field(repr=False)
+    k_near: np.ndarray
+    exp_min: int
+    mantissa_bits: int
+    packed: np.ndarray = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        t = np.atleast_2d(np.asarray(self.tables, dtype=np.float64))
+        k = np.asarray(self.k_near, dtype=np.float64).ravel()
+        if k.size != t.shape[0]:
+            raise InputError(f"{t.shape[0]} tables but {k.size} near-source values")
+        object.__setattr__(self, "tables", t)
+        object.__setattr__(self, "k_near", k)
+        object.__setattr__(self, "packed", pack_table_rows(t)[2])
+
+    @classmethod
+    def of(cls, lookup: KernelLookup, k_near: float) -> LookupStack:
+        """A stack of one table."""
+        return cls(lookup.table[None, :], np.array([k_near]), lookup.exp_min, lookup.mantissa_bits)
+
+    def __len__(self) -> int:
+        return int(self.k_near.size)
+
+    def lookup(self, i: int) -> KernelLookup:
+        """Row ``i`` as a :class:`KernelLookup` (bitwise the same packed entries)."""
+        return KernelLookup(table=self.tables[i], exp_min=self.exp_min, mantissa_bits=self.mantissa_bits)
+
+
 #: Steps of the direction lookup per quadrant of the pseudo-angle (see :class:`WindRose`).
-DIRECTION_STEPS = 256
+DIRECTION_STEPS = 4096
 #: Floor of ``|dx| + |dy|`` in the direction lookup (a zero offset then points north).
 _TINY = 1e-300
 #: Documented bound on the relative deviation of :meth:`WindRose.weight_dxdy` (the engines'
 #: direction lookup) from the exact bearing interpolation, for the packaged wind rose.
-DIRECTION_MAX_DEVIATION = 1e-5
-#: Measured bound on the bearing error (rad) of the direction lookup, any number of sectors.
-DIRECTION_MAX_BEARING_ERROR_RAD = 5.3e-6
+DIRECTION_MAX_DEVIATION = 2e-4
+#: Bound on the bearing error (rad) of the direction lookup, any number of sectors: a kink
+#: inside a step of at most ``2/M`` rad errs by at most a quarter step times the slope jump.
+DIRECTION_MAX_BEARING_ERROR_RAD = 1.0 / DIRECTION_STEPS
 
 
 @dataclass(frozen=True, eq=False)
@@ -478,23 +531,21 @@ class WindRose:
     position ``t`` in it (a pseudo-angle, monotone in the bearing) are
 
     ``Q = 0, t = u`` (``dy >= 0``, ``u >= 0``); ``Q = 1, t = 1 - u`` (``dy < 0``, ``u >= 0``);
-    ``Q = 2, t = -u`` (``dy < 0``, ``u < 0``); ``Q = 3, t = 1 + u`` (``dy >= 0``, ``u < 0``).
+    ``Q = 2, t = -u`` (``dy < 0``, ``u < 0``); ``Q = 3, t = 1 + u`` (``dy >= 0``, ``u < 0``),
 
-    A table over ``t`` in :data:`DIRECTION_STEPS` (256) steps holds the exact sector offset
-    ``r = atan2(t, 1 - t) * n / (2 pi)`` at the step ends, rounded to float32 (start value and
-    step), and per quadrant ``value = Q * n/4 + r32`` (exact in float64); with ``x = 256 t``,
-    ``i = int(x)``, the sector coordinate is ``q = value[Q, i] + (x - i) * step[i]``, then the
-    weight
-    ``w[k] + (q - k) * (w[k+1] - w[k])`` with ``k = int(q)`` (sectors modulo ``n``). Opposite
-    directions get the same ``t`` (so the reversed rose of :mod:`n2kzones.scenarios` stays
-    exact to rounding). Only ``q`` is approximated, to second
-    order in the step (``atan`` is smooth), so the weight keeps its exact kinks at the sector
-    centres. Measured (4 million directions, 4 to 72 sectors): bearing error at most
-    5.3e-6 rad (3e-4 degrees), float32 storage included, so for any rose the weight deviates
-    from :meth:`exact_weight_dxdy` by at most ``5.3e-6 * n / (2 pi) * max_k |w[k+1] - w[k]|``
-    (absolute); for the packaged rose ``ops_2005_region5`` at most 5.4e-6 relative
-    (:data:`DIRECTION_MAX_DEVIATION` = 1e-5 is the documented, tested bound). A zero offset
-    points north. Rose outputs changed by this lookup (it replaced ``atan2``) within that bound.
+    the bearing being ``Q * 90 deg + atan2(t, 1 - t)``. One table per quadrant holds the
+    exact weight at ``t = k / M`` (:data:`DIRECTION_STEPS`, ``M = 4096``) as float32 start
+    value and step, packed into one uint64 like the kernel table, so a pair costs one memory
+    gather for its direction: with ``x = M t``, ``i = int(x)``, the weight is
+    ``value[Q, i] + (x - i) * step[Q, i]``. Opposite directions get the same ``t`` (so the
+    reversed rose of :mod:`n2kzones.scenarios` stays exact to rounding). The weight is
+    piecewise linear in the bearing with kinks at the sector centres; the table is linear in
+    ``t`` between its nodes, so it errs to first order only in the step holding a kink: at
+    most ``(1/M) * n/(2 pi) * max_k |w[k+1] - w[k]|`` absolute (a bearing error of at most
+    ``1/M`` = 2.4e-4 rad, 0.014 degrees; :data:`DIRECTION_MAX_BEARING_ERROR_RAD`), and for
+    the packaged rose ``ops_2005_region5`` 1.3e-4 relative (:data:`DIRECTION_MAX_DEVIATION`
+    = 2e-4 is the documented, tested bound), far below the rose's own uncertainty (12
+    sectors, one meteo period). A zero offset points north.
 
     Parameters
     ----------
@@ -507,10 +558,9 @@ class WindRose:
 
     weights: np.ndarray
     provenance: dict[str, Any] = field(default_factory=dict)
-    direction_value: np.ndarray = field(init=False, repr=False)
-    direction_step: np.ndarray = field(init=False, repr=False)
-    weights_ext: np.ndarray = field(init=False, repr=False)
-    steps_ext: np.ndarray = field(init=False, repr=False)
+    direction_value32: np.ndarray = field(init=False, repr=False)
+    direction_step32: np.ndarray = field(init=False, repr=False)
+    direction_packed: np.ndarray = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         w = np.array(self.weights, dtype=np.float64).ravel()
@@ -525,23 +575,22 @@ class WindRose:
             )
         w.setflags(write=False)
         object.__setattr__(self, "weights", w)
-        # sector offset within a quadrant at the nodes t = k / DIRECTION_STEPS, k = 0..steps
+        # exact weight at the nodes t = k / M of each quadrant, bearing Q * 90 + atan2(t, 1 - t)
         m = DIRECTION_STEPS
         tk = np.arange(m + 1) / m
-        r = np.arctan2(tk, 1.0 - tk) * (w.size / (2.0 * math.pi))
-        r[-1] = w.size / 4.0
-        value32 = r.astype(np.float32).astype(np.float64)
-        step32 = np.append(np.diff(r), 0.0).astype(np.float32).astype(np.float64)  # t == 1
-        quads = np.arange(4)[:, None] * (w.size / 4.0)
-        value = (quads + value32[None, :]).ravel()  # exact: small multiple of 1/4 + float32
-        step = np.tile(step32, 4)
-        w_ext = np.append(w, w[0])  # sector n == sector 0
-        steps = np.append(w_ext[1:] - w_ext[:-1], w_ext[1] - w_ext[0])
+        values, steps = [], []
+        for quadrant in range(4):
+            wq = self.weight_at_bearing(quadrant * 90.0 + np.rad2deg(np.arctan2(tk, 1.0 - tk)))
+            values.append(wq.astype(np.float32))
+            steps.append(np.append(np.diff(wq), 0.0).astype(np.float32))  # t == 1: no step
+        value32, step32 = np.concatenate(values), np.concatenate(steps)
+        packed = value32.view(np.uint32).astype(np.uint64) | (
+            step32.view(np.uint32).astype(np.uint64) << np.uint64(32)
+        )
         for name, arr in (
-            ("direction_value", value),
-            ("direction_step", step),
-            ("weights_ext", w_ext),
-            ("steps_ext", steps),
+            ("direction_value32", value32.astype(np.float64)),
+            ("direction_step32", step32.astype(np.float64)),
+            ("direction_packed", packed),
         ):
             arr.setflags(write=False)
             object.__setattr__(self, name, arr)
@@ -606,7 +655,7 @@ class WindRose:
 
         The engines' direction lookup (see the class docstring), operation by operation the
         NumPy twin of the Numba formula (bitwise equal values); within
-        :data:`DIRECTION_MAX_DEVIATION` (1e-5) relative of :meth:`exact_weight_dxdy` for the
+        :data:`DIRECTION_MAX_DEVIATION` (2e-4) relative of :meth:`exact_weight_dxdy` for the
         packaged rose.
         """
         dx = np.asarray(dx_m, dtype=np.float64)
@@ -618,9 +667,7 @@ class WindRose:
         x = t * float(DIRECTION_STEPS)
         i = x.astype(np.int64)
         j = i + quad * (DIRECTION_STEPS + 1)
-        q = self.direction_value[j] + (x - i.astype(np.float64)) * self.direction_step[j]
-        k = q.astype(np.int64)
-        return self.weights_ext[k] + (q - k.astype(np.float64)) * self.steps_ext[k]
+        return self.direction_value32[j] + (x - i.astype(np.float64)) * self.direction_step32[j]
 
 
 def default_kernel() -> RadialKernel:

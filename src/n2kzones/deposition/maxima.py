@@ -59,7 +59,21 @@ class _PairModel:
         cutoff_m: float | None,
         receptor_radius_m: float,
     ) -> _PairModel:
-        lu = kernel.lookup(max_distance_m)
+        return cls.from_lookup(
+            kernel.lookup(max_distance_m), kernel.disc_average(receptor_radius_m), wind_rose,
+            cutoff_m, receptor_radius_m,
+        )
+
+    @classmethod
+    def from_lookup(
+        cls,
+        lu: KernelLookup,
+        k_near: float,
+        wind_rose: WindRose | None,
+        cutoff_m: float | None,
+        receptor_radius_m: float,
+    ) -> _PairModel:
+        """The pair model of a lookup table and its near-source value (per kg NH3/yr)."""
         rose = None if wind_rose is None or wind_rose.is_isotropic else wind_rose
         w_max = 1.0 if rose is None else float(rose.weights.max())
         v = lu.value32.astype(np.float64)
@@ -73,7 +87,7 @@ class _PairModel:
         return cls(
             lookup=lu,
             s_near_m2=receptor_radius_m * receptor_radius_m,
-            k_near=kernel.disc_average(receptor_radius_m),
+            k_near=float(k_near),
             c2_m2=math.inf if cutoff_m is None else float(cutoff_m) ** 2,
             rose=rose,
             bound=suffix_max,
