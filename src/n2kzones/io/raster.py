@@ -214,9 +214,9 @@ def _check_role_range(values: np.ndarray, role: RasterRole, name: str, roles: Ma
     lo, hi = float(values.min()), float(values.max())
     p1, p50, p99 = (float(v) for v in np.percentile(values, [1, 50, 99]))
     whole = not _not_whole(values).any()
-    fits = [
+    fits = [  # the narrowest range first: the likeliest mix-up
         f"{r.description} in {r.unit} ({_range(r)})"
-        for k, r in roles.items()
+        for k, r in sorted(roles.items(), key=lambda kr: kr[1].plausible_max - kr[1].plausible_min)
         if k != name and r.plausible_min <= p1 and p99 <= r.plausible_max
         and (whole or not r.whole_numbers)
     ]
