@@ -35,13 +35,13 @@ GRASS = next(k for k, v in LANDUSES.items() if v == "grass")
 
 def write_raster(
     path: Path, values: np.ndarray, *, nodata: float | None = NODATA, dtype: str = "float32",
-    origin_m: tuple[float, float] = (X0, Y0),
+    origin_m: tuple[float, float] = (X0, Y0), crs: str = RD,
 ) -> Path:
-    """A single-band GeoTIFF in RD New, top-left corner at ``origin_m``, cells of CELL m."""
+    """A single-band GeoTIFF in ``crs``, top-left corner at ``origin_m``, cells of CELL m."""
     values = np.asarray(values, dtype=dtype)
     with rasterio.open(
         path, "w", driver="GTiff", height=values.shape[0], width=values.shape[1], count=1,
-        dtype=dtype, crs=RD, transform=from_origin(*origin_m, CELL, CELL), nodata=nodata,
+        dtype=dtype, crs=crs, transform=from_origin(*origin_m, CELL, CELL), nodata=nodata,
     ) as dst:
         dst.write(values, 1)
     return path
@@ -54,7 +54,11 @@ def cell_centre(row: int, col: int) -> tuple[float, float]:
 
 def receptors_at(cells: list[tuple[int, int]], habitat_codes: list[str]) -> gpd.GeoDataFrame:
     """Receptor points at the centres of ``cells``, with their habitat types."""
-    xy = [cell_centre(*c) for c in cells]
+    return receptors_xy([cell_centre(*c) for c in cells], habitat_codes)
+
+
+def receptors_xy(xy: list[tuple[float, float]], habitat_codes: list[str]) -> gpd.GeoDataFrame:
+    """Receptor points at ``xy`` (m, RD New), with their habitat types."""
     return gpd.GeoDataFrame(
         {"receptor_id": [f"R{i}" for i in range(len(xy))], "habitat_code": habitat_codes},
         geometry=gpd.points_from_xy([p[0] for p in xy], [p[1] for p in xy]), crs=RD,
@@ -301,3 +305,32 @@ def test_the_stage_with_an_all_forest_raster_gives_what_the_model_gives(
     write_raster(tif, forest_codes + 1, dtype="uint8", nodata=255, origin_m=origin)
     problems = stage_problems(cfg, "deposition")
     assert any("input changed" in p.reason and p.file == str(tif.resolve()) for p in problems)
+
+
+def test_a_landuse_raster_in_another_crs_keeps_whole_codes(sample_config, tmp_path) -> None:
+    """Reprojected by nearest neighbour (bilinear would blend 4 and 1 into fractions and be
+    refused): each receptor takes the code of the source cell it lies in."""
+    import pyproj
+
+    laea = "EPSG:3035"
+    to_laea = pyproj.Transformer.from_crs(RD, laea, always_xy=True)
+    ex, ey = to_laea.transform(X0, Y0)
+    block, n_blocks = 5, 4  # blocks of 5 x 5 cells of one code, 4 x 4 blocks
+    checker = np.add.outer(np.arange(n_blocks), np.arange(n_blocks)) % 2 == 0
+    blocks = np.where(checker, FOREST, GRASS)
+    origin = (float(np.round(ex, -2)), float(np.round(ey, -2)))
+    tif = write_raster(
+        tmp_path / "lu_laea.tif", np.kron(blocks, np.ones((block, block))), dtype="uint8",
+        nodata=255, origin_m=origin, crs=laea,
+    )
+    # receptors at the block centres, in RD New
+    centres = np.array([
+        (origin[0] + (j + 0.5) * block * CELL, origin[1] - (i + 0.5) * block * CELL)
+        for i in range(n_blocks) for j in range(n_blocks)
+    ])
+    rx, ry = pyproj.Transformer.from_crs(laea, RD, always_xy=True).transform(*centres.T)
+    receptors = receptors_xy(list(zip(rx, ry, strict=True)), ["H6230"] * len(centres))
+    got, run = classes(with_inputs(sample_config, receptor_landuse=tif), receptors)
+    want = [LANDUSES[int(blocks[i, j])] for i in range(n_blocks) for j in range(n_blocks)]
+    assert list(got["landuse"]) == want
+    assert run.extra["receptor_landuse_source"] == {"raster": len(centres), "habitat_mapping": 0}
