@@ -184,7 +184,7 @@ FALLBACK_DESCRIPTIONS = {
     "Inputs.farms": "Livestock farms (points): `farm_id`, animal counts or `emission_kg_nh3` (kg NH3/yr).",
     "Inputs.background_deposition": "Background deposition raster in mol N/ha/yr (e.g. RIVM GDN).",
     "LayerInput.path": "File or folder to read (GeoPackage, Shapefile, GeoJSON, GeoParquet, CSV, JSON folder).",
-    "RasterInput.path": "Raster file (GeoTIFF, ESRI ASCII grid) in mol N/ha/yr.",
+    "RasterInput.path": "Raster file (GeoTIFF, ESRI ASCII grid); what it holds and its unit: see the row above.",
     "RasterInput.assume_crs": "CRS for a raster that carries none (an .asc without .prj).",
     "Config.zones": "Zone rules: widths, the official list, inner part, extra layers.",
     "ZoneRules.quad_segs": "Buffer segments per quarter circle; default from parameters (16).",

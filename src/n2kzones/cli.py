@@ -168,7 +168,8 @@ def check(config: ConfigOpt = DEFAULT_CONFIG) -> None:
     """Validate a config file and show the resolved inputs."""
     cfg = _config(config)
     typer.echo(f"config {config} is valid; output folder {cfg.output_dir}")
-    for kind in ("areas", "habitats", "parcels", "farms", "background_deposition"):
+    for kind in ("areas", "habitats", "parcels", "farms", "background_deposition", "nh3_background",
+                 "receptor_landuse", "receptor_z0"):
         spec = getattr(cfg.inputs, kind)
         if spec is not None:
             typer.echo(f"  {kind:22s} {cfg.resolve(spec.path)}")

@@ -78,6 +78,21 @@ class Inputs(_Strict):
         None, description="NH3 air concentration in ug/m3 at the receptors, for [deposition] kernel = "
         "'ops_classes' (e.g. the GCN grid); without it the uniform value of the parameters is used.",
     )
+    receptor_landuse: RasterInput | None = Field(
+        None,
+        description="OPS/DEPAC land-use class of the receptors, whole numbers 1-9 (1 grass, "
+        "2 arable, 3 permanent crops, 4 coniferous forest, 5 deciduous forest, 6 water, 7 urban, "
+        "8 heath and other nature, 9 bare soil), for [deposition] kernel = 'ops_classes'. Where "
+        "it has no data, or a receptor lies outside it, the class of the receptor's habitat type "
+        "([parameters.receptor_classes]) is used, counted in the manifest.",
+    )
+    receptor_z0: RasterInput | None = Field(
+        None,
+        description="Roughness length z0 in m at the receptors, for [deposition] kernel = "
+        "'ops_classes'. Where it has no data, or a receptor lies outside it, the z0 of the "
+        "receptor's land use ([parameters.receptor_classes.z0_m]) is used, counted in the "
+        "manifest.",
+    )
 
     @model_validator(mode="after")
     def _known_presets(self) -> Inputs:

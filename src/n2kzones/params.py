@@ -96,6 +96,7 @@ class RasterRole(_Strict):
     plausible_max: float
     nodata_sentinels: list[float] = Field(default_factory=list)
     zero_is_nodata: bool = False
+    whole_numbers: bool = Field(False, description="Values are class codes: a fraction is refused.")
 
     @field_validator("plausible_max")
     @classmethod

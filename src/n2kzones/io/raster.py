@@ -54,14 +54,22 @@ class Raster:
         out[ok] = self.values[row[ok], col[ok]]
         return out
 
-    def onto(self, transform: Affine, shape: tuple[int, int], crs: str) -> np.ndarray:
-        """Resample (bilinear) onto another grid; NaN where there is no data."""
+    def onto(
+        self,
+        transform: Affine,
+        shape: tuple[int, int],
+        crs: str,
+        *,
+        resampling: Resampling = Resampling.bilinear,
+    ) -> np.ndarray:
+        """Resample onto another grid (bilinear; ``Resampling.nearest`` keeps class codes whole);
+        NaN where there is no data."""
         dst = np.full(shape, np.nan, dtype="float64")
         reproject(
             self.values.astype("float64"), dst,
             src_transform=self.transform, src_crs=self.crs, src_nodata=np.nan,
             dst_transform=transform, dst_crs=CRS.from_user_input(crs), dst_nodata=np.nan,
-            resampling=Resampling.bilinear,
+            resampling=resampling,
         )
         return dst
 
@@ -86,6 +94,8 @@ def read_raster(
         holding a sentinel (-9999, -3.4e38, 0 where impossible) are taken as no data even
         without a nodata tag (counted, logged); values outside the role's plausible range
         are refused, naming the roles (``roles``) whose range they fit: the likely mix-up.
+        A role of class codes (``whole_numbers``) also refuses fractions, and is reprojected
+        by nearest neighbour (bilinear elsewhere).
     margin_deg
         Refuse a raster whose bounds lie outside the area of use of its CRS by more.
     setting
@@ -131,7 +141,11 @@ def read_raster(
         height, width = values.shape
         bounds = rasterio.transform.array_bounds(height, width, transform)
         dst_transform, w, h = calculate_default_transform(src_crs, crs, width, height, *bounds)
-        raster = Raster(raster.onto(dst_transform, (h, w), crs), dst_transform, CRS.from_user_input(crs), str(path), tuple(notes))
+        how = Resampling.nearest if role is not None and role.whole_numbers else Resampling.bilinear
+        raster = Raster(
+            raster.onto(dst_transform, (h, w), crs, resampling=how), dst_transform,
+            CRS.from_user_input(crs), str(path), tuple(notes),
+        )
         if margin_deg is not None:
             from n2kzones.io.validate import check_area_of_use
 
@@ -179,26 +193,44 @@ def _sniff_nodata(values: np.ndarray, role: RasterRole, tagged: float | None, pa
     return out, notes
 
 
+def _not_whole(values: np.ndarray) -> np.ndarray:
+    """Cells whose value is not a whole number (beyond float32 rounding)."""
+    return np.abs(values - np.rint(values)) > 1e-6 * np.maximum(1.0, np.abs(values))
+
+
+def _range(role: RasterRole) -> str:
+    """A role's plausible values as text: ``1..9, whole numbers``."""
+    whole = ", whole numbers" if role.whole_numbers else ""
+    return f"{role.plausible_min:g}..{role.plausible_max:g}{whole}"
+
+
 def _check_role_range(values: np.ndarray, role: RasterRole, name: str, roles: Mapping[str, RasterRole], path: Path, setting: str) -> None:
-    lo, hi = float(values.min()), float(values.max())
-    if lo >= role.plausible_min and hi <= role.plausible_max:
+    """Refuse values outside ``role``'s plausible range (or fractions for class codes),
+    naming the other ``roles`` whose range (and kind) the values fit."""
+    fraction = _not_whole(values) if role.whole_numbers else np.zeros(values.shape, bool)
+    bad = (values < role.plausible_min) | (values > role.plausible_max) | fraction
+    if not bad.any():
         return
+    lo, hi = float(values.min()), float(values.max())
     p1, p50, p99 = (float(v) for v in np.percentile(values, [1, 50, 99]))
-    outside = int(np.count_nonzero((values < role.plausible_min) | (values > role.plausible_max)))
-    fits = [
-        f"{r.description} in {r.unit} ({r.plausible_min:g}..{r.plausible_max:g})"
-        for k, r in roles.items()
+    whole = not _not_whole(values).any()
+    fits = [  # the narrowest range first: the likeliest mix-up
+        f"{r.description} in {r.unit} ({_range(r)})"
+        for k, r in sorted(roles.items(), key=lambda kr: kr[1].plausible_max - kr[1].plausible_min)
         if k != name and r.plausible_min <= p1 and p99 <= r.plausible_max
+        and (whole or not r.whole_numbers)
     ]
     hint = (
         f" Its values fit {' or '.join(fits)}: is this the wrong grid, or in another unit?"
         if fits else " Check the grid's unit and that it is the right grid."
     )
+    n_bad, n_fraction = int(np.count_nonzero(bad)), int(np.count_nonzero(fraction))
+    fractions = f" ({n_fraction} are not whole numbers)" if n_fraction else ""
     raise InputError(
         f"{path} ({setting}) should hold {role.description} in {role.unit} "
-        f"(plausible {role.plausible_min:g}..{role.plausible_max:g}), but {outside} of {values.size} cells "
-        f"lie outside that (values {lo:.4g}..{hi:.4g}, median {p50:.4g}).{hint} If these values are "
-        f"real, widen [parameters.raster_roles.{name}]"
+        f"(plausible {_range(role)}), but {n_bad} of {values.size} cells lie outside that"
+        f"{fractions} (values {lo:.4g}..{hi:.4g}, median {p50:.4g}).{hint} "
+        f"If these values are real, widen [parameters.raster_roles.{name}]"
     )
 
 

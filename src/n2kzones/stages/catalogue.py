@@ -112,7 +112,7 @@ CONFIG_KEYS: dict[str, tuple[str, ...]] = {
     "zones": ("project.crs", "inputs.areas", "zones", "parameters"),
     "overlay": ("project.crs", "inputs.parcels", "inputs.farms", "compute.pieces_in_geopackage", "parameters"),
     "deposition": ("project.crs", "inputs.habitats", "inputs.background_deposition", "inputs.nh3_background",
-                   "deposition", "parameters"),
+                   "inputs.receptor_landuse", "inputs.receptor_z0", "deposition", "parameters"),
     "rko": ("project.crs", "deposition", "rko", "parameters"),
     "select": ("deposition", "selection", "zones.overrides", "zones.overrides_csv", "zones.default_width_m",
                "parameters"),

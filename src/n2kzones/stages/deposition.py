@@ -21,7 +21,7 @@ import pandas as pd
 from n2kzones.compute import Backend, open_backend
 from n2kzones.config import Config
 from n2kzones.deposition import GridSpec, RadialKernel
-from n2kzones.deposition.classes import SourceTerms, node_weights
+from n2kzones.deposition.classes import LANDUSES, SourceTerms, node_weights
 from n2kzones.deposition.model import DepositionModel
 from n2kzones.deposition.receptors import hexagon_receptors
 from n2kzones.deposition.tiles import GridInputs, grid_tile, sensitive_habitats
@@ -43,6 +43,9 @@ def farm_groups(farms: pd.DataFrame) -> np.ndarray:
     """Group index per farm: 0 inside a zone, 1 outside every zone."""
     return np.where(farms["zone_key"].fillna("").to_numpy() != "", 0, 1).astype(np.int64)
 
+
+#: The ``[inputs]`` rasters only the class-aware model reads (receptor classes).
+CLASS_INPUTS = ("nh3_background", "receptor_landuse", "receptor_z0")
 
 #: Raster name (as :func:`grid_tile` returns it) -> catalogue key of its GeoTIFF.
 RASTERS = {"deposition_farms": "deposition_farms_tif", "deposition_total": "deposition_total_tif", "exceedance": "exceedance_tif"}
@@ -77,27 +80,131 @@ def run_deposition(cfg: Config, *, backend: Backend | None = None) -> dict[str, 
         return _deposition(run, backend)
 
 
+def _landuse_from_raster(run: StageRun, x_m: np.ndarray, y_m: np.ndarray) -> np.ndarray:
+    """OPS/DEPAC class name of ``[inputs.receptor_landuse]`` at each point (m, working CRS);
+    ``""`` where the raster has no data or the point lies outside it.
+
+    Raises
+    ------
+    InputError
+        A code at a point that is no OPS/DEPAC class (possible only where
+        ``[parameters.raster_roles.landuse_class]`` was widened).
+    """
+    value = run.read_raster("receptor_landuse", role="landuse_class").sample(x_m, y_m)
+    has = np.isfinite(value)
+    bad = has & ~np.isin(value, np.array(list(LANDUSES), float))
+    if bad.any():
+        path = run.cfg.resolve(run.cfg.inputs.receptor_landuse.path)  # type: ignore[union-attr]
+        codes = sorted({float(v) for v in value[bad]})[:5]
+        known = ", ".join(f"{k} {v}" for k, v in LANDUSES.items())
+        raise InputError(
+            f"the land-use raster {path} has codes {codes} at {int(bad.sum())} receptors that are "
+            f"no OPS/DEPAC class ({known}); recode them, or set them to the raster's nodata "
+            "value to use the habitat-type mapping there"
+        )
+    out = np.full(len(value), "", dtype=object)
+    out[has] = [LANDUSES[int(v)] for v in value[has]]
+    return out
+
+
+def _z0_from_raster(run: StageRun, x_m: np.ndarray, y_m: np.ndarray) -> np.ndarray:
+    """z0 (m) of ``[inputs.receptor_z0]`` at each point (m, working CRS); NaN where the raster
+    has no data or the point lies outside it.
+
+    Raises
+    ------
+    InputError
+        A z0 <= 0 m at a point (possible only where ``[parameters.raster_roles.z0]`` was widened).
+    """
+    z0 = run.read_raster("receptor_z0", role="z0").sample(x_m, y_m)
+    bad = np.isfinite(z0) & (z0 <= 0)
+    if bad.any():
+        path = run.cfg.resolve(run.cfg.inputs.receptor_z0.path)  # type: ignore[union-attr]
+        raise InputError(
+            f"the z0 raster {path} has values <= 0 m at {int(bad.sum())} receptors; a roughness "
+            "length is > 0 m: fix those cells, or set them to the raster's nodata value to use "
+            "the z0 of the land use there"
+        )
+    return z0
+
+
 def receptor_classes(run: StageRun, receptors: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-    """Receptors with ``landuse`` (OPS class of their habitat type), ``z0_m`` and
-    ``nh3_bg_ug_m3`` (from ``[inputs.nh3_background]``, else the uniform parameter)."""
-    rc = run.cfg.params.receptor_classes
+    """Receptors with their class for the class-aware model.
+
+    Parameters
+    ----------
+    run
+        The deposition stage's run: its config names the optional rasters, and its ``extra``
+        (the manifest) receives the counts.
+    receptors
+        Receptor points with ``habitat_code``, in the working CRS.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        ``receptors`` with ``landuse`` (OPS/DEPAC class name), ``z0_m`` (m) and
+        ``nh3_bg_ug_m3`` (ug/m3). The land use is the class code of
+        ``[inputs.receptor_landuse]`` at the receptor, else (no such raster, no data there,
+        or the receptor outside it) the class of its habitat type by prefix
+        (``[receptor_classes]`` of the parameters). z0 is ``[inputs.receptor_z0]`` there,
+        else the z0 of the land use (``[receptor_classes.z0_m]``). NH3 is
+        ``[inputs.nh3_background]`` there, else the uniform parameter. How many receptors
+        took each from which source goes to the log and to the manifest
+        (``receptor_landuse_source``, ``receptor_z0_source``).
+
+    Raises
+    ------
+    InputError
+        A land-use code that is no OPS/DEPAC class, a z0 <= 0, a land use without a z0 in the
+        parameters, or an NH3 raster without a value > 0 at a receptor.
+    """
+    cfg = run.cfg
+    rc = cfg.params.receptor_classes
+    n = len(receptors)
+    x, y = receptors.geometry.x.to_numpy(), receptors.geometry.y.to_numpy()
     codes = receptors["habitat_code"].astype(str)
-    landuse = codes.map({c: rc.landuse_of(c) for c in codes.unique()})
-    unknown = sorted(set(landuse) - set(rc.z0_m))
+    landuse = codes.map({c: rc.landuse_of(c) for c in codes.unique()}).to_numpy(object)
+    if cfg.inputs.receptor_landuse is not None:
+        from_raster = _landuse_from_raster(run, x, y)
+        has = from_raster != ""
+        landuse[has] = from_raster[has]
+        if not has.all():
+            log.warning(
+                "receptor land use: %d of %d receptors have no value in %s (no data there, or "
+                "outside it): the class of their habitat type is used",
+                n - int(has.sum()), n, cfg.inputs.receptor_landuse.path.name,
+            )
+    else:
+        has = np.zeros(n, bool)
+    n_raster = int(has.sum())
+    run.extra["receptor_landuse_source"] = {"raster": n_raster, "habitat_mapping": n - n_raster}
+    z0 = _z0_from_raster(run, x, y) if cfg.inputs.receptor_z0 is not None else np.full(n, np.nan)
+    from_table = np.isnan(z0)
+    unknown = sorted(set(landuse[from_table]) - set(rc.z0_m))
     if unknown:
         raise InputError(f"no z0 for receptor land use {unknown}: add it to [parameters.receptor_classes.z0_m]")
-    if run.cfg.inputs.nh3_background is not None:
-        nh3 = run.read_raster("nh3_background", role="nh3_concentration").sample(receptors.geometry.x.to_numpy(), receptors.geometry.y.to_numpy())
+    z0[from_table] = [rc.z0_m[lu] for lu in landuse[from_table]]
+    if cfg.inputs.receptor_z0 is not None and from_table.any():
+        log.warning(
+            "receptor z0: %d of %d receptors have no value in %s (no data there, or outside it): "
+            "the z0 of their land use is used",
+            int(from_table.sum()), n, cfg.inputs.receptor_z0.path.name,
+        )
+    n_table = int(from_table.sum())
+    run.extra["receptor_z0_source"] = {"raster": n - n_table, "landuse_table": n_table}
+    if cfg.inputs.nh3_background is not None:
+        nh3 = run.read_raster("nh3_background", role="nh3_concentration").sample(x, y)
         bad = ~np.isfinite(nh3) | (nh3 <= 0)
         if bad.any():
             raise InputError(
-                f"the NH3 background raster {run.cfg.resolve(run.cfg.inputs.nh3_background.path)} has no value > 0 "
-                f"at {int(bad.sum())} of {len(receptors)} receptors; extend it to all habitat"
+                f"the NH3 background raster {cfg.resolve(cfg.inputs.nh3_background.path)} has no "
+                f"value > 0 at {int(bad.sum())} of {n} receptors; extend it to all habitat"
             )
     else:
-        nh3 = np.full(len(receptors), rc.nh3_background_ug_m3)
-    run.extra["receptor_landuse_counts"] = {k: int(v) for k, v in landuse.value_counts().sort_index().items()}
-    return receptors.assign(landuse=landuse.to_numpy(), z0_m=landuse.map(rc.z0_m).to_numpy(float), nh3_bg_ug_m3=nh3)
+        nh3 = np.full(n, rc.nh3_background_ug_m3)
+    counts = pd.Series(landuse).value_counts().sort_index()
+    run.extra["receptor_landuse_counts"] = {k: int(v) for k, v in counts.items()}
+    return receptors.assign(landuse=landuse, z0_m=z0, nh3_bg_ug_m3=nh3)
 
 
 def grid_kernels(cfg: Config, model: DepositionModel, farms: pd.DataFrame) -> list[tuple[RadialKernel, np.ndarray, np.ndarray]]:
@@ -147,6 +254,11 @@ def _deposition(run: StageRun, backend: Backend) -> dict[str, pd.DataFrame]:
     receptors = hexagon_receptors(habitats, not_sensitive_from_mol_ha=params.kdw.not_sensitive_from_mol_ha, hexagon_ha=d.hexagon_ha)
     if model.classes is not None:
         receptors = receptor_classes(run, receptors)
+    elif unused := [k for k in CLASS_INPUTS if getattr(cfg.inputs, k) is not None]:
+        log.warning(
+            "[inputs] %s: used only with [deposition] kernel = 'ops_classes'; not read",
+            ", ".join(unused),
+        )
     sx, sy = farms.geometry.x.to_numpy(), farms.geometry.y.to_numpy()
     emission = farms["emission_kg_nh3"].to_numpy(float)
     groups = farm_groups(farms)

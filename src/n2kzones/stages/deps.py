@@ -35,7 +35,8 @@ from n2kzones.stages.manifest import config_section, input_files, read_manifest
 STAGE_INPUTS: dict[str, tuple[str, ...]] = {
     "zones": ("inputs.areas", "zones.overrides_csv", "zones.extra_layers."),
     "overlay": ("inputs.parcels", "inputs.farms"),
-    "deposition": ("inputs.habitats", "inputs.background_deposition", "inputs.nh3_background", "deposition."),
+    "deposition": ("inputs.habitats", "inputs.background_deposition", "inputs.nh3_background",
+                   "inputs.receptor_landuse", "inputs.receptor_z0", "deposition."),
     "rko": ("deposition.", "rko.projects"),
     "select": ("deposition.", "zones.overrides_csv"),
     "scenario": ("deposition.", "scenarios."),

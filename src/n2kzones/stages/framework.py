@@ -48,6 +48,12 @@ from n2kzones.stages.manifest import (
 
 log = logging.getLogger(__name__)
 
+#: The ``[inputs]`` the config may name (layers and rasters), as :func:`input_paths` lists them.
+INPUT_KINDS = (
+    "areas", "habitats", "parcels", "farms", "background_deposition", "nh3_background",
+    "receptor_landuse", "receptor_z0",
+)
+
 
 @dataclass
 class StageRun:
@@ -172,7 +178,7 @@ def check_paths(cfg: Config) -> None:
 def input_paths(cfg: Config) -> dict[str, Path]:
     """Every input file or folder the config names (layers, rasters, tables, kernels)."""
     out: dict[str, Path] = {}
-    for kind in ("areas", "habitats", "parcels", "farms", "background_deposition", "nh3_background"):
+    for kind in INPUT_KINDS:
         spec = getattr(cfg.inputs, kind)
         if spec is not None:
             out[f"inputs.{kind}"] = cfg.resolve(spec.path)
