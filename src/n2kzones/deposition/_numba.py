@@ -36,8 +36,8 @@ functions):
         weight); pairs with ``s > c2`` (squared cut-off) contribute nothing.
     ``rose = (packed, dir_steps)`` or ``None`` (isotropic)
         Wind-rose weight by the direction lookup of
-        :meth:`n2kzones.deposition.kernel.WindRose.weight_dxdy`: pseudo-angle per quadrant
-        and one packed table of the weight (float32 start value and step, as the kernel
+        :meth:`n2kzones.deposition.kernel.WindRose.weight_dxdy`: a pseudo-angle round the
+        circle and one packed table of the weight (float32 start value and step, as the kernel
         table), so one memory gather per pair; no ``atan2``.
 ``cells = (c, x0, y0, h, ncx, ncy, start)``
     Cell list for a cut-off ``c`` (m): sources are pre-sorted by square cells of side ``h``
@@ -141,19 +141,10 @@ def _rose_weight(dx, dy, rose):
     """
     packed, dir_steps = rose
     u = dx / max(abs(dx) + abs(dy), TINY)
-    if dy < 0.0:
-        if u >= 0.0:
-            t, quad = 1.0 - u, 1
-        else:
-            t, quad = -u, 2
-    elif u >= 0.0:
-        t, quad = u, 0
-    else:
-        t, quad = 1.0 + u, 3
-    x = t * dir_steps
+    p = 2.0 - u if dy < 0.0 else (4.0 + u if u < 0.0 else u)
+    x = p * dir_steps
     i = np.int32(x)  # int32: AVX2 converts those in vectors (int64 it cannot)
-    j = np.uint32(i + quad * (np.int32(dir_steps) + 1))
-    value, step = _unpack(packed[j])
+    value, step = _unpack(packed[np.uint32(i)])
     return value + (x - np.float64(i)) * step
 
 
@@ -368,3 +359,63 @@ def near_field_correction(src, grid, img, pair, out):
                         wx = fx if b == 1 else 1.0 - fx
                         approx += wy * wx * img[di, dj]
                 out[g, i, jj] += e * (exact - approx)
+
+
+@ngjit
+def near_field_correction_classes(src, grid, imgs, pairs, cell_key, cell_w, out):
+    """:func:`near_field_correction` for a grid whose cells have their own class blend.
+
+    A cell ``(i, j)`` of the grid takes ``sum_q cell_w[q, i, j] * kernel[cell_key[q, i, j]]``
+    (``cell_key`` -1: no term); ``imgs[k]`` is kernel ``k``'s image and ``pairs = (luts,
+    nears, rose)`` its lookup table row and near-source value (as in :func:`gather`). For
+    the cells near each source, adds ``e * w * (exact_k - CIC_k)`` per term.
+    """
+    xs, ys, es, gs = src
+    x_min, y_max, cell, n_rows, n_cols, radius_cells = grid
+    luts, nears, rose = pairs
+    table, shift, base, lowmask, scale, s_lo, s_hi = luts
+    s_near, k_near, c2 = nears
+    hr = (imgs.shape[1] - 1) // 2
+    hc = (imgs.shape[2] - 1) // 2
+    for j in range(xs.shape[0]):
+        e = es[j]
+        if e == 0.0:
+            continue
+        col_f = (xs[j] - x_min) / cell - 0.5
+        row_f = (y_max - ys[j]) / cell - 0.5
+        c0 = int(math.floor(col_f))
+        r0 = int(math.floor(row_f))
+        fx = col_f - c0
+        fy = row_f - r0
+        i_lo = max(r0 - radius_cells, 0)
+        i_hi = min(r0 + 1 + radius_cells, n_rows - 1)
+        j_lo = max(c0 - radius_cells, 0)
+        j_hi = min(c0 + 1 + radius_cells, n_cols - 1)
+        g = gs[j]
+        for i in range(i_lo, i_hi + 1):
+            yc = y_max - (i + 0.5) * cell
+            for jj in range(j_lo, j_hi + 1):
+                xc = x_min + (jj + 0.5) * cell
+                for q in range(cell_key.shape[0]):
+                    t = cell_key[q, i, jj]
+                    if t < 0:
+                        continue
+                    pair = (
+                        (table[t], shift, base, lowmask, scale, s_lo, s_hi),
+                        (s_near, k_near[t], c2),
+                        rose,
+                    )
+                    exact = pair_value(xc - xs[j], yc - ys[j], pair)
+                    approx = 0.0
+                    for a in range(2):
+                        di = i - (r0 + a) + hr
+                        if di < 0 or di > 2 * hr:
+                            continue
+                        wy = fy if a == 1 else 1.0 - fy
+                        for b in range(2):
+                            dj = jj - (c0 + b) + hc
+                            if dj < 0 or dj > 2 * hc:
+                                continue
+                            wx = fx if b == 1 else 1.0 - fx
+                            approx += wy * wx * imgs[t, di, dj]
+                    out[g, i, jj] += e * cell_w[q, i, jj] * (exact - approx)

@@ -310,8 +310,12 @@ def class_deposition_at_points(
     engine: str = "numba",
     receptor_radius_m: float | None = None,
     parallel: bool = True,
+    cell_m: float | None = None,
 ) -> np.ndarray:
     """Class-aware deposition in mol N/ha/yr at receptors (see the module docstring).
+
+    ``cell_m``: the receptors are the centres of grid cells of that side (m); pairs closer
+    than half a cell take the blend's cell average (as the radial grid does), not the disc.
 
     Per height node (ascending) one direct sum over that node's source terms, every receptor
     with its own blend, all tables made for the same lookup range: a receptor's value
@@ -334,9 +338,14 @@ def class_deposition_at_points(
     out = np.zeros((ng or 1, rx.size))
     if sx.size == 0 or rx.size == 0:
         return out if ng is not None else out[0]
-    radius = HECTARE_DISC_RADIUS_M if receptor_radius_m is None else float(receptor_radius_m)
+    if cell_m is not None:
+        radius = float(cell_m) / 2.0
+        near_value = lambda k: k.cell_average(float(cell_m))  # noqa: E731
+    else:
+        radius = HECTARE_DISC_RADIUS_M if receptor_radius_m is None else float(receptor_radius_m)
+        near_value = lambda k: k.disc_average(radius)  # noqa: E731
     rng = lookup_range_m if lookup_range_m is not None else max_pair_distance_m(sx, sy, rx, ry)
-    blender = Blender(table, lookup_distance_m(rx, ry, sx, sy, rng, cutoff_m), lambda k: k.disc_average(radius))
+    blender = Blender(table, lookup_distance_m(rx, ry, sx, sy, rng, cutoff_m), near_value)
     blend_of, first = receptor_blends(receptors)
     by_blend = np.argsort(blend_of, kind="stable")
     starts = range(0, first.size, BLENDS_PER_CALL)

@@ -34,12 +34,13 @@ from __future__ import annotations
 
 import logging
 import math
+from dataclasses import dataclass
 
 import numpy as np
 import scipy.fft
 
 from n2kzones.deposition import _numba
-from n2kzones.deposition.kernel import KernelLookup, RadialKernel, WindRose
+from n2kzones.deposition.kernel import KernelLookup, LookupStack, RadialKernel, WindRose
 from n2kzones.errors import InputError
 from n2kzones.io.grid import GridSpec
 
@@ -135,6 +136,68 @@ def splat_cic(
     return rasters, inside
 
 
+@dataclass(frozen=True)
+class FFTLayout:
+    """Pad, kernel half-sizes and circular transform size of one FFT grid (cells)."""
+
+    pad_cells: int
+    half_rows: int
+    half_cols: int
+    n_rows: int
+    n_cols: int
+
+    @classmethod
+    def of(cls, grid: GridSpec, pad_m: float, cutoff_m: float | None) -> FFTLayout:
+        cell = grid.cell_m
+        # one extra cell so that sources between the outer cell centres and the edge can splat
+        pad_cells = (math.ceil(pad_m / cell - 1e-9) if pad_m > 0 else 0) + 1
+        if cutoff_m is not None:
+            half_r = half_c = math.ceil(cutoff_m / cell - 1e-9)
+        else:
+            half_r, half_c = grid.n_rows - 1 + pad_cells, grid.n_cols - 1 + pad_cells
+        n_r, n_c = fft_shape(grid, pad_cells, half_r, half_c)
+        return cls(pad_cells, half_r, half_c, n_r, n_c)
+
+    def lookup_distance_m(self, cell_m: float, near_cells: int) -> float:
+        """Distance (m) the lookup tables of the kernel images and the near field cover."""
+        return math.hypot(self.half_rows + near_cells + 2, self.half_cols + near_cells + 2) * cell_m
+
+    def crop(self, conv: np.ndarray, grid: GridSpec) -> np.ndarray:
+        r0, c0 = self.pad_cells + self.half_rows, self.pad_cells + self.half_cols
+        return conv[r0 : r0 + grid.n_rows, c0 : c0 + grid.n_cols]
+
+
+def _splat_checked(
+    xs: np.ndarray,
+    ys: np.ndarray,
+    es: np.ndarray,
+    gs: np.ndarray,
+    n_groups: int,
+    grid: GridSpec,
+    layout: FFTLayout,
+    cutoff_m: float | None,
+    outside_sources: str,
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`splat_cic`, with sources outside the padded raster skipped (with a cut-off),
+    refused or dropped with a warning (see the module docstring)."""
+    rasters, inside = splat_cic(xs, ys, es, gs, n_groups, grid, layout.pad_cells)
+    n_out = int((~inside).sum())
+    if n_out:
+        kg = float(es[~inside].sum())
+        reach = (layout.pad_cells - 0.5) * grid.cell_m
+        if cutoff_m is not None:
+            logger.debug("%d sources farther than the %g m cut-off from the grid were skipped", n_out, cutoff_m)
+        elif outside_sources == "raise":
+            raise InputError(
+                f"{n_out} sources ({kg:.6g} kg NH3/yr) lie more than {reach:g} m outside the grid; "
+                "the FFT path cannot place them. Pass cutoff_m=..., a larger fft_pad_m=..., "
+                "outside_sources='drop' to leave them out, or use method='direct'"
+            )
+        else:
+            logger.warning("FFT path: dropped %d sources (%.6g kg NH3/yr) more than %g m outside the grid", n_out, kg, reach)
+    return rasters, inside
+
+
 def deposition_fft(
     source_x_m: np.ndarray,
     source_y_m: np.ndarray,
@@ -156,56 +219,27 @@ def deposition_fft(
     Inputs are already validated by :func:`n2kzones.deposition.engine.deposition_on_grid`.
     """
     cell = grid.cell_m
-    # one extra cell so that sources between the outer cell centres and the edge can splat
-    pad_cells = (math.ceil(pad_m / cell - 1e-9) if pad_m > 0 else 0) + 1
-    if cutoff_m is not None:
-        half_r = half_c = math.ceil(cutoff_m / cell - 1e-9)
-    else:
-        half_r, half_c = grid.n_rows - 1 + pad_cells, grid.n_cols - 1 + pad_cells
-    n_r, n_c = fft_shape(grid, pad_cells, half_r, half_c)
+    lay = FFTLayout.of(grid, pad_m, cutoff_m)
+    half_r, half_c, n_r, n_c = lay.half_rows, lay.half_cols, lay.n_rows, lay.n_cols
     grid.check_memory(
         FFT_BYTES_PER_CELL + FFT_BYTES_PER_CELL_PER_GROUP * n_groups,
         memory_budget_gib=memory_budget_gib,
         n_cells=n_r * n_c,
         what=f"FFT deposition ({n_r} x {n_c} padded transform)",
     )
-    rasters, inside = splat_cic(
-        source_x_m, source_y_m, emission_kg_nh3, groups, n_groups, grid, pad_cells
+    rasters, inside = _splat_checked(
+        source_x_m, source_y_m, emission_kg_nh3, groups, n_groups, grid, lay, cutoff_m, outside_sources
     )
-    n_out = int((~inside).sum())
-    if n_out:
-        kg = float(emission_kg_nh3[~inside].sum())
-        if cutoff_m is not None:
-            logger.debug(
-                "%d sources farther than the %g m cut-off from the grid were skipped",
-                n_out,
-                cutoff_m,
-            )
-        elif outside_sources == "raise":
-            raise InputError(
-                f"{n_out} sources ({kg:.6g} kg NH3/yr) lie more than "
-                f"{(pad_cells - 0.5) * cell:g} m outside the grid; "
-                "the FFT path cannot place them. Pass cutoff_m=..., a larger fft_pad_m=..., "
-                "outside_sources='drop' to leave them out, or use method='direct'"
-            )
-        else:
-            logger.warning(
-                "FFT path: dropped %d sources (%.6g kg NH3/yr) more than %g m outside the grid",
-                n_out,
-                kg,
-                (pad_cells - 0.5) * cell,
-            )
-    lu = kernel.lookup(math.hypot(half_r + near_cells + 2, half_c + near_cells + 2) * cell)
+    lu = kernel.lookup(lay.lookup_distance_m(cell, near_cells))
     rose = None if wind_rose is None or wind_rose.is_isotropic else wind_rose
     img = kernel_image(kernel, cell, half_r, half_c, wind_rose=rose, cutoff_m=cutoff_m, lookup=lu)
     k_hat = scipy.fft.rfft2(img, s=(n_r, n_c), workers=-1)
     out = np.empty((n_groups, grid.n_rows, grid.n_cols))
-    r0, c0 = pad_cells + half_r, pad_cells + half_c
     for g in range(n_groups):
         conv = scipy.fft.irfft2(
             scipy.fft.rfft2(rasters[g], s=(n_r, n_c), workers=-1) * k_hat, s=(n_r, n_c), workers=-1
         )
-        out[g] = conv[r0 : r0 + grid.n_rows, c0 : c0 + grid.n_cols]
+        out[g] = lay.crop(conv, grid)
     if near_cells > 0:
         k_near = kernel.cell_average(cell)
         c2 = math.inf if cutoff_m is None else float(cutoff_m) ** 2
@@ -220,5 +254,156 @@ def deposition_fft(
             ),
             out,
         )
+    np.maximum(out, 0.0, out=out)
+    return out
+
+
+#: Largest relative error of the basis images of the class-aware FFT grid against each
+#: corner kernel's image, beyond the near field (:func:`image_basis`): a quarter of the FFT
+#: path's own p99 tolerance (2 %).
+CLASS_FFT_RANK_TOL = 0.005
+
+
+def image_basis(images: np.ndarray, rel_tol: float, near_cells: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """A few basis images and coefficients that give every image to ``rel_tol`` (relative).
+
+    ``images`` (shape ``(n, rows, cols)``, >= 0, centred) are the kernel images of one FFT
+    grid. With ``g`` their per-pixel geometric mean over the images (0 where any image is
+    0), the matrix ``images / g`` is reduced by a singular value decomposition to the
+    smallest rank ``R`` whose largest relative pixel error is at most ``rel_tol`` on the
+    pixels more than ``near_cells + 1`` rows or columns from the centre (nearer pixels are
+    replaced by the exact near field of the FFT path, so their error cancels); the basis
+    images are ``g * V_k`` and ``images ~ coef @ basis``. Relative weighting keeps the far
+    field (four orders of magnitude below the near field at 25 km) as accurate as the peak.
+
+    Returns ``(basis, coef)`` with shapes ``(R, rows, cols)`` and ``(n, R)``.
+    """
+    n, rows, cols = images.shape
+    flat = images.reshape(n, -1)
+    pos = (flat > 0).all(axis=0)
+    g = np.zeros(flat.shape[1])
+    g[pos] = np.exp(np.log(flat[:, pos]).mean(axis=0))
+    q = flat[:, pos] / g[pos]
+    di = np.abs(np.arange(rows) - (rows - 1) // 2)[:, None]
+    dj = np.abs(np.arange(cols) - (cols - 1) // 2)[None, :]
+    far = (np.maximum(di, dj) > near_cells + 1).ravel()[pos]
+    u, sv, vt = np.linalg.svd(q, full_matrices=False)
+    for rank in range(1, n + 1):
+        approx = (u[:, :rank] * sv[:rank]) @ vt[:rank][:, far]
+        if not far.any() or np.abs(approx / q[:, far] - 1.0).max() <= rel_tol:
+            break
+    basis = np.zeros((rank, flat.shape[1]))
+    basis[:, pos] = vt[:rank] * g[pos]
+    return basis.reshape(rank, *images.shape[1:]), u[:, :rank] * sv[:rank]
+
+
+def deposition_fft_classes(
+    source_x_m: np.ndarray,
+    source_y_m: np.ndarray,
+    emission_kg_nh3: np.ndarray,
+    groups: np.ndarray,
+    n_groups: int,
+    classes: tuple,
+    grid: GridSpec,
+    *,
+    wind_rose: WindRose | None,
+    cutoff_m: float | None,
+    pad_m: float,
+    outside_sources: str,
+    memory_budget_gib: float,
+    near_cells: int = 3,
+    rank_tol: float | None = None,
+) -> np.ndarray:
+    """Class-aware deposition (mol N/ha/yr) on ``grid`` by FFT, ``(n_groups, n_rows, n_cols)``.
+
+    ``classes = (table, sources, cells)``: the :class:`~n2kzones.deposition.classes.
+    KernelTable`, the sources' height terms (:class:`~.classes.SourceTerms`) and every cell's
+    class (:class:`~.classes.ReceptorTerms`, cells row-major). A cell's value is its blend
+    ``sum_corners w * K_corner``, so by linearity the grid is, per source height node, one
+    convolution of that node's emission raster with each corner kernel some cell uses, each
+    weighted per cell by that corner's weight there. The corner kernels' images are first
+    reduced to a few basis images (:func:`image_basis`, relative error at most ``rank_tol``,
+    default :data:`CLASS_FFT_RANK_TOL`), so a node costs one emission transform plus one
+    kernel transform and one inverse transform per basis image, and per cell the weights
+    ``sum_corners w * coefficient``. The near field (as :func:`deposition_fft`) replaces what
+    the transforms gave near each source by the exact pair value of each corner kernel, so
+    the reduction errs only beyond ``near_cells`` cells.
+    """
+    rank_tol = CLASS_FFT_RANK_TOL if rank_tol is None else float(rank_tol)
+    table, src_terms, cells = classes
+    cell = grid.cell_m
+    lay = FFTLayout.of(grid, pad_m, cutoff_m)
+    n_r, n_c = lay.n_rows, lay.n_cols
+    grid.check_memory(
+        FFT_BYTES_PER_CELL + FFT_BYTES_PER_CELL_PER_GROUP * n_groups + 8.0 * n_groups,
+        memory_budget_gib=memory_budget_gib,
+        n_cells=n_r * n_c,
+        what=f"class-aware FFT deposition ({n_r} x {n_c} padded transform)",
+    )
+    rose = None if wind_rose is None or wind_rose.is_isotropic else wind_rose
+    max_d = lay.lookup_distance_m(cell, near_cells)
+    c2 = math.inf if cutoff_m is None else float(cutoff_m) ** 2
+    out = np.zeros((n_groups, grid.n_rows, grid.n_cols))
+    shape = (grid.n_rows, grid.n_cols)
+    for node in np.unique(src_terms.node):
+        sel = src_terms.node == node
+        s_idx = src_terms.source[sel]
+        e = emission_kg_nh3[s_idx] * src_terms.share[sel]
+        rasters, inside = _splat_checked(
+            source_x_m[s_idx], source_y_m[s_idx], e, groups[s_idx], n_groups, grid, lay, cutoff_m,
+            outside_sources,
+        )
+        e_hat = [scipy.fft.rfft2(rasters[g], s=(n_r, n_c), workers=-1) for g in range(n_groups)]
+        del rasters
+        # the corner kernels of this node that some cell uses, and per cell its term index
+        key = (
+            (int(node) * len(table.landuses) + cells.landuse[None, :]) * len(table.receptor_z0_m)
+            + cells.z0_index
+        ) * len(table.nh3_bg_ug_m3) + cells.bg_index
+        key = np.where(cells.weight > 0, key, -1)
+        present = np.bincount(key[key >= 0], minlength=len(table.kernels)) > 0
+        used = np.flatnonzero(present)
+        remap = np.cumsum(present) - 1
+        term = np.where(key >= 0, remap[np.maximum(key, 0)], -1).astype(np.int16)
+        n_lu, n_z, n_b = len(table.landuses), len(table.receptor_z0_m), len(table.nh3_bg_ug_m3)
+        imgs, lookups, k_near = [], [], []
+        for flat in used:
+            a, rest = divmod(int(flat), n_lu * n_z * n_b)
+            lu, rest = divmod(rest, n_z * n_b)
+            iz, ib = divmod(rest, n_b)
+            kernel = table.kernels[(a, lu, iz, ib)]
+            lk = kernel.lookup(max_d)
+            imgs.append(kernel_image(kernel, cell, lay.half_rows, lay.half_cols, wind_rose=rose, cutoff_m=cutoff_m, lookup=lk))
+            lookups.append(lk)
+            k_near.append(kernel.cell_average(cell))
+        basis, coef = image_basis(np.stack(imgs), rank_tol, near_cells)
+        imgs = list(np.einsum("tk,kij->tij", coef, basis))  # what the transforms below convolve with
+        logger.debug("class-aware FFT, height node %d: %d corner kernels on %d basis images", node, len(imgs), len(basis))
+        # the corner slots some cell uses (a z0 on a node leaves two slots empty everywhere)
+        slots = [
+            (np.where(term[q] >= 0, cells.weight[q], 0.0), np.maximum(term[q], 0))
+            for q in range(4) if (term[q] >= 0).any()
+        ]
+        for k in range(len(basis)):
+            b_hat = scipy.fft.rfft2(basis[k], s=(n_r, n_c), workers=-1)
+            # per cell its weight on basis image k: sum over its corners of w * coefficient
+            m_k = np.zeros(term.shape[1])
+            for w_q, t_q in slots:
+                m_k += w_q * coef[:, k][t_q]
+            m_k = m_k.reshape(shape)
+            for g in range(n_groups):
+                out[g] += m_k * lay.crop(scipy.fft.irfft2(e_hat[g] * b_hat, s=(n_r, n_c), workers=-1), grid)
+        if near_cells > 0 and imgs:
+            stack = LookupStack(np.stack([lk.table for lk in lookups]), np.array(k_near), lookups[0].exp_min, lookups[0].mantissa_bits)
+            luts, nears = _numba.pack_stack(stack, (cell / 2.0) ** 2, c2)
+            _numba.near_field_correction_classes(
+                (source_x_m[s_idx][inside], source_y_m[s_idx][inside], e[inside], groups[s_idx][inside]),
+                (grid.x_min, grid.y_max, cell, grid.n_rows, grid.n_cols, int(near_cells)),
+                np.stack(imgs),
+                (luts, nears, _numba.pack_rose(rose)),
+                np.ascontiguousarray(term.reshape(4, *shape)),
+                np.ascontiguousarray(np.where(term >= 0, cells.weight, 0.0).reshape(4, *shape)),
+                out,
+            )
     np.maximum(out, 0.0, out=out)
     return out

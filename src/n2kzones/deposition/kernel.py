@@ -17,6 +17,7 @@ mol N/ha/yr deposited per kg NH3/yr emitted.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import math
@@ -201,7 +202,7 @@ class RadialKernel:
             raise InputError(f"cell size must be a finite number > 0 m, got {cell_m}")
         key = float(cell_m)
         if key not in self._cell_avg_cache:
-            t, w = np.polynomial.legendre.leggauss(_GAUSS_NODES)
+            t, w = _gauss_legendre(_GAUSS_NODES)
             theta = (t + 1.0) * (math.pi / 8.0)  # map [-1, 1] -> [0, pi/4]
             f = self.ring_integral(key / (2.0 * np.cos(theta)))
             integral = float(np.dot(w, f)) * (math.pi / 8.0)
@@ -334,6 +335,15 @@ def _validate_table(
             f"{v[i]:.6g} mol N/ha/yr per kg NH3 at {d[i]:g} m; the profile must not increase "
             f"beyond {monotone_from_m:g} m (check the column and units)"
         )
+
+
+@functools.lru_cache(maxsize=4)
+def _gauss_legendre(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Gauss-Legendre nodes and weights on [-1, 1] (computed once: an eigenvalue problem)."""
+    t, w = np.polynomial.legendre.leggauss(n)
+    t.setflags(write=False)
+    w.setflags(write=False)
+    return t, w
 
 
 @dataclass(frozen=True, eq=False)
@@ -527,20 +537,19 @@ class WindRose:
     (a simplification: in OPS the anisotropy is somewhat stronger near the source).
 
     **Direction lookup.** The engines (and :meth:`weight_dxdy`, their NumPy twin) do not call
-    ``atan2`` per pair. With ``u = dx / max(|dx| + |dy|, 1e-300)`` the quadrant ``Q`` and the
-    position ``t`` in it (a pseudo-angle, monotone in the bearing) are
+    ``atan2`` per pair. With ``u = dx / max(|dx| + |dy|, 1e-300)`` the pseudo-angle
 
-    ``Q = 0, t = u`` (``dy >= 0``, ``u >= 0``); ``Q = 1, t = 1 - u`` (``dy < 0``, ``u >= 0``);
-    ``Q = 2, t = -u`` (``dy < 0``, ``u < 0``); ``Q = 3, t = 1 + u`` (``dy >= 0``, ``u < 0``),
+    ``P = u`` (``dy >= 0``, ``u >= 0``); ``P = 4 + u`` (``dy >= 0``, ``u < 0``);
+    ``P = 2 - u`` (``dy < 0``)
 
-    the bearing being ``Q * 90 deg + atan2(t, 1 - t)``. One table per quadrant holds the
-    exact weight at ``t = k / M`` (:data:`DIRECTION_STEPS`, ``M = 4096``) as float32 start
-    value and step, packed into one uint64 like the kernel table, so a pair costs one memory
-    gather for its direction: with ``x = M t``, ``i = int(x)``, the weight is
-    ``value[Q, i] + (x - i) * step[Q, i]``. Opposite directions get the same ``t`` (so the
-    reversed rose of :mod:`n2kzones.scenarios` stays exact to rounding). The weight is
+    runs from 0 to 4 once round the circle, clockwise from north, monotone in the bearing
+    ``90 deg * floor(P) + atan2(f, 1 - f)`` (``f`` the fractional part of ``P``). One table
+    holds the exact weight at ``P = k / M`` (``M`` = :data:`DIRECTION_STEPS` = 4096 steps per
+    quadrant) as float32 start value and step, packed into one uint64 like the kernel
+    table, so a pair costs one memory gather for its direction: with ``x = M P``,
+    ``i = int(x)``, the weight is ``value[i] + (x - i) * step[i]``. The weight is
     piecewise linear in the bearing with kinks at the sector centres; the table is linear in
-    ``t`` between its nodes, so it errs to first order only in the step holding a kink: at
+    ``P`` between its nodes, so it errs to first order only in the step holding a kink: at
     most ``(1/M) * n/(2 pi) * max_k |w[k+1] - w[k]|`` absolute (a bearing error of at most
     ``1/M`` = 2.4e-4 rad, 0.014 degrees; :data:`DIRECTION_MAX_BEARING_ERROR_RAD`), and for
     the packaged rose ``ops_2005_region5`` 1.3e-4 relative (:data:`DIRECTION_MAX_DEVIATION`
@@ -575,15 +584,14 @@ class WindRose:
             )
         w.setflags(write=False)
         object.__setattr__(self, "weights", w)
-        # exact weight at the nodes t = k / M of each quadrant, bearing Q * 90 + atan2(t, 1 - t)
+        # exact weight at the nodes P = k / M of the pseudo-angle, P = 4 being north again
         m = DIRECTION_STEPS
-        tk = np.arange(m + 1) / m
-        values, steps = [], []
-        for quadrant in range(4):
-            wq = self.weight_at_bearing(quadrant * 90.0 + np.rad2deg(np.arctan2(tk, 1.0 - tk)))
-            values.append(wq.astype(np.float32))
-            steps.append(np.append(np.diff(wq), 0.0).astype(np.float32))  # t == 1: no step
-        value32, step32 = np.concatenate(values), np.concatenate(steps)
+        k = np.arange(4 * m + 1)
+        quadrant, f = np.divmod(k, m)
+        bearing = 90.0 * quadrant + np.rad2deg(np.arctan2(f / m, 1.0 - f / m))
+        wk = self.weight_at_bearing(bearing)
+        value32 = wk.astype(np.float32)
+        step32 = np.append(np.diff(wk), 0.0).astype(np.float32)  # P == 4: no step
         packed = value32.view(np.uint32).astype(np.uint64) | (
             step32.view(np.uint32).astype(np.uint64) << np.uint64(32)
         )
@@ -661,13 +669,10 @@ class WindRose:
         dx = np.asarray(dx_m, dtype=np.float64)
         dy = np.asarray(dy_m, dtype=np.float64)
         u = dx / np.maximum(np.abs(dx) + np.abs(dy), _TINY)
-        south, east = dy < 0.0, u >= 0.0
-        t = np.where(south, np.where(east, 1.0 - u, -u), np.where(east, u, 1.0 + u))
-        quad = np.where(south, np.where(east, 1, 2), np.where(east, 0, 3))
-        x = t * float(DIRECTION_STEPS)
+        p = np.where(dy < 0.0, 2.0 - u, np.where(u < 0.0, 4.0 + u, u))
+        x = p * float(DIRECTION_STEPS)
         i = x.astype(np.int64)
-        j = i + quad * (DIRECTION_STEPS + 1)
-        return self.direction_value32[j] + (x - i.astype(np.float64)) * self.direction_step32[j]
+        return self.direction_value32[i] + (x - i.astype(np.float64)) * self.direction_step32[i]
 
 
 def default_kernel() -> RadialKernel:
