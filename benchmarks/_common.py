@@ -1,4 +1,5 @@
-"""Helpers shared by the benchmarks: the national-sized sample (generated once, cached)."""
+"""Helpers shared by the benchmarks: the national-sized sample (generated once, cached) and a
+config for it."""
 
 from __future__ import annotations
 
@@ -24,6 +25,32 @@ def national_sample(scale: int = NATIONAL_SCALE, out: Path = NATIONAL_DIR) -> Pa
         generate_sample(out, scale=scale)
         print(f"  done in {time.perf_counter() - t0:.0f} s", flush=True)
     return out
+
+
+def national_config(out: Path, folder: Path | None = None) -> dict[str, Any]:
+    """Config (as a dict, like parsed TOML) for the national-sized sample in ``folder``
+    (default: :func:`national_sample`), writing to ``out``.
+
+    Uses the AERIUS 25 km calculation range for the grid and the RKO sweep (the sweep's
+    "no range" pass is always computed too) and 250 m grid cells.
+    """
+    folder = national_sample() if folder is None else folder
+    return {
+        "project": {"name": "national", "crs": "EPSG:28992", "output_dir": str(out)},
+        "inputs": {
+            "areas": {"path": str(folder / "natura2000.gpkg"), "layer": "natura2000"},
+            "habitats": {"path": str(folder / "habitats.gpkg"), "layer": "habitats"},
+            "parcels": {
+                "path": str(folder / "brp_gewaspercelen.gpkg"),
+                "layer": "brp_gewas",
+                "preset": "brp_pdok",
+            },
+            "farms": {"path": str(folder / "veehouderijen.gpkg"), "layer": "veehouderijen"},
+            "background_deposition": {"path": str(folder / "background_deposition.tif")},
+        },
+        "deposition": {"cutoff_m": 25_000.0, "cell_m": 250.0},
+        "rko": {"ranges_m": [25_000.0]},
+    }
 
 
 def timed(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> tuple[Any, float]:

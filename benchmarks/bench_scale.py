@@ -26,7 +26,7 @@ import sys
 import time
 from pathlib import Path
 
-from _common import REPO, national_sample
+from _common import REPO, national_config, national_sample
 
 SYNTH_DIR = REPO / "data" / "raw" / "synthetic"
 
@@ -35,26 +35,6 @@ def national_parcels() -> int:
     """Parcels in the national-sized sample (from its manifest)."""
     manifest = json.loads((national_sample() / "manifest.json").read_text())
     return int(manifest["counts"]["brp_gewas"])
-
-
-def _national_config(out: Path) -> dict:
-    folder = national_sample()
-    return {
-        "project": {"name": "national", "crs": "EPSG:28992", "output_dir": str(out)},
-        "inputs": {
-            "areas": {"path": str(folder / "natura2000.gpkg"), "layer": "natura2000"},
-            "habitats": {"path": str(folder / "habitats.gpkg"), "layer": "habitats"},
-            "parcels": {
-                "path": str(folder / "brp_gewaspercelen.gpkg"),
-                "layer": "brp_gewas",
-                "preset": "brp_pdok",
-            },
-            "farms": {"path": str(folder / "veehouderijen.gpkg"), "layer": "veehouderijen"},
-            "background_deposition": {"path": str(folder / "background_deposition.tif")},
-        },
-        "deposition": {"cutoff_m": 25_000.0, "cell_m": 250.0},
-        "rko": {"ranges_m": [25_000.0]},
-    }
 
 
 def _synthetic_config(factor: int, out: Path) -> dict:
@@ -92,7 +72,7 @@ def run_one(dataset: str, engine: str, workers: int, factor: int) -> dict:
 
     logging.basicConfig(level=logging.WARNING)
     out = REPO / "data" / "processed" / "bench_scale" / f"{dataset}-{engine}-{workers}"
-    data = _national_config(out) if dataset == "national" else _synthetic_config(factor, out)
+    data = national_config(out) if dataset == "national" else _synthetic_config(factor, out)
     data["compute"] = {
         "backend": engine,
         "n_workers": workers,
