@@ -3,6 +3,7 @@ config for it."""
 
 from __future__ import annotations
 
+import json
 import logging
 import resource
 import time
@@ -51,6 +52,36 @@ def national_config(out: Path, folder: Path | None = None) -> dict[str, Any]:
         "deposition": {"cutoff_m": 25_000.0, "cell_m": 250.0},
         "rko": {"ranges_m": [25_000.0]},
     }
+
+
+def _toml_value(v: Any) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, int | float):
+        return repr(v)
+    if isinstance(v, str | Path):
+        return json.dumps(str(v))  # a JSON string is a valid TOML basic string
+    if isinstance(v, list | tuple):
+        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
+    raise TypeError(f"no TOML form for {v!r}")
+
+
+def toml_text(data: dict[str, Any], _prefix: str = "") -> str:
+    """A config dict (tables of scalars and lists; None values left out) as TOML text."""
+    lines = [
+        f"{k} = {_toml_value(v)}"
+        for k, v in data.items()
+        if v is not None and not isinstance(v, dict)
+    ]
+    text = "\n".join(lines) + ("\n" if lines else "")
+    for k, v in data.items():
+        if isinstance(v, dict):
+            name = f"{_prefix}{k}"
+            body = toml_text(v, f"{name}.")
+            if any(not isinstance(x, dict) for x in v.values()):
+                body = f"[{name}]\n{body}"
+            text += ("\n" if text else "") + body
+    return text
 
 
 def timed(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> tuple[Any, float]:
