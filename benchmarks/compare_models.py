@@ -6,8 +6,8 @@
 The first form reads two complete output folders of the same inputs (one run with
 ``[deposition] kernel = "grass"``, one with ``"ops_classes"``) and prints a Markdown table:
 mean farm deposition on sensitive habitat, overloaded hectares, permit-free sources per RKO
-threshold (no range), proposed 1000 m areas and the zone effectiveness ratio. The first
-docs/limits.md table is this output for the sample.
+threshold (no range), proposed 1000 m areas (and how many of them both models propose) and
+the zone effectiveness ratio. The first docs/limits.md table is this output for the sample.
 
 ``--national`` makes the two folders itself: it generates (or reuses the cached) national-sized
 sample (``benchmarks/_common.py::national_sample``, or ``--sample DIR``), writes
@@ -56,12 +56,24 @@ def figures(out: Path) -> dict[str, str]:
     return row
 
 
+def wide_areas(out: Path) -> set[str]:
+    """Site codes of the areas proposed for the 1000 m zone."""
+    prop = pd.read_csv(out / "zone_proposal.csv", dtype={"site_code": str})
+    return set(prop.loc[prop["proposed_width_m"] == 1000, "site_code"])
+
+
 def print_table(grass: Path, classes: Path) -> None:
     a, b = figures(grass), figures(classes)
+    rows = [(k, a[k], b.get(k, "")) for k in a]
+    # The number of 1000 m areas is [selection] n_wide by construction; which areas they are
+    # is what the model can change.
+    both = f"{len(wide_areas(grass) & wide_areas(classes))}"
+    at = next(i for i, r in enumerate(rows) if r[0] == "areas proposed for 1000 m") + 1
+    rows.insert(at, ("areas proposed for 1000 m by both models", both, both))
     print("| figure | grass kernel | class-aware OPS model |")
     print("|---|---:|---:|")
-    for k in a:
-        print(f"| {k} | {a[k]} | {b.get(k, '')} |")
+    for k, va, vb in rows:
+        print(f"| {k} | {va} | {vb} |")
 
 
 KERNELS = ("grass", "ops_classes")
@@ -86,6 +98,8 @@ def run_national(work: Path, sample: Path | None, reuse: bool) -> int:
     folder = national_sample() if sample is None else national_sample(out=sample)
     work.mkdir(parents=True, exist_ok=True)
     outs: dict[str, Path] = {}
+    times_json = work / "wall_times.json"
+    last = json.loads(times_json.read_text()) if times_json.exists() else {}
     times: dict[str, dict] = {}
     for kernel in KERNELS:
         out = work / kernel
@@ -98,7 +112,8 @@ def run_national(work: Path, sample: Path | None, reuse: bool) -> int:
         )
         outs[kernel] = out
         if reuse and _up_to_date(config):
-            print(f"{kernel}: outputs in {out} are up to date, not rerun", flush=True)
+            was = f" (it took {last[kernel]['wall_s']:.0f} s)" if kernel in last else ""
+            print(f"{kernel}: outputs in {out} are up to date, not rerun{was}", flush=True)
             continue
         cmd = [
             sys.executable,
@@ -128,12 +143,7 @@ def run_national(work: Path, sample: Path | None, reuse: bool) -> int:
         per_stage = ", ".join(f"{k} {v:.0f}" for k, v in stages_s.items())
         print(f"{kernel}: done in {wall_s:.0f} s ({per_stage})", flush=True)
     if times:
-        old = (
-            json.loads((work / "wall_times.json").read_text())
-            if (work / "wall_times.json").exists()
-            else {}
-        )
-        (work / "wall_times.json").write_text(json.dumps({**old, **times}, indent=2) + "\n")
+        times_json.write_text(json.dumps({**last, **times}, indent=2) + "\n")
     print()
     print_table(outs["grass"], outs["ops_classes"])
     return 0
