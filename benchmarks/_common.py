@@ -1,7 +1,9 @@
-"""Helpers shared by the benchmarks: the national-sized sample (generated once, cached)."""
+"""Helpers shared by the benchmarks: the national-sized sample (generated once, cached) and a
+config for it."""
 
 from __future__ import annotations
 
+import json
 import logging
 import resource
 import time
@@ -24,6 +26,62 @@ def national_sample(scale: int = NATIONAL_SCALE, out: Path = NATIONAL_DIR) -> Pa
         generate_sample(out, scale=scale)
         print(f"  done in {time.perf_counter() - t0:.0f} s", flush=True)
     return out
+
+
+def national_config(out: Path, folder: Path | None = None) -> dict[str, Any]:
+    """Config (as a dict, like parsed TOML) for the national-sized sample in ``folder``
+    (default: :func:`national_sample`), writing to ``out``.
+
+    Uses the AERIUS 25 km calculation range for the grid and the RKO sweep (the sweep's
+    "no range" pass is always computed too) and 250 m grid cells.
+    """
+    folder = national_sample() if folder is None else folder
+    return {
+        "project": {"name": "national", "crs": "EPSG:28992", "output_dir": str(out)},
+        "inputs": {
+            "areas": {"path": str(folder / "natura2000.gpkg"), "layer": "natura2000"},
+            "habitats": {"path": str(folder / "habitats.gpkg"), "layer": "habitats"},
+            "parcels": {
+                "path": str(folder / "brp_gewaspercelen.gpkg"),
+                "layer": "brp_gewas",
+                "preset": "brp_pdok",
+            },
+            "farms": {"path": str(folder / "veehouderijen.gpkg"), "layer": "veehouderijen"},
+            "background_deposition": {"path": str(folder / "background_deposition.tif")},
+        },
+        "deposition": {"cutoff_m": 25_000.0, "cell_m": 250.0},
+        "rko": {"ranges_m": [25_000.0]},
+    }
+
+
+def _toml_value(v: Any) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, int | float):
+        return repr(v)
+    if isinstance(v, str | Path):
+        return json.dumps(str(v))  # a JSON string is a valid TOML basic string
+    if isinstance(v, list | tuple):
+        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
+    raise TypeError(f"no TOML form for {v!r}")
+
+
+def toml_text(data: dict[str, Any], _prefix: str = "") -> str:
+    """A config dict (tables of scalars and lists; None values left out) as TOML text."""
+    lines = [
+        f"{k} = {_toml_value(v)}"
+        for k, v in data.items()
+        if v is not None and not isinstance(v, dict)
+    ]
+    text = "\n".join(lines) + ("\n" if lines else "")
+    for k, v in data.items():
+        if isinstance(v, dict):
+            name = f"{_prefix}{k}"
+            body = toml_text(v, f"{name}.")
+            if any(not isinstance(x, dict) for x in v.values()):
+                body = f"[{name}]\n{body}"
+            text += ("\n" if text else "") + body
+    return text
 
 
 def timed(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> tuple[Any, float]:

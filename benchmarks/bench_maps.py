@@ -23,8 +23,12 @@ CHROMIUM = Path("/usr/bin/chromium")
 
 def national_config(raw: Path, out: Path) -> Path:
     text = (REPO / "config" / "sample.toml").read_text()
-    text = text.replace('"data/raw/sample/', f'"{raw}/').replace('output_dir = "data/processed"', f'output_dir = "{out}"')
-    text = text.replace('overrides_csv = "config/sample_zone_widths.csv"', "# no official list for the national sample")
+    text = text.replace('"data/raw/sample/', f'"{raw}/')
+    text = text.replace('output_dir = "data/processed"', f'output_dir = "{out}"')
+    text = text.replace(
+        'overrides_csv = "config/sample_zone_widths.csv"',
+        "# no official list for the national sample",
+    )
     text = text.replace("n_wide = 2", "n_wide = 15")
     out.mkdir(parents=True, exist_ok=True)
     path = out / "config.toml"
@@ -62,7 +66,13 @@ def main() -> None:
     raw = national_sample()
     out = REPO / "data" / "processed" / "national"
     cfg = load_config(national_config(raw, out))
-    for name, fn in (("zones", run_zones), ("overlay", run_overlay), ("deposition", run_deposition), ("rko", run_rko)):
+    stages = (
+        ("zones", run_zones),
+        ("overlay", run_overlay),
+        ("deposition", run_deposition),
+        ("rko", run_rko),
+    )
+    for name, fn in stages:
         _, t = timed(fn, cfg)
         print(f"stage {name:11s} {t:7.1f} s", flush=True)
     maps, t = timed(run_maps, cfg, self_contained=True)
@@ -71,11 +81,14 @@ def main() -> None:
     national = sizes.pop("index.html")
     worst = max(sizes, key=sizes.get)
     print(f"\nnational map index.html: {national:.2f} MB (goal < 15 MB)")
-    print(f"area maps: {len(sizes)}, median {sorted(sizes.values())[len(sizes) // 2]:.2f} MB, "
-          f"largest {worst} {sizes[worst]:.2f} MB (goal < 5 MB each); over 5 MB: {sum(v > 5 for v in sizes.values())}")
+    median_mb = sorted(sizes.values())[len(sizes) // 2]
+    n_over = sum(v > 5 for v in sizes.values())
+    print(f"area maps: {len(sizes)}, median {median_mb:.2f} MB, "
+          f"largest {worst} {sizes[worst]:.2f} MB (goal < 5 MB each); over 5 MB: {n_over}")
     if CHROMIUM.exists():
         maps_dir = out / "maps"
-        for name, secs in load_times([maps_dir / "index.html", maps_dir / worst], out / "report" / "screenshots"):
+        pages = [maps_dir / "index.html", maps_dir / worst]
+        for name, secs in load_times(pages, out / "report" / "screenshots"):
             print(f"load event in headless Chromium: {name:24s} {secs:6.2f} s")
     else:
         print("chromium not installed: load times not measured")

@@ -26,7 +26,7 @@ import sys
 import time
 from pathlib import Path
 
-from _common import REPO, national_sample
+from _common import REPO, national_config, national_sample
 
 SYNTH_DIR = REPO / "data" / "raw" / "synthetic"
 
@@ -35,26 +35,6 @@ def national_parcels() -> int:
     """Parcels in the national-sized sample (from its manifest)."""
     manifest = json.loads((national_sample() / "manifest.json").read_text())
     return int(manifest["counts"]["brp_gewas"])
-
-
-def _national_config(out: Path) -> dict:
-    folder = national_sample()
-    return {
-        "project": {"name": "national", "crs": "EPSG:28992", "output_dir": str(out)},
-        "inputs": {
-            "areas": {"path": str(folder / "natura2000.gpkg"), "layer": "natura2000"},
-            "habitats": {"path": str(folder / "habitats.gpkg"), "layer": "habitats"},
-            "parcels": {
-                "path": str(folder / "brp_gewaspercelen.gpkg"),
-                "layer": "brp_gewas",
-                "preset": "brp_pdok",
-            },
-            "farms": {"path": str(folder / "veehouderijen.gpkg"), "layer": "veehouderijen"},
-            "background_deposition": {"path": str(folder / "background_deposition.tif")},
-        },
-        "deposition": {"cutoff_m": 25_000.0, "cell_m": 250.0},
-        "rko": {"ranges_m": [25_000.0]},
-    }
 
 
 def _synthetic_config(factor: int, out: Path) -> dict:
@@ -92,7 +72,7 @@ def run_one(dataset: str, engine: str, workers: int, factor: int) -> dict:
 
     logging.basicConfig(level=logging.WARNING)
     out = REPO / "data" / "processed" / "bench_scale" / f"{dataset}-{engine}-{workers}"
-    data = _national_config(out) if dataset == "national" else _synthetic_config(factor, out)
+    data = national_config(out) if dataset == "national" else _synthetic_config(factor, out)
     data["compute"] = {
         "backend": engine,
         "n_workers": workers,
@@ -178,7 +158,8 @@ def main() -> None:
     base = next((r for r in results if r["engine"] == "local"), None)
     print()
     print(
-        f"{'run':28s} {'parcels':>11s} {'farms':>8s} {'wall s':>8s} {'vs local':>9s} {'stages (s)':40s} {'peak GB/worker':>16s} {'driver GB':>9s}"
+        f"{'run':28s} {'parcels':>11s} {'farms':>8s} {'wall s':>8s} {'vs local':>9s} "
+        f"{'stages (s)':40s} {'peak GB/worker':>16s} {'driver GB':>9s}"
     )
     for r in results:
         stages = " ".join(f"{k} {v:.0f}" for k, v in r["times_s"].items())
@@ -190,14 +171,16 @@ def main() -> None:
         peak = "/".join(f"{p:.2f}" for p in r["worker_peak_gb"]) or "-"
         name = f"{r['dataset']} {r['engine']} x{r['workers']}"
         print(
-            f"{name:28s} {r['parcels']:11,d} {r['farms']:8,d} {r['wall_s']:8.1f} {ratio:>9s} {stages:40s} {peak:>16s} {r['driver_peak_gb']:9.2f}"
+            f"{name:28s} {r['parcels']:11,d} {r['farms']:8,d} {r['wall_s']:8.1f} {ratio:>9s} "
+            f"{stages:40s} {peak:>16s} {r['driver_peak_gb']:9.2f}"
         )
     nat = [r for r in results if r["dataset"] == "national" and r["engine"] == "dask"]
     syn = [r for r in results if r["dataset"] == "synthetic"]
     if nat and syn:
         n_peak, s_peak = max(max(r["worker_peak_gb"]) for r in nat), max(syn[0]["worker_peak_gb"])
         print(
-            f"\ninput {syn[0]['parcels'] / nat[0]['parcels']:.1f}x the parcels; peak memory per worker "
+            f"\ninput {syn[0]['parcels'] / nat[0]['parcels']:.1f}x the parcels; "
+            f"peak memory per worker "
             f"{s_peak:.2f} GB vs {n_peak:.2f} GB national ({s_peak / n_peak:.2f}x)"
         )
 
