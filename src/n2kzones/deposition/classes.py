@@ -153,9 +153,10 @@ class KernelTable:
             raise InputError(f"unknown receptor land use {bad}; allowed: {', '.join(self.landuses)}")
         return np.array([lookup[n] for n in names], dtype=np.int64)
 
-    def envelope(self) -> RadialKernel:
-        """The largest of all kernels at every table distance (an upper bound for pruning)."""
-        ks = list(self.kernels.values())
+    def envelope(self, keys: Any = None) -> RadialKernel:
+        """The largest of the kernels ``keys`` (default: all) at every table distance (an
+        upper bound for pruning)."""
+        ks = list(self.kernels.values()) if keys is None else [self.kernels[k] for k in keys]
         d = ks[0].distance_m
         v = np.max([k(d) for k in ks], axis=0)
         return RadialKernel(d, v, monotone_from_m=1e9, provenance={"envelope of": len(ks)})
@@ -389,9 +390,10 @@ def class_max_contribution(
     ``(e * share) * k`` with ``k`` the receptor's blend for that node, evaluated as the
     engine does (same table, near-source value, wind rose and cut-off): what
     :func:`class_deposition_at_points` gives for the source alone, bitwise. Pruning as in
-    :func:`~n2kzones.deposition.maxima.max_contribution`, with the envelope of all kernels as
-    the bound: a blend's entries are convex combinations of kernel entries (shares and
-    corner weights each add up to 1), so no pair exceeds the envelope's bound.
+    :func:`~n2kzones.deposition.maxima.max_contribution`, with per source height node the
+    envelope of its kernels on the receptors' classes as the bound: a blend's entries are
+    convex combinations of those kernels' entries (corner weights add up to 1) and the
+    height shares add up to 1, so no pair exceeds the largest bound of its source's nodes.
     Returns ``(max_mol_ha, receptor_index)`` (index -1 where nothing lies within the cut-off).
     """
     import math
@@ -423,7 +425,7 @@ def class_max_contribution(
         if (node, blend) not in models:
             stack = blender.blends(node, receptors, first[blend : blend + 1])
             models[(node, blend)] = _PairModel.from_lookup(
-                stack.lookup(0), float(stack.k_near[0]), wind_rose, cutoff_m, radius
+                stack.lookup(0), float(stack.k_near[0]), wind_rose, cutoff_m, radius, with_bound=False
             )
         return models[(node, blend)]
 
@@ -443,28 +445,65 @@ def class_max_contribution(
             node, share = t_node[row], t_share[row]
             k = np.empty(has.size)
             key = node * (first.size + 1) + bl[has]
-            for kk in np.unique(key):
-                sel = key == kk
-                k[sel] = model(int(kk // (first.size + 1)), int(kk % (first.size + 1))).values(dx[has][sel], dy[has][sel])
+            order = np.argsort(key, kind="stable")  # one run of pairs per (node, blend)
+            cuts = np.flatnonzero(np.diff(key[order])) + 1
+            hdx, hdy = dx[has], dy[has]
+            for run in np.split(order, cuts):
+                kk = int(key[run[0]])
+                k[run] = model(kk // (first.size + 1), kk % (first.size + 1)).values(hdx[run], hdy[run])
             out[has] += (es[pi[has]] * share) * k
         return out
 
-    bound = _PairModel.build(table.envelope(), max_d, wind_rose, cutoff_m, radius)
-    tree = cKDTree(np.column_stack([rx, ry]))
-    k = min(K_NEAREST, rx.size)
-    dist, idx = tree.query(np.column_stack([xs, ys]), k=k, workers=workers)
-    dist, idx = dist.reshape(n, k), idx.reshape(n, k)
-    vals = values(np.repeat(np.arange(n), k), idx.ravel()).reshape(n, k)
-    kmax = vals.max(axis=1)
-    masked = np.where(vals == kmax[:, None], idx, np.iinfo(np.int64).max)
-    best = masked.min(axis=1)
+    # Search per receptor land use, each with its own tree and, per source height node, the
+    # envelope of that node's kernels on the classes of its receptors as the bound (forest
+    # kernels are up to 5x those of grass near a source: one bound for all would search far).
+    # A pair's value per kg is at most the largest bound of its source's nodes.
+    big = np.iinfo(np.int64).max
+    kmax_g, best_g, dist0 = [], [], np.full(n, np.inf)
+    for lu in np.unique(receptors.landuse):
+        members = np.flatnonzero(receptors.landuse == lu)
+        w_pos = receptors.weight[:, members] > 0
+        corners = {
+            (int(lu), int(iz), int(ib))
+            for q in range(4)
+            for iz, ib in zip(receptors.z0_index[q, members[w_pos[q]]], receptors.bg_index[q, members[w_pos[q]]], strict=True)
+        }
+        bounds = {
+            int(a): _PairModel.build(table.envelope([(int(a), *c) for c in sorted(corners)]), max_d, wind_rose, cutoff_m, radius)
+            for a in np.unique(sources.node)
+        }
+        tree = cKDTree(np.column_stack([rx[members], ry[members]]))
+        k = min(K_NEAREST, members.size)
+        dist, near = tree.query(np.column_stack([xs, ys]), k=k, workers=workers)
+        dist, idx = dist.reshape(n, k), members[near.reshape(n, k)]
+        dist0 = np.minimum(dist0, dist[:, 0])
+        vals = values(np.repeat(np.arange(n), k), idx.ravel()).reshape(n, k)
+        kmax = vals.max(axis=1)
+        best_g.append(np.where(vals == kmax[:, None], idx, big).min(axis=1))
+        kmax_g.append((kmax, (bounds, tree, members, dist[:, -1], k < members.size)))
+    kmax = np.max([km for km, _ in kmax_g], axis=0)
     with np.errstate(divide="ignore", invalid="ignore"):
         lb_per_kg = np.where(es > 0, kmax / es, 0.0) * (1.0 - 1e-9)
-    r_cand = bound.radius_for(lb_per_kg)
-    out_of_range = (dist[:, 0] > float(cutoff_m) * (1.0 + 1e-12) + 1e-6) if cutoff_m is not None else np.zeros(n, bool)
-    need = (~out_of_range) & (k < rx.size) & (r_cand >= dist[:, -1] * (1.0 - 1e-12) - 1e-6)
-    todo = np.flatnonzero(need)
-    ball_maxima(tree, xs, ys, todo, r_cand, values, kmax, best, workers=workers)
+    out_of_range = (dist0 > float(cutoff_m) * (1.0 + 1e-12) + 1e-6) if cutoff_m is not None else np.zeros(n, bool)
+    for (km, (bounds, tree, members, dist_k, more)), bi in zip(kmax_g, best_g, strict=True):
+        r_cand = np.zeros(n)
+        for a, bound in bounds.items():
+            on = np.zeros(n, bool)
+            on[sources.source[sources.node == a]] = True
+            r_cand[on] = np.maximum(r_cand[on], bound.radius_for(lb_per_kg[on]))
+        todo = np.flatnonzero((~out_of_range) & more & (r_cand >= dist_k * (1.0 - 1e-12) - 1e-6))
+
+        def values_in(pi: np.ndarray, pj: np.ndarray, members: np.ndarray = members) -> np.ndarray:
+            return values(pi, members[pj])
+
+        local_best = np.searchsorted(members, bi)  # ball_maxima works in the group's indices
+        ball_maxima(tree, xs, ys, todo, r_cand, values_in, km, local_best, workers=workers)
+        bi[:] = members[local_best]
+    # the largest over the land uses; ties: the lowest receptor index
+    kmax = np.max([km for km, _ in kmax_g], axis=0)
+    best = np.full(n, big)
+    for (km, _), bi in zip(kmax_g, best_g, strict=True):
+        best = np.where(km == kmax, np.minimum(best, bi), best)
     kmax[out_of_range] = 0.0
     best_v[:] = kmax
     best_i[:] = best

@@ -72,9 +72,18 @@ class _PairModel:
         wind_rose: WindRose | None,
         cutoff_m: float | None,
         receptor_radius_m: float,
+        *,
+        with_bound: bool = True,
     ) -> _PairModel:
-        """The pair model of a lookup table and its near-source value (per kg NH3/yr)."""
+        """The pair model of a lookup table and its near-source value (per kg NH3/yr);
+        ``with_bound=False``: pair values only (no pruning bound, :meth:`radius_for`)."""
         rose = None if wind_rose is None or wind_rose.is_isotropic else wind_rose
+        if not with_bound:
+            return cls(
+                lookup=lu, s_near_m2=receptor_radius_m * receptor_radius_m, k_near=float(k_near),
+                c2_m2=math.inf if cutoff_m is None else float(cutoff_m) ** 2, rose=rose,
+                bound=np.zeros(0), step_end_s=np.zeros(0),
+            )
         w_max = 1.0 if rose is None else float(rose.weights.max())
         v = lu.value32.astype(np.float64)
         end = v + lu.step32.astype(np.float64)
