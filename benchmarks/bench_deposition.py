@@ -260,7 +260,12 @@ def main() -> int:
     agree = float(np.max(np.abs(a - b) / np.abs(b)))
 
     # class-aware model on habitat-like receptors against the isotropic kernel there
-    from n2kzones.deposition.classes import KernelTable, SourceTerms, class_deposition_at_points
+    from n2kzones.deposition.classes import (
+        KernelTable,
+        SourceTerms,
+        class_deposition_at_points,
+        class_deposition_on_grid,
+    )
 
     table = KernelTable.from_ops()
     hx, hy, hrec, n_blends = habitat_receptors(n_rec, args.seed + 2, table)
@@ -296,7 +301,7 @@ def main() -> int:
     # the same grid with a class per cell (land use, z0, NH3 of the cell), by FFT
     cells, cell_mix = grid_cells(grid, table, args.seed + 3)
     t = time.perf_counter()
-    fft_cls = deposition_on_grid(xs, ys, es, kern, grid, method="fft", cutoff_m=CUTOFF_M, classes=(table, at_5m, cells))
+    fft_cls = class_deposition_on_grid(xs, ys, es, table, at_5m, cells, grid, method="fft", cutoff_m=CUTOFF_M)
     t_fft_cls = time.perf_counter() - t
     # its accuracy on a 20 x 20 km window against the exact class-aware direct sum there
     win = (slice(1000, 1200), slice(900, 1100))

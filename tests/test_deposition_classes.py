@@ -235,6 +235,37 @@ def test_the_sample_pipeline_uses_the_class_aware_model_everywhere(sample_config
     assert manifest["deposition_model"]["kernel"] == "ops_classes"
     assert manifest["receptor_landuse_counts"]["deciduous_forest"] == int(forest.sum())
 
+    # the grid shows each cell's own surface: forest habitat cells as forest, open land as
+    # grass; cells checked against the class-aware sum at their centres (FFT tolerance)
+    import rasterio
+    import shapely
+
+    from n2kzones.deposition.classes import ReceptorTerms
+
+    with rasterio.open(out / "deposition_farms.tif") as tif:
+        grid_values, transform = tif.read(1), tif.transform
+    habitats = gpd.read_file(cfg.resolve(cfg.inputs.habitats.path), layer=cfg.inputs.habitats.layer).to_crs(cfg.project.crs)
+    rc = cfg.params.receptor_classes
+    rng = np.random.default_rng(7)
+    rows, cols = rng.integers(0, grid_values.shape[0], 4000), rng.integers(0, grid_values.shape[1], 4000)
+    cx, cy = transform * (cols + 0.5, rows + 0.5)
+    hit = habitats.sindex.query(shapely.points(cx, cy), predicate="within")
+    landuse = np.full(cx.size, rc.grid_landuse, dtype=object)
+    landuse[hit[0]] = [rc.landuse_of(str(c)) for c in habitats["habitat_code"].to_numpy()[hit[1]]]
+    assert {"grass", "deciduous_forest"} <= set(landuse)
+    cells = ReceptorTerms.from_values(model.classes, landuse, np.array([rc.z0_m[v] for v in landuse]), np.full(cx.size, 8.0))
+    src_terms = model.classes_for(farms)["source_height_m"]
+    from n2kzones.deposition.classes import SourceTerms, class_deposition_at_points
+
+    want = class_deposition_at_points(
+        farms.geometry.x.to_numpy(), farms.geometry.y.to_numpy(), farms["emission_kg_nh3"].to_numpy(float), cx, cy,
+        model.classes, SourceTerms.from_heights(model.classes, src_terms), cells, cutoff_m=model.cutoff_m,
+        wind_rose=model.wind_rose, cell_m=cfg.deposition.cell_m,
+    )
+    got = grid_values[rows, cols]
+    keep = want >= 1e-3 * want.max()
+    assert np.percentile(np.abs(got[keep] / want[keep] - 1.0), 99) <= 0.02
+
 
 # -- class-aware grids ---------------------------------------------------------------------------
 @pytest.fixture(scope="module")
@@ -259,11 +290,11 @@ def grid_case(table: KernelTable):
 
 def test_class_grid_fft_within_the_fft_tolerance_of_the_direct_sum(table, grid_case) -> None:
     from n2kzones.deposition import deposition_on_grid
+    from n2kzones.deposition.classes import class_deposition_on_grid
 
     g, sx, sy, e, src, cells = grid_case
-    kw = {"cutoff_m": 5000.0, "classes": (table, src, cells)}
-    fft = deposition_on_grid(sx, sy, e, default_kernel(), g, method="fft", **kw)
-    exact = deposition_on_grid(sx, sy, e, default_kernel(), g, **kw)
+    fft = class_deposition_on_grid(sx, sy, e, table, src, cells, g, method="fft", cutoff_m=5000.0)
+    exact = class_deposition_on_grid(sx, sy, e, table, src, cells, g, cutoff_m=5000.0)
     # the exact grid is the class-aware sum at the cell centres with the cell average nearby
     centres = g.cell_centre_points()
     at = class_deposition_at_points(sx, sy, e, *centres, table, src, cells, cutoff_m=5000.0, cell_m=g.cell_m)
@@ -283,6 +314,7 @@ def test_class_grid_fft_within_the_fft_tolerance_of_the_direct_sum(table, grid_c
 
 def test_class_grid_at_one_node_is_the_radial_grid_of_that_kernel(table, grid_case) -> None:
     from n2kzones.deposition import deposition_on_grid
+    from n2kzones.deposition.classes import class_deposition_on_grid
 
     g, sx, sy, e, _, cells = grid_case
     n = g.n_rows * g.n_cols
@@ -291,14 +323,14 @@ def test_class_grid_at_one_node_is_the_radial_grid_of_that_kernel(table, grid_ca
     kernel = table.kernels[(5, table.landuses.index("deciduous_forest"), 4, 2)]
     assert table.heights_m[5] == 5.0 and table.receptor_z0_m[4] == 1.0 and table.nh3_bg_ug_m3[2] == 8.0
     for method in ("direct", "fft"):
-        cls = deposition_on_grid(sx, sy, e, default_kernel(), g, method=method, cutoff_m=5000.0, classes=(table, five, at_node))
+        cls = class_deposition_on_grid(sx, sy, e, table, five, at_node, g, method=method, cutoff_m=5000.0)
         radial = deposition_on_grid(sx, sy, e, kernel, g, method=method, cutoff_m=5000.0)
         np.testing.assert_allclose(cls, radial, rtol=1e-12, atol=1e-15)
 
 
 def test_class_grid_between_nodes_is_the_weighted_sum_of_the_node_grids(table, grid_case) -> None:
     """Linearity: a cell between two NH3 nodes gets the ln-weighted mix of the node grids."""
-    from n2kzones.deposition import deposition_on_grid
+    from n2kzones.deposition.classes import class_deposition_on_grid
 
     g, sx, sy, e, src, _ = grid_case
     n = g.n_rows * g.n_cols
@@ -307,7 +339,7 @@ def test_class_grid_between_nodes_is_the_weighted_sum_of_the_node_grids(table, g
 
     def grid_at(v: float, method: str) -> np.ndarray:
         cells = ReceptorTerms.from_values(table, np.full(n, "heath_other_nature"), np.full(n, 0.1), np.full(n, v))
-        return deposition_on_grid(sx, sy, e, default_kernel(), g, method=method, cutoff_m=5000.0, classes=(table, src, cells))
+        return class_deposition_on_grid(sx, sy, e, table, src, cells, g, method=method, cutoff_m=5000.0)
 
     for method in ("direct", "fft"):
         np.testing.assert_allclose(grid_at(bg, method), (1 - t) * grid_at(8.0, method) + t * grid_at(15.0, method), rtol=1e-6)

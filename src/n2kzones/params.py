@@ -71,6 +71,7 @@ class ReceptorClassParams(_Strict):
     """Land use and roughness of receptors for the class-aware deposition model."""
 
     default_landuse: str
+    grid_landuse: str = Field("grass", description="Land use of grid cells off habitat without a land-use raster.")
     nh3_background_ug_m3: float = Field(gt=0, description="Uniform NH3 background, ug/m3.")
     landuse_by_prefix: dict[str, str]
     z0_m: dict[str, float]

@@ -368,6 +368,61 @@ def class_deposition_at_points(
     return out if ng is not None else out[0]
 
 
+def class_deposition_on_grid(
+    source_x_m: np.ndarray,
+    source_y_m: np.ndarray,
+    emission_kg_nh3: np.ndarray,
+    table: KernelTable,
+    sources: SourceTerms,
+    cells: ReceptorTerms,
+    grid: Any,
+    *,
+    method: str = "direct",
+    wind_rose: Any = None,
+    cutoff_m: float | None = None,
+    engine: str = "numba",
+    parallel: bool = True,
+    fft_pad_m: float | None = None,
+    fft_near_cells: int = 3,
+    outside_sources: str = "raise",
+    memory_budget_gib: float | None = None,
+) -> np.ndarray:
+    """Class-aware deposition (mol N/ha/yr) at the cell centres of ``grid``, ``(n_rows, n_cols)``.
+
+    Each cell has its own class (``cells``, row-major as :meth:`GridSpec.cell_centre_points`).
+    ``method="direct"``: the class-aware sum at the cell centres, pairs closer than half a
+    cell taking the blend's cell average; ``"fft"``:
+    :func:`~n2kzones.deposition.fft.deposition_fft_classes` (same near field, the p99
+    tolerance of the radial FFT path). Other options as in
+    :func:`~n2kzones.deposition.engine.deposition_on_grid`.
+    """
+    from n2kzones.deposition.fft import deposition_fft_classes
+    from n2kzones.io.grid import DEFAULT_MEMORY_BUDGET_GIB
+
+    sx, sy = np.asarray(source_x_m, float), np.asarray(source_y_m, float)
+    e = np.asarray(emission_kg_nh3, float)
+    if len(cells) != grid.n_rows * grid.n_cols:
+        raise InputError(f"{len(cells)} cell classes for a grid of {grid.n_rows * grid.n_cols} cells")
+    budget = DEFAULT_MEMORY_BUDGET_GIB if memory_budget_gib is None else float(memory_budget_gib)
+    if method == "fft":
+        pad = float(cutoff_m) if cutoff_m is not None else (0.0 if fft_pad_m is None else float(fft_pad_m))
+        out = deposition_fft_classes(
+            sx, sy, e, np.zeros(sx.size, dtype=np.int64), 1, (table, sources, cells), grid,
+            wind_rose=wind_rose, cutoff_m=cutoff_m, pad_m=pad, outside_sources=outside_sources,
+            memory_budget_gib=budget, near_cells=int(fft_near_cells),
+        )
+        return out[0]
+    if method != "direct":
+        raise InputError(f"method must be 'direct' or 'fft', got {method!r}")
+    grid.check_memory(24.0, memory_budget_gib=budget, what="direct class-aware deposition grid")
+    rx, ry = grid.cell_centre_points()
+    flat = class_deposition_at_points(
+        sx, sy, e, rx, ry, table, sources, cells, wind_rose=wind_rose, cutoff_m=cutoff_m,
+        engine=engine, parallel=parallel, cell_m=grid.cell_m,
+    )
+    return flat.reshape(grid.n_rows, grid.n_cols)
+
+
 def class_max_contribution(
     source_x_m: np.ndarray,
     source_y_m: np.ndarray,

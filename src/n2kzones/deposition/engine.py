@@ -38,7 +38,7 @@ from typing import Literal
 import numpy as np
 
 from n2kzones.deposition import _numba, _reference
-from n2kzones.deposition.fft import deposition_fft, deposition_fft_classes
+from n2kzones.deposition.fft import deposition_fft
 from n2kzones.deposition.kernel import (
     HECTARE_DISC_RADIUS_M,
     KernelLookup,
@@ -159,9 +159,9 @@ def deposition_on_grid(
     fft_near_cells: int = 3,
     outside_sources: Literal["raise", "drop"] = "raise",
     memory_budget_gib: float = DEFAULT_MEMORY_BUDGET_GIB,
-    classes: tuple | None = None,
 ) -> np.ndarray:
-    """Deposition at the cell centres of a grid.
+    """Deposition at the cell centres of a grid (class-aware grids:
+    :func:`~n2kzones.deposition.classes.class_deposition_on_grid`).
 
     Parameters
     ----------
@@ -186,12 +186,6 @@ def deposition_on_grid(
         beyond the pad.
     memory_budget_gib
         Raise :class:`~n2kzones.errors.GridTooLargeError` if the computation would need more.
-    classes
-        Class-aware model: ``(table, sources, cells)`` with the
-        :class:`~n2kzones.deposition.classes.KernelTable`, the sources' height terms
-        (:class:`~n2kzones.deposition.classes.SourceTerms`) and each cell's class
-        (:class:`~n2kzones.deposition.classes.ReceptorTerms`, cells row-major); ``kernel``
-        is then not used. See :func:`~n2kzones.deposition.fft.deposition_fft_classes`.
 
     Returns
     -------
@@ -218,14 +212,13 @@ def deposition_on_grid(
         if not isinstance(fft_near_cells, int | np.integer) or fft_near_cells < 0:
             raise InputError(f"fft_near_cells must be an integer >= 0, got {fft_near_cells!r}")
         t0 = time.perf_counter()
-        fft_of = deposition_fft if classes is None else deposition_fft_classes
-        out = fft_of(
+        out = deposition_fft(
             xs,
             ys,
             es,
             gs,
             ng,
-            kernel if classes is None else classes,
+            kernel,
             grid,
             wind_rose=wind_rose,
             cutoff_m=cutoff_m,
@@ -246,17 +239,6 @@ def deposition_on_grid(
         )
         rx, ry = grid.cell_centre_points()
         half = grid.cell_m / 2.0
-        if classes is not None:
-            from n2kzones.deposition.classes import class_deposition_at_points
-
-            table, src_terms, cells = classes
-            flat = class_deposition_at_points(
-                xs, ys, es, rx, ry, table, src_terms, cells, groups=gs, n_groups=ng,
-                wind_rose=wind_rose, cutoff_m=cutoff_m, engine=engine, parallel=parallel,
-                cell_m=grid.cell_m,
-            )
-            out = flat.reshape(ng, grid.n_rows, grid.n_cols)
-            return out if groups is not None else out[0]
         lu = kernel.lookup(lookup_distance_m(rx, ry, xs, ys, None, cutoff_m))
         flat = _direct(
             rx, ry, xs, ys, es, gs, ng, lu, kernel.cell_average(grid.cell_m), wind_rose,

@@ -14,7 +14,15 @@ import geopandas as gpd
 import numpy as np
 import shapely
 from rasterio import features
+from rasterio.warp import Resampling
 
+from n2kzones.deposition.classes import (
+    LANDUSES,
+    KernelTable,
+    ReceptorTerms,
+    SourceTerms,
+    class_deposition_on_grid,
+)
 from n2kzones.deposition.engine import deposition_on_grid
 from n2kzones.deposition.kernel import RadialKernel, WindRose
 from n2kzones.io.grid import GridSpec, Tile
@@ -37,6 +45,52 @@ def kdw_grid(habitats: gpd.GeoDataFrame, grid: GridSpec, not_sensitive_from: flo
 
 
 @dataclass(frozen=True)
+class GridClasses:
+    """Where a class-aware grid takes each cell's class (land use, z0, NH3 background).
+
+    Land use: the class code of ``landuse`` (OPS/DEPAC 1-9) in the cell, else the class of
+    the habitat polygon covering its centre (``habitats``: ``landuse`` names, later rows on
+    top), else ``default_landuse`` (open land off habitat). z0: ``z0`` there (m), else the
+    z0 of the land use (``z0_m``). NH3: ``nh3`` there (ug/m3, bilinear), else
+    ``nh3_default_ug_m3``. ``source_height_m`` is each source's height (m).
+    """
+
+    table: KernelTable
+    source_height_m: np.ndarray
+    habitats: gpd.GeoDataFrame
+    default_landuse: str
+    z0_m: dict[str, float]
+    nh3_default_ug_m3: float
+    landuse: Raster | None = None
+    z0: Raster | None = None
+    nh3: Raster | None = None
+
+    def cells(self, grid: GridSpec, crs: str) -> ReceptorTerms:
+        """Each cell's class (cells row-major, as :meth:`GridSpec.cell_centre_points`)."""
+        names = list(self.table.landuses)
+        code = np.full(grid.shape, float(names.index(self.default_landuse)))
+        if len(self.habitats):
+            shapes = zip(self.habitats.geometry, [float(names.index(n)) for n in self.habitats["landuse"]], strict=True)
+            code = features.rasterize(shapes, out_shape=grid.shape, transform=grid.transform, fill=np.nan, dtype="float64")
+            code = np.where(np.isnan(code), float(names.index(self.default_landuse)), code)
+        if self.landuse is not None:
+            ops = self.landuse.onto(grid.transform, grid.shape, crs, resampling=Resampling.nearest)
+            index_of = {c: names.index(n) for c, n in LANDUSES.items() if n in names}
+            has = np.isfinite(ops) & np.isin(ops, list(index_of))
+            code[has] = [index_of[int(v)] for v in ops[has]]
+        landuse = np.array(names, dtype=object)[code.astype(np.int64).ravel()]
+        z0 = np.array([self.z0_m[n] for n in names])[code.astype(np.int64).ravel()]
+        if self.z0 is not None:
+            z = self.z0.onto(grid.transform, grid.shape, crs).ravel()
+            z0 = np.where(np.isfinite(z) & (z > 0), z, z0)
+        nh3 = np.full(grid.n_rows * grid.n_cols, self.nh3_default_ug_m3)
+        if self.nh3 is not None:
+            v = self.nh3.onto(grid.transform, grid.shape, crs).ravel()
+            nh3 = np.where(np.isfinite(v) & (v > 0), v, nh3)
+        return ReceptorTerms.from_values(self.table, landuse, z0, nh3)
+
+
+@dataclass(frozen=True)
 class GridInputs:
     """What every grid tile needs (shipped once to each Dask worker)."""
 
@@ -52,8 +106,8 @@ class GridInputs:
     crs: str
     sensitive_habitats: gpd.GeoDataFrame  # KDW below the 'not sensitive' value, highest KDW first
     parallel: bool
-    #: class-aware grids: (kernel, source indices, emission shares) per pass; None: ``kernel``
-    grid_kernels: list | None = None
+    #: class-aware grids: where each cell's class comes from; None: ``kernel`` everywhere
+    classes: GridClasses | None = None
 
 
 def grid_tile(tile: Tile, *, inputs: GridInputs) -> dict[str, np.ndarray]:
@@ -76,22 +130,20 @@ def grid_tile(tile: Tile, *, inputs: GridInputs) -> dict[str, np.ndarray]:
     else:
         pad = max(x0 - sx.min(), sx.max() - x1, y0 - sy.min(), sy.max() - y1, 0.0) if sx.size else 0.0
         pad = math.ceil(pad / g.cell_m) * g.cell_m if pad > 0 else None
-    passes = [(inputs.kernel, None, None)] if inputs.grid_kernels is None else inputs.grid_kernels
-    in_tile = np.flatnonzero(near) if inputs.cutoff_m is not None else np.arange(inputs.source_x_m.size)
-    farm = np.zeros(g.shape)
-    for kernel, s_idx, share in passes:  # one pass per source height node (class-aware grids)
-        if s_idx is None:
-            px, py, pe = sx, sy, e
-        else:
-            w = np.zeros(inputs.source_x_m.size)
-            w[s_idx] = share
-            sel = in_tile[w[in_tile] > 0]
-            px, py, pe = inputs.source_x_m[sel], inputs.source_y_m[sel], inputs.emission_kg_nh3[sel] * w[sel]
-        part = deposition_on_grid(
-            px, py, pe, kernel, g, method=inputs.method, wind_rose=inputs.wind_rose,  # type: ignore[arg-type]
+    if inputs.classes is None:
+        farm = deposition_on_grid(
+            sx, sy, e, inputs.kernel, g, method=inputs.method, wind_rose=inputs.wind_rose,  # type: ignore[arg-type]
             cutoff_m=inputs.cutoff_m, engine=inputs.engine, parallel=inputs.parallel, fft_pad_m=pad,  # type: ignore[arg-type]
         )
-        farm = part if s_idx is None else farm + part
+    else:
+        heights = inputs.classes.source_height_m
+        heights = heights[near] if inputs.cutoff_m is not None else heights
+        table = inputs.classes.table
+        farm = class_deposition_on_grid(
+            sx, sy, e, table, SourceTerms.from_heights(table, heights), inputs.classes.cells(g, inputs.crs), g,
+            method=inputs.method, wind_rose=inputs.wind_rose, cutoff_m=inputs.cutoff_m, engine=inputs.engine,
+            parallel=inputs.parallel, fft_pad_m=pad,
+        )
     total = inputs.background.onto(g.transform, g.shape, inputs.crs)  # + scenario change (zero in the base run)
     hab = inputs.sensitive_habitats
     near_hab = np.sort(hab.sindex.query(shapely.box(x0, y0, x1, y1))) if len(hab) else np.zeros(0, int)

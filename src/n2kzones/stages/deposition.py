@@ -20,13 +20,13 @@ import pandas as pd
 
 from n2kzones.compute import Backend, open_backend
 from n2kzones.config import Config
-from n2kzones.deposition import GridSpec, RadialKernel
-from n2kzones.deposition.classes import LANDUSES, SourceTerms, node_weights
+from n2kzones.deposition import GridSpec
+from n2kzones.deposition.classes import LANDUSES
 from n2kzones.deposition.model import DepositionModel
 from n2kzones.deposition.receptors import hexagon_receptors
-from n2kzones.deposition.tiles import GridInputs, grid_tile, sensitive_habitats
+from n2kzones.deposition.tiles import GridClasses, GridInputs, grid_tile, sensitive_habitats
 from n2kzones.errors import InputError
-from n2kzones.io.raster import TiledGeoTIFFWriter
+from n2kzones.io.raster import Raster, TiledGeoTIFFWriter
 from n2kzones.io.writers import write_csv, write_geopackage, write_parquet
 from n2kzones.overload import area_overload_table, flag_overload
 from n2kzones.stages.common import check_deposition_size, model_from_config, with_source_heights
@@ -207,34 +207,28 @@ def receptor_classes(run: StageRun, receptors: gpd.GeoDataFrame) -> gpd.GeoDataF
     return receptors.assign(landuse=landuse, z0_m=z0, nh3_bg_ug_m3=nh3)
 
 
-def grid_kernels(cfg: Config, model: DepositionModel, farms: pd.DataFrame) -> list[tuple[RadialKernel, np.ndarray, np.ndarray]]:
-    """The grid's passes with a class-aware model: per source height node, its kernel over open
-    grass (z0 and NH3 background from the parameters), the sources and their emission shares.
-
-    The grid shows deposition as over open land; the receptor table on habitat uses each
-    receptor's own class (documented in docs/limits.md)."""
-    table = model.classes
-    assert table is not None
+def grid_classes(run: StageRun, model: DepositionModel, farms: pd.DataFrame, habitats: gpd.GeoDataFrame) -> GridClasses:
+    """Where the class-aware grid takes each cell's class: the receptor rasters of
+    ``[inputs]`` where given, else the habitat polygon's class, else open land
+    (``[receptor_classes] grid_landuse``); the sources' heights from the farm layer."""
+    cfg = run.cfg
     rc = cfg.params.receptor_classes
-    src = SourceTerms.from_heights(table, farms["source_height_m"].to_numpy(float))
-    lu = table.landuses.index("grass")
-    iz0, iz1, tz = node_weights(np.array([rc.z0_m["grass"]]), table.receptor_z0_m)
-    ib0, ib1, tb = node_weights(np.array([rc.nh3_background_ug_m3]), table.nh3_bg_ug_m3)
-    out = []
-    for a in range(len(table.heights_m)):
-        sel = src.node == a
-        if not sel.any():
-            continue
-        # the corner blend of a uniform receptor class, as one radial kernel
-        d = table.kernels[(a, lu, 0, 0)].distance_m
-        v = sum(
-            w * table.kernels[(a, lu, int(iz), int(ib))](d)
-            for w, iz, ib in (((1 - tz[0]) * (1 - tb[0]), iz0[0], ib0[0]), ((1 - tz[0]) * tb[0], iz0[0], ib1[0]),
-                              (tz[0] * (1 - tb[0]), iz1[0], ib0[0]), (tz[0] * tb[0], iz1[0], ib1[0]))
-            if w > 0
-        )
-        out.append((RadialKernel(d, v, monotone_from_m=1e9, provenance={"grid": "open grass", "height_node": a}), src.source[sel], src.share[sel]))
-    return out
+    assert model.classes is not None
+    codes = habitats["habitat_code"].astype(str)
+    hab = gpd.GeoDataFrame(
+        {"landuse": codes.map({c: rc.landuse_of(c) for c in codes.unique()}).to_numpy()},
+        geometry=habitats.geometry.to_numpy(), crs=habitats.crs,
+    )
+
+    def raster(key: str, role: str) -> Raster | None:
+        return run.read_raster(key, role=role) if getattr(cfg.inputs, key) is not None else None
+
+    return GridClasses(
+        table=model.classes, source_height_m=farms["source_height_m"].to_numpy(float), habitats=hab,
+        default_landuse=rc.grid_landuse, z0_m=rc.z0_m, nh3_default_ug_m3=rc.nh3_background_ug_m3,
+        landuse=raster("receptor_landuse", "landuse_class"), z0=raster("receptor_z0", "z0"),
+        nh3=raster("nh3_background", "nh3_concentration"),
+    )
 
 
 def _deposition(run: StageRun, backend: Backend) -> dict[str, pd.DataFrame]:
@@ -315,7 +309,7 @@ def _deposition(run: StageRun, backend: Backend) -> dict[str, pd.DataFrame]:
         cutoff_m=model.cutoff_m, method=d.grid_method, engine=model.implementation, background=background,
         crs=cfg.project.crs, parallel=backend.parallel_kernels,
         sensitive_habitats=sensitive_habitats(habitats, params.kdw.not_sensitive_from_mol_ha),
-        grid_kernels=None if model.classes is None else grid_kernels(cfg, model, farms),
+        classes=None if model.classes is None else grid_classes(run, model, farms, habitats),
     )
     tifs = {n: run.output(key) for n, key in RASTERS.items()}
     write_grids(backend, grid, inputs, tifs, tile_cells=cfg.compute.tile_cells, cog=cfg.compute.cog)
