@@ -147,6 +147,28 @@ def test_manifest_records_every_parcel_and_the_engine(local_and_dask) -> None:
 
 
 # -- a worker killed mid-run ---------------------------------------------------------------
+def test_class_aware_model_on_dask_equals_local_bitwise(sample_config, cluster, tmp_path) -> None:
+    """The class-aware OPS model (issue 13): receptors, grids and RKO maxima on the cluster
+    are bitwise the local ones."""
+    lc, _ = cluster
+    classes = sample_config.model_copy(
+        update={"deposition": sample_config.deposition.model_copy(update={"kernel": "ops_classes"})}
+    )
+    local = _config(classes, tmp_path / "local", backend="local")
+    dasked = _config(classes, tmp_path / "dask", backend="dask", scheduler=lc.scheduler_address)
+    _run_all(local)
+    _run_all(dasked)
+    a, b = local.output_dir, dasked.output_dir
+    rl = gpd.read_parquet(a / "stages" / "receptors.parquet")
+    assert rl["landuse"].nunique() > 1
+    pd.testing.assert_frame_equal(rl, gpd.read_parquet(b / "stages" / "receptors.parquet"))
+    for name in ("rko_sweep.csv", "rko_by_area.csv", "area_deposition.csv"):
+        assert (a / name).read_bytes() == (b / name).read_bytes()
+    for name in RASTERS:
+        with rasterio.open(a / name) as x, rasterio.open(b / name) as y:
+            assert np.array_equal(x.read(1), y.read(1))
+
+
 class KillWorkerOnTask(WorkerPlugin):
     """Kills (SIGKILL) the worker process when it starts a task whose key has ``prefix``,
     ``times`` times in all (counted with marker files, since the worker dies with its memory)."""

@@ -119,6 +119,7 @@ class DaskBackend:
         with warnings.catch_warnings():
             # The inputs are in the graph on purpose (see share()); Dask warns about its size.
             warnings.filterwarnings("ignore", message="Large object of size", category=UserWarning)
+            warnings.filterwarnings("ignore", message="Sending large graph of size", category=UserWarning)
             futures = self.client.compute(list(tasks))
         index = {f.key: i for i, f in enumerate(futures)}
         try:

@@ -63,14 +63,17 @@ def deposition_at_points_on(
     kwargs["parallel"] = backend.parallel_kernels
     classes = kwargs.pop("classes", None)
     bounds = chunk_bounds(rx.size, backend.chunk_points)
+    # the class table and the sources' terms are shipped once (shared), receptor classes per chunk
     if classes is None:
         items = [(rx[a:b], ry[a:b], None) for a, b in bounds]
+        table_and_sources = None
     else:
         table, src, rec = classes
-        items = [(rx[a:b], ry[a:b], (table, src, rec.take(np.arange(a, b)))) for a, b in bounds]
+        items = [(rx[a:b], ry[a:b], rec.take(np.arange(a, b))) for a, b in bounds]
+        table_and_sources = (table, src)
     if not items:
         return _one_pass(sx, sy, e, rx, ry, kernel, classes=classes, **kwargs)
-    shared = {"sources": (sx, sy, e), "kernel": kernel, "kwargs": kwargs}
+    shared = {"sources": (sx, sy, e), "kernel": kernel, "kwargs": kwargs, "classes": table_and_sources}
     parts = gather_ordered(backend.map(_deposition_chunk, items, shared=shared, name="receptors"), len(items))
     return np.concatenate(parts, axis=-1)
 
@@ -96,21 +99,28 @@ def max_contribution_on(
     kwargs["workers"] = -1 if backend.parallel_kernels else 1
     classes = kwargs.pop("classes", None)
     items = [
-        (sx[a:b], sy[a:b], e[a:b], None if classes is None else (classes[0], classes[1].subset(a, b), classes[2]))
+        (sx[a:b], sy[a:b], e[a:b], None if classes is None else classes[1].subset(a, b))
         for a, b in chunk_bounds(sx.size, backend.chunk_points)
     ]
     if not items:
         return np.zeros(0), np.zeros(0, dtype=np.int64)
-    shared = {"receptors": (rx, ry), "kernel": kernel, "kwargs": kwargs}
+    table_and_receptors = None if classes is None else (classes[0], classes[2])
+    shared = {"receptors": (rx, ry), "kernel": kernel, "kwargs": kwargs, "classes": table_and_receptors}
     parts = gather_ordered(backend.map(_max_chunk, items, shared=shared, name="rko-maxima"), len(items))
     return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
 
 
-def _deposition_chunk(item: tuple, *, sources: tuple, kernel: Any, kwargs: dict) -> np.ndarray:
-    rx, ry, classes = item
-    return _one_pass(*sources, rx, ry, kernel, classes=classes, **kwargs)
+def _deposition_chunk(
+    item: tuple, *, sources: tuple, kernel: Any, kwargs: dict, classes: tuple | None
+) -> np.ndarray:
+    rx, ry, rec = item
+    terms = None if classes is None else (*classes, rec)
+    return _one_pass(*sources, rx, ry, kernel, classes=terms, **kwargs)
 
 
-def _max_chunk(item: tuple, *, receptors: tuple, kernel: Any, kwargs: dict) -> tuple[np.ndarray, np.ndarray]:
-    sx, sy, e, classes = item
-    return _one_max(sx, sy, e, *receptors, kernel, classes=classes, **kwargs)
+def _max_chunk(
+    item: tuple, *, receptors: tuple, kernel: Any, kwargs: dict, classes: tuple | None
+) -> tuple[np.ndarray, np.ndarray]:
+    sx, sy, e, src = item
+    terms = None if classes is None else (classes[0], src, classes[1])
+    return _one_max(sx, sy, e, *receptors, kernel, classes=terms, **kwargs)
