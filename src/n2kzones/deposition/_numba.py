@@ -314,61 +314,17 @@ def gather(
 
 # -- FFT near field ------------------------------------------------------------------------------
 @ngjit
-def near_field_correction(src, grid, img, pair, out):
+def near_field_correction(src, grid, imgs, pairs, cell_key, cell_w, out):
     """Replace the cloud-in-cell approximation by the exact pair value near each source.
 
-    ``src = (xs, ys, es, gs)``; ``grid = (x_min, y_max, cell, n_rows, n_cols, radius_cells)``.
-    For the cells within ``radius_cells`` of a source's four CIC nodes, adds
-    ``e * (exact - sum_n w_n * img[offset to node n])`` to ``out[g]`` (``out`` holds the FFT
-    result). Serial over sources (a scatter; cheap: about (2R+2)^2 cells per source).
-    """
-    xs, ys, es, gs = src
-    x_min, y_max, cell, n_rows, n_cols, radius_cells = grid
-    hr = (img.shape[0] - 1) // 2
-    hc = (img.shape[1] - 1) // 2
-    for j in range(xs.shape[0]):
-        e = es[j]
-        if e == 0.0:
-            continue
-        col_f = (xs[j] - x_min) / cell - 0.5
-        row_f = (y_max - ys[j]) / cell - 0.5
-        c0 = int(math.floor(col_f))
-        r0 = int(math.floor(row_f))
-        fx = col_f - c0
-        fy = row_f - r0
-        i_lo = max(r0 - radius_cells, 0)
-        i_hi = min(r0 + 1 + radius_cells, n_rows - 1)
-        j_lo = max(c0 - radius_cells, 0)
-        j_hi = min(c0 + 1 + radius_cells, n_cols - 1)
-        g = gs[j]
-        for i in range(i_lo, i_hi + 1):
-            yc = y_max - (i + 0.5) * cell
-            for jj in range(j_lo, j_hi + 1):
-                xc = x_min + (jj + 0.5) * cell
-                exact = pair_value(xc - xs[j], yc - ys[j], pair)
-                approx = 0.0
-                for a in range(2):
-                    di = i - (r0 + a) + hr
-                    if di < 0 or di > 2 * hr:
-                        continue
-                    wy = fy if a == 1 else 1.0 - fy
-                    for b in range(2):
-                        dj = jj - (c0 + b) + hc
-                        if dj < 0 or dj > 2 * hc:
-                            continue
-                        wx = fx if b == 1 else 1.0 - fx
-                        approx += wy * wx * img[di, dj]
-                out[g, i, jj] += e * (exact - approx)
-
-
-@ngjit
-def near_field_correction_classes(src, grid, imgs, pairs, cell_key, cell_w, out):
-    """:func:`near_field_correction` for a grid whose cells have their own class blend.
-
     A cell ``(i, j)`` of the grid takes ``sum_q cell_w[q, i, j] * kernel[cell_key[q, i, j]]``
-    (``cell_key`` -1: no term); ``imgs[k]`` is kernel ``k``'s image and ``pairs = (luts,
-    nears, rose)`` its lookup table row and near-source value (as in :func:`gather`). For
-    the cells near each source, adds ``e * w * (exact_k - CIC_k)`` per term.
+    (``cell_key`` -1: no term; a radial grid: one slot, kernel 0, weight 1); ``imgs[k]`` is
+    kernel ``k``'s image and ``pairs = (luts, nears, rose)`` its lookup table row and
+    near-source value (as in :func:`gather`). ``src = (xs, ys, es, gs)``; ``grid = (x_min,
+    y_max, cell, n_rows, n_cols, radius_cells)``. For the cells within ``radius_cells`` of a
+    source's four CIC nodes, adds ``e * w * (exact_k - sum_n w_n * imgs[k][offset to node
+    n])`` per term to ``out[g]`` (``out`` holds the FFT result). Serial over sources (a
+    scatter; cheap: about (2R+2)^2 cells per source and term).
     """
     xs, ys, es, gs = src
     x_min, y_max, cell, n_rows, n_cols, radius_cells = grid

@@ -241,17 +241,16 @@ def deposition_fft(
         )
         out[g] = lay.crop(conv, grid)
     if near_cells > 0:
-        k_near = kernel.cell_average(cell)
         c2 = math.inf if cutoff_m is None else float(cutoff_m) ** 2
+        luts, nears = _numba.pack_stack(LookupStack.of(lu, kernel.cell_average(cell)), (cell / 2.0) ** 2, c2)
+        shape = (1, grid.n_rows, grid.n_cols)  # every cell: the one kernel, weight 1 (no copies)
         _numba.near_field_correction(
             (source_x_m[inside], source_y_m[inside], emission_kg_nh3[inside], groups[inside]),
             (grid.x_min, grid.y_max, cell, grid.n_rows, grid.n_cols, int(near_cells)),
-            img,
-            (
-                _numba.pack_lookup(lu),
-                _numba.pack_near((cell / 2.0) ** 2, k_near, c2),
-                _numba.pack_rose(rose),
-            ),
+            img[None],
+            (luts, nears, _numba.pack_rose(rose)),
+            np.broadcast_to(np.zeros(1, dtype=np.int16), shape),
+            np.broadcast_to(np.ones(1), shape),
             out,
         )
     np.maximum(out, 0.0, out=out)
@@ -396,7 +395,7 @@ def deposition_fft_classes(
         if near_cells > 0 and imgs:
             stack = LookupStack(np.stack([lk.table for lk in lookups]), np.array(k_near), lookups[0].exp_min, lookups[0].mantissa_bits)
             luts, nears = _numba.pack_stack(stack, (cell / 2.0) ** 2, c2)
-            _numba.near_field_correction_classes(
+            _numba.near_field_correction(
                 (source_x_m[s_idx][inside], source_y_m[s_idx][inside], e[inside], groups[s_idx][inside]),
                 (grid.x_min, grid.y_max, cell, grid.n_rows, grid.n_cols, int(near_cells)),
                 np.stack(imgs),
