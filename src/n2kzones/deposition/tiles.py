@@ -25,6 +25,7 @@ from n2kzones.deposition.classes import (
 )
 from n2kzones.deposition.engine import deposition_on_grid
 from n2kzones.deposition.kernel import RadialKernel, WindRose
+from n2kzones.errors import InputError
 from n2kzones.io.grid import GridSpec, Tile
 from n2kzones.io.raster import Raster
 
@@ -64,6 +65,15 @@ class GridClasses:
     landuse: Raster | None = None
     z0: Raster | None = None
     nh3: Raster | None = None
+
+    def __post_init__(self) -> None:
+        names = {self.default_landuse, *map(str, self.habitats["landuse"])} if len(self.habitats) else {self.default_landuse}
+        unknown = sorted(names - set(self.table.landuses))
+        if unknown:
+            raise InputError(f"unknown grid land use {unknown}; allowed: {', '.join(self.table.landuses)}")
+        missing = sorted(set(self.table.landuses) - set(self.z0_m))
+        if missing:
+            raise InputError(f"no z0 for land use {missing}: add it to [parameters.receptor_classes.z0_m]")
 
     def cells(self, grid: GridSpec, crs: str) -> ReceptorTerms:
         """Each cell's class (cells row-major, as :meth:`GridSpec.cell_centre_points`)."""
