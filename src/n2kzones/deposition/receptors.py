@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import logging
 import math
+import numbers
 import time
+from collections.abc import Callable
 
 import geopandas as gpd
 import numpy as np
@@ -82,14 +84,160 @@ def _hexagons(centres: np.ndarray, side_m: float) -> np.ndarray:
     return shapely.polygons(coords)
 
 
+#: Default side in m of the square tiles :func:`hexagon_receptors` cuts the habitat into.
+#: Tiles are aligned on multiples of this from the lattice origin; each hexagon belongs to
+#: the one tile that holds its centre. 1 km keeps a clipped piece of even the largest area
+#: (Veluwe, 86,000 vertices) small; see ``benchmarks/bench_receptors.py``.
+RECEPTOR_TILE_M = 1000.0
+#: A tile's habitat is clipped to the tile widened by the hexagon side plus this margin, so
+#: every hexagon whose centre lies in the tile is wholly inside the clip box.
+_TILE_MARGIN_M = 1.0
+#: Tiles per vectorised batch (memory and progress granularity).
+_TILES_PER_BATCH = 64
+
+
+def _habitat_tiles(
+    geoms: np.ndarray, tile_m: float, reach_m: float, origin: tuple[float, float]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Tiles (columns ``kx``, rows ``ky``) whose clip box (the tile widened by ``reach_m``)
+    meets a geometry, their clip boxes, and the (tile, geometry) pairs that meet.
+
+    Returns ``(kx, ky, boxes, pairs)`` with ``pairs`` of shape (2, n): tile index, geometry
+    index, sorted by tile.
+    """
+    b = shapely.bounds(geoms)
+    x0 = np.floor((b[:, 0] - reach_m - origin[0]) / tile_m).astype(np.int64)
+    x1 = np.floor((b[:, 2] + reach_m - origin[0]) / tile_m).astype(np.int64)
+    y0 = np.floor((b[:, 1] - reach_m - origin[1]) / tile_m).astype(np.int64)
+    y1 = np.floor((b[:, 3] + reach_m - origin[1]) / tile_m).astype(np.int64)
+    nx, ny = x1 - x0 + 1, y1 - y0 + 1
+    n = nx * ny
+    geom = np.repeat(np.arange(len(geoms)), n)
+    k = np.arange(n.sum()) - np.repeat(np.cumsum(n) - n, n)
+    kxy = np.unique(np.column_stack([x0[geom] + k % nx[geom], y0[geom] + k // nx[geom]]), axis=0)
+    kx, ky = kxy[:, 0], kxy[:, 1]
+    bx, by = origin[0] + kx * tile_m, origin[1] + ky * tile_m
+    boxes = shapely.box(bx - reach_m, by - reach_m, bx + tile_m + reach_m, by + tile_m + reach_m)
+    pairs = shapely.STRtree(geoms).query(boxes, predicate="intersects")
+    pairs = pairs[:, np.lexsort((pairs[1], pairs[0]))]
+    return kx, ky, boxes, pairs
+
+
+def _centres_in_tiles(
+    kx: np.ndarray, ky: np.ndarray, tile_m: float, side_m: float, origin: tuple[float, float]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Lattice centres whose tile (``floor((centre - origin) / tile_m)``) is one of the tiles
+    ``kx``, ``ky``: (tile index into ``kx`` (n,), centres (n, 2)).
+
+    The centres are computed with the same expressions as :func:`hexagon_centres_near`, so
+    they are bit for bit the same points; the tile of a centre comes from one ``floor``, so
+    every centre is in exactly one tile.
+    """
+    dx, dy = 1.5 * side_m, math.sqrt(3) * side_m
+    n_i, n_j = math.ceil(tile_m / dx) + 3, math.ceil(tile_m / dy) + 4
+    i0 = np.floor(kx * tile_m / dx).astype(np.int64) - 1
+    j0 = np.floor(ky * tile_m / dy).astype(np.int64) - 2
+    i = np.broadcast_to((i0[:, None] + np.arange(n_i))[:, :, None], (len(kx), n_i, n_j))
+    j = np.broadcast_to((j0[:, None] + np.arange(n_j))[:, None, :], (len(kx), n_i, n_j))
+    x = origin[0] + i * dx
+    y = origin[1] + j * dy + (i % 2) * dy / 2
+    keep = (np.floor((x - origin[0]) / tile_m) == kx[:, None, None]) & (
+        np.floor((y - origin[1]) / tile_m) == ky[:, None, None]
+    )
+    tile = np.broadcast_to(np.arange(len(kx))[:, None, None], keep.shape)[keep]
+    return tile, np.column_stack([x[keep], y[keep]])
+
+
+def _pairs_untiled(
+    geoms: np.ndarray, side_m: float, origin: tuple[float, float]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(centres, hexagon index, geometry index, area m2) of every hexagon-habitat pair, each
+    hexagon intersected with the whole habitat polygon (the reference computation)."""
+    centres = hexagon_centres_near(geoms, side_m, origin)
+    hexes = _hexagons(centres, side_m)
+    h_idx, s_idx = shapely.STRtree(geoms).query(hexes, predicate="intersects")
+    area = shapely.area(shapely.intersection(hexes[h_idx], geoms[s_idx]))
+    return centres, h_idx, s_idx, area
+
+
+def _pairs_tiled(
+    geoms: np.ndarray,
+    side_m: float,
+    origin: tuple[float, float],
+    tile_m: float,
+    progress: bool | Callable[[int], None],
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
+    """As :func:`_pairs_untiled`, but each hexagon is intersected with its tile's clipped piece
+    of the habitat polygon; also returns the number of tiles."""
+    reach = side_m + _TILE_MARGIN_M
+    kx, ky, boxes, (p_tile, p_geom) = _habitat_tiles(geoms, tile_m, reach, origin)
+    used = np.unique(p_tile)  # tiles whose clip box meets habitat
+    n_tiles = len(used)
+    bar = None
+    if progress is True:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=n_tiles, desc="receptor tiles", unit="tile")
+    centres_out: list[np.ndarray] = []
+    h_out: list[np.ndarray] = []
+    s_out: list[np.ndarray] = []
+    a_out: list[np.ndarray] = []
+    offset = 0
+    for lo in range(0, n_tiles, _TILES_PER_BATCH):
+        batch = used[lo : lo + _TILES_PER_BATCH]
+        sel = np.isin(p_tile, batch)
+        pt, pg = p_tile[sel], p_geom[sel]
+        pieces = shapely.intersection(geoms[pg], boxes[pt])
+        ok = ~shapely.is_empty(pieces)
+        pieces, pt, pg = pieces[ok], pt[ok], pg[ok]
+        local, centres = _centres_in_tiles(kx[batch], ky[batch], tile_m, side_m, origin)
+        hex_tile = batch[local]
+        hexes = _hexagons(centres, side_m)
+        h, p = shapely.STRtree(pieces).query(hexes, predicate="intersects")
+        same = hex_tile[h] == pt[p]  # a hexagon meets only its own tile's pieces
+        h, p = h[same], p[same]
+        centres_out.append(centres)
+        h_out.append(h + offset)
+        s_out.append(pg[p])
+        a_out.append(shapely.area(shapely.intersection(hexes[h], pieces[p])))
+        offset += len(centres)
+        if bar is not None:
+            bar.update(len(batch))
+        elif callable(progress):
+            progress(lo + len(batch))
+    if bar is not None:
+        bar.close()
+    if not centres_out:
+        return np.empty((0, 2)), *(np.empty(0, dtype=np.int64),) * 2, np.empty(0), 0
+    return (
+        np.concatenate(centres_out),
+        np.concatenate(h_out),
+        np.concatenate(s_out),
+        np.concatenate(a_out),
+        n_tiles,
+    )
+
+
 def hexagon_receptors(
     habitats: gpd.GeoDataFrame,
     *,
     not_sensitive_from_mol_ha: float = 2400.0,
     hexagon_ha: float = 1.0,
     origin: tuple[float, float] = (0.0, 0.0),
+    tile_m: float | None = RECEPTOR_TILE_M,
+    progress: bool | Callable[[int], None] = False,
 ) -> gpd.GeoDataFrame:
     """Receptor points at centres of hexagons covering nitrogen-sensitive habitat.
+
+    The habitat is processed in square tiles of ``tile_m`` aligned on multiples of
+    ``tile_m`` from ``origin``: a hexagon belongs to the tile holding its centre (never two),
+    and is intersected with that tile's piece of each habitat polygon (clipped to the tile
+    widened by the hexagon side, so the hexagon lies wholly inside the clip). No single
+    intersection then handles a whole area-sized polygon (the Veluwe is one polygon of
+    86,000 vertices). The result is the untiled one (``tile_m=None``): the same receptors,
+    ids, KDW, habitat codes, site codes and order; ``habitat_ha`` equal to floating-point
+    rounding (~1e-12 relative: the overlay of a hexagon with a clipped piece may round
+    differently in the last bits).
 
     Parameters
     ----------
@@ -102,14 +250,37 @@ def hexagon_receptors(
         Hexagon area in hectares.
     origin
         A lattice point (hexagon centre) in the working CRS.
+    tile_m
+        Tile side in metres (default :data:`RECEPTOR_TILE_M`, 1 km), or ``None`` to intersect
+        every hexagon with whole habitat polygons (the slow reference computation).
+    progress
+        ``True`` for a tqdm progress bar over the tiles, or a callable receiving the number
+        of tiles done after each batch (tiled computation only).
 
     Returns
     -------
     GeoDataFrame
         Points with ``receptor_id`` (stable: lattice column and row), ``site_code``
         (of the largest habitat share), ``kdw_mol_ha`` (lowest KDW in the hexagon),
-        ``habitat_code`` (the type with that KDW), ``habitat_ha``.
+        ``habitat_code`` (the type with that KDW), ``habitat_ha``; sorted by
+        ``receptor_id`` (as text).
+
+    Raises
+    ------
+    InputError
+        If the map has no nitrogen-sensitive habitat, or ``tile_m`` is not a positive
+        number of metres (or ``None``).
     """
+    if tile_m is not None and not (
+        isinstance(tile_m, numbers.Real)
+        and not isinstance(tile_m, bool)
+        and math.isfinite(tile_m)
+        and tile_m > 0
+    ):
+        raise InputError(
+            f"tile_m must be a positive number of metres (e.g. {RECEPTOR_TILE_M:g}) or None "
+            f"for the untiled computation, got {tile_m!r}"
+        )
     t0 = time.perf_counter()
     sensitive = habitats.loc[habitats["kdw_mol_ha"] < not_sensitive_from_mol_ha].reset_index(
         drop=True
@@ -120,11 +291,13 @@ def hexagon_receptors(
         )
     side = hexagon_side_m(hexagon_ha)
     hab_geoms = sensitive.geometry.to_numpy()
-    centres = hexagon_centres_near(hab_geoms, side, origin)
-    hexes = _hexagons(centres, side)
-    tree = shapely.STRtree(hab_geoms)
-    h_idx, s_idx = tree.query(hexes, predicate="intersects")
-    area = shapely.area(shapely.intersection(hexes[h_idx], hab_geoms[s_idx]))
+    if tile_m is None:
+        centres, h_idx, s_idx, area = _pairs_untiled(hab_geoms, side, origin)
+        n_tiles = 0
+    else:
+        centres, h_idx, s_idx, area, n_tiles = _pairs_tiled(
+            hab_geoms, side, origin, float(tile_m), progress
+        )
     pairs = pd.DataFrame(
         {
             "hex": h_idx,
@@ -160,10 +333,11 @@ def hexagon_receptors(
     )
     out = out.sort_values("receptor_id", kind="stable").reset_index(drop=True)
     log.info(
-        "receptors: %d hexagons of %.2f ha over %.0f ha sensitive habitat (%.1f s)",
+        "receptors: %d hexagons of %.2f ha over %.0f ha sensitive habitat, %s (%.1f s)",
         len(out),
         hexagon_ha,
         out["habitat_ha"].sum(),
+        "untiled" if tile_m is None else f"{n_tiles} tiles of {float(tile_m):g} m",
         time.perf_counter() - t0,
     )
     return out
