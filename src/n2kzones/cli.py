@@ -197,7 +197,8 @@ def deposition(
     rebuild_upstream: RebuildOpt = False, engine: EngineOpt = None,
 ) -> None:
     """NH3 deposition from the farms on hexagon receptors and a grid; KDW overload per area."""
-    _stage("deposition", config, rebuild=rebuild_upstream, backend=backend, scheduler=scheduler, engine=engine)
+    _stage("deposition", config, rebuild=rebuild_upstream, backend=backend, scheduler=scheduler, engine=engine,
+           progress=sys.stderr.isatty())
 
 
 @app.command()

@@ -71,13 +71,16 @@ def write_grids(backend: Backend, grid: GridSpec, inputs: GridInputs, paths: dic
     return [paths[n] for n in names]
 
 
-def run_deposition(cfg: Config, *, backend: Backend | None = None) -> dict[str, pd.DataFrame]:
-    """Stage ``deposition``: deposition (mol N/ha/yr) on receptors and grid; KDW overload."""
+def run_deposition(cfg: Config, *, progress: bool = False, backend: Backend | None = None) -> dict[str, pd.DataFrame]:
+    """Stage ``deposition``: deposition (mol N/ha/yr) on receptors and grid; KDW overload.
+
+    ``progress`` shows a progress bar over the receptor tiles (:func:`hexagon_receptors`).
+    """
     if backend is None:
         with open_backend(cfg.compute) as backend:
-            return run_deposition(cfg, backend=backend)
+            return run_deposition(cfg, progress=progress, backend=backend)
     with stage_run(cfg, "deposition") as run:
-        return _deposition(run, backend)
+        return _deposition(run, backend, progress=progress)
 
 
 def _landuse_from_raster(run: StageRun, x_m: np.ndarray, y_m: np.ndarray) -> np.ndarray:
@@ -231,7 +234,7 @@ def grid_classes(run: StageRun, model: DepositionModel, farms: pd.DataFrame, hab
     )
 
 
-def _deposition(run: StageRun, backend: Backend) -> dict[str, pd.DataFrame]:
+def _deposition(run: StageRun, backend: Backend, *, progress: bool = False) -> dict[str, pd.DataFrame]:
     cfg = run.cfg
     params = cfg.params
     d = cfg.deposition
@@ -245,7 +248,7 @@ def _deposition(run: StageRun, backend: Backend) -> dict[str, pd.DataFrame]:
     fb, hb0, sens = farms.total_bounds, habitats.total_bounds, habitats["kdw_mol_ha"] < params.kdw.not_sensitive_from_mol_ha
     check_deposition_size(cfg, (min(fb[0], hb0[0]), min(fb[1], hb0[1]), max(fb[2], hb0[2]), max(fb[3], hb0[3])), float(habitats.loc[sens].area.sum() / 1e4))
 
-    receptors = hexagon_receptors(habitats, not_sensitive_from_mol_ha=params.kdw.not_sensitive_from_mol_ha, hexagon_ha=d.hexagon_ha)
+    receptors = hexagon_receptors(habitats, not_sensitive_from_mol_ha=params.kdw.not_sensitive_from_mol_ha, hexagon_ha=d.hexagon_ha, progress=progress)
     if model.classes is not None:
         receptors = receptor_classes(run, receptors)
     elif unused := [k for k in CLASS_INPUTS if getattr(cfg.inputs, k) is not None]:

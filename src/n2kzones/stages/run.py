@@ -63,7 +63,7 @@ def run_stage(
     """Run stage ``name``; with ``rebuild_upstream`` first rerun every upstream stage whose
     outputs are missing or stale (earliest first), else refuse them (:class:`UpstreamError`).
 
-    ``options`` go to the stage's runner (``progress`` for overlay, ``self_contained`` for maps).
+    ``options`` go to the stage's runner (``progress`` for overlay and deposition, ``self_contained`` for maps).
     """
     check_paths(cfg)
     with output_lock(cfg.output_dir, name):
@@ -97,6 +97,6 @@ def run_all(cfg: Config, *, stages: Sequence[str] = STAGES, backend: Backend | N
     with output_lock(cfg.output_dir, "run"), _backend(cfg, backend) as be:
         for name in STAGES:
             if name in stages:
-                opts = {k: v for k, v in options.items() if (k == "progress" and name == "overlay") or (k == "self_contained" and name == "maps")}
+                opts = {k: v for k, v in options.items() if (k == "progress" and name in ("overlay", "deposition")) or (k == "self_contained" and name == "maps")}
                 results[name] = _call(name, cfg, be, opts)
     return results
