@@ -199,7 +199,13 @@ def _pairs_tiled(
         centres_out.append(centres)
         h_out.append(h + offset)
         s_out.append(pg[p])
-        a_out.append(shapely.area(shapely.intersection(hexes[h], pieces[p])))
+        # A hexagon inside its piece is its own intersection: skip the overlay (the cost of
+        # one grows with the piece's vertices; most hexagons of a large area are inside).
+        shapely.prepare(pieces)
+        area = shapely.area(hexes[h])
+        cut = ~shapely.contains_properly(pieces[p], hexes[h])
+        area[cut] = shapely.area(shapely.intersection(hexes[h[cut]], pieces[p[cut]]))
+        a_out.append(area)
         offset += len(centres)
         if bar is not None:
             bar.update(len(batch))
