@@ -44,3 +44,13 @@ def test_area_table() -> None:
     assert t.loc["A", "near_overload_ha"] == pytest.approx(1.5)
     assert t.loc["A", "mean_exceedance_mol_ha"] == pytest.approx((86 * 1 + -14 * 0.5 + -114 * 0.5) / 2)
     assert t.loc["ALL", "sensitive_ha"] == 3.0 and t.loc["ALL", "overloaded_ha"] == 2.0
+
+
+def test_a_wholly_overloaded_area_is_exactly_100_percent() -> None:
+    # 100 * 93507.30730635303 / 93507.30730635303 rounds to 100.00000000000001
+    ha = 93507.30730635303
+    assert 100 * ha / ha > 100
+    rec = pd.DataFrame({"site_code": ["A"], "habitat_ha": [ha], "total_mol_ha": [900.0], "kdw_mol_ha": [714.0]})
+    rec = pd.concat([rec, flag_overload(rec["total_mol_ha"], rec["kdw_mol_ha"])], axis=1)
+    t = area_overload_table(rec).set_index("site_code")
+    assert t.loc["A", "pct_overloaded"] == 100.0 and t.loc["A", "pct_near_overload"] == 100.0

@@ -90,9 +90,9 @@ def area_overload_table(receptors: pd.DataFrame, *, deposition_col: str = "total
                 "receptors": len(g),
                 "sensitive_ha": ha,
                 "overloaded_ha": over,
-                "pct_overloaded": 100 * over / ha if ha else np.nan,
+                "pct_overloaded": 100 * (over / ha) if ha else np.nan,  # over / ha <= 1 exactly; (100 * over) / ha may round above 100
                 "near_overload_ha": near,
-                "pct_near_overload": 100 * near / ha if ha else np.nan,
+                "pct_near_overload": 100 * (near / ha) if ha else np.nan,
                 "mean_deposition_mol_ha": float(np.average(g[deposition_col], weights=w)) if ha else np.nan,
                 "mean_exceedance_mol_ha": float(np.average(ex, weights=w)) if ha else np.nan,
                 "p95_exceedance_mol_ha": weighted_quantile(ex, w, 0.95),
