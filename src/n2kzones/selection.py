@@ -9,8 +9,8 @@ of the area's edge (farms inside the area count as 0 m), as a habitat-weighted m
 mol N/ha/yr and as a share of all farm deposition there. Areas are ranked by the deposition
 from within 1000 m; the top ``selection.n_wide`` get the wide width, the others the default
 width, and areas below ``selection.min_contribution_mol_ha`` (or without overloaded habitat,
-or not nitrogen-sensitive) get none. An area without any habitat data (no receptor of its
-``site_code``) gets no proposal: ``habitat_data`` is False, ``overloaded_ha`` and the widths
+or not nitrogen-sensitive) get none. An area without any habitat data (no polygon of its
+``site_code`` in the habitat map) gets no proposal: ``habitat_data`` is False, ``overloaded_ha`` and the widths
 are NaN and the reason is :data:`UNKNOWN_NO_HABITAT`, never "no overloaded habitat". The official list (``zones.overrides_csv`` and
 ``zones.overrides``) overrides the proposal in ``final_width_m``.
 
@@ -23,6 +23,7 @@ first, so results do not depend on input row order.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 
 import geopandas as gpd
 import numpy as np
@@ -117,6 +118,7 @@ def zone_contributions(
     model: DepositionModel,
     *,
     bands_m: tuple[float, float] = BANDS_M,
+    habitat_sites: Iterable[str] | None = None,
 ) -> pd.DataFrame:
     """Farm deposition on each area's overloaded habitat from within 500 m and 500-1000 m.
 
@@ -132,12 +134,15 @@ def zone_contributions(
         Deposition kernel and settings.
     bands_m
         Inner and outer band limits from the area edge, in m.
+    habitat_sites
+        Site codes the habitat map has any habitat of (sensitive or not); default: those of
+        the receptors. An area not among them has no habitat data: its overload is unknown.
 
     Returns
     -------
     DataFrame
-        One row per area (sorted by ``site_code``): ``habitat_data`` (the area has at least
-        one receptor), ``overloaded_ha`` (NaN without habitat data), ``n_farms_within_500m``,
+        One row per area (sorted by ``site_code``): ``habitat_data`` (the area is in
+        ``habitat_sites``), ``overloaded_ha`` (NaN without habitat data), ``n_farms_within_500m``,
         ``n_farms_500_1000m``, and habitat-weighted means over the overloaded receptors in
         mol N/ha/yr: ``dep_within_500m_mol_ha``, ``dep_500_1000m_mol_ha``,
         ``dep_within_1000m_mol_ha``, ``dep_farms_total_mol_ha``, and ``share_from_zone_pct``
@@ -154,6 +159,8 @@ def zone_contributions(
     fi, ai, dist = farm_area_pairs(farms, areas, outer)
     site = over["site_code"].astype(str).to_numpy()
     with_habitat = set(receptors["site_code"].astype(str))
+    if habitat_sites is not None:
+        with_habitat |= set(map(str, habitat_sites))
     ha = over["habitat_ha"].to_numpy(float)
     rows = []
     starts = np.searchsorted(ai, np.arange(len(areas) + 1))

@@ -114,7 +114,7 @@ CONFIG_KEYS: dict[str, tuple[str, ...]] = {
     "deposition": ("project.crs", "inputs.habitats", "inputs.background_deposition", "inputs.nh3_background",
                    "inputs.receptor_landuse", "inputs.receptor_z0", "deposition", "parameters"),
     "rko": ("project.crs", "deposition", "rko", "parameters"),
-    "select": ("deposition", "selection", "zones.overrides", "zones.overrides_csv", "zones.default_width_m",
+    "select": ("inputs.habitats", "deposition", "selection", "zones.overrides", "zones.overrides_csv", "zones.default_width_m",
                "parameters"),
     "scenario": ("project.crs", "deposition", "scenarios", "effectiveness_cut_pct", "parameters"),
     "maps": ("project.name", "project.crs", "inputs.habitats", "rko.map_threshold_mol_ha", "rko.ranges_m",
