@@ -443,8 +443,13 @@ def overview_map(
     area_deposition: pd.DataFrame | None,
     *,
     self_contained: bool,
+    habitat_sites: set[str] | None = None,
 ) -> folium.Map:
-    """The national overview: zones by width and areas coloured by % overloaded habitat."""
+    """The national overview: zones by width and areas coloured by % overloaded habitat.
+
+    ``habitat_sites`` are the site codes the habitat map has habitat of; an area not among
+    them (when given) has its overload shown as :data:`~n2kzones.selection.UNKNOWN_NO_HABITAT`.
+    """
     dep = area_deposition if area_deposition is not None else pd.DataFrame(columns=["site_code"])
     areas = areas.merge(
         dep.drop(columns=[c for c in ("name",) if c in dep]), on="site_code", how="left"
@@ -486,7 +491,12 @@ def overview_map(
     for row, p in zip(areas.itertuples(index=False), pct, strict=True):
         pairs = [
             ("Area", f"{_e(row.site_code)} {_e(row.name)}"),
-            ("Overloaded habitat", f"{_e(p, '.1f')} %" if np.isfinite(p) else escape(UNKNOWN_NO_HABITAT)),
+            (
+                "Overloaded habitat",
+                escape(UNKNOWN_NO_HABITAT)
+                if habitat_sites is not None and str(row.site_code) not in habitat_sites
+                else f"{_e(p, '.1f')} %",
+            ),
             ("Zone width", f"{_e(getattr(row, 'zone_width_m', None), '.0f')} m"),
         ]
         tips.append(_rows(pairs))

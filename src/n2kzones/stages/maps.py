@@ -122,7 +122,11 @@ def run_maps(cfg: Config, *, self_contained: bool = True) -> list[Path]:
             m = area_map(ctx, code, data, self_contained=self_contained)
             written.append(write_map(m, out / names[code], self_contained=self_contained))
         dep = pd.read_csv(run.upstream("area_deposition"), dtype={"site_code": str})
-        overview = overview_map(ctx, data["areas"], run.read_upstream("zones"), dep, self_contained=self_contained)
+        hab = data.get("habitats")
+        overview = overview_map(
+            ctx, data["areas"], run.read_upstream("zones"), dep, self_contained=self_contained,
+            habitat_sites=set(hab["site_code"].dropna().astype(str)) if hab is not None else None,
+        )
         written.insert(0, write_map(overview, out / "index.html", self_contained=self_contained))
         log.info("rendered %d maps", len(written))
     final = cfg.output_dir / OUTPUTS["maps"].path
