@@ -24,8 +24,8 @@ RASTER_LAYERS = ("Exceedance of the KDW (mol N/ha/yr)", "Deposition from farms (
 def outside(sample_config, tmp_path_factory):
     """The whole pipeline and report on the sample plus FAR (60 km east of the grid) and EDGE
     (a 1 km square centred on the grid's east edge); returns paths and the manifest."""
-    from n2kzones.stages.maps import run_maps
     from n2kzones.stages.manifest import read_manifest
+    from n2kzones.stages.maps import run_maps
     from n2kzones.stages.report import run_report
     from n2kzones.stages.run import run_all
 
@@ -33,9 +33,11 @@ def outside(sample_config, tmp_path_factory):
     spec = cfg0.inputs.areas
     areas_in = gpd.read_file(cfg0.resolve(spec.path), layer=spec.layer)
     farms = gpd.read_file(cfg0.resolve(cfg0.inputs.farms.path), layer=cfg0.inputs.farms.layer)
-    habitats = gpd.read_file(cfg0.resolve(cfg0.inputs.habitats.path), layer=cfg0.inputs.habitats.layer)
+    hab_spec = cfg0.inputs.habitats
+    habitats = gpd.read_file(cfg0.resolve(hab_spec.path), layer=hab_spec.layer)
     margin_m = cfg0.deposition.grid_margin_m
-    east_m = max(farms.total_bounds[2], habitats.total_bounds[2]) + margin_m  # grid edge, +- one cell
+    # the grid's east edge, within one cell
+    east_m = max(farms.total_bounds[2], habitats.total_bounds[2]) + margin_m
     mid_y_m = float(np.mean(areas_in.total_bounds[[1, 3]]))
     new = pd.concat([areas_in.iloc[[0]]] * 2, ignore_index=True)
     new["site_code"], new["name"] = [FAR, EDGE], ["Far away", "On the edge"]
@@ -55,7 +57,9 @@ def outside(sample_config, tmp_path_factory):
     cfg = cfg0.model_copy(
         update={
             "project": cfg0.project.model_copy(update={"output_dir": out}),
-            "inputs": cfg0.inputs.model_copy(update={"areas": spec.model_copy(update={"path": path})}),
+            "inputs": cfg0.inputs.model_copy(
+                update={"areas": spec.model_copy(update={"path": path})}
+            ),
         }
     )
     run_all(cfg, stages=("zones", "overlay", "deposition", "rko", "select", "scenario"))
@@ -74,7 +78,8 @@ def baseline(sample_config, tmp_path_factory):
     from n2kzones.stages.run import run_all
 
     out = tmp_path_factory.mktemp("outside-grid-baseline") / "out"
-    cfg = sample_config.model_copy(update={"project": sample_config.project.model_copy(update={"output_dir": out})})
+    project = sample_config.project.model_copy(update={"output_dir": out})
+    cfg = sample_config.model_copy(update={"project": project})
     run_all(cfg, stages=("zones", "overlay", "deposition", "rko", "select", "scenario"))
     run_maps(cfg, self_contained=False)
     return {"cfg": cfg}
@@ -130,14 +135,23 @@ def test_other_area_maps_are_unchanged(outside, baseline) -> None:
         assert _images(html) == _images(before), code
         assert [x in html for x in RASTER_LAYERS] == [x in before for x in RASTER_LAYERS], code
         assert OUTSIDE_NOTE not in html and PARTLY_NOTE not in html, code
-    assert sum("Deposition from farms (mol N/ha/yr)" in _map(outside, c) for c in outside["originals"]) == len(outside["originals"])
+    assert all("Deposition from farms (mol N/ha/yr)" in _map(outside, c) for c in outside["originals"])
 
 
 def test_report_names_the_areas(outside) -> None:
     html = outside["report"].read_text()
-    assert f"1 area(s) outside the deposition grid: their maps have no deposition or exceedance layers: {FAR}." in html
-    assert f"1 area(s) partly outside the deposition grid: their raster layers cover part of the map: {EDGE}." in html
-    assert f"2 area(s) with zone decision and overload unknown (no habitat data): {FAR}, {EDGE}." in html
+    assert (
+        "1 area(s) outside the deposition grid: their maps have no deposition or exceedance "
+        f"layers: {FAR}." in html
+    )
+    assert (
+        "1 area(s) partly outside the deposition grid: their raster layers cover part of the "
+        f"map: {EDGE}." in html
+    )
+    assert (
+        f"2 area(s) with zone decision and overload unknown (no habitat data): {FAR}, {EDGE}."
+        in html
+    )
     assert "../maps/index.html" in html
 
 
@@ -164,8 +178,45 @@ def test_areas_without_habitat_are_unknown_in_the_tables(outside) -> None:
 def test_original_areas_keep_their_proposal(outside, baseline) -> None:
     """The other areas' zone proposal is that of the unchanged sample (no farm or habitat was
     added, and the new areas are not eligible for a rank)."""
-    base = pd.read_csv(baseline["cfg"].output_dir / "zone_proposal.csv", dtype={"site_code": str}).set_index("site_code")
-    prop = pd.read_csv(outside["cfg"].output_dir / "zone_proposal.csv", dtype={"site_code": str}).set_index("site_code")
-    assert list(base.index) == outside["originals"] or set(base.index) == set(outside["originals"])
-    cols = ["overloaded_ha", "dep_within_500m_mol_ha", "dep_500_1000m_mol_ha", "rank", "final_width_m", "reason"]
+    def proposal(run: dict) -> pd.DataFrame:
+        path = run["cfg"].output_dir / "zone_proposal.csv"
+        return pd.read_csv(path, dtype={"site_code": str}).set_index("site_code")
+
+    base, prop = proposal(baseline), proposal(outside)
+    assert set(base.index) == set(outside["originals"])
+    cols = ["overloaded_ha", "dep_within_500m_mol_ha", "dep_500_1000m_mol_ha", "rank",
+            "final_width_m", "reason"]
     pd.testing.assert_frame_equal(prop.loc[base.index, cols], base[cols])
+
+
+def test_raster_coverage_known_answers(tmp_path) -> None:
+    """A 10 x 10 grid of 100 m cells over x 0-1000 m, y 0-1000 m: extents inside, across the
+    edge, beyond it and touching it; cropping to an extent outside gives no overlay (the
+    WindowError "Intersection is empty" of the national run)."""
+    import rasterio
+    from rasterio.transform import from_origin
+
+    from n2kzones.render.maps import (
+        COVERED,
+        NOT_COVERED,
+        PARTLY_COVERED,
+        raster_coverage,
+        raster_overlay,
+    )
+
+    path = tmp_path / "grid.tif"
+    with rasterio.open(
+        path, "w", driver="GTiff", width=10, height=10, count=1, dtype="float32",
+        crs="EPSG:28992", transform=from_origin(100_000, 401_000, 100, 100), nodata=np.nan,
+    ) as dst:
+        dst.write(np.arange(100, dtype="float32").reshape(1, 10, 10))
+    x0, y0 = 100_000, 400_000
+    assert raster_coverage(path, (x0 + 100, y0 + 100, x0 + 900, y0 + 900)) == COVERED
+    assert raster_coverage(path, (x0, y0, x0 + 1000, y0 + 1000)) == COVERED
+    assert raster_coverage(path, (x0 + 500, y0 + 500, x0 + 1500, y0 + 900)) == PARTLY_COVERED
+    assert raster_coverage(path, (x0 + 5000, y0, x0 + 6000, y0 + 1000)) == NOT_COVERED
+    assert raster_coverage(path, (x0 + 1000, y0, x0 + 2000, y0 + 1000)) == NOT_COVERED  # edge
+    kw = {"cmap": "viridis", "vmin": 0.0, "vmax": 99.0}
+    assert raster_overlay(path, "far", bbox=(x0 + 5000, y0, x0 + 6000, y0 + 1000), **kw) is None
+    part = raster_overlay(path, "part", bbox=(x0 + 500, y0 + 500, x0 + 1500, y0 + 900), **kw)
+    assert part is not None

@@ -9,9 +9,10 @@ of the area's edge (farms inside the area count as 0 m), as a habitat-weighted m
 mol N/ha/yr and as a share of all farm deposition there. Areas are ranked by the deposition
 from within 1000 m; the top ``selection.n_wide`` get the wide width, the others the default
 width, and areas below ``selection.min_contribution_mol_ha`` (or without overloaded habitat,
-or not nitrogen-sensitive) get none. An area without any habitat data (no polygon of its
-``site_code`` in the habitat map) gets no proposal: ``habitat_data`` is False, ``overloaded_ha`` and the widths
-are NaN and the reason is :data:`UNKNOWN_NO_HABITAT`, never "no overloaded habitat". The official list (``zones.overrides_csv`` and
+or not nitrogen-sensitive) get none. An area without any habitat data (no polygon of
+its ``site_code`` in the habitat map) gets no proposal: ``habitat_data`` is False,
+``overloaded_ha`` and the widths are NaN and the reason is :data:`UNKNOWN_NO_HABITAT`, never
+"no overloaded habitat". The official list (``zones.overrides_csv`` and
 ``zones.overrides``) overrides the proposal in ``final_width_m``.
 
 Computation: one deposition pass from all farms to all overloaded receptors (the total) and,

@@ -551,7 +551,10 @@ def grid_coverage(ctx: MapContext, bbox: tuple[float, float, float, float]) -> s
 #: Note on an area map whose extent the deposition grid does not cover fully.
 COVERAGE_NOTES = {
     NOT_COVERED: "Outside the deposition grid: no deposition or exceedance layers on this map.",
-    PARTLY_COVERED: "Partly outside the deposition grid: the deposition and exceedance layers cover only part of this map.",
+    PARTLY_COVERED: (
+        "Partly outside the deposition grid: the deposition and exceedance layers cover only "
+        "part of this map."
+    ),
 }
 
 
@@ -575,7 +578,9 @@ def area_map(ctx: MapContext, site_code: str, data: dict, *, self_contained: boo
     legend: list[str] = []
     note = COVERAGE_NOTES.get(grid_coverage(ctx, bbox))
     if note is not None:
-        legend.append(f"<div class='n2k-grid-note' style='margin-top:4px'><i>{escape(note)}</i></div>")
+        legend.append(
+            f"<div class='n2k-grid-note' style='margin-top:4px'><i>{escape(note)}</i></div>"
+        )
 
     # deposition rasters
     t_map = ctx.map_threshold_mol_ha

@@ -174,7 +174,8 @@ def unknown_note(proposal: pd.DataFrame) -> str:
     """
     if "reason" not in proposal:
         return ""
-    codes = sorted(proposal.loc[proposal["reason"].astype(str).str.startswith(UNKNOWN_NO_HABITAT), "site_code"].astype(str))
+    unknown = proposal["reason"].astype(str).str.startswith(UNKNOWN_NO_HABITAT)
+    codes = sorted(proposal.loc[unknown, "site_code"].astype(str))
     if not codes:
         return ""
     return (
@@ -197,14 +198,19 @@ def grid_note(outside_grid: dict[str, list[str]]) -> str:
         One ``<p class="grid-note">`` per non-empty list, or "".
     """
     texts = {
-        "areas_outside_grid": "outside the deposition grid: their maps have no deposition or exceedance layers",
-        "areas_partly_outside_grid": "partly outside the deposition grid: their raster layers cover part of the map",
+        "areas_outside_grid": (
+            "outside the deposition grid: their maps have no deposition or exceedance layers"
+        ),
+        "areas_partly_outside_grid": (
+            "partly outside the deposition grid: their raster layers cover part of the map"
+        ),
     }
     out = []
     for key, text in texts.items():
         codes = outside_grid.get(key) or []
         if codes:
-            out.append(f'<p class="grid-note">{len(codes)} area(s) {escape(text)}: {escape(", ".join(codes))}.</p>')
+            names = escape(", ".join(codes))
+            out.append(f'<p class="grid-note">{len(codes)} area(s) {escape(text)}: {names}.</p>')
     return "".join(out)
 
 

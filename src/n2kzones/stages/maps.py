@@ -115,7 +115,8 @@ def run_maps(cfg: Config, *, self_contained: bool = True) -> list[Path]:
         for level, label in ((NOT_COVERED, "outside"), (PARTLY_COVERED, "partly outside")):
             if off := sorted(c for c, v in coverage.items() if v == level):
                 log.warning(
-                    "%d area map(s) %s the deposition grid, shown without (part of) the raster layers: %s",
+                    "%d area map(s) %s the deposition grid, shown without (part of) the "
+                    "raster layers: %s",
                     len(off), label, ", ".join(off[:10]) + (", ..." if len(off) > 10 else ""),
                 )
         for code in codes:

@@ -38,7 +38,8 @@ def run_report(cfg: Config) -> os.PathLike:
             run.output("report"), tables=tables, links=links, map_pages=pages,
             data_date=data_date(root), config_name=config_name(cfg),
             outside_grid={
-                k: list(maps_manifest.get(k, [])) for k in ("areas_outside_grid", "areas_partly_outside_grid")
+                k: list(maps_manifest.get(k, []))
+                for k in ("areas_outside_grid", "areas_partly_outside_grid")
             },
         )
     return report_dir / "index.html"
