@@ -156,6 +156,34 @@ def test_ranking_puts_the_ringed_area_first(three_squares, model) -> None:
     assert "< 1 mol" in p.loc["C", "reason"]
 
 
+def test_area_without_habitat_data_is_unknown_and_others_unchanged(three_squares, model) -> None:
+    """F (nitrogen-sensitive, 40 km past E, no farms: A-E see the same farms) has no receptor:
+    its zone decision is "unknown (no habitat data)", not "no overloaded habitat"; A-E keep
+    every value."""
+    from n2kzones.selection import UNKNOWN_NO_HABITAT
+
+    areas, farms, rec = three_squares
+    f_area = gpd.GeoDataFrame(
+        {"site_code": ["F"], "name": ["Area F"], "nitrogen_sensitive": [True]},
+        geometry=[shapely.box(200_000, 0, 201_000, 1000)], crs=RD,
+    )
+    areas6 = pd.concat([areas, f_area], ignore_index=True)
+    kw = {"n_wide": 1, "wide_width_m": 1000, "default_width_m": 500, "min_contribution_mol_ha": 1.0}
+    base = propose_widths(zone_contributions(areas, farms, rec, model), **kw).set_index("site_code")
+    p = propose_widths(zone_contributions(areas6, farms, rec, model), **kw).set_index("site_code")
+    pd.testing.assert_frame_equal(p.loc[list("ABCDE")], base)
+    assert p.loc[list("ABCDE"), "habitat_data"].all()
+    assert not p.loc["F", "habitat_data"]
+    assert p.loc["F", "reason"] == UNKNOWN_NO_HABITAT
+    assert np.isnan(p.loc["F", "overloaded_ha"]) and np.isnan(p.loc["F", "proposed_width_m"])
+    assert np.isnan(p.loc["F", "final_width_m"]) and pd.isna(p.loc["F", "rank"])
+    assert p.loc["E", "reason"] == "no overloaded habitat: no zone"  # E has habitat: a real "no"
+    contrib = zone_contributions(areas6, farms, rec, model)
+    row = propose_widths(contrib, **kw, official={"F": 500.0}).set_index("site_code").loc["F"]
+    assert row["final_width_m"] == 500
+    assert row["reason"] == f"{UNKNOWN_NO_HABITAT}; official list: 500 m"
+
+
 def test_selection_independent_of_row_order(three_squares, model) -> None:
     areas, farms, rec = three_squares
     base = zone_contributions(areas, farms, rec, model)

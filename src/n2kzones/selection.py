@@ -9,7 +9,10 @@ of the area's edge (farms inside the area count as 0 m), as a habitat-weighted m
 mol N/ha/yr and as a share of all farm deposition there. Areas are ranked by the deposition
 from within 1000 m; the top ``selection.n_wide`` get the wide width, the others the default
 width, and areas below ``selection.min_contribution_mol_ha`` (or without overloaded habitat,
-or not nitrogen-sensitive) get none. The official list (``zones.overrides_csv`` and
+or not nitrogen-sensitive) get none. An area without any habitat data (no polygon of
+its ``site_code`` in the habitat map) gets no proposal: ``habitat_data`` is False,
+``overloaded_ha`` and the widths are NaN and the reason is :data:`UNKNOWN_NO_HABITAT`, never
+"no overloaded habitat". The official list (``zones.overrides_csv`` and
 ``zones.overrides``) overrides the proposal in ``final_width_m``.
 
 Computation: one deposition pass from all farms to all overloaded receptors (the total) and,
@@ -21,6 +24,7 @@ first, so results do not depend on input row order.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 
 import geopandas as gpd
 import numpy as np
@@ -32,6 +36,9 @@ from n2kzones.errors import InputError
 
 log = logging.getLogger(__name__)
 
+#: Zone decision of an area without any habitat data (the deposition on it is unknown).
+UNKNOWN_NO_HABITAT = "unknown (no habitat data)"
+
 #: Distance bands from the area edge, in m: group 0 = [0, 500], group 1 = (500, 1000].
 BANDS_M = (500.0, 1000.0)
 
@@ -39,6 +46,7 @@ PROPOSAL_COLUMNS = [
     "site_code",
     "name",
     "nitrogen_sensitive",
+    "habitat_data",
     "overloaded_ha",
     "n_farms_within_500m",
     "n_farms_500_1000m",
@@ -111,6 +119,7 @@ def zone_contributions(
     model: DepositionModel,
     *,
     bands_m: tuple[float, float] = BANDS_M,
+    habitat_sites: Iterable[str] | None = None,
 ) -> pd.DataFrame:
     """Farm deposition on each area's overloaded habitat from within 500 m and 500-1000 m.
 
@@ -126,11 +135,15 @@ def zone_contributions(
         Deposition kernel and settings.
     bands_m
         Inner and outer band limits from the area edge, in m.
+    habitat_sites
+        Site codes the habitat map has any habitat of (sensitive or not); default: those of
+        the receptors. An area not among them has no habitat data: its overload is unknown.
 
     Returns
     -------
     DataFrame
-        One row per area (sorted by ``site_code``): ``overloaded_ha``, ``n_farms_within_500m``,
+        One row per area (sorted by ``site_code``): ``habitat_data`` (the area is in
+        ``habitat_sites``), ``overloaded_ha`` (NaN without habitat data), ``n_farms_within_500m``,
         ``n_farms_500_1000m``, and habitat-weighted means over the overloaded receptors in
         mol N/ha/yr: ``dep_within_500m_mol_ha``, ``dep_500_1000m_mol_ha``,
         ``dep_within_1000m_mol_ha``, ``dep_farms_total_mol_ha``, and ``share_from_zone_pct``
@@ -146,6 +159,9 @@ def zone_contributions(
     total = model.at_points(sx, sy, em, rx, ry, **model.classes_for(farms, over))  # all farms, every overloaded receptor
     fi, ai, dist = farm_area_pairs(farms, areas, outer)
     site = over["site_code"].astype(str).to_numpy()
+    with_habitat = set(receptors["site_code"].astype(str))
+    if habitat_sites is not None:
+        with_habitat |= set(map(str, habitat_sites))
     ha = over["habitat_ha"].to_numpy(float)
     rows = []
     starts = np.searchsorted(ai, np.arange(len(areas) + 1))
@@ -156,7 +172,8 @@ def zone_contributions(
         w = ha[sel]
         row = {
             "site_code": code,
-            "overloaded_ha": float(w.sum()),
+            "habitat_data": code in with_habitat,
+            "overloaded_ha": float(w.sum()) if code in with_habitat else np.nan,
             "n_farms_within_500m": int((band == 0).sum()),
             "n_farms_500_1000m": int((band == 1).sum()),
         }
@@ -229,9 +246,14 @@ def propose_widths(
     DataFrame
         ``contrib`` plus ``rank`` (1 = largest contribution, among nitrogen-sensitive areas
         with overloaded habitat; ties by ``site_code``), ``proposed_width_m``,
-        ``official_width_m`` (NaN if not listed), ``final_width_m`` and ``reason``.
+        ``official_width_m`` (NaN if not listed), ``final_width_m`` and ``reason``. A
+        nitrogen-sensitive area without habitat data (``habitat_data`` False) has reason
+        :data:`UNKNOWN_NO_HABITAT`, ``proposed_width_m`` NaN and ``final_width_m`` NaN
+        unless the official list gives a width.
     """
     out = contrib.copy()
+    if "habitat_data" not in out:
+        out.insert(3, "habitat_data", True)
     official = official or {}
     c1000 = out["dep_within_1000m_mol_ha"].to_numpy(float)
     eligible = (
@@ -245,10 +267,14 @@ def propose_widths(
     rank = np.full(len(out), np.nan)
     rank[order] = np.arange(1, len(order) + 1)
     width = np.zeros(len(out))
+    known = out["habitat_data"].to_numpy(bool)
     reasons = []
     for i in range(len(out)):
         if not out["nitrogen_sensitive"].iloc[i]:
             reasons.append("not nitrogen-sensitive: no zone")
+        elif not known[i]:
+            width[i] = np.nan
+            reasons.append(UNKNOWN_NO_HABITAT)
         elif not out["overloaded_ha"].iloc[i] > 0:
             reasons.append("no overloaded habitat: no zone")
         elif c1000[i] < min_contribution_mol_ha:

@@ -35,6 +35,7 @@ from matplotlib import colormaps
 from matplotlib.colors import Normalize, to_hex
 
 from n2kzones.io.writers import atomic_path, safe_file_stem
+from n2kzones.selection import UNKNOWN_NO_HABITAT
 
 log = logging.getLogger(__name__)
 
@@ -207,19 +208,27 @@ def raster_overlay(
     """A GeoTIFF as an inline PNG (base64) ImageOverlay.
 
     The raster is warped to Web Mercator (what Leaflet displays, so the image is not stretched
-    in latitude) and placed at its WGS84 bounds; ``bbox`` (raster CRS) crops it first.
+    in latitude) and placed at its WGS84 bounds; ``bbox`` (raster CRS) crops it first. Returns
+    None where nothing is left to show: ``bbox`` outside the raster (:func:`raster_coverage`)
+    or no finite value in it.
     """
     import rasterio
     from affine import Affine
     from PIL import Image
     from pyproj import Transformer
+    from rasterio.errors import WindowError
     from rasterio.warp import Resampling, calculate_default_transform, reproject
     from rasterio.windows import from_bounds
 
     with rasterio.open(path) as src:
         if bbox is not None:
+            if raster_coverage(path, bbox) == NOT_COVERED:
+                return None  # the extent lies outside the grid: nothing to show
             win = from_bounds(*bbox, transform=src.transform).round_offsets().round_lengths()
-            win = win.intersection(rasterio.windows.Window(0, 0, src.width, src.height))
+            try:
+                win = win.intersection(rasterio.windows.Window(0, 0, src.width, src.height))
+            except WindowError:  # touches the grid only within a cell's rounding
+                return None
             data = src.read(1, window=win, masked=True).astype("float64").filled(np.nan)
             transform = src.transform @ Affine.translation(win.col_off, win.row_off)
         else:
@@ -259,6 +268,39 @@ def raster_overlay(
     return folium.raster_layers.ImageOverlay(
         image=url, bounds=[[lat0, lon0], [lat1, lon1]], name=name, opacity=opacity, show=show
     )
+
+
+#: Coverage of a map extent by a raster grid (see :func:`raster_coverage`).
+COVERED, PARTLY_COVERED, NOT_COVERED = "covered", "partly covered", "not covered"
+
+
+def raster_coverage(path: Path, bbox: tuple[float, float, float, float]) -> str:
+    """How far the grid of raster ``path`` covers the extent ``bbox`` (raster CRS, m).
+
+    Parameters
+    ----------
+    path
+        A GeoTIFF (the deposition grid).
+    bbox
+        ``(minx, miny, maxx, maxy)`` of a map extent, in the raster's CRS (m).
+
+    Returns
+    -------
+    str
+        :data:`COVERED` (the grid's bounds contain the extent), :data:`PARTLY_COVERED` (they
+        overlap it with a positive area) or :data:`NOT_COVERED` (they do not overlap it, or
+        only along an edge).
+    """
+    import rasterio
+
+    with rasterio.open(path) as src:
+        left, bottom, right, top = src.bounds
+    minx, miny, maxx, maxy = bbox
+    if min(right, maxx) <= max(left, minx) or min(top, maxy) <= max(bottom, miny):
+        return NOT_COVERED
+    if left <= minx and bottom <= miny and right >= maxx and top >= maxy:
+        return COVERED
+    return PARTLY_COVERED
 
 
 def raster_range(path: Path, q: float = 99.0, symmetric: bool = False) -> tuple[float, float]:
@@ -401,8 +443,13 @@ def overview_map(
     area_deposition: pd.DataFrame | None,
     *,
     self_contained: bool,
+    habitat_sites: set[str] | None = None,
 ) -> folium.Map:
-    """The national overview: zones by width and areas coloured by % overloaded habitat."""
+    """The national overview: zones by width and areas coloured by % overloaded habitat.
+
+    ``habitat_sites`` are the site codes the habitat map has habitat of; an area not among
+    them (when given) has its overload shown as :data:`~n2kzones.selection.UNKNOWN_NO_HABITAT`.
+    """
     dep = area_deposition if area_deposition is not None else pd.DataFrame(columns=["site_code"])
     areas = areas.merge(
         dep.drop(columns=[c for c in ("name",) if c in dep]), on="site_code", how="left"
@@ -444,7 +491,12 @@ def overview_map(
     for row, p in zip(areas.itertuples(index=False), pct, strict=True):
         pairs = [
             ("Area", f"{_e(row.site_code)} {_e(row.name)}"),
-            ("Overloaded habitat", f"{_e(p, '.1f')} %"),
+            (
+                "Overloaded habitat",
+                escape(UNKNOWN_NO_HABITAT)
+                if habitat_sites is not None and str(row.site_code) not in habitat_sites
+                else f"{_e(p, '.1f')} %",
+            ),
             ("Zone width", f"{_e(getattr(row, 'zone_width_m', None), '.0f')} m"),
         ]
         tips.append(_rows(pairs))
@@ -469,23 +521,66 @@ def overview_map(
     return m
 
 
-def area_map(ctx: MapContext, site_code: str, data: dict, *, self_contained: bool) -> folium.Map:
-    """The map of one area; ``data`` holds the layers read once for all areas."""
+def _area_zones(data: dict, site_code: str) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, float]:
+    """The area's rows, its zone rings and the largest zone width (m, 0 without a zone)."""
     areas: gpd.GeoDataFrame = data["areas"]
     area = areas.loc[areas["site_code"] == site_code]
-    name = str(area["name"].iloc[0]) if "name" in area else ""
     by_area: gpd.GeoDataFrame = data["zones_by_area"]
     zones = by_area.loc[(by_area["site_code"] == site_code) & (by_area["part"] == "ring")]
-    width = float(zones["width_m"].max()) if len(zones) else 0.0
+    width_m = float(zones["width_m"].max()) if len(zones) else 0.0
+    return area, zones, width_m
+
+
+def area_extent(data: dict, site_code: str) -> tuple[float, float, float, float]:
+    """Extent ``(minx, miny, maxx, maxy)`` in m (working CRS) of the map of one area: the area
+    buffered by its zone width (at least 1000 m) plus 200 m."""
+    area, _, width_m = _area_zones(data, site_code)
+    return area.geometry.union_all().buffer(max(width_m, 1000.0) + 200.0).bounds
+
+
+def grid_coverage(ctx: MapContext, bbox: tuple[float, float, float, float]) -> str:
+    """Coverage of the extent ``bbox`` (m) by the deposition grid: the best coverage among the
+    map's rasters that exist (:data:`NOT_COVERED` when there are none)."""
+    found = [raster_coverage(p, bbox) for p in ctx.rasters.values() if p is not None and p.exists()]
+    for level in (COVERED, PARTLY_COVERED):
+        if level in found:
+            return level
+    return NOT_COVERED
+
+
+#: Note on an area map whose extent the deposition grid does not cover fully.
+COVERAGE_NOTES = {
+    NOT_COVERED: "Outside the deposition grid: no deposition or exceedance layers on this map.",
+    PARTLY_COVERED: (
+        "Partly outside the deposition grid: the deposition and exceedance layers cover only "
+        "part of this map."
+    ),
+}
+
+
+def area_map(ctx: MapContext, site_code: str, data: dict, *, self_contained: bool) -> folium.Map:
+    """The map of one area; ``data`` holds the layers read once for all areas.
+
+    Where the deposition grid does not cover the map's extent (:func:`area_extent`), the
+    raster layers show the covered part or are left out, and the legend says so
+    (:data:`COVERAGE_NOTES`).
+    """
+    areas: gpd.GeoDataFrame = data["areas"]
+    area, zones, width = _area_zones(data, site_code)
+    name = str(area["name"].iloc[0]) if "name" in area else ""
     geom = area.geometry.union_all()
-    extent_geom = geom.buffer(max(width, 1000.0) + 200.0)
-    bbox = extent_geom.bounds
+    bbox = area_extent(data, site_code)
     box = shapely.box(*bbox)
     m = base_map(
         tuple(gpd.GeoSeries([box], crs=areas.crs).to_crs(WGS84).total_bounds),
         self_contained=self_contained,
     )
     legend: list[str] = []
+    note = COVERAGE_NOTES.get(grid_coverage(ctx, bbox))
+    if note is not None:
+        legend.append(
+            f"<div class='n2k-grid-note' style='margin-top:4px'><i>{escape(note)}</i></div>"
+        )
 
     # deposition rasters
     t_map = ctx.map_threshold_mol_ha

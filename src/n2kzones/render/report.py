@@ -19,6 +19,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from n2kzones.io.writers import atomic_path, safe_file_stem  # noqa: E402
+from n2kzones.selection import UNKNOWN_NO_HABITAT  # noqa: E402
 
 log = logging.getLogger(__name__)
 
@@ -157,6 +158,62 @@ def _table_html(df: pd.DataFrame, cols: list[str]) -> str:
     )
 
 
+def unknown_note(proposal: pd.DataFrame) -> str:
+    """Escaped HTML paragraph naming the areas of the zone proposal without habitat data.
+
+    Parameters
+    ----------
+    proposal
+        The zone proposal table (:func:`n2kzones.selection.propose_widths`).
+
+    Returns
+    -------
+    str
+        ``<p class="unknown-note">`` saying their zone decision and overload are
+        :data:`~n2kzones.selection.UNKNOWN_NO_HABITAT`, or "" when every area has habitat data.
+    """
+    if "reason" not in proposal:
+        return ""
+    unknown = proposal["reason"].astype(str).str.startswith(UNKNOWN_NO_HABITAT)
+    codes = sorted(proposal.loc[unknown, "site_code"].astype(str))
+    if not codes:
+        return ""
+    return (
+        f'<p class="unknown-note">{len(codes)} area(s) with zone decision and overload '
+        f"{escape(UNKNOWN_NO_HABITAT)}: {escape(', '.join(codes))}.</p>"
+    )
+
+
+def grid_note(outside_grid: dict[str, list[str]]) -> str:
+    """Escaped HTML paragraphs naming the areas whose maps the deposition grid does not cover.
+
+    Parameters
+    ----------
+    outside_grid
+        ``areas_outside_grid`` / ``areas_partly_outside_grid`` -> site codes.
+
+    Returns
+    -------
+    str
+        One ``<p class="grid-note">`` per non-empty list, or "".
+    """
+    texts = {
+        "areas_outside_grid": (
+            "outside the deposition grid: their maps have no deposition or exceedance layers"
+        ),
+        "areas_partly_outside_grid": (
+            "partly outside the deposition grid: their raster layers cover part of the map"
+        ),
+    }
+    out = []
+    for key, text in texts.items():
+        codes = outside_grid.get(key) or []
+        if codes:
+            names = escape(", ".join(codes))
+            out.append(f'<p class="grid-note">{len(codes)} area(s) {escape(text)}: {names}.</p>')
+    return "".join(out)
+
+
 def render_report(
     out_dir: Path,
     *,
@@ -165,6 +222,7 @@ def render_report(
     map_pages: list[tuple[str, str]],
     data_date: str,
     config_name: str,
+    outside_grid: dict[str, list[str]] | None = None,
 ) -> Path:
     """Write ``index.html`` and its PNG figures into ``out_dir``; returns the HTML path.
 
@@ -181,6 +239,9 @@ def render_report(
         (href relative to the report, label) of the overview first, then each area map.
     data_date, config_name
         For the footer.
+    outside_grid
+        ``areas_outside_grid`` and ``areas_partly_outside_grid`` of the maps stage's manifest:
+        site codes whose maps lack (part of) the raster layers; a line under the maps names them.
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -193,6 +254,7 @@ def render_report(
             if items
             else "<p>No maps yet: run <code>n2kzones maps</code>.</p>"
         )
+        + grid_note(outside_grid or {})
     )
     link_items = [f"<li>{_link(href, name)}: {escape(d)}</li>" for href, name, d in links]
     sections.append(f"<h2>Tables and data</h2><ul>{''.join(link_items)}</ul>")
@@ -223,12 +285,14 @@ def render_report(
         )
     if prop is not None and len(prop):
         sections.append(
-            "<h3>Zone proposal table</h3>"
+            unknown_note(prop)
+            + "<h3>Zone proposal table</h3>"
             + _table_html(
                 prop,
                 [
                     "site_code",
                     "name",
+                    "habitat_data",
                     "overloaded_ha",
                     "dep_within_500m_mol_ha",
                     "dep_500_1000m_mol_ha",

@@ -16,9 +16,13 @@ import pyogrio
 from n2kzones.config import Config
 from n2kzones.errors import OutputError
 from n2kzones.render.maps import (
+    NOT_COVERED,
+    PARTLY_COVERED,
     MapContext,
+    area_extent,
     area_map,
     area_map_name,
+    grid_coverage,
     overview_map,
     raster_range,
     write_map,
@@ -51,8 +55,40 @@ def _read(run: StageRun) -> dict:
     return data
 
 
+#: Manifest keys (``run.extra``) listing the areas whose map extent the grid does not cover.
+GRID_KEYS = {NOT_COVERED: "areas_outside_grid", PARTLY_COVERED: "areas_partly_outside_grid"}
+
+
+def grid_coverage_extra(coverage: dict[str, str]) -> dict[str, object]:
+    """Manifest facts of the maps stage from each area's grid coverage.
+
+    Parameters
+    ----------
+    coverage
+        Site code -> coverage of its map extent by the deposition grid
+        (:func:`n2kzones.render.maps.grid_coverage`).
+
+    Returns
+    -------
+    dict
+        ``n_areas_outside_grid`` and ``n_areas_partly_outside_grid`` (counts) and
+        ``areas_outside_grid`` and ``areas_partly_outside_grid`` (sorted site codes).
+    """
+    out: dict[str, object] = {}
+    for level, key in GRID_KEYS.items():
+        codes = sorted(c for c, v in coverage.items() if v == level)
+        out[f"n_{key}"] = len(codes)
+        out[key] = codes
+    return out
+
+
 def run_maps(cfg: Config, *, self_contained: bool = True) -> list[Path]:
-    """Stage ``maps``; returns the written map paths (overview first)."""
+    """Stage ``maps``; returns the written map paths (overview first).
+
+    An area whose map extent the deposition grid does not cover (fully) gets its map without
+    (part of) the raster layers, a warning names it, and the manifest lists and counts it
+    (:func:`grid_coverage_extra`).
+    """
     with stage_run(cfg, "maps") as run:
         data = _read(run)
         rasters = {k: run.upstream(key) for k, (key, _) in RASTERS.items()}
@@ -74,11 +110,24 @@ def run_maps(cfg: Config, *, self_contained: bool = True) -> list[Path]:
         if clash.any():  # pragma: no cover - 8 hex digits of SHA-1 colliding
             raise OutputError(f"map file names collide for site codes {[c for c, x in zip(codes, clash, strict=True) if x][:4]}")
         run.extra["map_files"] = names  # site code -> file name in maps/
+        coverage = {code: grid_coverage(ctx, area_extent(data, code)) for code in codes}
+        run.extra |= grid_coverage_extra(coverage)
+        for level, label in ((NOT_COVERED, "outside"), (PARTLY_COVERED, "partly outside")):
+            if off := sorted(c for c, v in coverage.items() if v == level):
+                log.warning(
+                    "%d area map(s) %s the deposition grid, shown without (part of) the "
+                    "raster layers: %s",
+                    len(off), label, ", ".join(off[:10]) + (", ..." if len(off) > 10 else ""),
+                )
         for code in codes:
             m = area_map(ctx, code, data, self_contained=self_contained)
             written.append(write_map(m, out / names[code], self_contained=self_contained))
         dep = pd.read_csv(run.upstream("area_deposition"), dtype={"site_code": str})
-        overview = overview_map(ctx, data["areas"], run.read_upstream("zones"), dep, self_contained=self_contained)
+        hab = data.get("habitats")
+        overview = overview_map(
+            ctx, data["areas"], run.read_upstream("zones"), dep, self_contained=self_contained,
+            habitat_sites=set(hab["site_code"].dropna().astype(str)) if hab is not None else None,
+        )
         written.insert(0, write_map(overview, out / "index.html", self_contained=self_contained))
         log.info("rendered %d maps", len(written))
     final = cfg.output_dir / OUTPUTS["maps"].path

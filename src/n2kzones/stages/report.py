@@ -11,6 +11,7 @@ from n2kzones.render.report import LINKED, render_report
 from n2kzones.stages.catalogue import OUTPUTS
 from n2kzones.stages.common import config_name, data_date
 from n2kzones.stages.framework import stage_run
+from n2kzones.stages.manifest import read_manifest
 
 #: Tables the report draws figures from (catalogue keys).
 FIGURE_TABLES = ("rko_sweep", "area_deposition", "zone_proposal", "scenarios")
@@ -32,8 +33,13 @@ def run_report(cfg: Config) -> os.PathLike:
         maps_rel = f"{rel}/{OUTPUTS['maps'].path}"
         pages = [(f"{maps_rel}/index.html", "National overview")] if (maps_dir / "index.html").exists() else []
         pages += [(f"{maps_rel}/{p.name}", p.stem.removeprefix("area_")) for p in sorted(maps_dir.glob("area_*.html"))]
+        maps_manifest = read_manifest(root, "maps") or {}
         render_report(
             run.output("report"), tables=tables, links=links, map_pages=pages,
             data_date=data_date(root), config_name=config_name(cfg),
+            outside_grid={
+                k: list(maps_manifest.get(k, []))
+                for k in ("areas_outside_grid", "areas_partly_outside_grid")
+            },
         )
     return report_dir / "index.html"

@@ -2,7 +2,9 @@
 
 Writes ``zone_proposal.csv`` (see :func:`n2kzones.selection.propose_widths`): the deposition
 in mol N/ha/yr on each area's overloaded habitat from farms within 500 m and 500-1000 m of
-its edge, the ranking, the proposed width and the official width that wins.
+its edge, the ranking, the proposed width and the official width that wins. It reads the
+habitat map for which areas have habitat data at all: one without is "unknown (no habitat
+data)", not "no overloaded habitat".
 """
 
 from __future__ import annotations
@@ -30,7 +32,11 @@ def run_select(cfg: Config) -> pd.DataFrame:
         model = model_from_config(cfg, run)
         if model.classes is not None:
             farms = with_source_heights(cfg, farms, run)
-        contrib = zone_contributions(areas, farms, receptors, model)
+        habitat_sites = None
+        if cfg.inputs.habitats is not None:  # areas with habitat, sensitive or not
+            habitats, _ = run.read_layer("habitats")
+            habitat_sites = set(habitats["site_code"].dropna().astype(str))
+        contrib = zone_contributions(areas, farms, receptors, model, habitat_sites=habitat_sites)
         table = propose_widths(
             contrib,
             n_wide=cfg.selection.n_wide,
