@@ -192,3 +192,29 @@ def test_real_imaer_gml(real_dir: Path) -> None:
     gdf, report = _read("farms", path, preset="imaer_gml", on_duplicate_id="suffix")
     assert report.n_read == 1138 and len(gdf) == 1138
     assert gdf["emission_kg_nh3"].gt(0).all()
+
+
+def _igo_farms(columns: dict[str, list]) -> gpd.GeoDataFrame:
+    return gpd.GeoDataFrame(
+        columns, geometry=gpd.points_from_xy([155_000, 156_000], [463_000, 463_500]), crs=RD
+    )
+
+
+def test_preset_columns_match_regardless_of_case(tmp_path: Path) -> None:
+    # an omgevingsdienst export writes the IGO preset's vthobject_id / nh3_emissie in capitals
+    _igo_farms({"VTHOBJECT_ID": ["V1", "V2"], "NH3_emissie": [2129.8, 40.0], "Bedrijfstype": ["Melkrundvee", "Varkens"]}).to_parquet(tmp_path / "caps.parquet")
+    _igo_farms({"vthobject_id": ["V1", "V2"], "nh3_emissie": [2129.8, 40.0], "bedrijfstype": ["Melkrundvee", "Varkens"]}).to_parquet(tmp_path / "lower.parquet")
+    caps, report = _read("farms", tmp_path / "caps.parquet", preset="igo_veehouderijen")
+    lower, _ = _read("farms", tmp_path / "lower.parquet", preset="igo_veehouderijen")
+    assert list(caps["farm_id"]) == list(lower["farm_id"]) == ["V1", "V2"]
+    assert list(caps["emission_kg_nh3"]) == list(lower["emission_kg_nh3"]) == [2129.8, 40.0]
+    assert list(caps["farm_type"]) == ["Melkrundvee", "Varkens"]
+    assert "column 'VTHOBJECT_ID' read as 'farm_id' (mapped from 'vthobject_id'; case/spaces differ)" in report.notes
+    assert sum("case/spaces differ" in n for n in report.notes) == 3
+
+
+def test_preset_column_twice_up_to_case_is_refused(tmp_path: Path) -> None:
+    frame = _igo_farms({"VTHOBJECT_ID": ["V1", "V2"], "vthobject_id": ["X1", "X2"], "NH3_emissie": [1.0, 2.0]})
+    frame.to_parquet(tmp_path / "twice.parquet")
+    with pytest.raises(SchemaError, match=r"'VTHOBJECT_ID', 'vthobject_id'.*Delete or rename"):
+        _read("farms", tmp_path / "twice.parquet", preset="igo_veehouderijen")

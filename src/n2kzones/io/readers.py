@@ -219,9 +219,15 @@ def _apply_mapping(df: gpd.GeoDataFrame, kind: Kind, spec: LayerInput, report: L
         if target == source:
             continue
         sources = [source] if isinstance(source, str) else list(source)
-        present = [c for s in sources if (c := find_column(df.columns, s)) is not None]
+        # a source column written in another case ("VTHOBJECT_ID" for the preset's
+        # "vthobject_id") is matched and noted; two such columns were refused above
+        pairs = [(s, c) for s in sources if (c := find_column(df.columns, s)) is not None]
+        present = [c for _, c in pairs]
         if not present:
             continue  # reported by require_columns if the target is required
+        for s, c in pairs:
+            if c != s:
+                report.note(f"column {c!r} read as {target!r} (mapped from {s!r}; case/spaces differ)")
         value = df[present[0]]
         for s in present[1:]:
             blank = value.isna() | (value.astype(str).str.strip() == "")
