@@ -218,3 +218,36 @@ def test_preset_column_twice_up_to_case_is_refused(tmp_path: Path) -> None:
     frame.to_parquet(tmp_path / "twice.parquet")
     with pytest.raises(SchemaError, match=r"'VTHOBJECT_ID', 'vthobject_id'.*Delete or rename"):
         _read("farms", tmp_path / "twice.parquet", preset="igo_veehouderijen")
+
+
+def test_exact_duplicate_rows_are_kept_once_and_counted(tmp_path: Path, farms) -> None:
+    # F1 three times, F2 twice, F3 once: 6 rows read, 3 exact copies dropped by default
+    dup = pd.concat([farms, farms.iloc[[0, 1, 0]]], ignore_index=True)
+    dup.to_parquet(tmp_path / "exact.parquet")
+    gdf, report = _read("farms", tmp_path / "exact.parquet")
+    assert list(gdf["farm_id"]) == ["F1", "F2", "F3"] and list(gdf["input_row"]) == [0, 1, 2]
+    assert (report.n_read, report.n_kept, report.dropped) == (6, 3, {"exact duplicate row": 3})
+    assert report.accounted
+    assert "dropped 3 exact duplicate rows (identical in every column; farm_id 'F1', 'F2'); the first of each is kept" in report.notes
+    assert report.as_dict()["dropped"] == {"exact duplicate row": 3}
+
+
+def test_rows_sharing_an_id_but_differing_are_refused_naming_ids_and_columns(tmp_path: Path, farms) -> None:
+    # the real IGO file: one farm repeated for each Natura 2000 area it was joined to
+    joined = pd.concat([farms, farms.iloc[[0, 2]]], ignore_index=True)
+    joined["natura2000_area_id"] = [149, 7, 8, 150, 9]
+    joined.to_parquet(tmp_path / "joined.parquet")
+    with pytest.raises(InputError) as info:
+        _read("farms", tmp_path / "joined.parquet")
+    msg = str(info.value)
+    assert "2 ids are used by rows that differ (farm_id 'F1', 'F3'; they differ in 'natura2000_area_id')" in msg
+    assert "keep one row per id or delete the columns that differ" in msg and "on_duplicate_id = 'suffix'" in msg
+    many = gpd.GeoDataFrame(
+        {"farm_id": [f"F{i}" for i in range(12)] * 2, "emission_kg_nh3": [1.0] * 12 + [2.0] * 12},
+        geometry=gpd.points_from_xy([155_000] * 24, [463_000] * 24), crs=RD,
+    )
+    many.to_parquet(tmp_path / "many.parquet")
+    with pytest.raises(InputError, match=r"12 ids .*'F9' and 2 more; they differ in 'emission_kg_nh3'\)"):
+        _read("farms", tmp_path / "many.parquet")
+    with pytest.raises(InputError, match=r"2 ids used more than once \(farm_id 'F1', 'F3'\)"):
+        _read("farms", tmp_path / "joined.parquet", on_duplicate_id="error")

@@ -372,10 +372,77 @@ def require_columns(df: pd.DataFrame, required: tuple[str, ...], report: LayerRe
         )
 
 
+_MAX_NAMED = 10
+
+
+def _name_ids(ids: pd.Series) -> str:
+    """The distinct ``ids`` quoted, at most :data:`_MAX_NAMED` of them, with the total."""
+    distinct = list(pd.unique(ids))
+    shown = ", ".join(repr(i) for i in distinct[:_MAX_NAMED])
+    more = f" and {len(distinct) - _MAX_NAMED} more" if len(distinct) > _MAX_NAMED else ""
+    return f"{shown}{more}"
+
+
+def differing_columns(gdf: gpd.GeoDataFrame, id_col: str) -> list[str]:
+    """The columns in which rows sharing an id differ (``geometry`` by its WKB).
+
+    Parameters
+    ----------
+    gdf : geopandas.GeoDataFrame
+        Rows that share ids (other rows are ignored).
+    id_col : str
+        The id column.
+
+    Returns
+    -------
+    list of str
+        Column names in frame order; ``input_row`` (always different) is left out.
+    """
+    dup = gdf[gdf[id_col].duplicated(keep=False)]
+    if dup.empty:
+        return []
+    geom = gdf.geometry.name
+    out = []
+    for col in dup.columns:
+        if col in (id_col, "input_row"):
+            continue
+        values = pd.Series(shapely.to_wkb(dup.geometry.values), index=dup.index) if col == geom else dup[col].astype("string")
+        if (values.groupby(dup[id_col]).nunique(dropna=False) > 1).any():
+            out.append(col)
+    return out
+
+
 def deduplicate_ids(
     gdf: gpd.GeoDataFrame, id_col: str, policy: str, report: LayerReport
 ) -> gpd.GeoDataFrame:
-    """Handle rows sharing an id according to ``policy`` (see config ``on_duplicate_id``)."""
+    """Handle rows sharing an id according to ``policy`` (config ``on_duplicate_id``).
+
+    Parameters
+    ----------
+    gdf : geopandas.GeoDataFrame
+        The layer, with ``id_col`` and (optionally) ``input_row``.
+    id_col : str
+        The id column (``farm_id``, ``parcel_id``).
+    policy : {"error", "drop_identical", "suffix"}
+        ``"drop_identical"`` (the default in the config) keeps the first of rows identical
+        in every column and geometry (``input_row`` aside), counts the others in
+        ``report.dropped["exact duplicate row"]`` and notes their ids; rows that share an
+        id but differ are refused. ``"error"`` refuses any repeated id; ``"suffix"`` keeps
+        every row, renaming repeats ``id-2``, ``id-3``.
+    report : LayerReport
+        Receives the count and notes.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        ``gdf`` without the dropped rows (or with renamed ids).
+
+    Raises
+    ------
+    InputError
+        Rows without an id; repeated ids under ``"error"``; under ``"drop_identical"``,
+        rows that share an id but differ, naming the ids and the columns that differ.
+    """
     ids = gdf[id_col]
     if ids.isna().any():
         raise InputError(
@@ -387,11 +454,10 @@ def deduplicate_ids(
         return gdf
     n_dup_ids = int(ids[dup].nunique())
     if policy == "error":
-        example = ids[dup].iloc[0]
         raise InputError(
             f"{report.source}: layer {report.name!r} has {n_dup_ids} ids used more than once "
-            f"(e.g. {example!r}); fix the source or set on_duplicate_id = 'drop_identical' or "
-            "'suffix' for this input"
+            f"({id_col} {_name_ids(ids[dup])}); fix the source or set on_duplicate_id = "
+            "'drop_identical' or 'suffix' for this input"
         )
     if policy == "suffix":
         counter = gdf.groupby(id_col).cumcount()
@@ -410,16 +476,24 @@ def deduplicate_ids(
     frame = pd.DataFrame({"id": ids, "attrs": key, "wkb": wkb})
     exact = frame.duplicated(keep="first")
     if exact.any():
-        report.drop("exact duplicate row", int(exact.sum()))
-        report.note(f"dropped {int(exact.sum())} exact duplicate rows")
+        n_exact = int(exact.sum())
+        report.drop("exact duplicate row", n_exact)
+        report.note(
+            f"dropped {n_exact} exact duplicate rows (identical in every column; "
+            f"{id_col} {_name_ids(ids[exact])}); the first of each is kept"
+        )
         gdf = gdf.loc[~exact]
     still = gdf[id_col].duplicated(keep=False)
     if still.any():
-        example = gdf.loc[still, id_col].iloc[0]
+        cols = differing_columns(gdf, id_col)
         raise InputError(
             f"{report.source}: layer {report.name!r}: {int(gdf.loc[still, id_col].nunique())} "
-            f"ids are used by rows that differ (e.g. {example!r}). Fix the source, or set "
-            "on_duplicate_id = 'suffix' to keep them all under new ids"
+            f"ids are used by rows that differ ({id_col} {_name_ids(gdf.loc[still, id_col])}; "
+            f"they differ in {', '.join(repr(c) for c in cols)}). Fix the source: if the rows "
+            "are one feature repeated (e.g. a farm joined to several Natura 2000 areas), keep "
+            "one row per id or delete the columns that differ; or set on_duplicate_id = "
+            "'suffix' to keep them all under new ids (each row then counts as a feature of "
+            "its own, its emission included)"
         )
     return gdf
 
