@@ -251,3 +251,11 @@ def test_rows_sharing_an_id_but_differing_are_refused_naming_ids_and_columns(tmp
         _read("farms", tmp_path / "many.parquet")
     with pytest.raises(InputError, match=r"2 ids used more than once \(farm_id 'F1', 'F3'\)"):
         _read("farms", tmp_path / "joined.parquet", on_duplicate_id="error")
+
+
+@pytest.mark.real_data
+def test_real_farm_layer_repeated_farm_is_named(real_dir: Path) -> None:
+    # 1141 rows, no exact copies; farm 6063NL3A repeated for Meinweg and Roerdal
+    path = real_dir / "veehouderijen-igo-n2000-zones" / "data.gpkg"
+    with pytest.raises(InputError, match=r"1 ids are used by rows that differ \(farm_id '6063NL3A'; they differ in 'natura2000_area_id'"):
+        _read("farms", path, preset="igo_veehouderijen")
