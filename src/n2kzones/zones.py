@@ -71,7 +71,8 @@ def choose_areas(areas: gpd.GeoDataFrame, wanted: list[str] | tuple[str, ...]) -
     """The rows of ``areas`` named in ``wanted`` (site codes, or names compared case-insensitively).
 
     A code is compared as the areas reader normalises codes (no spaces, upper case); an entry
-    that is no code is looked up among the names. Empty ``wanted`` keeps every area.
+    that is no code is looked up among the names. Empty ``wanted`` keeps every area. Rows
+    are returned unchanged (geometries in the working CRS, m; no zone width assigned yet).
 
     Returns
     -------
