@@ -116,3 +116,19 @@ def test_cli_option_equals_config_key(sample_config, tmp_path: Path) -> None:
     assert bad.exit_code == 2 and "n2kzones areas" in bad.output
     listed = runner.invoke(app, ["areas", "-c", str(key_toml)])
     assert listed.exit_code == 0 and f"* {CODE}" in listed.output and "  NL2003001" in listed.output
+
+
+def test_deposition_receptors_only_on_the_chosen_areas(sample_config, tmp_path: Path) -> None:
+    """The habitat layer is read raw by the deposition stage: it follows the choice too."""
+    from n2kzones.stages.catalogue import OutputFolder
+    from n2kzones.stages.deposition import run_deposition
+    from n2kzones.stages.overlay import run_overlay
+    from n2kzones.stages.zones import run_zones
+
+    cfg = _cfg(sample_config, tmp_path, [CODE, OTHER])
+    run_zones(cfg)
+    run_overlay(cfg)
+    run_deposition(cfg)
+    folder = OutputFolder(tmp_path)
+    assert set(gpd.read_parquet(folder.receptors)["site_code"].astype(str)) == {CODE, OTHER}
+    assert set(pd.read_csv(folder.area_deposition)["site_code"]) - {"ALL"} == {CODE, OTHER}
