@@ -29,7 +29,12 @@ from n2kzones.errors import InputError
 from n2kzones.io.raster import Raster, TiledGeoTIFFWriter
 from n2kzones.io.writers import write_csv, write_geopackage, write_parquet
 from n2kzones.overload import area_overload_table, flag_overload
-from n2kzones.stages.common import check_deposition_size, habitats_of_chosen_areas, model_from_config, with_source_heights
+from n2kzones.stages.common import (
+    check_deposition_size,
+    habitats_of_chosen_areas,
+    model_from_config,
+    with_source_heights,
+)
 from n2kzones.stages.framework import StageRun, stage_run
 
 log = logging.getLogger(__name__)
