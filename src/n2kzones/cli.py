@@ -41,6 +41,11 @@ RebuildOpt = Annotated[
     bool,
     typer.Option("--rebuild-upstream", help="Rerun upstream stages whose outputs are missing or stale first."),
 ]
+AreasOpt = Annotated[
+    str | None,
+    typer.Option("--areas", help="Only these Natura 2000 areas: site codes or names, comma-separated "
+                 "(replaces \\[project] areas; list them with `n2kzones areas`)."),
+]
 DEFAULT_CONFIG = Path("config/sample.toml")
 
 _state = {"verbose": 0}
@@ -82,7 +87,8 @@ def _run(step: str, fn, *args, **kwargs):  # noqa: ANN001, ANN202 - thin wrapper
     return result
 
 
-def _config(path: Path, backend: str | None = None, scheduler: str | None = None, engine: str | None = None):  # noqa: ANN202
+def _config(path: Path, backend: str | None = None, scheduler: str | None = None, engine: str | None = None,  # noqa: ANN202
+            areas: str | None = None):
     from n2kzones.config import load_config
 
     if engine is not None:
@@ -92,6 +98,8 @@ def _config(path: Path, backend: str | None = None, scheduler: str | None = None
 
     def load():  # noqa: ANN202
         cfg = load_config(path)
+        if areas is not None:
+            cfg = cfg.with_areas([a for a in (x.strip() for x in areas.split(",")) if a])
         return cfg.with_compute(**changes) if changes else cfg
 
     return _run("config", load)
@@ -113,10 +121,10 @@ def _backend(cfg):  # noqa: ANN001, ANN202
 
 
 def _stage(name: str, config: Path, *, rebuild: bool = False, backend: str | None = None, scheduler: str | None = None,
-           engine: str | None = None, **options) -> None:  # noqa: ANN003
+           engine: str | None = None, areas: str | None = None, **options) -> None:  # noqa: ANN003
     from n2kzones.stages.run import ON_BACKEND, run_stage
 
-    cfg = _config(config, backend, scheduler, engine)
+    cfg = _config(config, backend, scheduler, engine, areas)
     if name in ON_BACKEND or rebuild:
         with _backend(cfg) as be:
             _run(name, run_stage, name, cfg, backend=be, rebuild_upstream=rebuild, **options)
@@ -175,51 +183,65 @@ def check(config: ConfigOpt = DEFAULT_CONFIG) -> None:
             typer.echo(f"  {kind:22s} {cfg.resolve(spec.path)}")
 
 
+@app.command("areas")
+def list_areas(config: ConfigOpt = DEFAULT_CONFIG) -> None:
+    """List the Natura 2000 areas of inputs.areas (site code and name), for [project] areas / --areas."""
+    from n2kzones.io.readers import read_layer
+
+    cfg = _config(config)
+    gdf, _ = _run("areas", read_layer, "areas", cfg.inputs.areas, crs=cfg.project.crs, params=cfg.params,
+                  base_dir=cfg.base_dir)
+    chosen = {a.casefold() for a in cfg.project.areas}
+    for code, name in zip(gdf["site_code"].astype(str), gdf.get("name", gdf["site_code"]).astype(str), strict=True):
+        mark = "*" if chosen and (code.casefold() in chosen or " ".join(name.split()).casefold() in chosen) else " "
+        typer.echo(f"{mark} {code}  {name}")
+
+
 @app.command()
-def zones(config: ConfigOpt = DEFAULT_CONFIG, rebuild_upstream: RebuildOpt = False) -> None:
+def zones(config: ConfigOpt = DEFAULT_CONFIG, rebuild_upstream: RebuildOpt = False, areas: AreasOpt = None) -> None:
     """Build the zones per area and the national zone layer."""
-    _stage("zones", config, rebuild=rebuild_upstream)
+    _stage("zones", config, rebuild=rebuild_upstream, areas=areas)
 
 
 @app.command()
 def overlay(
     config: ConfigOpt = DEFAULT_CONFIG, backend: BackendOpt = None, scheduler: SchedulerOpt = None,
-    rebuild_upstream: RebuildOpt = False, engine: EngineOpt = None,
+    rebuild_upstream: RebuildOpt = False, engine: EngineOpt = None, areas: AreasOpt = None,
 ) -> None:
     """Overlay parcels and farms with the zones; write the GeoPackage and CSV tables."""
     _stage("overlay", config, rebuild=rebuild_upstream, backend=backend, scheduler=scheduler, engine=engine,
-           progress=sys.stderr.isatty())
+           areas=areas, progress=sys.stderr.isatty())
 
 
 @app.command()
 def deposition(
     config: ConfigOpt = DEFAULT_CONFIG, backend: BackendOpt = None, scheduler: SchedulerOpt = None,
-    rebuild_upstream: RebuildOpt = False, engine: EngineOpt = None,
+    rebuild_upstream: RebuildOpt = False, engine: EngineOpt = None, areas: AreasOpt = None,
 ) -> None:
     """NH3 deposition from the farms on hexagon receptors and a grid; KDW overload per area."""
     _stage("deposition", config, rebuild=rebuild_upstream, backend=backend, scheduler=scheduler, engine=engine,
-           progress=sys.stderr.isatty())
+           areas=areas, progress=sys.stderr.isatty())
 
 
 @app.command()
 def rko(
     config: ConfigOpt = DEFAULT_CONFIG, backend: BackendOpt = None, scheduler: SchedulerOpt = None,
-    rebuild_upstream: RebuildOpt = False, engine: EngineOpt = None,
+    rebuild_upstream: RebuildOpt = False, engine: EngineOpt = None, areas: AreasOpt = None,
 ) -> None:
     """RKO threshold sweep: permit-free sources and what their deposition adds up to."""
-    _stage("rko", config, rebuild=rebuild_upstream, backend=backend, scheduler=scheduler, engine=engine)
+    _stage("rko", config, rebuild=rebuild_upstream, backend=backend, scheduler=scheduler, engine=engine, areas=areas)
 
 
 @app.command()
-def select(config: ConfigOpt = DEFAULT_CONFIG, rebuild_upstream: RebuildOpt = False) -> None:
+def select(config: ConfigOpt = DEFAULT_CONFIG, rebuild_upstream: RebuildOpt = False, areas: AreasOpt = None) -> None:
     """Propose zone widths from the deposition coming from within 500 m / 1000 m of each area."""
-    _stage("select", config, rebuild=rebuild_upstream)
+    _stage("select", config, rebuild=rebuild_upstream, areas=areas)
 
 
 @app.command()
-def scenario(config: ConfigOpt = DEFAULT_CONFIG, rebuild_upstream: RebuildOpt = False) -> None:
+def scenario(config: ConfigOpt = DEFAULT_CONFIG, rebuild_upstream: RebuildOpt = False, areas: AreasOpt = None) -> None:
     """Scenarios from the config and zone effectiveness (inside vs outside the zones)."""
-    _stage("scenario", config, rebuild=rebuild_upstream)
+    _stage("scenario", config, rebuild=rebuild_upstream, areas=areas)
 
 
 @app.command()
@@ -230,22 +252,23 @@ def maps(
         typer.Option("--self-contained/--no-self-contained", help="Inline Leaflet's JS/CSS (no CDN needed)."),
     ] = True,
     rebuild_upstream: RebuildOpt = False,
+    areas: AreasOpt = None,
 ) -> None:
     """Interactive maps: maps/index.html (overview) and maps/area_<site_code>.html per area."""
-    _stage("maps", config, rebuild=rebuild_upstream, self_contained=self_contained)
+    _stage("maps", config, rebuild=rebuild_upstream, areas=areas, self_contained=self_contained)
 
 
 @app.command()
-def report(config: ConfigOpt = DEFAULT_CONFIG, rebuild_upstream: RebuildOpt = False) -> None:
+def report(config: ConfigOpt = DEFAULT_CONFIG, rebuild_upstream: RebuildOpt = False, areas: AreasOpt = None) -> None:
     """HTML report with figures (RKO sweep, overload, zone proposal, scenarios) and links."""
-    _stage("report", config, rebuild=rebuild_upstream)
+    _stage("report", config, rebuild=rebuild_upstream, areas=areas)
 
 
 @app.command()
 def run(
     config: ConfigOpt = DEFAULT_CONFIG, backend: BackendOpt = None, scheduler: SchedulerOpt = None,
     until: Annotated[str | None, typer.Option(help="Last stage to run (default: all, up to report).")] = None,
-    engine: EngineOpt = None,
+    engine: EngineOpt = None, areas: AreasOpt = None,
 ) -> None:
     """Run every stage in order, zones to report (one cluster for all)."""
     from n2kzones.stages.catalogue import STAGES
@@ -255,7 +278,7 @@ def run(
         typer.secho(f"n2kzones run: --until must be one of {', '.join(STAGES)}; got {until!r}", err=True, fg=typer.colors.RED)
         raise typer.Exit(code=2)
     stages = STAGES[: STAGES.index(until) + 1] if until else STAGES
-    cfg = _config(config, backend, scheduler, engine)
+    cfg = _config(config, backend, scheduler, engine, areas)
     with _backend(cfg) as be:
         _run("run", run_all, cfg, stages=stages, backend=be, progress=sys.stderr.isatty())
 

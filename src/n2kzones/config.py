@@ -283,6 +283,19 @@ class ProjectSection(_Strict):
     name: str = "n2kzones"
     crs: str = Field("EPSG:28992", description="Working CRS; must be projected, in metres.")
     output_dir: Path = Path("data/processed")
+    areas: list[str] = Field(
+        default_factory=list,
+        description="Natura 2000 areas to run for, by site code (NL2003001) or name (case-insensitive); "
+        "empty = every area of inputs.areas. Later stages follow the zones stage's choice.",
+    )
+
+    @field_validator("areas")
+    @classmethod
+    def _areas_given(cls, v: list[str]) -> list[str]:
+        out = [" ".join(str(a).split()) for a in v]
+        if any(not a for a in out):
+            raise ValueError("an entry of [project] areas is blank; give a site code or an area name")
+        return list(dict.fromkeys(out))
 
     @field_validator("crs")
     @classmethod
@@ -356,6 +369,14 @@ class Config(_Strict):
         except ValidationError as exc:
             raise ConfigError(_format_validation_error(exc, "[compute] (command line)")) from None
         return self.model_copy(update={"compute": compute})
+
+    def with_areas(self, areas: list[str]) -> Config:
+        """A copy restricted to ``areas`` (site codes or names; replaces ``[project] areas``), e.g. from the CLI."""
+        try:
+            project = ProjectSection.model_validate({**self.project.model_dump(), "areas": list(areas)})
+        except ValidationError as exc:
+            raise ConfigError(_format_validation_error(exc, "[project] areas (command line)")) from None
+        return self.model_copy(update={"project": project})
 
     @property
     def quad_segs(self) -> int:

@@ -56,6 +56,77 @@ def read_width_overrides(path: str | Path) -> dict[str, float]:
     return dict(zip(table["site_code"].str.strip(), widths.astype(float), strict=True))
 
 
+LIST_AREAS_HINT = "list the areas with `n2kzones areas -c CONFIG`"
+
+
+def _norm_code(text: str) -> str:
+    return "".join(str(text).split()).upper()
+
+
+def _norm_name(text: str) -> str:
+    return " ".join(str(text).split()).casefold()
+
+
+def choose_areas(areas: gpd.GeoDataFrame, wanted: list[str] | tuple[str, ...]) -> tuple[gpd.GeoDataFrame, list[str]]:
+    """The rows of ``areas`` named in ``wanted`` (site codes, or names compared case-insensitively).
+
+    A code is compared as the areas reader normalises codes (no spaces, upper case); an entry
+    that is no code is looked up among the names. Empty ``wanted`` keeps every area. Rows
+    are returned unchanged (geometries in the working CRS, m; no zone width assigned yet).
+
+    Returns
+    -------
+    The chosen areas (in the layer's order) and their site codes, in the order asked for.
+
+    Raises
+    ------
+    ConfigError
+        For an entry that matches no area (naming the closest codes and names) or a name that
+        several areas share (naming them).
+    """
+    import difflib
+
+    if not wanted:
+        return areas, list(areas["site_code"].astype(str))
+    codes = areas["site_code"].astype(str)
+    names = areas["name"].astype(str) if "name" in areas.columns else pd.Series([""] * len(areas), index=areas.index)
+    by_code = set(codes)
+    name_norm = names.map(_norm_name)
+    chosen: list[str] = []
+    unknown: list[str] = []
+    for entry in wanted:
+        code = _norm_code(entry)
+        if code in by_code:
+            chosen.append(code)
+            continue
+        hits = codes[name_norm == _norm_name(entry)]
+        if len(hits) > 1:
+            listed = ", ".join(f"{c} ({n})" for c, n in zip(hits, names[hits.index], strict=True))
+            raise ConfigError(
+                f"[project] areas: the name {entry!r} belongs to {len(hits)} areas: {listed}; "
+                "give the site code instead"
+            )
+        if len(hits) == 1:
+            chosen.append(hits.iloc[0])
+        else:
+            unknown.append(entry)
+    if unknown:
+        lines = []
+        by_name = {_norm_name(n): n for n in names if n}
+        for entry in unknown:
+            close = [by_name[k] for k in difflib.get_close_matches(_norm_name(entry), list(by_name), n=3, cutoff=0.6)]
+            close += difflib.get_close_matches(_norm_code(entry), list(by_code), n=3, cutoff=0.6)
+            hint = f"closest: {', '.join(close[:3])}" if close else "no close match"
+            lines.append(f"{entry!r} ({hint})")
+        raise ConfigError(
+            f"[project] areas: {len(unknown)} of the chosen areas are not in the area layer: "
+            f"{'; '.join(lines)}; {LIST_AREAS_HINT}"
+        )
+    chosen = list(dict.fromkeys(chosen))
+    keep = codes.isin(chosen).to_numpy()
+    return areas.loc[keep].copy(), chosen
+
+
 def resolve_widths(
     areas: gpd.GeoDataFrame,
     *,

@@ -10,6 +10,7 @@ import json
 import logging
 from pathlib import Path
 
+import geopandas as gpd
 import numpy as np
 import pandas as pd
 
@@ -163,3 +164,28 @@ def check_deposition_size(cfg: Config, bounds: tuple[float, float, float, float]
             f"{MAX_RECEPTORS:,}); AERIUS uses 1 ha: use hexagon_ha = 1"
         )
     return {"grid_cells": cells, "tile_gib": tile, "receptors": n_hex}
+
+
+def habitats_of_chosen_areas(cfg: Config, habitats: gpd.GeoDataFrame, areas: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """The habitat polygons of the areas the zones stage kept, when ``[project] areas`` chooses some.
+
+    The habitat layer is read raw (it is no zones output), so without this the deposition
+    stage would put receptors (hexagons of ``hexagon_ha`` ha) on the habitat of every area.
+    A polygon belongs to a chosen area by its ``site_code``; one without a site code by
+    intersecting a chosen area. Without a choice the layer is returned as it is.
+    """
+    if not cfg.project.areas:
+        return habitats
+    codes = set(areas["site_code"].astype(str))
+    if "site_code" in habitats.columns:
+        site = habitats["site_code"]
+        keep = site.astype(str).isin(codes).to_numpy() & site.notna().to_numpy()
+        loose = site.isna().to_numpy()
+    else:
+        keep = np.zeros(len(habitats), dtype=bool)
+        loose = np.ones(len(habitats), dtype=bool)
+    if loose.any() and len(areas):
+        hit = habitats.geometry[loose].intersects(areas.geometry.union_all()).to_numpy()
+        keep[np.flatnonzero(loose)[hit]] = True
+    log.info("habitats: kept %d of %d polygons, those of the %d chosen areas", int(keep.sum()), len(habitats), len(codes))
+    return habitats.loc[keep].copy()

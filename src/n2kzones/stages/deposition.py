@@ -29,7 +29,12 @@ from n2kzones.errors import InputError
 from n2kzones.io.raster import Raster, TiledGeoTIFFWriter
 from n2kzones.io.writers import write_csv, write_geopackage, write_parquet
 from n2kzones.overload import area_overload_table, flag_overload
-from n2kzones.stages.common import check_deposition_size, model_from_config, with_source_heights
+from n2kzones.stages.common import (
+    check_deposition_size,
+    habitats_of_chosen_areas,
+    model_from_config,
+    with_source_heights,
+)
 from n2kzones.stages.framework import StageRun, stage_run
 
 log = logging.getLogger(__name__)
@@ -241,6 +246,7 @@ def _deposition(run: StageRun, backend: Backend, *, progress: bool = False) -> d
     farms = run.read_upstream("farms")
     areas = run.read_upstream("areas")
     habitats, _ = run.read_layer("habitats")
+    habitats = habitats_of_chosen_areas(cfg, habitats, areas)
     background = run.read_raster("background_deposition")
     model = model_from_config(cfg, run)
     if model.classes is not None:

@@ -29,7 +29,7 @@ from n2kzones.render.maps import (
 )
 from n2kzones.rko import NO_RANGE
 from n2kzones.stages.catalogue import OUTPUTS, rko_below_column
-from n2kzones.stages.common import config_name, data_date
+from n2kzones.stages.common import config_name, data_date, habitats_of_chosen_areas
 from n2kzones.stages.framework import StageRun, stage_run
 
 log = logging.getLogger(__name__)
@@ -51,7 +51,8 @@ def _read(run: StageRun) -> dict:
         "rko": src,
     }
     if run.cfg.inputs.habitats is not None:
-        data["habitats"], _ = run.read_layer("habitats")
+        habitats, _ = run.read_layer("habitats")
+        data["habitats"] = habitats_of_chosen_areas(run.cfg, habitats, data["areas"])
     return data
 
 

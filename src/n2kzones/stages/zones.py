@@ -19,6 +19,7 @@ from n2kzones.stages.framework import StageRun, stage_run
 from n2kzones.zones import (
     ZoneLayers,
     build_zones,
+    choose_areas,
     national_zones,
     read_width_overrides,
     resolve_widths,
@@ -58,7 +59,15 @@ def run_zones(cfg: Config) -> ZoneLayers:
     """Stage ``zones`` (widths in m); returns the zone layers it wrote."""
     with stage_run(cfg, "zones") as run:
         areas, _ = run.read_layer("areas")
-        widths = zone_widths(cfg, areas, run)
+        widths = zone_widths(cfg, areas, run)  # on the whole layer: overrides of unchosen areas are no typos
+        if cfg.project.areas:
+            n_all = len(areas)
+            areas, codes = choose_areas(areas, cfg.project.areas)
+            widths = widths[widths.index.isin(codes)]
+            log.info("zones: kept %d of %d areas ([project] areas): %s", len(areas), n_all, ", ".join(codes))
+            run.extra["areas_chosen"] = {"asked": list(cfg.project.areas), "site_codes": codes, "kept": len(areas), "of": n_all}
+        else:
+            log.info("zones: all %d areas (no [project] areas chosen)", len(areas))
         areas = areas.assign(zone_width_m=areas["site_code"].map(widths).to_numpy())
         layers = build_zones(areas, widths, include_inner=cfg.zones.include_inner, quad_segs=cfg.quad_segs)
         parts = [layers.by_area]
