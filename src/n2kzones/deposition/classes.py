@@ -451,10 +451,10 @@ def class_max_contribution(
     height shares add up to 1, so no pair exceeds the largest bound of its source's nodes.
     Returns ``(max_mol_ha, receptor_index)`` (index -1 where nothing lies within the cut-off).
     """
-    import math
 
     from scipy.spatial import cKDTree
 
+    from n2kzones.deposition.engine import lookup_distance_m
     from n2kzones.deposition.kernel import HECTARE_DISC_RADIUS_M
     from n2kzones.deposition.maxima import K_NEAREST, _PairModel, ball_maxima
 
@@ -467,11 +467,7 @@ def class_max_contribution(
     if n == 0 or rx.size == 0:
         return best_v, best_i
     radius = HECTARE_DISC_RADIUS_M if receptor_radius_m is None else float(receptor_radius_m)
-    if lookup_range_m is None:
-        x_lo, x_hi = min(rx.min(), xs.min()), max(rx.max(), xs.max())
-        y_lo, y_hi = min(ry.min(), ys.min()), max(ry.max(), ys.max())
-        lookup_range_m = float(math.hypot(x_hi - x_lo, y_hi - y_lo))
-    max_d = lookup_range_m if cutoff_m is None else min(lookup_range_m, float(cutoff_m))
+    max_d = lookup_distance_m(rx, ry, xs, ys, lookup_range_m, cutoff_m)
     blender = Blender(table, max_d, lambda k: k.disc_average(radius))
     blend_of, first = receptor_blends(receptors)
     models: dict[tuple[int, int], _PairModel] = {}

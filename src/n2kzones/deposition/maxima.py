@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.spatial import cKDTree
 
-from n2kzones.deposition.engine import deposition_at_points
+from n2kzones.deposition.engine import deposition_at_points, max_pair_distance_m
 from n2kzones.deposition.kernel import HECTARE_DISC_RADIUS_M, KernelLookup, RadialKernel, WindRose
 from n2kzones.errors import InputError
 
@@ -225,9 +225,7 @@ def max_contribution(
     if n == 0 or rx.size == 0:
         return kmax, best
     radius = HECTARE_DISC_RADIUS_M if receptor_radius_m is None else float(receptor_radius_m)
-    x_lo, x_hi = min(rx.min(), xs.min()), max(rx.max(), xs.max())
-    y_lo, y_hi = min(ry.min(), ys.min()), max(ry.max(), ys.max())
-    max_d = float(math.hypot(x_hi - x_lo, y_hi - y_lo)) if lookup_range_m is None else float(lookup_range_m)
+    max_d = max_pair_distance_m(xs, ys, rx, ry) if lookup_range_m is None else float(lookup_range_m)
     if cutoff_m is not None:
         max_d = min(max_d, float(cutoff_m))
     model = _PairModel.build(kernel, max_d, wind_rose, cutoff_m, radius)
