@@ -253,9 +253,33 @@ def test_rows_sharing_an_id_but_differing_are_refused_naming_ids_and_columns(tmp
         _read("farms", tmp_path / "joined.parquet", on_duplicate_id="error")
 
 
+def test_rows_repeated_only_in_joined_columns_are_one_feature(tmp_path: Path, farms) -> None:
+    # F1 and F3 joined to two areas each (the IGO file's layout): one farm each, counted once
+    joined = pd.concat([farms, farms.iloc[[0, 2]]], ignore_index=True)
+    joined["Natura2000_Area_ID"] = [149, 7, 8, 150, 9]
+    joined.to_parquet(tmp_path / "joined.parquet")
+    gdf, report = _read("farms", tmp_path / "joined.parquet", joined_columns=["natura2000_area_id"])
+    assert list(gdf["farm_id"]) == ["F1", "F2", "F3"] and list(gdf["Natura2000_Area_ID"]) == [149, 7, 8]
+    assert gdf["emission_kg_nh3"].sum() == 940.0 + 2500.0 + 94.0
+    assert (report.n_read, report.n_kept, report.dropped) == (5, 3, {"repeated row (joined columns)": 2})
+    assert report.accounted
+    assert any("2 farm_ids repeated only in the joined columns 'Natura2000_Area_ID' (farm_id 'F1', 'F3')" in n for n in report.notes)
+    # a repeat that differs outside the joined columns (another emission) is still refused
+    joined.loc[3, "emission_kg_nh3"] = 1.0
+    joined.to_parquet(tmp_path / "joined2.parquet")
+    with pytest.raises(InputError, match=r"farm_id 'F1'; they differ in 'emission_kg_nh3', 'Natura2000_Area_ID'"):
+        _read("farms", tmp_path / "joined2.parquet", joined_columns=["natura2000_area_id"])
+
+
 @pytest.mark.real_data
-def test_real_farm_layer_repeated_farm_is_named(real_dir: Path) -> None:
-    # 1141 rows, no exact copies; farm 6063NL3A repeated for Meinweg and Roerdal
+def test_real_farm_layer_repeated_farm_is_kept_once_and_reported(real_dir: Path) -> None:
+    # 1141 rows, no exact copies; farm 6063NL3A repeated for Meinweg and Roerdal: the IGO
+    # preset knows the joined area and habitat columns, keeps the farm once and says so
     path = real_dir / "veehouderijen-igo-n2000-zones" / "data.gpkg"
+    gdf, report = _read("farms", path, preset="igo_veehouderijen")
+    assert (report.n_read, len(gdf), report.dropped) == (1141, 1140, {"repeated row (joined columns)": 1})
+    assert gdf["farm_id"].is_unique and (gdf["farm_id"] == "6063NL3A").sum() == 1
+    assert any("(farm_id '6063NL3A'): 1 repeated rows dropped, each feature counted once" in n for n in report.notes)
+    # comparing every column (joined_columns = []) refuses the file, naming the farm
     with pytest.raises(InputError, match=r"1 ids are used by rows that differ \(farm_id '6063NL3A'; they differ in 'natura2000_area_id'"):
-        _read("farms", path, preset="igo_veehouderijen")
+        _read("farms", path, preset="igo_veehouderijen", joined_columns=[])

@@ -439,3 +439,87 @@ def test_wommels_receptor_ids(height: str) -> None:
     hid = hexes["receptor_id"].to_numpy().astype(np.int64)
     ours = shapely.get_coordinates(hexagon_polygons(hid, round_to_metre=True))
     np.testing.assert_array_equal(ours, shapely.get_coordinates(hexes.geometry.values))
+
+
+# ------------------------------------------- the stage's receptors on AERIUS's grid
+
+
+def _block_ids(dy0: int, dx0: int, n_rows: int, n_cols: int) -> np.ndarray:
+    dy, dx = np.meshgrid(np.arange(dy0, dy0 + n_rows), np.arange(dx0, dx0 + n_cols), indexing="ij")
+    return (dy * 1529 + dx + 1).ravel()
+
+
+def _habitat(geoms: list, kdw: float = 714.0) -> gpd.GeoDataFrame:
+    return gpd.GeoDataFrame(
+        {"habitat_code": ["H4030"] * len(geoms), "kdw_mol_ha": [kdw] * len(geoms), "site_code": ["A"] * len(geoms)},
+        geometry=geoms,
+        crs="EPSG:28992",
+    )
+
+
+def test_hexagon_receptors_on_aerius_grid_take_aerius_ids_and_centres() -> None:
+    from n2kzones.deposition.receptors import hexagon_receptors
+
+    # habitat = 60 AERIUS hexagons (10 rows x 6 columns near Utrecht), each shrunk by 1 cm:
+    # exactly those hexagons are receptors, with AERIUS's ids, centres and ~1 ha each
+    ids = _block_ids(2500, 800, 10, 6)
+    hexes = shapely.buffer(hexagon_polygons(ids), -0.01)
+    rec = hexagon_receptors(_habitat([shapely.union_all(hexes)]), grid="aerius")
+    assert rec["receptor_id"].dtype == np.int64
+    np.testing.assert_array_equal(rec["receptor_id"].to_numpy(), np.sort(ids))
+    x, y = receptor_centres(rec["receptor_id"].to_numpy())
+    np.testing.assert_array_equal(rec.geometry.x.to_numpy(), x)
+    np.testing.assert_array_equal(rec.geometry.y.to_numpy(), y)
+    np.testing.assert_allclose(rec["habitat_ha"], shapely.area(hexes)[0] / 1e4, rtol=1e-9)
+    # the local lattice (from RD (0, 0)) is offset from AERIUS's: more, cut hexagons, text ids
+    local = hexagon_receptors(_habitat([shapely.union_all(hexes)]), grid="local")
+    assert len(local) > len(ids) and local["receptor_id"].map(type).eq(str).all()
+
+
+def test_hexagon_receptors_aerius_grid_refuses_what_is_not_aerius() -> None:
+    from n2kzones.deposition.receptors import hexagon_receptors
+
+    hab = _habitat([shapely.box(150_000, 450_000, 150_500, 450_500)])
+    with pytest.raises(InputError, match="1 ha hexagons"):
+        hexagon_receptors(hab, grid="aerius", hexagon_ha=0.5)
+    with pytest.raises(InputError, match="receptor_grid = 'local'"):
+        hexagon_receptors(_habitat([shapely.box(400_000, 450_000, 400_500, 450_500)]), grid="aerius")
+    with pytest.raises(InputError, match="'local' or 'aerius'"):
+        hexagon_receptors(hab, grid="AERIUS-ish")
+
+
+def test_config_aerius_grid_needs_rd_new_and_one_hectare(tmp_path: Path) -> None:
+    from n2kzones.config import load_config
+    from n2kzones.errors import ConfigError
+
+    base = '[inputs.areas]\npath = "areas.gpkg"\n'
+    for extra, words in (
+        ("[deposition]\nhexagon_ha = 2.0\n", ["hexagon_ha = 2", "receptor_grid = 'local'"]),
+        ('[project]\ncrs = "EPSG:3035"\n', ["EPSG:3035", "RD New", "receptor_grid = 'local'"]),
+    ):
+        p = tmp_path / "c.toml"
+        p.write_text(base + extra, "utf-8")
+        with pytest.raises(ConfigError) as info:
+            load_config(p)
+        for w in words:
+            assert w in str(info.value), str(info.value)
+        p.write_text(base + extra.replace("[deposition]\n", "[deposition]\nreceptor_grid = 'local'\n")
+                     + ("" if "[deposition]" in extra else "[deposition]\nreceptor_grid = 'local'\n"), "utf-8")
+        assert load_config(p).deposition.receptor_grid == "local"
+
+
+@pytest.mark.real_data
+@pytest.mark.slow
+def test_fryslan_habitat_gives_aerius_receptors_and_outlines(fryslan) -> None:
+    from n2kzones.deposition.receptors import hexagon_receptors
+
+    # AERIUS's own hexagons (rounded to metres), each shrunk by 1 m so it lies within its
+    # exact hexagon: the receptors built on them are AERIUS's receptors, id by id
+    ids, _, rings = fryslan
+    theirs = shapely.buffer(shapely.polygons(rings), -1.0)
+    rec = hexagon_receptors(_habitat(list(theirs)), grid="aerius")
+    np.testing.assert_array_equal(rec["receptor_id"].to_numpy(), np.sort(ids))
+    order = np.argsort(ids)
+    np.testing.assert_allclose(rec["habitat_ha"].to_numpy(), shapely.area(theirs)[order] / 1e4, rtol=1e-9)
+    ours = shapely.get_coordinates(hexagon_polygons(rec["receptor_id"].to_numpy(), round_to_metre=True))
+    np.testing.assert_array_equal(ours.reshape(-1, 7, 2), rings[order])

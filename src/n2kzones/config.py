@@ -55,6 +55,13 @@ class LayerInput(_Strict):
         description="Rows sharing an id: 'error' refuses; 'drop_identical' drops exact copies "
         "(logged) and refuses differing ones; 'suffix' keeps all, renaming repeats id-2, id-3.",
     )
+    joined_columns: list[str] | None = Field(
+        None,
+        description="Columns the publisher joined onto each feature (one row per feature and "
+        "joined record): rows sharing an id that differ only in these are one feature, kept once "
+        "and counted (on_duplicate_id = 'drop_identical'). Default: the preset's (igo_veehouderijen: "
+        "the Natura 2000 area and habitat columns); [] compares every column.",
+    )
     on_overlap: Literal["error", "first_wins"] = Field(
         "error",
         description="Parcels (and habitat polygons of one type) that overlap: 'error' refuses, "
@@ -184,7 +191,15 @@ class DepositionSettings(_Strict):
     wind_rose: str = Field(
         "isotropic", description="'isotropic', 'ops_2005_region5' or a wind-rose JSON path."
     )
-    hexagon_ha: float = Field(1.0, gt=0, le=100, description="Receptor hexagon area in ha.")
+    receptor_grid: Literal["aerius", "local"] = Field(
+        "aerius",
+        description="Receptor hexagons: 'aerius' = AERIUS's 1 ha receptor grid with its receptor ids "
+        "(RD New only; outputs join AERIUS Monitor and AERIUS results), 'local' = hexagons of "
+        "hexagon_ha laid from RD (0, 0), ids '<column>_<row>'.",
+    )
+    hexagon_ha: float = Field(
+        1.0, gt=0, le=100, description="Receptor hexagon area in ha (receptor_grid = 'local' only; AERIUS: 1)."
+    )
     grid_margin_m: float = Field(2000.0, ge=0, description="Grid margin around areas and farms.")
 
 
@@ -335,6 +350,24 @@ class Config(_Strict):
     )
     source_path: Path | None = Field(None, exclude=True)
     base_dir: Path = Field(Path("."), exclude=True)
+
+    @model_validator(mode="after")
+    def _aerius_grid_fits(self) -> Config:
+        d = self.deposition
+        if d.receptor_grid != "aerius":
+            return self
+        if d.hexagon_ha != 1.0:
+            raise ValueError(
+                f"[deposition] hexagon_ha = {d.hexagon_ha:g} with receptor_grid = 'aerius': AERIUS's "
+                "receptor hexagons are 1 ha; remove hexagon_ha or set receptor_grid = 'local'"
+            )
+        if pyproj.CRS.from_user_input(self.project.crs).to_epsg() != 28992:
+            raise ValueError(
+                f"[project] crs = {self.project.crs!r} with [deposition] receptor_grid = 'aerius': "
+                "AERIUS's receptor grid is defined in RD New; use crs = 'EPSG:28992' or "
+                "receptor_grid = 'local'"
+            )
+        return self
 
     @field_validator("parameters")
     @classmethod

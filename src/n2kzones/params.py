@@ -98,6 +98,12 @@ class RasterRole(_Strict):
     nodata_sentinels: list[float] = Field(default_factory=list)
     zero_is_nodata: bool = False
     whole_numbers: bool = Field(False, description="Values are class codes: a fraction is refused.")
+    fill_nearest_m: float = Field(
+        0.0,
+        ge=0,
+        description="Points on no data (or outside the grid) within this distance (m) of a cell "
+        "with data take that cell's value, counted (a coarse grid's edge along a coast or border).",
+    )
 
     @field_validator("plausible_max")
     @classmethod

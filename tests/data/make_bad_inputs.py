@@ -334,7 +334,7 @@ def build_issue14_cases(out: Path) -> dict[str, Path]:
     for name, text in (
         ("cfg_grid_margin_huge", "[deposition]\ngrid_margin_m = 5000000\n"),
         ("cfg_cell_tiny", "[deposition]\ncell_m = 0.01\n"),
-        ("cfg_hexagon_tiny", "[deposition]\nhexagon_ha = 0.00001\n"),
+        ("cfg_hexagon_tiny", "[deposition]\nreceptor_grid = \"local\"\nhexagon_ha = 0.00001\n"),
         ("cfg_tile_cells_huge", "[compute]\ntile_cells = 16384\n"),
     ):
         c[name] = out / f"{name}.toml"

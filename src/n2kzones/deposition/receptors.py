@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from n2kzones.deposition import receptor_grid
 from n2kzones.errors import InputError
 
 log = logging.getLogger(__name__)
@@ -232,8 +233,16 @@ def hexagon_receptors(
     origin: tuple[float, float] = (0.0, 0.0),
     tile_m: float | None = RECEPTOR_TILE_M,
     progress: bool | Callable[[int], None] = False,
+    grid: str = "local",
 ) -> gpd.GeoDataFrame:
     """Receptor points at centres of hexagons covering nitrogen-sensitive habitat.
+
+    With ``grid="aerius"`` the hexagons are AERIUS's own 1 ha receptor hexagons
+    (:mod:`n2kzones.deposition.receptor_grid`): the same flat-topped lattice laid from
+    AERIUS's grid origin, and ``receptor_id`` is AERIUS's integer receptor id, so the
+    outputs join AERIUS Monitor, the AERIUS open data and AERIUS results. The local lattice
+    (``grid="local"``) takes any ``hexagon_ha`` and ``origin`` and names hexagons
+    ``"<column>_<row>"``.
 
     The habitat is processed in square tiles of ``tile_m`` aligned on multiples of
     ``tile_m`` from ``origin``: a hexagon belongs to the tile holding its centre (never two),
@@ -262,21 +271,35 @@ def hexagon_receptors(
     progress
         ``True`` for a tqdm progress bar over the tiles, or a callable receiving the number
         of tiles done after each batch (tiled computation only).
+    grid
+        ``"local"`` (default) or ``"aerius"`` (requires ``hexagon_ha = 1``, the default
+        ``origin`` and habitat in RD New within AERIUS's grid; ``origin`` is then AERIUS's).
 
     Returns
     -------
     GeoDataFrame
-        Points with ``receptor_id`` (stable: lattice column and row), ``site_code``
+        Points with ``receptor_id`` (``grid="aerius"``: AERIUS's id, int64; ``"local"``:
+        text, lattice column and row), ``site_code``
         (of the largest habitat share), ``kdw_mol_ha`` (lowest KDW in the hexagon),
         ``habitat_code`` (the type with that KDW), ``habitat_ha``; sorted by
-        ``receptor_id`` (as text).
+        ``receptor_id`` (AERIUS ids as numbers, local ids as text).
 
     Raises
     ------
     InputError
-        If the map has no nitrogen-sensitive habitat, or ``tile_m`` is not a positive
-        number of metres (or ``None``).
+        If the map has no nitrogen-sensitive habitat, ``tile_m`` is not a positive
+        number of metres (or ``None``), or ``grid="aerius"`` is asked for hexagons that
+        are not AERIUS's (another size or origin, habitat outside AERIUS's grid).
     """
+    if grid not in ("local", "aerius"):
+        raise InputError(f"grid must be 'local' or 'aerius', got {grid!r}")
+    if grid == "aerius":
+        if hexagon_ha != 1.0 or tuple(origin) != (0.0, 0.0):
+            raise InputError(
+                "AERIUS's receptor grid has 1 ha hexagons on its own origin: use "
+                f"hexagon_ha = 1 (got {hexagon_ha:g}) and the default origin, or grid = 'local'"
+            )
+        origin = (receptor_grid.MIN_X, receptor_grid.MIN_Y)
     if tile_m is not None and not (
         isinstance(tile_m, numbers.Real)
         and not isinstance(tile_m, bool)
@@ -323,12 +346,25 @@ def hexagon_receptors(
     ).drop_duplicates("hex")
     hab_area = pairs.groupby("hex")["area_m2"].sum()
     hex_ids = lowest["hex"].to_numpy()
-    dx, dy = 1.5 * side, math.sqrt(3) * side
-    col = np.rint((centres[hex_ids, 0] - origin[0]) / dx).astype(np.int64)
-    row = np.rint((centres[hex_ids, 1] - origin[1] - (col % 2) * dy / 2) / dy).astype(np.int64)
+    if grid == "aerius":
+        receptor_id = receptor_grid.receptor_ids_at(*centres[hex_ids].T, outside="zero")
+        if np.any(receptor_id == 0):
+            raise InputError(
+                f"{int((receptor_id == 0).sum())} receptor hexagon(s) lie outside AERIUS's NL "
+                "receptor grid (bounding box "
+                f"{receptor_grid.MIN_X:.0f}, {receptor_grid.MIN_Y:.0f}, {receptor_grid.MAX_X:.0f}, "
+                f"{receptor_grid.MAX_Y:.0f} in EPSG:28992); is the habitat in RD New? For "
+                "habitat outside the Netherlands set [deposition] receptor_grid = 'local'"
+            )
+        centres[hex_ids] = np.column_stack(receptor_grid.receptor_centres(receptor_id))
+    else:
+        dx, dy = 1.5 * side, math.sqrt(3) * side
+        col = np.rint((centres[hex_ids, 0] - origin[0]) / dx).astype(np.int64)
+        row = np.rint((centres[hex_ids, 1] - origin[1] - (col % 2) * dy / 2) / dy).astype(np.int64)
+        receptor_id = np.array([f"{c}_{r}" for c, r in zip(col, row, strict=True)], dtype=object)
     out = gpd.GeoDataFrame(
         {
-            "receptor_id": [f"{c}_{r}" for c, r in zip(col, row, strict=True)],
+            "receptor_id": receptor_id,
             "site_code": largest.set_index("hex").loc[hex_ids, "site_code"].to_numpy(),
             "kdw_mol_ha": lowest["kdw_mol_ha"].to_numpy(float),
             "habitat_code": lowest["habitat_code"].to_numpy(),
@@ -343,7 +379,8 @@ def hexagon_receptors(
         len(out),
         hexagon_ha,
         out["habitat_ha"].sum(),
-        "untiled" if tile_m is None else f"{n_tiles} tiles of {float(tile_m):g} m",
+        ("untiled" if tile_m is None else f"{n_tiles} tiles of {float(tile_m):g} m")
+        + (", AERIUS receptor grid" if grid == "aerius" else ""),
         time.perf_counter() - t0,
     )
     return out

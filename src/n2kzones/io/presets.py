@@ -16,6 +16,10 @@ class Preset:
     columns: dict[str, str | list[str]]
     defaults: dict[str, Any] = field(default_factory=dict)
     note: str = ""
+    #: Columns joined onto each feature by the publisher (one row per feature and joined
+    #: record): rows sharing an id that differ only here are one feature, kept once
+    #: (counted; see :func:`n2kzones.io.validate.deduplicate_ids`).
+    joined_columns: tuple[str, ...] = ()
 
 
 # Canonical columns per layer kind: (required, optional).
@@ -58,6 +62,17 @@ PRESETS: dict[str, dict[str, Preset]] = {
         # ../shared/data/real/veehouderijen-igo-n2000-zones/data.gpkg.
         "igo_veehouderijen": Preset(
             columns={"farm_id": "vthobject_id", "emission_kg_nh3": "nh3_emissie", "farm_type": "bedrijfstype"},
+            # The IGO file joins each farm to the Natura 2000 area(s) and habitat type it was
+            # selected for: a farm near two areas is two rows (farm 6063NL3A: Meinweg, Roerdal).
+            joined_columns=(
+                "natura2000_area_id",
+                "natura2000_area_name",
+                "habitat_type_id",
+                "habitat_type_name",
+                "habitat_type_description",
+                "critical_deposition",
+                "coverage",
+            ),
         ),
         # AERIUS IMAER calculation input (GDAL layer EmissionSource): value = NH3 kg/yr.
         "imaer_gml": Preset(columns={"farm_id": "localId", "emission_kg_nh3": "value"}),

@@ -54,6 +54,57 @@ class Raster:
         out[ok] = self.values[row[ok], col[ok]]
         return out
 
+    def sample_filled(
+        self, x: np.ndarray, y: np.ndarray, max_distance_m: float, *, positive: bool = False
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """As :meth:`sample`, with points on no data taking the nearest cell that has data.
+
+        A point whose cell has no data (NaN; with ``positive`` also a value <= 0) or lies
+        outside the raster takes the value of the nearest cell with data whose centre is
+        within ``max_distance_m`` (m) of it: the edge of a coarse grid along a coast or a
+        border. Points farther from data keep NaN.
+
+        Parameters
+        ----------
+        x, y
+            Coordinates in the raster's CRS (m).
+        max_distance_m
+            Largest distance (m) from the point to the centre of the cell it takes.
+        positive
+            Treat values <= 0 as no data as well.
+
+        Returns
+        -------
+        (numpy.ndarray, numpy.ndarray)
+            The values (NaN where no cell with data is near enough) and a boolean mask of
+            the points that took a neighbouring cell's value.
+        """
+        values = self.sample(x, y)
+        bad = ~np.isfinite(values) | ((values <= 0) if positive else False)
+        filled = np.zeros(len(values), bool)
+        if not bad.any() or max_distance_m <= 0:
+            values[bad] = np.nan
+            return values, filled
+        from scipy.spatial import cKDTree
+
+        grid = self.values
+        good = np.isfinite(grid) & ((grid > 0) if positive else True)
+        rows, cols = np.nonzero(good)
+        if len(rows) == 0:
+            values[bad] = np.nan
+            return values, filled
+        cx, cy = self.transform * (cols + 0.5, rows + 0.5)
+        dist, k = cKDTree(np.column_stack([cx, cy])).query(
+            np.column_stack([np.asarray(x, float)[bad], np.asarray(y, float)[bad]]),
+            distance_upper_bound=max_distance_m,
+        )
+        near = np.isfinite(dist)
+        idx = np.flatnonzero(bad)
+        values[bad] = np.nan
+        values[idx[near]] = grid[rows[k[near]], cols[k[near]]]
+        filled[idx[near]] = True
+        return values, filled
+
     def onto(
         self,
         transform: Affine,

@@ -548,13 +548,20 @@ def _numbers(gdf: pd.DataFrame, column: str, report: LayerReport, conv: Conventi
     return values
 
 
+def joined_columns(kind: Kind, spec: LayerInput) -> tuple[str, ...]:
+    """The columns joined onto each feature: ``spec.joined_columns``, else the preset's."""
+    if spec.joined_columns is not None:
+        return tuple(spec.joined_columns)
+    return get_preset(kind, spec.preset).joined_columns
+
+
 def _finish_parcels(gdf: gpd.GeoDataFrame, spec: LayerInput, params: Parameters, report: LayerReport, deduplicate: bool = True, conv: Conventions | None = None) -> gpd.GeoDataFrame:
     if "parcel_id" not in gdf.columns:
         gdf["parcel_id"] = (gdf["input_row"] + 1).astype("int64")
     else:
         gdf["parcel_id"] = parse_ids(gdf["parcel_id"], source=report.source, column="parcel_id", report=report, input_row=gdf["input_row"])
     if deduplicate:
-        gdf = deduplicate_ids(gdf, "parcel_id", spec.on_duplicate_id, report)
+        gdf = deduplicate_ids(gdf, "parcel_id", spec.on_duplicate_id, report, joined_columns("parcels", spec))
     category = normalise_categories(gdf["category"], column="category", report=report, vocabulary=BRP_CATEGORIES)
     n_blank = int(category.isna().sum())
     if n_blank:
@@ -574,7 +581,7 @@ def _finish_farms(gdf: gpd.GeoDataFrame, spec: LayerInput, params: Parameters, r
             f"(rows {rows[:5]}); every farm needs an id"
         )
     if deduplicate:
-        gdf = deduplicate_ids(gdf, "farm_id", spec.on_duplicate_id, report)
+        gdf = deduplicate_ids(gdf, "farm_id", spec.on_duplicate_id, report, joined_columns("farms", spec))
     if "farm_type" in gdf.columns:
         gdf["farm_type"] = normalise_names(gdf["farm_type"], column="farm_type", report=report)
     categories = params.animal_categories

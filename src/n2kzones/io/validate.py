@@ -9,6 +9,7 @@ dropped silently: every input feature is either kept or counted under a reason.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import geopandas as gpd
@@ -413,7 +414,11 @@ def differing_columns(gdf: gpd.GeoDataFrame, id_col: str) -> list[str]:
 
 
 def deduplicate_ids(
-    gdf: gpd.GeoDataFrame, id_col: str, policy: str, report: LayerReport
+    gdf: gpd.GeoDataFrame,
+    id_col: str,
+    policy: str,
+    report: LayerReport,
+    joined_columns: Sequence[str] = (),
 ) -> gpd.GeoDataFrame:
     """Handle rows sharing an id according to ``policy`` (config ``on_duplicate_id``).
 
@@ -431,6 +436,12 @@ def deduplicate_ids(
         every row, renaming repeats ``id-2``, ``id-3``.
     report : LayerReport
         Receives the count and notes.
+    joined_columns : sequence of str
+        Under ``"drop_identical"``: columns a publisher joined onto each feature (matched
+        regardless of case). Rows sharing an id that differ only in these are one feature
+        repeated per joined record: the first is kept, the others counted in
+        ``report.dropped["repeated row (joined columns)"]`` and noted with their ids, so
+        the feature (and its emission) counts once.
 
     Returns
     -------
@@ -483,6 +494,23 @@ def deduplicate_ids(
             f"{id_col} {_name_ids(ids[exact])}); the first of each is kept"
         )
         gdf = gdf.loc[~exact]
+    by_name = {"".join(str(c).split()).lower(): c for c in attrs}  # regardless of case, spaces
+    joined = [by_name[k] for name in joined_columns if (k := "".join(name.split()).lower()) in by_name]
+    if joined and gdf[id_col].duplicated().any():
+        rest = [c for c in attrs if c not in joined]
+        key = pd.util.hash_pandas_object(gdf[rest].astype(str), index=False).astype("uint64")
+        wkb = pd.Series(shapely.to_wkb(gdf.geometry.values), index=gdf.index)
+        repeated = pd.DataFrame({"id": gdf[id_col], "attrs": key, "wkb": wkb}).duplicated(keep="first")
+        if repeated.any():
+            n_rep = int(repeated.sum())
+            report.drop("repeated row (joined columns)", n_rep)
+            report.note(
+                f"kept one row of {int(gdf.loc[repeated, id_col].nunique())} {id_col}s repeated "
+                f"only in the joined columns {', '.join(repr(c) for c in joined)} "
+                f"({id_col} {_name_ids(gdf.loc[repeated, id_col])}): {n_rep} repeated rows "
+                "dropped, each feature counted once"
+            )
+            gdf = gdf.loc[~repeated]
     still = gdf[id_col].duplicated(keep=False)
     if still.any():
         cols = differing_columns(gdf, id_col)

@@ -201,15 +201,25 @@ def receptor_classes(run: StageRun, receptors: gpd.GeoDataFrame) -> gpd.GeoDataF
     n_table = int(from_table.sum())
     run.extra["receptor_z0_source"] = {"raster": n - n_table, "landuse_table": n_table}
     if cfg.inputs.nh3_background is not None:
-        nh3 = run.read_raster("nh3_background", role="nh3_concentration").sample(x, y)
-        bad = ~np.isfinite(nh3) | (nh3 <= 0)
-        if bad.any():
-            raise InputError(
-                f"the NH3 background raster {cfg.resolve(cfg.inputs.nh3_background.path)} has no "
-                f"value > 0 at {int(bad.sum())} of {n} receptors; extend it to all habitat"
+        reach = cfg.params.raster_roles["nh3_concentration"].fill_nearest_m
+        raster = run.read_raster("nh3_background", role="nh3_concentration")
+        nh3, near = raster.sample_filled(x, y, reach, positive=True)
+        far = np.isnan(nh3)
+        nh3[far] = rc.nh3_background_ug_m3
+        run.extra["receptor_nh3_source"] = {
+            "raster": n - int(near.sum()) - int(far.sum()), "nearest_cell": int(near.sum()), "uniform": int(far.sum())
+        }
+        if near.any() or far.any():
+            log.warning(
+                "receptor NH3 background: %d of %d receptors on a cell of %s without a value > 0: "
+                "%d took the nearest cell with one within %g m, %d the uniform %g ug/m3 "
+                "([receptor_classes] nh3_background_ug_m3)",
+                int(near.sum()) + int(far.sum()), n, cfg.inputs.nh3_background.path.name,
+                int(near.sum()), reach, int(far.sum()), rc.nh3_background_ug_m3,
             )
     else:
         nh3 = np.full(n, rc.nh3_background_ug_m3)
+        run.extra["receptor_nh3_source"] = {"uniform": n}
     counts = pd.Series(landuse).value_counts().sort_index()
     run.extra["receptor_landuse_counts"] = {k: int(v) for k, v in counts.items()}
     return receptors.assign(landuse=landuse, z0_m=z0, nh3_bg_ug_m3=nh3)
@@ -254,7 +264,7 @@ def _deposition(run: StageRun, backend: Backend, *, progress: bool = False) -> d
     fb, hb0, sens = farms.total_bounds, habitats.total_bounds, habitats["kdw_mol_ha"] < params.kdw.not_sensitive_from_mol_ha
     check_deposition_size(cfg, (min(fb[0], hb0[0]), min(fb[1], hb0[1]), max(fb[2], hb0[2]), max(fb[3], hb0[3])), float(habitats.loc[sens].area.sum() / 1e4))
 
-    receptors = hexagon_receptors(habitats, not_sensitive_from_mol_ha=params.kdw.not_sensitive_from_mol_ha, hexagon_ha=d.hexagon_ha, progress=progress)
+    receptors = hexagon_receptors(habitats, not_sensitive_from_mol_ha=params.kdw.not_sensitive_from_mol_ha, hexagon_ha=d.hexagon_ha, grid=d.receptor_grid, progress=progress)
     if model.classes is not None:
         receptors = receptor_classes(run, receptors)
     elif unused := [k for k in CLASS_INPUTS if getattr(cfg.inputs, k) is not None]:
@@ -274,13 +284,24 @@ def _deposition(run: StageRun, backend: Backend, *, progress: bool = False) -> d
     for g, name in enumerate(GROUPS):
         receptors[f"farms_{name}_mol_ha"] = by_group[g]
     receptors["farms_mol_ha"] = by_group.sum(axis=0)
-    receptors["background_mol_ha"] = background.sample(receptors.geometry.x.to_numpy(), receptors.geometry.y.to_numpy())
+    reach = params.raster_roles["background_deposition"].fill_nearest_m
+    receptors["background_mol_ha"], near = background.sample_filled(
+        receptors.geometry.x.to_numpy(), receptors.geometry.y.to_numpy(), reach
+    )
+    run.extra["receptor_background_nearest_cell"] = int(near.sum())
+    if near.any():
+        log.warning(
+            "background deposition: %d of %d receptors on a no-data cell of %s took the nearest "
+            "cell with data within %g m (areas %s)",
+            int(near.sum()), len(receptors), cfg.inputs.background_deposition.path.name, reach,  # type: ignore[union-attr]
+            sorted(receptors.loc[near, "site_code"].astype(str).unique())[:8],
+        )
     missing = receptors["background_mol_ha"].isna()
     if missing.any():
         bg = cfg.resolve(cfg.inputs.background_deposition.path)  # type: ignore[union-attr]
         raise InputError(
             f"the background raster {bg} does not cover {int(missing.sum())} of {len(receptors)} receptors "
-            f"(e.g. {receptors.loc[missing, 'receptor_id'].head(3).tolist()} in areas "
+            f"(no cell with data within {reach:g} m; e.g. {receptors.loc[missing, 'receptor_id'].head(3).tolist()} in areas "
             f"{sorted(receptors.loc[missing, 'site_code'].astype(str).unique())[:5]}); extend it to all "
             "habitat, or leave those areas out of the habitat layer"
         )
