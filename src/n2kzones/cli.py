@@ -191,8 +191,8 @@ def check(config: ConfigOpt = DEFAULT_CONFIG) -> None:
     """Validate a config file and show the resolved inputs."""
     cfg = _config(config)
     typer.echo(f"config {config} is valid; output folder {cfg.output_dir}")
-    for kind in ("areas", "habitats", "parcels", "farms", "background_deposition", "nh3_background",
-                 "receptor_landuse", "receptor_z0"):
+    for kind in ("areas", "habitats", "parcels", "farms", "provinces", "background_deposition",
+                 "nh3_background", "receptor_landuse", "receptor_z0"):
         spec = getattr(cfg.inputs, kind)
         if spec is not None:
             typer.echo(f"  {kind:22s} {cfg.resolve(spec.path)}")
@@ -264,7 +264,7 @@ def list_areas(
             part = (
                 ""
                 if row.share_pct >= 99.95
-                else f"  ({row.overlap_ha:,.0f} ha, {row.share_pct:.0f}% of it)"
+                else f"  ({row.overlap_ha:,.0f} ha, {row.share_pct:.3g}% of it)"
             )
             typer.echo(
                 f"  {'*' if row.site_code in chosen else ' '} {row.site_code}  {row.name}{part}"
