@@ -9,6 +9,7 @@ import re
 from pathlib import Path
 
 import geopandas as gpd
+import pandas as pd
 import pytest
 import shapely
 
@@ -290,6 +291,21 @@ def test_cli_province_through_the_zones_stage(province_toml) -> None:
         res.exit_code == 2
         and "choose no area together" in res.output
         and f"{only_east} (" in res.output
+    )
+
+    # later stages follow the zones stage's choice (and refuse it when they are asked another)
+    res = runner.invoke(app, ["zones", "-c", str(toml), "--province", "friesland"])
+    assert res.exit_code == 0, res.output
+    res = runner.invoke(app, ["overlay", "-c", str(toml), "--province", "friesland"])
+    assert res.exit_code == 0, res.output
+    zoned = set(gpd.read_parquet(out / "stages" / "zones_by_area.parquet")["site_code"])
+    assert set(pd.read_csv(out / "area_summary.csv")["site_code"]) - {"ALL"} == zoned
+    assert zoned <= west and len(zoned) >= 2
+    stale = runner.invoke(app, ["overlay", "-c", str(toml)])
+    assert (
+        stale.exit_code == 2
+        and "config changed" in stale.output
+        and "project.province" in stale.output
     )
 
     bad = runner.invoke(app, ["zones", "-c", str(toml), "--province", "Frieslân-Oost"])
