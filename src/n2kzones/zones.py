@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import math
 import time
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -172,8 +173,6 @@ def _fold_province(text: str) -> str:
     runs of spaces made one space (``"Fryslân"`` -> ``"fryslan"``, ``"Noord-Holland"`` ->
     ``"noord holland"``), and a known other name mapped to the official one
     (:data:`PROVINCE_ALIASES`: ``"Friesland"`` -> ``"fryslan"``)."""
-    import unicodedata
-
     text = unicodedata.normalize("NFKD", str(text))
     text = "".join(c for c in text if not unicodedata.combining(c)).casefold()
     text = " ".join(text.replace("-", " ").replace("_", " ").split())
