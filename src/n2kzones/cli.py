@@ -46,6 +46,13 @@ AreasOpt = Annotated[
     typer.Option("--areas", help="Only these Natura 2000 areas: site codes or names, comma-separated "
                  "(replaces \\[project] areas; list them with `n2kzones areas`)."),
 ]
+ProvinceOpt = Annotated[
+    str | None,
+    typer.Option("--province", help="Only the Natura 2000 areas in these provinces: names or "
+                 "codes (PV21), comma-separated, case- and accent-insensitive (replaces "
+                 "\\[project] province; needs \\[inputs.provinces]; with --areas: the areas "
+                 "both choose)."),
+]
 DEFAULT_CONFIG = Path("config/sample.toml")
 
 _state = {"verbose": 0}
@@ -88,7 +95,7 @@ def _run(step: str, fn, *args, **kwargs):  # noqa: ANN001, ANN202 - thin wrapper
 
 
 def _config(path: Path, backend: str | None = None, scheduler: str | None = None, engine: str | None = None,  # noqa: ANN202
-            areas: str | None = None):
+            areas: str | None = None, province: str | None = None):
     from n2kzones.config import load_config
 
     if engine is not None:
@@ -99,10 +106,17 @@ def _config(path: Path, backend: str | None = None, scheduler: str | None = None
     def load():  # noqa: ANN202
         cfg = load_config(path)
         if areas is not None:
-            cfg = cfg.with_areas([a for a in (x.strip() for x in areas.split(",")) if a])
+            cfg = cfg.with_areas(_split(areas))
+        if province is not None:
+            cfg = cfg.with_province(_split(province))
         return cfg.with_compute(**changes) if changes else cfg
 
     return _run("config", load)
+
+
+def _split(text: str) -> list[str]:
+    """Comma-separated command-line entries, trimmed, blanks left out."""
+    return [a for a in (x.strip() for x in text.split(",")) if a]
 
 
 @contextmanager
@@ -121,10 +135,11 @@ def _backend(cfg):  # noqa: ANN001, ANN202
 
 
 def _stage(name: str, config: Path, *, rebuild: bool = False, backend: str | None = None, scheduler: str | None = None,
-           engine: str | None = None, areas: str | None = None, **options) -> None:  # noqa: ANN003
+           engine: str | None = None, areas: str | None = None, province: str | None = None,
+           **options) -> None:  # noqa: ANN003
     from n2kzones.stages.run import ON_BACKEND, run_stage
 
-    cfg = _config(config, backend, scheduler, engine, areas)
+    cfg = _config(config, backend, scheduler, engine, areas, province)
     if name in ON_BACKEND or rebuild:
         with _backend(cfg) as be:
             _run(name, run_stage, name, cfg, backend=be, rebuild_upstream=rebuild, **options)
@@ -176,72 +191,183 @@ def check(config: ConfigOpt = DEFAULT_CONFIG) -> None:
     """Validate a config file and show the resolved inputs."""
     cfg = _config(config)
     typer.echo(f"config {config} is valid; output folder {cfg.output_dir}")
-    for kind in ("areas", "habitats", "parcels", "farms", "background_deposition", "nh3_background",
-                 "receptor_landuse", "receptor_z0"):
+    for kind in ("areas", "habitats", "parcels", "farms", "provinces", "background_deposition",
+                 "nh3_background", "receptor_landuse", "receptor_z0"):
         spec = getattr(cfg.inputs, kind)
         if spec is not None:
             typer.echo(f"  {kind:22s} {cfg.resolve(spec.path)}")
 
 
 @app.command("areas")
-def list_areas(config: ConfigOpt = DEFAULT_CONFIG) -> None:
-    """List the Natura 2000 areas of inputs.areas (site code and name), for [project] areas / --areas."""
+def list_areas(
+    config: ConfigOpt = DEFAULT_CONFIG,
+    by_province: Annotated[
+        bool,
+        typer.Option(
+            "--by-province",
+            help="Group the areas per province of \\[inputs.provinces] (an area "
+            "in two provinces under both, with the hectares inside each).",
+        ),
+    ] = False,
+    province: ProvinceOpt = None,
+) -> None:
+    """List the Natura 2000 areas of inputs.areas (site code and name), for [project] areas /
+    --areas; per province with --by-province or --province (* marks the config's choice)."""
     from n2kzones.io.readers import read_layer
 
-    cfg = _config(config)
-    gdf, _ = _run("areas", read_layer, "areas", cfg.inputs.areas, crs=cfg.project.crs, params=cfg.params,
-                  base_dir=cfg.base_dir)
-    chosen = {a.casefold() for a in cfg.project.areas}
-    for code, name in zip(gdf["site_code"].astype(str), gdf.get("name", gdf["site_code"]).astype(str), strict=True):
-        mark = "*" if chosen and (code.casefold() in chosen or " ".join(name.split()).casefold() in chosen) else " "
-        typer.echo(f"{mark} {code}  {name}")
+    cfg = _config(config, province=province)
+    gdf, _ = _run(
+        "areas",
+        read_layer,
+        "areas",
+        cfg.inputs.areas,
+        crs=cfg.project.crs,
+        params=cfg.params,
+        base_dir=cfg.base_dir,
+    )
+    chosen = _chosen_codes(cfg, gdf)
+    if not (by_province or province):
+        for code, name in zip(
+            gdf["site_code"].astype(str), gdf.get("name", gdf["site_code"]).astype(str), strict=True
+        ):
+            typer.echo(f"{'*' if code in chosen else ' '} {code}  {name}")
+        return
+    from n2kzones.zones import areas_in_provinces, match_provinces
+
+    if cfg.inputs.provinces is None:
+        typer.secho(
+            "n2kzones areas: --by-province needs [inputs.provinces] in the config (e.g. the CBS "
+            'file provincies_zonder_water.geojson with preset = "cbs_provinces")',
+            err=True,
+            fg=typer.colors.RED,
+        )
+        raise typer.Exit(code=2)
+    provinces, _ = _run(
+        "provinces",
+        read_layer,
+        "provinces",
+        cfg.inputs.provinces,
+        crs=cfg.project.crs,
+        params=cfg.params,
+        base_dir=cfg.base_dir,
+    )
+    if cfg.project.province:
+        provinces = provinces.iloc[
+            _run("province", match_provinces, provinces, cfg.project.province)
+        ]
+    pairs = areas_in_provinces(gdf, provinces)
+    for name, group in pairs.groupby("province", sort=False):
+        code = group["province_code"].iloc[0]
+        label = f"{name} ({code})" if isinstance(code, str) else name
+        typer.echo(f"{label}: {len(group)} areas")
+        for row in group.itertuples():
+            part = (
+                ""
+                if row.share_pct >= 99.95
+                else f"  ({row.overlap_ha:,.0f} ha, {row.share_pct:.3g}% of it)"
+            )
+            typer.echo(
+                f"  {'*' if row.site_code in chosen else ' '} {row.site_code}  {row.name}{part}"
+            )
+    if not cfg.project.province:
+        outside = [c for c in gdf["site_code"].astype(str) if c not in set(pairs["site_code"])]
+        if outside:
+            typer.echo(f"in no province: {len(outside)} areas")
+            names = dict(
+                zip(
+                    gdf["site_code"].astype(str),
+                    gdf.get("name", gdf["site_code"]).astype(str),
+                    strict=True,
+                )
+            )
+            for code in outside:
+                typer.echo(f"  {'*' if code in chosen else ' '} {code}  {names[code]}")
+
+
+def _chosen_codes(cfg, areas) -> set[str]:  # noqa: ANN001
+    """Site codes the config's [project] areas and province choose (empty: no choice, no match)."""
+    from n2kzones.io.readers import read_layer
+    from n2kzones.zones import choose_areas, choose_areas_by_province
+
+    if not cfg.project.chooses_areas:
+        return set()
+    try:
+        codes = choose_areas(areas, cfg.project.areas)[1] if cfg.project.areas else None
+        if cfg.project.province and cfg.inputs.provinces is not None:
+            provinces, _ = read_layer(
+                "provinces",
+                cfg.inputs.provinces,
+                crs=cfg.project.crs,
+                params=cfg.params,
+                base_dir=cfg.base_dir,
+            )
+            codes = choose_areas_by_province(
+                areas, provinces, cfg.project.province, within=codes
+            ).site_codes
+    except N2kError as exc:
+        typer.secho(f"n2kzones areas: {exc}", err=True, fg=typer.colors.YELLOW)
+        return set()
+    return set(codes or ())
 
 
 @app.command()
-def zones(config: ConfigOpt = DEFAULT_CONFIG, rebuild_upstream: RebuildOpt = False, areas: AreasOpt = None) -> None:
+def zones(
+    config: ConfigOpt = DEFAULT_CONFIG, rebuild_upstream: RebuildOpt = False,
+    areas: AreasOpt = None, province: ProvinceOpt = None,
+) -> None:
     """Build the zones per area and the national zone layer."""
-    _stage("zones", config, rebuild=rebuild_upstream, areas=areas)
+    _stage("zones", config, rebuild=rebuild_upstream, areas=areas, province=province)
 
 
 @app.command()
 def overlay(
     config: ConfigOpt = DEFAULT_CONFIG, backend: BackendOpt = None, scheduler: SchedulerOpt = None,
     rebuild_upstream: RebuildOpt = False, engine: EngineOpt = None, areas: AreasOpt = None,
+    province: ProvinceOpt = None,
 ) -> None:
     """Overlay parcels and farms with the zones; write the GeoPackage and CSV tables."""
     _stage("overlay", config, rebuild=rebuild_upstream, backend=backend, scheduler=scheduler, engine=engine,
-           areas=areas, progress=sys.stderr.isatty())
+           areas=areas, province=province, progress=sys.stderr.isatty())
 
 
 @app.command()
 def deposition(
     config: ConfigOpt = DEFAULT_CONFIG, backend: BackendOpt = None, scheduler: SchedulerOpt = None,
     rebuild_upstream: RebuildOpt = False, engine: EngineOpt = None, areas: AreasOpt = None,
+    province: ProvinceOpt = None,
 ) -> None:
     """NH3 deposition from the farms on hexagon receptors and a grid; KDW overload per area."""
     _stage("deposition", config, rebuild=rebuild_upstream, backend=backend, scheduler=scheduler, engine=engine,
-           areas=areas, progress=sys.stderr.isatty())
+           areas=areas, province=province, progress=sys.stderr.isatty())
 
 
 @app.command()
 def rko(
     config: ConfigOpt = DEFAULT_CONFIG, backend: BackendOpt = None, scheduler: SchedulerOpt = None,
     rebuild_upstream: RebuildOpt = False, engine: EngineOpt = None, areas: AreasOpt = None,
+    province: ProvinceOpt = None,
 ) -> None:
     """RKO threshold sweep: permit-free sources and what their deposition adds up to."""
-    _stage("rko", config, rebuild=rebuild_upstream, backend=backend, scheduler=scheduler, engine=engine, areas=areas)
+    _stage("rko", config, rebuild=rebuild_upstream, backend=backend, scheduler=scheduler,
+           engine=engine, areas=areas, province=province)
 
 
 @app.command()
-def select(config: ConfigOpt = DEFAULT_CONFIG, rebuild_upstream: RebuildOpt = False, areas: AreasOpt = None) -> None:
+def select(
+    config: ConfigOpt = DEFAULT_CONFIG, rebuild_upstream: RebuildOpt = False,
+    areas: AreasOpt = None, province: ProvinceOpt = None,
+) -> None:
     """Propose zone widths from the deposition coming from within 500 m / 1000 m of each area."""
-    _stage("select", config, rebuild=rebuild_upstream, areas=areas)
+    _stage("select", config, rebuild=rebuild_upstream, areas=areas, province=province)
 
 
 @app.command()
-def scenario(config: ConfigOpt = DEFAULT_CONFIG, rebuild_upstream: RebuildOpt = False, areas: AreasOpt = None) -> None:
+def scenario(
+    config: ConfigOpt = DEFAULT_CONFIG, rebuild_upstream: RebuildOpt = False,
+    areas: AreasOpt = None, province: ProvinceOpt = None,
+) -> None:
     """Scenarios from the config and zone effectiveness (inside vs outside the zones)."""
-    _stage("scenario", config, rebuild=rebuild_upstream, areas=areas)
+    _stage("scenario", config, rebuild=rebuild_upstream, areas=areas, province=province)
 
 
 @app.command()
@@ -253,15 +379,20 @@ def maps(
     ] = True,
     rebuild_upstream: RebuildOpt = False,
     areas: AreasOpt = None,
+    province: ProvinceOpt = None,
 ) -> None:
     """Interactive maps: maps/index.html (overview) and maps/area_<site_code>.html per area."""
-    _stage("maps", config, rebuild=rebuild_upstream, areas=areas, self_contained=self_contained)
+    _stage("maps", config, rebuild=rebuild_upstream, areas=areas, province=province,
+           self_contained=self_contained)
 
 
 @app.command()
-def report(config: ConfigOpt = DEFAULT_CONFIG, rebuild_upstream: RebuildOpt = False, areas: AreasOpt = None) -> None:
+def report(
+    config: ConfigOpt = DEFAULT_CONFIG, rebuild_upstream: RebuildOpt = False,
+    areas: AreasOpt = None, province: ProvinceOpt = None,
+) -> None:
     """HTML report with figures (RKO sweep, overload, zone proposal, scenarios) and links."""
-    _stage("report", config, rebuild=rebuild_upstream, areas=areas)
+    _stage("report", config, rebuild=rebuild_upstream, areas=areas, province=province)
 
 
 @app.command()
@@ -269,6 +400,7 @@ def run(
     config: ConfigOpt = DEFAULT_CONFIG, backend: BackendOpt = None, scheduler: SchedulerOpt = None,
     until: Annotated[str | None, typer.Option(help="Last stage to run (default: all, up to report).")] = None,
     engine: EngineOpt = None, areas: AreasOpt = None,
+    province: ProvinceOpt = None,
 ) -> None:
     """Run every stage in order, zones to report (one cluster for all)."""
     from n2kzones.stages.catalogue import STAGES
@@ -278,7 +410,7 @@ def run(
         typer.secho(f"n2kzones run: --until must be one of {', '.join(STAGES)}; got {until!r}", err=True, fg=typer.colors.RED)
         raise typer.Exit(code=2)
     stages = STAGES[: STAGES.index(until) + 1] if until else STAGES
-    cfg = _config(config, backend, scheduler, engine, areas)
+    cfg = _config(config, backend, scheduler, engine, areas, province)
     with _backend(cfg) as be:
         _run("run", run_all, cfg, stages=stages, backend=be, progress=sys.stderr.isatty())
 

@@ -26,6 +26,7 @@ PRESETS: dict[str, tuple[str, ...]] = {
     "habitats": ("n2kzones",),
     "parcels": ("n2kzones", "brp_pdok"),
     "farms": ("n2kzones", "igo_veehouderijen", "imaer_gml"),
+    "provinces": ("n2kzones", "cbs_provinces"),
 }
 
 
@@ -80,6 +81,12 @@ class Inputs(_Strict):
     habitats: LayerInput | None = None
     parcels: LayerInput | None = None
     farms: LayerInput | None = None
+    provinces: LayerInput | None = Field(
+        None,
+        description="Province polygons for [project] province: any polygon layer with a name "
+        "column (and optionally a code), e.g. the CBS file provincies_zonder_water.geojson with "
+        "preset 'cbs_provinces' (name <- statnaam, code <- statcode).",
+    )
     background_deposition: RasterInput | None = None
     nh3_background: RasterInput | None = Field(
         None, description="NH3 air concentration in ug/m3 at the receptors, for [deposition] kernel = "
@@ -303,6 +310,14 @@ class ProjectSection(_Strict):
         description="Natura 2000 areas to run for, by site code (NL2003001) or name (case-insensitive); "
         "empty = every area of inputs.areas. Later stages follow the zones stage's choice.",
     )
+    province: list[str] = Field(
+        default_factory=list,
+        description="Only the Natura 2000 areas in these provinces (one name or a list): by "
+        "name, case- and accent-insensitive ('Fryslân', 'fryslan', 'Friesland'), or by code (CBS "
+        "statcode 'PV21'), from inputs.provinces. An area is in a province when its polygon and "
+        "the province's share more than a boundary (an area in two provinces is in both). With "
+        "[project] areas as well: the areas both choose. Empty = no province filter.",
+    )
 
     @field_validator("areas")
     @classmethod
@@ -311,6 +326,26 @@ class ProjectSection(_Strict):
         if any(not a for a in out):
             raise ValueError("an entry of [project] areas is blank; give a site code or an area name")
         return list(dict.fromkeys(out))
+
+    @field_validator("province", mode="before")
+    @classmethod
+    def _one_or_more_provinces(cls, v: Any) -> Any:
+        return [v] if isinstance(v, str) else v
+
+    @field_validator("province")
+    @classmethod
+    def _provinces_given(cls, v: list[str]) -> list[str]:
+        out = [" ".join(str(a).split()) for a in v]
+        if any(not a for a in out):
+            raise ValueError(
+                "an entry of [project] province is blank; give a province name or code (PV21)"
+            )
+        return list(dict.fromkeys(out))
+
+    @property
+    def chooses_areas(self) -> bool:
+        """True when ``areas`` or ``province`` restricts the run to some areas."""
+        return bool(self.areas or self.province)
 
     @field_validator("crs")
     @classmethod
@@ -411,9 +446,33 @@ class Config(_Strict):
             raise ConfigError(_format_validation_error(exc, "[project] areas (command line)")) from None
         return self.model_copy(update={"project": project})
 
+    def with_province(self, province: list[str]) -> Config:
+        """A copy restricted to the areas in ``province`` (names or codes; replaces
+        ``[project] province``), e.g. from the CLI."""
+        data = {**self.project.model_dump(), "province": list(province)}
+        try:
+            project = ProjectSection.model_validate(data)
+        except ValidationError as exc:
+            source = "[project] province (command line)"
+            raise ConfigError(_format_validation_error(exc, source)) from None
+        out = self.model_copy(update={"project": project})
+        _check_province_input(out, "--province")
+        return out
+
     @property
     def quad_segs(self) -> int:
         return self.zones.quad_segs or self.params.zones.quad_segs
+
+
+def _check_province_input(cfg: Config, source: str = "[project] province") -> None:
+    """Refuse a province filter without a province layer to find the provinces in."""
+    if cfg.project.province and cfg.inputs.provinces is None:
+        raise ConfigError(
+            f"{source} = {cfg.project.province} needs the province polygons: add "
+            '[inputs.provinces], e.g. path = "../shared/data/real/cbs-gebiedsindelingen-2026/'
+            'provincies_zonder_water.geojson" with preset = "cbs_provinces" (any polygon layer '
+            "with a name column works)"
+        )
 
 
 def _format_validation_error(exc: ValidationError, source: str) -> str:
@@ -445,9 +504,11 @@ def config_from_dict(data: dict[str, Any], *, base_dir: Path = Path("."), source
         Naming each bad key and what is allowed.
     """
     try:
-        return Config.model_validate({**data, "base_dir": base_dir})
+        cfg = Config.model_validate({**data, "base_dir": base_dir})
     except ValidationError as exc:
         raise ConfigError(_format_validation_error(exc, source)) from None
+    _check_province_input(cfg, f"{source}: [project] province")
+    return cfg
 
 
 def load_config(path: str | Path) -> Config:

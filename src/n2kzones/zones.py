@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import math
 import time
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -125,6 +126,272 @@ def choose_areas(areas: gpd.GeoDataFrame, wanted: list[str] | tuple[str, ...]) -
     chosen = list(dict.fromkeys(chosen))
     keep = codes.isin(chosen).to_numpy()
     return areas.loc[keep].copy(), chosen
+
+
+# -- choosing areas by province -------------------------------------------------------------
+
+#: Other names of provinces, folded as :func:`_fold_province` folds them: the Dutch
+#: name "Friesland" of the province whose official (CBS) name is "Fryslân".
+PROVINCE_ALIASES: dict[str, str] = {"friesland": "fryslan"}
+
+#: The rule by which an area is in a province (logged and recorded in the manifest).
+PROVINCE_RULE = (
+    "an area is in a province when their polygons share more than a boundary "
+    "(an area in two provinces is in both)"
+)
+
+
+@dataclass(frozen=True)
+class ProvinceChoice:
+    """The areas chosen by province (and, if given, by ``[project] areas`` as well).
+
+    Attributes
+    ----------
+    areas
+        The chosen rows of the area layer, unchanged (polygons in the working CRS, m), in
+        the layer's order.
+    site_codes
+        Their site codes: in the order ``[project] areas`` asked for them when it was given,
+        else in the layer's order.
+    provinces
+        The matched provinces (their names in the province layer), in the order asked for.
+    pairs
+        One row per chosen area and matched province it lies in (an area in two of them has
+        two rows): ``site_code``, ``name``, ``province``, ``province_code``, ``overlap_ha``
+        (area of the area polygon inside the province, ha) and ``share_pct`` (that as % of
+        the area's polygon).
+    """
+
+    areas: gpd.GeoDataFrame
+    site_codes: list[str]
+    provinces: list[str]
+    pairs: pd.DataFrame
+
+
+def _fold_province(text: str) -> str:
+    """A province name or code as it is compared: accents removed, case folded, hyphens and
+    runs of spaces made one space (``"Fryslân"`` -> ``"fryslan"``, ``"Noord-Holland"`` ->
+    ``"noord holland"``), and a known other name mapped to the official one
+    (:data:`PROVINCE_ALIASES`: ``"Friesland"`` -> ``"fryslan"``)."""
+    text = unicodedata.normalize("NFKD", str(text))
+    text = "".join(c for c in text if not unicodedata.combining(c)).casefold()
+    text = " ".join(text.replace("-", " ").replace("_", " ").split())
+    return PROVINCE_ALIASES.get(text, text)
+
+
+def _province_labels(provinces: gpd.GeoDataFrame) -> list[str]:
+    names = provinces["name"].astype(str)
+    if "code" not in provinces.columns:
+        return list(names)
+    return [
+        n if pd.isna(c) else f"{n} ({c})" for n, c in zip(names, provinces["code"], strict=True)
+    ]
+
+
+def match_provinces(provinces: gpd.GeoDataFrame, wanted: list[str] | tuple[str, ...]) -> list[int]:
+    """Positions in ``provinces`` of the provinces named in ``wanted``, in the order asked for.
+
+    An entry matches a province's ``name`` compared by :func:`_fold_province` (case,
+    accents, hyphens: ``"fryslan"`` and ``"Friesland"`` find ``"Fryslân"``) or its ``code``
+    (CBS statcode ``"PV21"``, compared without case and spaces). Geometry (m) is not used.
+
+    Raises
+    ------
+    ConfigError
+        For entries that match no province, naming every province of the layer (name and
+        code) and the closest matches.
+    """
+    import difflib
+
+    names = provinces["name"].astype(str).map(_fold_province).tolist()
+    codes = (
+        provinces["code"].astype("string").fillna("").map(_norm_code).tolist()
+        if "code" in provinces.columns
+        else [""] * len(provinces)
+    )
+    out: list[int] = []
+    unknown: list[str] = []
+    for entry in wanted:
+        folded, code = _fold_province(entry), _norm_code(entry)
+        hits = [
+            i for i in range(len(provinces)) if names[i] == folded or (code and codes[i] == code)
+        ]
+        if hits:
+            out.extend(h for h in hits if h not in out)
+        else:
+            unknown.append(entry)
+    if unknown:
+        labels = _province_labels(provinces)
+        by_fold = {n: labels[i] for i, n in enumerate(names)}
+        lines = []
+        for entry in unknown:
+            close = [
+                by_fold[k]
+                for k in difflib.get_close_matches(
+                    _fold_province(entry), list(by_fold), n=3, cutoff=0.6
+                )
+            ]
+            lines.append(
+                f"{entry!r} ({'closest: ' + ', '.join(close) if close else 'no close match'})"
+            )
+        raise ConfigError(
+            f"[project] province: {len(unknown)} of the chosen provinces are not in the province "
+            f"layer: {'; '.join(lines)}; the layer has: {', '.join(labels)}"
+        )
+    return out
+
+
+def areas_in_provinces(areas: gpd.GeoDataFrame, provinces: gpd.GeoDataFrame) -> pd.DataFrame:
+    """Which province(s) each area lies in, by polygon intersection.
+
+    An area is in a province when their polygons share more than a boundary (they intersect
+    and do not merely touch); an area that spans two provinces is in both. Both layers must
+    be in the same projected CRS (m).
+
+    Parameters
+    ----------
+    areas
+        Areas with ``site_code`` (and ``name``) and polygons.
+    provinces
+        Provinces with ``name`` (and ``code``) and polygons.
+
+    Returns
+    -------
+    DataFrame
+        One row per (area, province) pair: ``site_code``, ``name``, ``province``,
+        ``province_code`` (None without a code column), ``overlap_ha`` (area of the area
+        polygon inside the province, ha) and ``share_pct`` (that as % of the area polygon).
+        Sorted by province (layer order), then area (layer order).
+    """
+    columns = ["site_code", "name", "province", "province_code", "overlap_ha", "share_pct"]
+    if areas.crs is not None and provinces.crs is not None and not areas.crs.equals(provinces.crs):
+        raise InputError(
+            f"areas ({areas.crs}) and provinces ({provinces.crs}) are in different CRSs; "
+            "read both in the working CRS"
+        )
+    a_geom = areas.geometry.to_numpy()
+    p_geom = provinces.geometry.to_numpy()
+    if len(a_geom) == 0 or len(p_geom) == 0:
+        return pd.DataFrame(columns=columns)
+    pi, ai = shapely.STRtree(a_geom).query(p_geom, predicate="intersects")
+    keep = ~shapely.touches(a_geom[ai], p_geom[pi])
+    pi, ai = pi[keep], ai[keep]
+    order = np.lexsort((ai, pi))
+    pi, ai = pi[order], ai[order]
+    overlap = shapely.area(shapely.intersection(a_geom[ai], p_geom[pi])) / 1e4
+    whole = shapely.area(a_geom[ai]) / 1e4
+    names = (
+        areas["name"].astype(str).to_numpy()
+        if "name" in areas.columns
+        else areas["site_code"].astype(str).to_numpy()
+    )
+    p_codes = (
+        provinces["code"].to_numpy(object)
+        if "code" in provinces.columns
+        else np.full(len(provinces), None, object)
+    )
+    return pd.DataFrame(
+        {
+            "site_code": areas["site_code"].astype(str).to_numpy()[ai],
+            "name": names[ai],
+            "province": provinces["name"].astype(str).to_numpy()[pi],
+            "province_code": [None if pd.isna(c) else str(c) for c in p_codes[pi]],
+            "overlap_ha": overlap,
+            "share_pct": np.where(
+                whole > 0, 100.0 * overlap / np.where(whole > 0, whole, 1.0), 0.0
+            ),
+        },
+        columns=columns,
+    )
+
+
+def choose_areas_by_province(
+    areas: gpd.GeoDataFrame,
+    provinces: gpd.GeoDataFrame,
+    wanted: list[str] | tuple[str, ...],
+    *,
+    within: list[str] | None = None,
+) -> ProvinceChoice:
+    """The areas that lie in the provinces named in ``wanted`` (see :func:`areas_in_provinces`).
+
+    Parameters
+    ----------
+    areas
+        The whole area layer (``site_code``, ``name``, polygons in the working CRS, m).
+    provinces
+        The province layer (``name``, optional ``code``, polygons in the same CRS).
+    wanted
+        Province names or codes (see :func:`match_provinces`); must not be empty.
+    within
+        Site codes already chosen by ``[project] areas`` (:func:`choose_areas`): the result
+        is the areas both choose, in this order. None: no such choice.
+
+    Returns
+    -------
+    ProvinceChoice
+        The chosen areas, their site codes, the matched provinces and the (area, province)
+        pairs with the overlap in ha.
+
+    Raises
+    ------
+    ConfigError
+        An unknown province (naming the layer's provinces), or a choice that keeps no area:
+        naming what was asked and the areas that do lie in the provinces, or the provinces
+        that the asked areas lie in.
+    """
+    if not wanted:
+        raise ConfigError("[project] province: no province given")
+    matched = match_provinces(provinces, wanted)
+    chosen_prov = provinces.iloc[matched]
+    names = list(chosen_prov["name"].astype(str))
+    pairs = areas_in_provinces(areas, provinces)
+    in_chosen = pairs[pairs["province"].isin(names)]
+    in_codes = list(dict.fromkeys(in_chosen["site_code"]))  # province order, then layer order
+    layer_codes = list(areas["site_code"].astype(str))
+    in_set = set(in_codes)
+    if within is None:
+        codes = [c for c in layer_codes if c in in_set]
+    else:
+        codes = [c for c in dict.fromkeys(within) if c in in_set]
+    asked = ", ".join(_province_labels(chosen_prov))
+    if not codes:
+        label = dict(
+            zip(
+                areas["site_code"].astype(str),
+                areas["name"].astype(str) if "name" in areas else areas["site_code"].astype(str),
+                strict=True,
+            )
+        )
+        if within is None:
+            where = pairs.groupby("province", sort=False)["site_code"].nunique()
+            lies = (
+                ", ".join(f"{p} ({n})" for p, n in where.items())
+                or "none (do the layers overlap, in one CRS?)"
+            )
+            raise ConfigError(
+                f"[project] province = {list(wanted)}: no area of the area layer lies in {asked}; "
+                f"provinces with areas (count): {lies}"
+            )
+        parts = []
+        for code in dict.fromkeys(within):
+            prov = pairs.loc[pairs["site_code"] == code, "province"].tolist()
+            where = ", ".join(prov) if prov else "no province of the layer"
+            parts.append(f"{code} ({label.get(code, code)}) lies in {where}")
+        inside = ", ".join(f"{c} ({label[c]})" for c in in_codes[:10]) + (
+            f" and {len(in_codes) - 10} more" if len(in_codes) > 10 else ""
+        )
+        raise ConfigError(
+            f"[project] areas = {list(within)} and province = {list(wanted)} choose no area "
+            f"together: {'; '.join(parts)}. Areas in {asked}: {inside or 'none'}; list them per "
+            "province with `n2kzones areas -c CONFIG --by-province`"
+        )
+    keep = areas["site_code"].astype(str).isin(codes).to_numpy()
+    return ProvinceChoice(
+        areas=areas.loc[keep].copy(),
+        site_codes=codes,
+        provinces=names,
+        pairs=in_chosen[in_chosen["site_code"].isin(codes)].reset_index(drop=True),
+    )
 
 
 def resolve_widths(

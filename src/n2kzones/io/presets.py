@@ -28,6 +28,7 @@ SCHEMAS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "habitats": (("habitat_code",), ("site_code", "kdw_mol_ha")),
     "parcels": (("category",), ("parcel_id", "gewascode", "gewas", "jaar", "farm_id")),
     "farms": (("farm_id",), ("emission_kg_nh3", "source_height_m", "farm_type")),
+    "provinces": (("name",), ("code",)),
 }
 
 PRESETS: dict[str, dict[str, Preset]] = {
@@ -76,6 +77,13 @@ PRESETS: dict[str, dict[str, Preset]] = {
         ),
         # AERIUS IMAER calculation input (GDAL layer EmissionSource): value = NH3 kg/yr.
         "imaer_gml": Preset(columns={"farm_id": "localId", "emission_kg_nh3": "value"}),
+    },
+    "provinces": {
+        "n2kzones": Preset(columns={}),
+        # CBS Gebiedsindelingen (via PDOK), e.g. provincie_gegeneraliseerd in
+        # ../shared/data/real/cbs-gebiedsindelingen-2026/provincies_zonder_water.geojson:
+        # statcode PV20..PV31, statnaam (Groningen, Fryslân, ...), EPSG:28992.
+        "cbs_provinces": Preset(columns={"name": "statnaam", "code": "statcode"}),
     },
 }
 

@@ -58,7 +58,7 @@ from n2kzones.params import Parameters
 
 log = logging.getLogger(__name__)
 
-Kind = Literal["areas", "habitats", "parcels", "farms"]
+Kind = Literal["areas", "habitats", "parcels", "farms", "provinces"]
 
 VECTOR_SUFFIXES = {".gpkg", ".shp", ".geojson", ".json", ".fgb", ".gml", ".zip"}
 PARQUET_SUFFIXES = {".parquet", ".geoparquet"}
@@ -280,7 +280,7 @@ def read_layer(
     Parameters
     ----------
     kind
-        ``"areas"``, ``"habitats"``, ``"parcels"`` or ``"farms"``.
+        ``"areas"``, ``"habitats"``, ``"parcels"``, ``"farms"`` or ``"provinces"``.
     spec
         The layer's config entry (path, layer, preset, column mapping).
     crs
@@ -617,7 +617,37 @@ def _finish_farms(gdf: gpd.GeoDataFrame, spec: LayerInput, params: Parameters, r
     return gdf
 
 
+def _finish_provinces(
+    gdf: gpd.GeoDataFrame,
+    spec: LayerInput,
+    params: Parameters,
+    report: LayerReport,
+    deduplicate: bool = True,
+    conv: Conventions | None = None,
+) -> gpd.GeoDataFrame:
+    """Province polygons: ``name`` (trimmed, required) and ``code`` (normalised like site codes,
+    optional); rows sharing a name are dissolved into one province (noted)."""
+    gdf["name"] = (
+        normalise_names(gdf["name"], column="name", report=report).astype("string").str.strip()
+    )
+    gdf["name"] = gdf["name"].where(gdf["name"] != "", pd.NA)
+    _require_codes(gdf, "name", report)
+    if "code" in gdf.columns:
+        gdf["code"] = normalise_codes(gdf["code"], column="code", report=report)
+    dup = gdf["name"].duplicated(keep=False)
+    if dup.any():
+        names = sorted(gdf.loc[dup, "name"].unique())
+        n_rows = int(dup.sum())
+        first = gdf.drop(columns="geometry").groupby("name", sort=False).first()
+        geom = gdf.dissolve(by="name", sort=False)[["geometry"]]
+        gdf = gpd.GeoDataFrame(first.join(geom).reset_index(), geometry="geometry", crs=gdf.crs)
+        report.drop("merged into another row with the same name", n_rows - len(names))
+        report.note(f"dissolved {n_rows} rows sharing {len(names)} province names: {names[:10]}")
+    return gdf
+
+
 _finish = {
+    "provinces": _finish_provinces,
     "areas": _finish_areas,
     "habitats": _finish_habitats,
     "parcels": _finish_parcels,

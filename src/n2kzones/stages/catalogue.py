@@ -109,7 +109,8 @@ READS: dict[str, tuple[str, ...]] = {
 #: Config sections (dotted keys) each stage's outputs depend on; ``parameters`` is the resolved
 #: parameter table. The engine settings are not here: both engines give identical outputs.
 CONFIG_KEYS: dict[str, tuple[str, ...]] = {
-    "zones": ("project.crs", "project.areas", "inputs.areas", "zones", "parameters"),
+    "zones": ("project.crs", "project.areas", "project.province", "inputs.areas",
+              "inputs.provinces", "zones", "parameters"),
     "overlay": ("project.crs", "inputs.parcels", "inputs.farms", "compute.pieces_in_geopackage", "parameters"),
     "deposition": ("project.crs", "inputs.habitats", "inputs.background_deposition", "inputs.nh3_background",
                    "inputs.receptor_landuse", "inputs.receptor_z0", "deposition", "parameters"),

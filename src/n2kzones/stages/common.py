@@ -167,14 +167,15 @@ def check_deposition_size(cfg: Config, bounds: tuple[float, float, float, float]
 
 
 def habitats_of_chosen_areas(cfg: Config, habitats: gpd.GeoDataFrame, areas: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-    """The habitat polygons of the areas the zones stage kept, when ``[project] areas`` chooses some.
+    """The habitat polygons of the areas the zones stage kept, when ``[project] areas`` or
+    ``[project] province`` chooses some.
 
     The habitat layer is read raw (it is no zones output), so without this the deposition
     stage would put receptors (hexagons of ``hexagon_ha`` ha) on the habitat of every area.
     A polygon belongs to a chosen area by its ``site_code``; one without a site code by
     intersecting a chosen area. Without a choice the layer is returned as it is.
     """
-    if not cfg.project.areas:
+    if not cfg.project.chooses_areas:
         return habitats
     codes = set(areas["site_code"].astype(str))
     if "site_code" in habitats.columns:

@@ -33,7 +33,7 @@ from n2kzones.stages.manifest import config_section, input_files, read_manifest
 #: Which of the config's inputs (keys of :func:`~n2kzones.stages.framework.input_paths`, by
 #: prefix) each stage reads itself.
 STAGE_INPUTS: dict[str, tuple[str, ...]] = {
-    "zones": ("inputs.areas", "zones.overrides_csv", "zones.extra_layers."),
+    "zones": ("inputs.areas", "inputs.provinces", "zones.overrides_csv", "zones.extra_layers."),
     "overlay": ("inputs.parcels", "inputs.farms"),
     "deposition": ("inputs.habitats", "inputs.background_deposition", "inputs.nh3_background",
                    "inputs.receptor_landuse", "inputs.receptor_z0", "deposition."),

@@ -50,7 +50,7 @@ log = logging.getLogger(__name__)
 
 #: The ``[inputs]`` the config may name (layers and rasters), as :func:`input_paths` lists them.
 INPUT_KINDS = (
-    "areas", "habitats", "parcels", "farms", "background_deposition", "nh3_background",
+    "areas", "habitats", "parcels", "farms", "provinces", "background_deposition", "nh3_background",
     "receptor_landuse", "receptor_z0",
 )
 

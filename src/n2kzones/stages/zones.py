@@ -17,9 +17,11 @@ from n2kzones.errors import ConfigError
 from n2kzones.io.writers import write_parquet
 from n2kzones.stages.framework import StageRun, stage_run
 from n2kzones.zones import (
+    PROVINCE_RULE,
     ZoneLayers,
     build_zones,
     choose_areas,
+    choose_areas_by_province,
     national_zones,
     read_width_overrides,
     resolve_widths,
@@ -55,19 +57,55 @@ def zone_widths(cfg: Config, areas: gpd.GeoDataFrame, run: StageRun | None = Non
     )
 
 
+def chosen_areas(cfg: Config, areas: gpd.GeoDataFrame, run: StageRun) -> gpd.GeoDataFrame:
+    """The areas ``[project] areas`` and ``[project] province`` choose (both: the areas both
+    choose), logged and recorded in the manifest under ``areas_chosen`` (what was asked, the
+    matched provinces, the rule, the site codes, how many of how many, and per area the
+    province(s) with the overlap in ha). Polygons stay in the working CRS (m)."""
+    layer, n_all = areas, len(areas)
+    project = cfg.project
+    codes: list[str] | None = None
+    record: dict = {"asked": list(project.areas)}
+    why = []
+    if project.areas:
+        areas, codes = choose_areas(layer, project.areas)
+        why.append("[project] areas")
+    if project.province:
+        provinces, _ = run.read_layer("provinces")
+        choice = choose_areas_by_province(layer, provinces, project.province, within=codes)
+        areas, codes = choice.areas, choice.site_codes
+        why.append(f"[project] province {', '.join(choice.provinces)}")
+        record |= {
+            "province": list(project.province),
+            "provinces": choice.provinces,
+            "rule": PROVINCE_RULE,
+            "in_province": {
+                code: {
+                    p: round(float(ha), 2)
+                    for p, ha in zip(g["province"], g["overlap_ha"], strict=True)
+                }
+                for code, g in choice.pairs.groupby("site_code", sort=False)
+            },
+        }
+        log.info("zones: %s", PROVINCE_RULE)
+    assert codes is not None
+    log.info(
+        "zones: kept %d of %d areas (%s): %s", len(areas), n_all, "; ".join(why), ", ".join(codes)
+    )
+    run.extra["areas_chosen"] = {**record, "site_codes": codes, "kept": len(areas), "of": n_all}
+    return areas
+
+
 def run_zones(cfg: Config) -> ZoneLayers:
     """Stage ``zones`` (widths in m); returns the zone layers it wrote."""
     with stage_run(cfg, "zones") as run:
         areas, _ = run.read_layer("areas")
         widths = zone_widths(cfg, areas, run)  # on the whole layer: overrides of unchosen areas are no typos
-        if cfg.project.areas:
-            n_all = len(areas)
-            areas, codes = choose_areas(areas, cfg.project.areas)
-            widths = widths[widths.index.isin(codes)]
-            log.info("zones: kept %d of %d areas ([project] areas): %s", len(areas), n_all, ", ".join(codes))
-            run.extra["areas_chosen"] = {"asked": list(cfg.project.areas), "site_codes": codes, "kept": len(areas), "of": n_all}
+        if cfg.project.chooses_areas:
+            areas = chosen_areas(cfg, areas, run)
+            widths = widths[widths.index.isin(set(areas["site_code"].astype(str)))]
         else:
-            log.info("zones: all %d areas (no [project] areas chosen)", len(areas))
+            log.info("zones: all %d areas (no [project] areas or province chosen)", len(areas))
         areas = areas.assign(zone_width_m=areas["site_code"].map(widths).to_numpy())
         layers = build_zones(areas, widths, include_inner=cfg.zones.include_inner, quad_segs=cfg.quad_segs)
         parts = [layers.by_area]
