@@ -135,7 +135,9 @@ def objective_standin(
             if len(forms):
                 from_variants[code] = float(forms.min())
     by_variant = obj["habitat_code"].isin(list(from_variants)) & obj["kdw_mol_ha"].isna()
-    obj.loc[by_variant, "kdw_mol_ha"] = obj.loc[by_variant, "habitat_code"].map(from_variants)
+    if by_variant.any():
+        codes = obj.loc[by_variant, "habitat_code"].astype(str)
+        obj.loc[by_variant, "kdw_mol_ha"] = [from_variants[c] for c in codes]
     if from_variants:
         log.info(
             "habitat stand-in: %d objective types have no KDW of their own and take the lowest "
