@@ -320,3 +320,42 @@ def test_standin_from_the_real_template():
     assert veluwe["site_code"] == "NL9801023"
     assert veluwe["habitat_code"] == "H3130" and veluwe["kdw_mol_ha"] == 500.0 == own.min()
     assert (out["habitat_source"] == STANDIN_LABEL).all()
+
+
+def test_habitat_standin_command_writes_the_geopackage(standin_inputs, tmp_path, capsys):
+    import pyogrio
+
+    from n2kzones.datasets.realdata import main
+
+    areas, objectives, _ = standin_inputs
+    areas_path = tmp_path / "natura2000.gpkg"
+    areas.to_file(areas_path, layer="natura2000", driver="GPKG")
+    template = tmp_path / "template.gpkg"  # any GDAL file with the objectives table
+    table = pd.DataFrame(
+        {"gebiedNummer": objectives["area_number"], "habitatType": objectives["habitat_code"]}
+    )
+    pyogrio.write_dataframe(table, template, layer="Natura2000Doelstellingen")
+    out = tmp_path / "real" / "habitat_standin.gpkg"
+    argv = [
+        "habitat-standin",
+        "--areas",
+        str(areas_path),
+        "--template",
+        str(template),
+        "--out",
+        str(out),
+    ]
+    assert main(argv) == 0
+    got = gpd.read_file(out, layer="habitat_standin")
+    # the packaged WUR table: H3130 500 for NL1; NL2's H6230 takes its lowest variant (714)
+    assert got[["site_code", "habitat_code", "kdw_mol_ha"]].values.tolist() == [
+        ["NL1", "H3130", 500.0],
+        ["NL2", "H6230", 714.0],
+    ]
+    assert (got["habitat_source"] == STANDIN_LABEL).all()
+    assert not list(out.parent.glob(".*"))  # written atomically: no temporary file left
+    assert (
+        main([*argv[:-1], str(tmp_path / "x.gpkg"), "--template", str(tmp_path / "missing.zip")])
+        == 2
+    )
+    assert "does not exist" in capsys.readouterr().err
