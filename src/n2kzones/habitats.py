@@ -24,14 +24,19 @@ from n2kzones.errors import InputError
 
 __all__ = [
     "HABITAT_MAP",
+    "HABITAT_SOURCE_COLUMN",
     "STANDIN_LABEL",
     "habitat_source_by_area",
     "objective_standin",
+    "standin_areas",
     "standin_counts",
 ]
 
 log = logging.getLogger(__name__)
 
+#: The column saying where an area's habitat came from (in a habitat layer, and in the per-area
+#: deposition table; the catalogue names it as :data:`n2kzones.stages.catalogue.HABITAT_SOURCE`).
+HABITAT_SOURCE_COLUMN = "habitat_source"
 #: ``habitat_source`` of habitat polygons from a habitat-type map (a layer without the column).
 HABITAT_MAP = "habitat map"
 #: ``habitat_source`` of the polygons :func:`objective_standin` makes.
@@ -210,7 +215,7 @@ def objective_standin(
             "area_number": out["area_number"].to_numpy(np.int64),
             "habitat_code": out["habitat_code"].astype(str).to_numpy(),
             "kdw_mol_ha": out["kdw_mol_ha"].to_numpy(float),
-            "habitat_source": label,
+            HABITAT_SOURCE_COLUMN: label,
             "objective_types": out["objective_types"].to_numpy(),
             "n_objective_types": out["n_objective_types"].to_numpy(np.int64),
             "types_kdw_from_variants": out["types_kdw_from_variants"].to_numpy(),
@@ -245,6 +250,16 @@ def objective_standin(
     return out
 
 
+def standin_areas(area_table: pd.DataFrame) -> pd.DataFrame:
+    """The rows of a per-area table (``site_code``, ``habitat_source``) whose habitat is not
+    (only) a habitat map, without the national ``ALL`` row: the areas to label a stand-in."""
+    if HABITAT_SOURCE_COLUMN not in area_table or "site_code" not in area_table:
+        return area_table.iloc[0:0]
+    src = area_table[HABITAT_SOURCE_COLUMN].astype(str)
+    keep = (src != HABITAT_MAP) & (area_table["site_code"].astype(str) != "ALL")
+    return area_table.loc[keep]
+
+
 def standin_counts(gdf: gpd.GeoDataFrame) -> dict[str, object]:
     """The counts :func:`objective_standin` recorded (``attrs["standin"]``), or ``{}``."""
     return dict(gdf.attrs.get("standin", {}))
@@ -267,10 +282,10 @@ def habitat_source_by_area(habitats: pd.DataFrame) -> pd.Series:
         ``site_code`` column.
     """
     if "site_code" not in habitats.columns or habitats.empty:
-        return pd.Series(dtype=object, name="habitat_source")
-    if "habitat_source" in habitats.columns:
+        return pd.Series(dtype=object, name=HABITAT_SOURCE_COLUMN)
+    if HABITAT_SOURCE_COLUMN in habitats.columns:
         src = (
-            habitats["habitat_source"]
+            habitats[HABITAT_SOURCE_COLUMN]
             .astype("string")
             .str.strip()
             .fillna("")
@@ -285,5 +300,5 @@ def habitat_source_by_area(habitats: pd.DataFrame) -> pd.Series:
         }
     )
     out = frame.groupby("site_code", sort=True)["src"].agg(lambda s: "; ".join(sorted(set(s))))
-    out.name = "habitat_source"
+    out.name = HABITAT_SOURCE_COLUMN
     return out
