@@ -23,7 +23,7 @@ from n2kzones.params import Parameters, load_parameters
 
 PRESETS: dict[str, tuple[str, ...]] = {
     "areas": ("n2kzones", "pdok_natura2000", "eea_natura2000", "natura2000_json"),
-    "habitats": ("n2kzones",),
+    "habitats": ("n2kzones", "ndvh_habitat", "aerius_habitat_areas"),
     "parcels": ("n2kzones", "brp_pdok"),
     "farms": ("n2kzones", "igo_veehouderijen", "imaer_gml"),
     "provinces": ("n2kzones", "cbs_provinces"),

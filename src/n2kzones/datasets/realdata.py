@@ -28,6 +28,10 @@ Official sources
     deposition, 1 km x 1 km grid in mol N/ha/yr, ESRI ASCII grid in RD New without ``.prj``.
     RIVM moves the yearly files; give the file's URL with ``--url gdn=...`` (landing page
     below).
+``habitat-standin`` (a command, not a download)
+    Each Natura 2000 area's polygon as one habitat polygon of its most nitrogen-sensitive
+    objective type, from the NDVH habitat template's objectives (offline, labelled a
+    stand-in); see :func:`habitat_standin`.
 ``kdw``
     Critical deposition values (KDW): Wamelink et al. (2023), WEnR rapport 3272,
     doi:10.18174/633179 (PDF). The values n2kzones uses are transcribed in
@@ -414,8 +418,124 @@ def fetch_source(
     return download(target, dest, source.sha256 if url is None else None, timeout=timeout)
 
 
+#: Where :func:`habitat_standin` writes by default.
+STANDIN_OUT = Path("data/raw/real/habitat_standin.gpkg")
+#: Default areas for :func:`habitat_standin` (the converted PDOK areas of ``natura2000``).
+STANDIN_AREAS = Path("data/raw/real/natura2000.gpkg")
+#: Default NDVH habitat template (the zip in the steering repository's shared data).
+STANDIN_TEMPLATE = Path(
+    "../shared/data/real/ndvh-habitat-template-2023/NDVH_Habitat_template_T0_v2023.1.3_Prod.zip"
+)
+
+
+def habitat_standin(
+    areas: str | Path,
+    template: str | Path,
+    out: str | Path,
+    *,
+    areas_preset: str | None = None,
+    areas_layer: str | None = None,
+    crs: str = RD_NEW,
+) -> Path:
+    """Write the offline habitat stand-in: each Natura 2000 area's polygon as one habitat
+    polygon of its most nitrogen-sensitive objective type
+    (:func:`n2kzones.habitats.objective_standin`).
+
+    Parameters
+    ----------
+    areas
+        Natura 2000 areas with ``site_code`` and ``area_number``: the converted
+        ``natura2000.gpkg`` (preset ``n2kzones``), the PDOK GeoJSON (``pdok_natura2000``) or
+        the RCE/PDOK JSON folder (``natura2000_json``; a folder picks it by default).
+    template
+        The NDVH habitat template zip (``NDVH_Habitat_template_T0_v2023.1.3_Prod.zip``).
+    out
+        GeoPackage to write (layer ``habitat_standin``), atomically.
+    areas_preset, areas_layer
+        Preset and layer of ``areas`` (default: ``natura2000_json`` for a folder, else
+        ``n2kzones``).
+    crs
+        CRS of the output (RD New).
+
+    Returns
+    -------
+    Path
+        ``out``. Its ``habitat_source`` column says it is a stand-in; the pipeline carries that
+        to the per-area table, the manifest, the report and the maps.
+    """
+    from n2kzones.config import LayerInput
+    from n2kzones.habitats import objective_standin
+    from n2kzones.io.ndvh import read_ndvh_objectives
+    from n2kzones.io.readers import read_layer
+    from n2kzones.io.writers import write_geopackage
+    from n2kzones.kdw import load_kdw_table
+    from n2kzones.params import load_parameters
+
+    areas = Path(areas)
+    preset = areas_preset or ("natura2000_json" if areas.is_dir() else "n2kzones")
+    spec = LayerInput(path=areas, layer=areas_layer, preset=preset)
+    params = load_parameters()
+    gdf, _ = read_layer("areas", spec, crs=crs, params=params)
+    if "area_number" not in gdf.columns or gdf["area_number"].isna().all():
+        raise InputError(
+            f"{areas}: the areas have no area_number (the Natura 2000 area number the template's "
+            "objectives are keyed by); use the PDOK layer (preset pdok_natura2000 maps nr), the "
+            "RCE/PDOK JSON folder, or map area_number under its columns"
+        )
+    standin = objective_standin(gdf, read_ndvh_objectives(template), load_kdw_table())
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    write_geopackage(out, {"habitat_standin": standin})
+    c = standin.attrs["standin"]
+    log.info(
+        "habitat stand-in: %d areas -> %s (%d areas with objectives; without polygon %s; "
+        "types from their variants %s; types without KDW %s)",
+        len(standin),
+        out,
+        c["areas_with_objectives"],
+        c["objective_areas_without_polygon"],
+        sorted(c["types_kdw_from_variants"]),
+        c["types_without_kdw"],
+    )
+    return out
+
+
+def _standin_main(argv: Sequence[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m n2kzones.datasets.realdata habitat-standin",
+        description="Write data/raw/real/habitat_standin.gpkg: each Natura 2000 area as one "
+        "habitat polygon of its most sensitive objective type (NDVH habitat template), "
+        "labelled a stand-in.",
+    )
+    add = parser.add_argument
+    add("--areas", type=Path, default=STANDIN_AREAS, help="areas file or JSON folder")
+    add("--areas-preset", default=None, help="preset of --areas (default: by file type)")
+    add("--areas-layer", default=None, help="layer of --areas in a multi-layer file")
+    add("--template", type=Path, default=STANDIN_TEMPLATE, help="NDVH habitat template zip")
+    add("--out", type=Path, default=STANDIN_OUT, help="GeoPackage to write")
+    args = parser.parse_args(list(argv))
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s", stream=sys.stderr)
+    try:
+        out = habitat_standin(
+            args.areas,
+            args.template,
+            args.out,
+            areas_preset=args.areas_preset,
+            areas_layer=args.areas_layer,
+        )
+    except N2kError as exc:
+        print(f"n2kzones.datasets.realdata habitat-standin: {exc}", file=sys.stderr)
+        return 2
+    print(f"habitat_standin {out}")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Command line: ``python -m n2kzones.datasets.realdata [natura2000 brp gdn kdw] [options]``."""
+    """Command line: ``python -m n2kzones.datasets.realdata [natura2000 brp gdn kdw] [options]``,
+    or ``python -m n2kzones.datasets.realdata habitat-standin [--areas ...] [--template ...]``."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["habitat-standin"]:
+        return _standin_main(argv[1:])
     parser = argparse.ArgumentParser(
         prog="python -m n2kzones.datasets.realdata",
         description="Download, verify and convert the official data sets into data/raw/real/.",

@@ -3,6 +3,9 @@
 A preset maps n2kzones' column names to a source's names. A list means "the first
 non-blank of these columns" (PDOK writes a blank Habitats-directive code for Birds-only
 sites). ``defaults`` gives values for columns a source does not have; using one is logged.
+``mosaic`` (habitats only) names (type column, coverage percentage column) pairs of a habitat
+map whose polygons hold several habitat types: the reader keeps the most sensitive type of
+each polygon (see :func:`n2kzones.io.readers.most_sensitive_of_mosaic`).
 """
 
 from __future__ import annotations
@@ -20,6 +23,14 @@ class Preset:
     #: record): rows sharing an id that differ only here are one feature, kept once
     #: (counted; see :func:`n2kzones.io.validate.deduplicate_ids`).
     joined_columns: tuple[str, ...] = ()
+    mosaic: tuple[tuple[str, str], ...] = ()
+
+
+#: The national habitat-type map (NDVH / BIJ12 habitat template, layer ``Habitat``): up to six
+#: habitat types per polygon, each with its coverage in % of the polygon.
+NDVH_MOSAIC: tuple[tuple[str, str], ...] = tuple(
+    (f"habitatType{i}", f"bedekkingsPercentage{i}") for i in range(1, 7)
+)
 
 
 # Canonical columns per layer kind: (required, optional).
@@ -50,7 +61,34 @@ PRESETS: dict[str, dict[str, Preset]] = {
         # The per-area JSON folder layout of ../shared/data/real/natura2000-nl-pdok-rce.
         "natura2000_json": Preset(columns={}),
     },
-    "habitats": {"n2kzones": Preset(columns={})},
+    "habitats": {
+        "n2kzones": Preset(columns={}),
+        # The habitat-type map schema of the NDVH habitat template (layer Habitat of
+        # NDVH_Habitat_template_T0_v2023.1.3_Prod.zip, a FileGDB): identificatie, bron,
+        # habitatType1..6, kwaliteit1..6, bedekkingsOppervlakte1..6 (m2),
+        # bedekkingsPercentage1..6 (%). It has no area code (that is gebiedNummer of the
+        # HabitatPackage layer): map site_code by hand, or let it follow from the areas.
+        "ndvh_habitat": Preset(
+            columns={},
+            mosaic=NDVH_MOSAIC,
+            note="a polygon with several habitat types counts as its most sensitive type",
+        ),
+        # AERIUS habitat areas (one polygon per habitat type and area, with the share of the
+        # polygon the type covers). Field names of the AERIUS database (nature.habitat_areas,
+        # nature.relevant_habitat_areas: assessment_area_id, habitat_area_id, habitat_type_id,
+        # coverage (fraction), geometry; the code in habitat_types.name; the KDW in
+        # critical_deposition / critical_level), as in AERIUS's database modules
+        # (github.com/paulromeijn/database-modules, source/modules/src/main/sql/...), and
+        # habitat_type_name as kdw.py notes for AERIUS's open data. The published WFS layer
+        # names are not established here: check the columns of a download against these.
+        "aerius_habitat_areas": Preset(
+            columns={
+                "habitat_code": ["habitat_type_name", "name"],
+                "kdw_mol_ha": ["critical_deposition", "critical_level"],
+            },
+            note="coverage (fraction of the polygon) is kept, not used: whole polygons count",
+        ),
+    },
     "parcels": {
         "n2kzones": Preset(columns={}),
         # PDOK BRP gewaspercelen GeoPackage (layer brp_gewas): category, gewas, gewascode,

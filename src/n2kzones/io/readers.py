@@ -23,6 +23,7 @@ import pyogrio
 
 from n2kzones.config import Config, LayerInput
 from n2kzones.errors import InputError
+from n2kzones.io.habitat_maps import habitat_map_columns
 from n2kzones.io.presets import SCHEMAS, get_preset
 from n2kzones.io.validate import (
     POLYGONAL,
@@ -384,6 +385,8 @@ def normalise_layer(
         gdf = repair_polygons(gdf, report)
     extra = tuple(params.animal_categories) if kind == "farms" else ()
     gdf = _apply_mapping(gdf, kind, spec, report, extra)
+    if kind == "habitats":
+        gdf = habitat_map_columns(gdf, get_preset(kind, spec.preset), spec, params, report)
     hint = f"[inputs.{kind}.columns] (or pick a preset)"
     require_columns(gdf, SCHEMAS[kind][0], report, hint)
     if len(lost):

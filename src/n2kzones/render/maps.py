@@ -34,6 +34,7 @@ import shapely
 from matplotlib import colormaps
 from matplotlib.colors import Normalize, to_hex
 
+from n2kzones.habitats import HABITAT_MAP, habitat_source_by_area
 from n2kzones.io.writers import atomic_path, safe_file_stem
 from n2kzones.selection import UNKNOWN_NO_HABITAT
 
@@ -558,6 +559,20 @@ COVERAGE_NOTES = {
 }
 
 
+def habitat_note(habitats: pd.DataFrame) -> str:
+    """Legend note (escaped HTML) for an area whose habitat polygons are not (only) from a
+    habitat-type map, naming their ``habitat_source``; "" otherwise."""
+    sources = habitat_source_by_area(habitats)
+    labels = sorted({lab for v in sources for lab in str(v).split("; ")} - {HABITAT_MAP})
+    if not labels:
+        return ""
+    return (
+        "<div class='n2k-habitat-note' style='margin-top:4px'><i>Habitat is a stand-in ("
+        f"{escape('; '.join(labels))}): the whole area counts as habitat of its most sensitive "
+        "type, which overstates the real habitat.</i></div>"
+    )
+
+
 def area_map(ctx: MapContext, site_code: str, data: dict, *, self_contained: bool) -> folium.Map:
     """The map of one area; ``data`` holds the layers read once for all areas.
 
@@ -633,6 +648,9 @@ def area_map(ctx: MapContext, site_code: str, data: dict, *, self_contained: boo
     hab = data.get("habitats")
     if hab is not None:
         h = hab.loc[hab["site_code"] == site_code]
+        note = habitat_note(h)
+        if note:
+            legend.append(note)
         names = ctx.habitat_names
         kdws = h["kdw_mol_ha"].to_numpy(dtype=float)
         geojson_layer(

@@ -18,6 +18,7 @@ matplotlib.use("Agg")  # no display needed; must precede pyplot
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from n2kzones.habitats import HABITAT_SOURCE_COLUMN, standin_areas  # noqa: E402
 from n2kzones.io.writers import atomic_path, safe_file_stem  # noqa: E402
 from n2kzones.selection import UNKNOWN_NO_HABITAT  # noqa: E402
 
@@ -184,6 +185,38 @@ def unknown_note(proposal: pd.DataFrame) -> str:
     )
 
 
+def habitat_note(area_deposition: pd.DataFrame | None) -> str:
+    """Escaped HTML paragraph naming the areas whose habitat is not a habitat-type map.
+
+    Parameters
+    ----------
+    area_deposition
+        The per-area deposition table with ``site_code`` and ``habitat_source``; None where
+        the deposition stage did not run.
+
+    Returns
+    -------
+    str
+        ``<p class="habitat-note">`` per habitat source other than a habitat map (e.g. the
+        stand-in of :func:`n2kzones.habitats.objective_standin`): how many areas, which, and
+        that their hectares and overload come from that stand-in; "" when every area's
+        habitat is a habitat map (or the column is absent).
+    """
+    if area_deposition is None:
+        return ""
+    rows = standin_areas(area_deposition)
+    out = []
+    for label, group in rows.groupby(HABITAT_SOURCE_COLUMN, sort=True):
+        codes = sorted(group["site_code"].astype(str))
+        out.append(
+            f'<p class="habitat-note"><b>Habitat is a stand-in for {len(codes)} area(s)</b> '
+            f"({escape(str(label))}): {escape(', '.join(codes))}. Their sensitive hectares and "
+            "overload count the whole area as habitat of its most sensitive type: they "
+            "overstate the real habitat.</p>"
+        )
+    return "".join(out)
+
+
 def grid_note(outside_grid: dict[str, list[str]]) -> str:
     """Escaped HTML paragraphs naming the areas whose maps the deposition grid does not cover.
 
@@ -246,6 +279,9 @@ def render_report(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     sections: list[str] = []
+    note = habitat_note(tables.get("area_deposition"))
+    if note:
+        sections.append(note)
     items = [f"<li>{_link(href, label)}</li>" for href, label in map_pages]
     sections.append(
         "<h2>Maps</h2>"

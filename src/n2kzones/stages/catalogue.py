@@ -13,6 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from n2kzones.habitats import HABITAT_SOURCE_COLUMN
+
 #: The pipeline's stages in the order ``n2kzones run`` executes them.
 STAGES: tuple[str, ...] = ("zones", "overlay", "deposition", "rko", "select", "scenario", "maps", "report")
 
@@ -67,7 +69,9 @@ _OUTPUTS = (
            "hexagon receptors with KDW, farm and total deposition (mol N/ha/yr)",
            ("receptor_id", "site_code", "habitat_ha", "kdw_mol_ha", "total_mol_ha", "farms_mol_ha", "geometry")),
     Output("deposition_gpkg", "deposition", "deposition.gpkg", "GeoPackage layer receptors"),
-    Output("area_deposition", "deposition", "area_deposition.csv", "deposition and (near) overload per area"),
+    Output("area_deposition", "deposition", "area_deposition.csv",
+           "deposition and (near) overload per area, and where its habitat came from",
+           ("site_code", "habitat_source")),
     Output("deposition_farms_tif", "deposition", "deposition_farms.tif", "farm deposition grid (mol N/ha/yr)"),
     Output("deposition_total_tif", "deposition", "deposition_total.tif", "total deposition grid (mol N/ha/yr)"),
     Output("exceedance_tif", "deposition", "exceedance.tif", "total minus KDW on sensitive habitat (mol N/ha/yr)"),
@@ -123,6 +127,14 @@ CONFIG_KEYS: dict[str, tuple[str, ...]] = {
              "parameters"),
     "report": ("project.name",),
 }
+
+
+#: Column of ``area_deposition`` (and of a habitat layer that has it) saying where an area's
+#: habitat came from: :data:`n2kzones.habitats.HABITAT_MAP` for a habitat-type map, or the
+#: stand-in's label (:data:`n2kzones.habitats.STANDIN_LABEL`). Report and maps show it.
+HABITAT_SOURCE = HABITAT_SOURCE_COLUMN
+#: Manifest key (deposition stage) counting areas per ``habitat_source``.
+HABITAT_SOURCE_COUNTS = "habitat_source_areas"
 
 
 def upstream(stage: str) -> tuple[str, ...]:

@@ -26,9 +26,11 @@ from n2kzones.deposition.model import DepositionModel
 from n2kzones.deposition.receptors import hexagon_receptors
 from n2kzones.deposition.tiles import GridClasses, GridInputs, grid_tile, sensitive_habitats
 from n2kzones.errors import InputError
+from n2kzones.habitats import HABITAT_MAP, habitat_source_by_area
 from n2kzones.io.raster import Raster, TiledGeoTIFFWriter
 from n2kzones.io.writers import write_csv, write_geopackage, write_parquet
 from n2kzones.overload import area_overload_table, flag_overload
+from n2kzones.stages.catalogue import HABITAT_SOURCE, HABITAT_SOURCE_COUNTS
 from n2kzones.stages.common import (
     check_deposition_size,
     habitats_of_chosen_areas,
@@ -249,6 +251,27 @@ def grid_classes(run: StageRun, model: DepositionModel, farms: pd.DataFrame, hab
     )
 
 
+def area_habitat_sources(site_codes: pd.Series, habitats: pd.DataFrame) -> np.ndarray:
+    """``habitat_source`` per row of the per-area table: the area's (see
+    :func:`n2kzones.habitats.habitat_source_by_area`), :data:`~n2kzones.habitats.HABITAT_MAP`
+    where the layer says nothing, and for ``ALL`` the sources of all areas joined by ``"; "``."""
+    by_area = habitat_source_by_area(habitats)
+    out = site_codes.astype(str).map(by_area).fillna(HABITAT_MAP).to_numpy(object)
+    is_all = site_codes.astype(str).to_numpy() == "ALL"
+    labels = sorted(set(out[~is_all])) or [HABITAT_MAP]
+    out[is_all] = "; ".join(labels)
+    return out
+
+
+def habitat_source_counts(habitats: pd.DataFrame) -> dict[str, int]:
+    """Areas of the habitat layer per ``habitat_source`` (the manifest's
+    ``habitat_source_areas``); a layer without ``site_code`` counts as one habitat map."""
+    by_area = habitat_source_by_area(habitats)
+    if by_area.empty:
+        return {HABITAT_MAP: 1} if len(habitats) else {}
+    return {str(k): int(v) for k, v in by_area.value_counts().sort_index().items()}
+
+
 def _deposition(run: StageRun, backend: Backend, *, progress: bool = False) -> dict[str, pd.DataFrame]:
     cfg = run.cfg
     params = cfg.params
@@ -327,6 +350,8 @@ def _deposition(run: StageRun, backend: Backend, *, progress: bool = False) -> d
     names = areas.set_index("site_code")["name"]
     table.insert(1, "name", table["site_code"].map(names).fillna("all areas"))
     table = table.merge(contrib, left_on="site_code", right_index=True, how="left")
+    table[HABITAT_SOURCE] = area_habitat_sources(table["site_code"], habitats)
+    run.extra[HABITAT_SOURCE_COUNTS] = habitat_source_counts(habitats)
 
     # Grid outputs
     bounds = np.array([*farms.total_bounds[:2], *farms.total_bounds[2:]])
