@@ -164,7 +164,7 @@ def test_no_sample_names_nor_shared_data(path: Path) -> None:
         assert not SITE_CODE.search(src), f"{path.name} cell {i} hard-codes a site code"
         if i == first_code:
             continue
-        hits = [n for n in names if n.lower() in src.lower()]
+        hits = [n for n in names if re.search(rf"(?<!\w){re.escape(n)}(?!\w)", src, re.I)]
         assert not hits, f"{path.name} cell {i} names the sample's {hits}"
 
 
