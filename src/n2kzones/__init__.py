@@ -8,6 +8,7 @@ The stable public API is re-exported here and imported lazily (PEP 562), so
     cfg = nz.load_config("config/sample.toml")
     nz.run_all(cfg)                 # every stage, zones to report
     nz.run_stage("rko", cfg)        # one stage (its upstream must be current)
+    nz.run_stale(cfg, ["rko"])      # rko and its upstream, reusing what is current
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ _API: dict[str, str] = {
     "run_report": "n2kzones.stages.report",
     "run_all": "n2kzones.stages.run",
     "run_stage": "n2kzones.stages.run",
+    "run_stale": "n2kzones.stages.run",
     "DepositionModel": "n2kzones.deposition.model",
 }
 
@@ -80,6 +82,7 @@ __all__ = [
     "run_report",
     "run_all",
     "run_stage",
+    "run_stale",
     "DepositionModel",
 ]
 
@@ -98,7 +101,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from n2kzones.stages.overlay import run_overlay
     from n2kzones.stages.report import run_report
     from n2kzones.stages.rko import run_rko
-    from n2kzones.stages.run import run_all, run_stage
+    from n2kzones.stages.run import run_all, run_stage, run_stale
     from n2kzones.stages.scenario import run_scenarios
     from n2kzones.stages.select import run_select
     from n2kzones.stages.zones import run_zones

@@ -1,7 +1,8 @@
 """Run stages by name: one stage (rebuilding stale upstream stages on request) or all of them.
 
 :data:`RUNNERS` maps every stage of :data:`~n2kzones.stages.catalogue.STAGES` to its runner;
-:func:`run_stage` is what the CLI calls.
+:func:`run_stage` is what the CLI calls; :func:`run_stale` runs only what is missing or stale
+(the notebooks use it, so a second run on a large config reuses the outputs).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from n2kzones.stages.catalogue import STAGES
 from n2kzones.stages.deposition import run_deposition
 from n2kzones.stages.framework import check_paths
 from n2kzones.stages.integrity import output_lock
-from n2kzones.stages.manifest import upstream_problems
+from n2kzones.stages.manifest import ancestors, stage_problems, upstream_problems
 from n2kzones.stages.maps import run_maps
 from n2kzones.stages.overlay import run_overlay
 from n2kzones.stages.report import run_report
@@ -45,6 +46,19 @@ RUNNERS: dict[str, Callable[..., Any]] = {
 assert tuple(RUNNERS) == STAGES
 
 
+#: The runner options each stage takes (a ``run_all`` / ``run_stale`` call's other options are
+#: for other stages).
+_OPTIONS: dict[str, tuple[str, ...]] = {
+    "overlay": ("progress",),
+    "deposition": ("progress",),
+    "maps": ("self_contained",),
+}
+
+
+def _stage_options(name: str, options: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in options.items() if k in _OPTIONS.get(name, ())}
+
+
 def _call(name: str, cfg: Config, backend: Backend | None, options: dict[str, Any]) -> Any:
     kwargs = dict(options)
     if name in ON_BACKEND and backend is not None:
@@ -63,7 +77,8 @@ def run_stage(
     """Run stage ``name``; with ``rebuild_upstream`` first rerun every upstream stage whose
     outputs are missing or stale (earliest first), else refuse them (:class:`UpstreamError`).
 
-    ``options`` go to the stage's runner (``progress`` for overlay and deposition, ``self_contained`` for maps).
+    ``options`` go to the stage's runner (``progress`` for overlay and deposition,
+    ``self_contained`` for maps).
     """
     check_paths(cfg)
     with output_lock(cfg.output_dir, name):
@@ -89,7 +104,9 @@ def _backend(cfg: Config, backend: Backend | None) -> Iterator[Backend]:
         yield opened
 
 
-def run_all(cfg: Config, *, stages: Sequence[str] = STAGES, backend: Backend | None = None, **options: Any) -> dict[str, Any]:
+def run_all(
+    cfg: Config, *, stages: Sequence[str] = STAGES, backend: Backend | None = None, **options: Any
+) -> dict[str, Any]:
     """Run ``stages`` in pipeline order on one backend (one Dask cluster for all); returns each
     stage's result."""
     results: dict[str, Any] = {}
@@ -97,6 +114,37 @@ def run_all(cfg: Config, *, stages: Sequence[str] = STAGES, backend: Backend | N
     with output_lock(cfg.output_dir, "run"), _backend(cfg, backend) as be:
         for name in STAGES:
             if name in stages:
-                opts = {k: v for k, v in options.items() if (k == "progress" and name in ("overlay", "deposition")) or (k == "self_contained" and name == "maps")}
-                results[name] = _call(name, cfg, be, opts)
+                results[name] = _call(name, cfg, be, _stage_options(name, options))
     return results
+
+
+def run_stale(
+    cfg: Config, stages: Sequence[str] = STAGES, *, backend: Backend | None = None, **options: Any
+) -> dict[str, bool]:
+    """Bring ``stages`` up to date, as ``make`` would: run each of them, and each stage they
+    read from, whose outputs in the output folder are missing or stale (a changed input,
+    config key or upstream run; :func:`~n2kzones.stages.manifest.stage_problems`), in pipeline
+    order, and reuse the rest.
+
+    Unlike the Makefile this does not look at the package's source files. ``options`` go to the
+    stages that take them (``progress``, ``self_contained``). Returns ``stage -> whether it ran``.
+    """
+    unknown = sorted(set(stages) - set(STAGES))
+    if unknown:
+        raise ValueError(f"unknown stage(s) {unknown}; stages: {', '.join(STAGES)}")
+    wanted = {s for name in stages for s in (*ancestors(name), name)}
+    ran: dict[str, bool] = {}
+    check_paths(cfg)
+    with output_lock(cfg.output_dir, "run"), contextlib.ExitStack() as stack:
+        be = backend
+        for name in STAGES:
+            if name not in wanted:
+                continue
+            ran[name] = bool(stage_problems(cfg, name))
+            if not ran[name]:
+                log.info("the %s stage is up to date in %s; reusing it", name, cfg.output_dir)
+                continue
+            if be is None and name in ON_BACKEND:
+                be = stack.enter_context(_backend(cfg, None))
+            _call(name, cfg, be, _stage_options(name, options))
+    return ran
