@@ -7,6 +7,9 @@ validates the result, so a typo in a key is an error, not a silently ignored val
 
 from __future__ import annotations
 
+import functools
+import re
+
 from importlib import resources
 from typing import Any
 
@@ -39,7 +42,13 @@ class KdwParams(_Strict):
     habitats: dict[str, Habitat]
 
     def kdw_of(self, code: str) -> float:
-        """KDW in mol N/ha/yr of a habitat code; raises KeyError naming the known codes."""
+        """KDW in mol N/ha/yr of a habitat code; raises KeyError naming the known codes.
+
+        AERIUS's search areas (zoekgebieden) carry ``ZG`` before the habitat code
+        (``ZGH3130``) and have that habitat type's KDW, unless listed themselves.
+        """
+        if code not in self.habitats and code.startswith("ZG") and code[2:] in self.habitats:
+            code = code[2:]
         try:
             return self.habitats[code].kdw_mol_ha
         except KeyError:
@@ -169,5 +178,34 @@ def load_parameters(overrides: dict[str, Any] | None = None) -> Parameters:
     Parameters
         Validated, immutable parameters.
     """
-    merged = _deep_merge(default_parameter_dict(), overrides or {})
+    defaults = default_parameter_dict()
+    defaults["kdw"]["habitats"] = {**wur_kdw_habitats(), **defaults["kdw"].get("habitats", {})}
+    merged = _deep_merge(defaults, overrides or {})
     return Parameters.model_validate(merged)
+
+
+@functools.lru_cache(maxsize=1)
+def _wur_kdw_habitats() -> tuple[tuple[str, str, float], ...]:
+    from n2kzones.kdw import load_kdw_table
+
+    table = load_kdw_table().dropna(subset=["kdw_mol_ha"])
+    rows = [(c, n, float(v)) for c, n, v in zip(table["code"], table["name"], table["kdw_mol_ha"], strict=True)]
+    known = {c for c, _, _ in rows}
+    # A type listed only by its variants (H3150 as H3150baz, H3150veg, ...) takes the lowest
+    # KDW of its variants, its most sensitive form, as AERIUS takes a hexagon's KDW from its
+    # most sensitive habitat.
+    variants: dict[str, list[float]] = {}
+    for code, _, value in rows:
+        if (m := re.fullmatch(r"(H\d{4}[A-Z]?)[a-z]+", code)) and m.group(1) not in known:
+            variants.setdefault(m.group(1), []).append(value)
+    rows += [(c, f"{c} (lowest KDW of its variants)", min(v)) for c, v in sorted(variants.items())]
+    return tuple(rows)
+
+
+def wur_kdw_habitats() -> dict[str, dict[str, Any]]:
+    """The KDW per habitat code of WUR report 3272 (:func:`n2kzones.kdw.load_kdw_table`) as
+    ``[kdw.habitats]`` entries: every type, subtype, variant and leefgebied with a value, plus
+    each type listed only by its variants (KDW = the lowest of its variants). The packaged
+    ``[kdw.habitats]`` and a config's ``[parameters.kdw.habitats]`` override or add entries.
+    """
+    return {c: {"name": n, "kdw_mol_ha": v} for c, n, v in _wur_kdw_habitats()}

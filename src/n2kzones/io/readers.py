@@ -517,8 +517,14 @@ def _finish_habitats(gdf: gpd.GeoDataFrame, spec: LayerInput, params: Parameters
     if "site_code" in gdf.columns:
         gdf["site_code"] = normalise_codes(gdf["site_code"], column="site_code", report=report)
         _require_codes(gdf, "site_code", report)
-    table = {code: h.kdw_mol_ha for code, h in params.kdw.habitats.items()}
-    from_table = gdf["habitat_code"].map(table)
+    def kdw(code: object) -> float:
+        try:
+            return params.kdw.kdw_of(str(code))
+        except KeyError:
+            return np.nan
+
+    codes = gdf["habitat_code"]
+    from_table = codes.map({c: kdw(c) for c in codes.dropna().unique()}).astype(float)
     if "kdw_mol_ha" not in gdf.columns:
         unknown = sorted(set(gdf.loc[from_table.isna(), "habitat_code"].dropna()))
         if unknown:
