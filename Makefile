@@ -25,7 +25,7 @@ PKG     := src/n2kzones
 SAMPLE_MANIFEST := $(RAW)/manifest.json
 DEPS    := .n2k-deps/$(subst /,_,$(CONFIG)).mk
 
-.PHONY: help venv demo test sample $(STAGES) bench bench-scale clean clean-outputs lint docs data-real habitat-standin
+.PHONY: help venv demo real test sample $(STAGES) bench bench-scale clean clean-outputs lint docs data-real habitat-standin
 
 help:  ## Show the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -51,7 +51,7 @@ $(SAMPLE_MANIFEST): $(STAMP) $(PKG)/datasets/sample.py $(PKG)/datasets/shapes.py
 sample: $(SAMPLE_MANIFEST)  ## Generate the sample region into data/raw/sample
 
 # -- stages: targets from `n2kzones deps` (not needed for help, venv, test, lint, docs, clean) --
-NO_DEPS_GOALS := help venv test lint docs clean clean-outputs bench bench-scale data-real habitat-standin sample
+NO_DEPS_GOALS := help venv test lint docs clean clean-outputs bench bench-scale data-real habitat-standin sample real
 ifneq ($(filter-out $(NO_DEPS_GOALS),$(or $(MAKECMDGOALS),help)),)
 $(DEPS): $(CONFIG) $(STAMP) $(wildcard $(PKG)/stages/*.py)
 	@mkdir -p $(dir $@)
@@ -79,6 +79,18 @@ report: $(N2K_TARGET_report)  ## HTML report: figures, links to the maps and tab
 
 demo: $(STAGES)  ## Generate the sample region and run every pipeline stage on it
 	@echo "demo outputs in $(N2K_OUT)/: n2kzones.gpkg, area_summary.csv, farm_summary.csv, deposition.gpkg, area_deposition.csv, *.tif, rko_*.csv, zone_proposal.csv, scenarios.csv, zone_effectiveness.csv, maps/index.html, report/index.html"
+
+REAL_CONFIG ?= config/real.toml
+REAL_SHARED ?= ../shared/data/real
+REAL_RAW    ?= data/raw/real
+real: $(STAMP)  ## The whole pipeline on the real Netherlands (config/real.toml): data from ../shared/data/real if present, else data/raw/real
+	@if [ -d "$(REAL_SHARED)" ]; then \
+		$(BIN)/python -m n2kzones.datasets.realdata prepare --from $(REAL_SHARED) --out $(REAL_RAW); \
+	else \
+		echo "$(REAL_SHARED) is absent: using $(REAL_RAW) as 'make data-real' (and docs/real-data.md) fill it"; \
+	fi
+	@$(MAKE) --no-print-directory $(STAGES) CONFIG=$(REAL_CONFIG)
+	@echo "real outputs in data/processed/real/ (output_dir of $(REAL_CONFIG)): maps/index.html, report/index.html"
 
 bench: $(STAMP)  ## Benchmarks on the national-sized sample (slow; prints ratios)
 	$(BIN)/python benchmarks/bench_overlay.py

@@ -153,6 +153,23 @@ def test_class_maxima_equal_brute_force_bitwise(table, cutoff) -> None:
             assert cutoff is not None and idx[i] == -1
 
 
+def test_class_maxima_of_sources_far_from_every_receptor_equal_brute_force(table) -> None:
+    # sources 30-60 km from a 2 km cluster of receptors: their search ball holds every
+    # receptor (the slowly decaying far field), taken in dense blocks without a ball query
+    sx, sy, e, rx, ry, src, rec = _random_case(np.random.default_rng(7), table, n_src=12, n_rec=300)
+    rng = np.random.default_rng(8)
+    far = rng.uniform(30_000.0, 60_000.0, 8) * np.where(rng.uniform(size=8) < 0.5, -1, 1)
+    sx = sx.copy()
+    sx[:8] += far
+    kw = {"wind_rose": load_wind_rose(), "receptor_radius_m": 56.4, "lookup_range_m": 80_000.0}
+    mx, idx = class_max_contribution(sx, sy, e, rx, ry, table, src, rec, **kw)
+    for i in range(sx.size):
+        one = SourceTerms(src.node[src.source == i], np.zeros(int((src.source == i).sum()), np.int64), src.share[src.source == i])
+        dep = class_deposition_at_points(sx[i : i + 1], sy[i : i + 1], e[i : i + 1], rx, ry, table, one, rec, **kw)
+        assert mx[i] == dep.max() > 0, i
+        assert idx[i] == int(np.flatnonzero(dep == dep.max()).min())
+
+
 def test_the_model_object_routes_to_classes_and_the_grass_model_is_unchanged(table) -> None:
     sx, sy, e, rx, ry, src, rec = _random_case(np.random.default_rng(9), table, n_src=10, n_rec=50)
     grass = DepositionModel(default_kernel())

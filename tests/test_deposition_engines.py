@@ -396,4 +396,5 @@ def test_numba_pair_value_is_bitwise_the_numpy_twin(kernel, rose, use_rose) -> N
         _numba.pack_rose(wr),
     )
     fast = np.array([_numba.pair_value(a, b, pair) for a, b in zip(dx, dy, strict=True)])
-    assert np.array_equal(fast, model.values(dx, dy))
+    assert np.array_equal(fast, model.values_reference(dx, dy))
+    assert np.array_equal(model.values(dx, dy), model.values_reference(dx, dy))  # the maxima's path

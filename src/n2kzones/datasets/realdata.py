@@ -530,12 +530,38 @@ def _standin_main(argv: Sequence[str]) -> int:
     return 0
 
 
+def _prepare_main(argv: Sequence[str]) -> int:
+    from n2kzones.datasets.real_local import REAL_FILES, prepare_real
+
+    parser = argparse.ArgumentParser(
+        prog="python -m n2kzones.datasets.realdata prepare",
+        description="Fill data/raw/real/ (the files config/real.toml reads) from a local copy of "
+        "the public data laid out as ../shared/data/real: vector layers converted, rasters and "
+        "the farm file linked, the habitat stand-in built. Files: "
+        + ", ".join(f.name for f in REAL_FILES),
+    )
+    parser.add_argument("--from", dest="from_dir", type=Path, required=True, help="local copy of the data")
+    parser.add_argument("--out", type=Path, default=Path("data/raw/real"), help="real-data folder")
+    args = parser.parse_args(list(argv))
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s", stream=sys.stderr)
+    try:
+        done = prepare_real(args.from_dir, args.out)
+    except N2kError as exc:
+        print(f"n2kzones.datasets.realdata prepare: {exc}", file=sys.stderr)
+        return 2
+    for name, what in done.items():
+        print(f"{name:34s} {what}")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Command line: ``python -m n2kzones.datasets.realdata [natura2000 brp gdn kdw] [options]``,
     or ``python -m n2kzones.datasets.realdata habitat-standin [--areas ...] [--template ...]``."""
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["habitat-standin"]:
         return _standin_main(argv[1:])
+    if argv[:1] == ["prepare"]:
+        return _prepare_main(argv[1:])
     parser = argparse.ArgumentParser(
         prog="python -m n2kzones.datasets.realdata",
         description="Download, verify and convert the official data sets into data/raw/real/.",

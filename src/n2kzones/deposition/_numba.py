@@ -170,6 +170,14 @@ def pair_value(dx, dy, pair):
     return _kernel_value(dx, dy, s, lut, rose)
 
 
+@ngjit
+def pair_values(dx, dy, pair, out):
+    """:func:`pair_value` of every pair ``(dx[p], dy[p])`` into ``out[p]`` (the per-source
+    maxima evaluate their candidate pairs with it: the engines' own pair rule)."""
+    for p in range(dx.shape[0]):
+        out[p] = pair_value(dx[p], dy[p], pair)
+
+
 # -- per receptor ------------------------------------------------------------------------------
 @ngjit_sum
 def _segment_sum(x, y, xs, ys, es, lut, near, rose):

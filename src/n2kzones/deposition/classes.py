@@ -505,14 +505,19 @@ def class_max_contribution(
             out[has] += (es[pi[has]] * share) * k
         return out
 
-    # Search per receptor land use, each with its own tree and, per source height node, the
-    # envelope of that node's kernels on the classes of its receptors as the bound (forest
-    # kernels are up to 5x those of grass near a source: one bound for all would search far).
-    # A pair's value per kg is at most the largest bound of its source's nodes.
+    # Search per receptor class cell (land use and the (z0, NH3) corners it blends), each with
+    # its own tree and, per source height node, the envelope of that node's kernels on those
+    # corners as the bound: a blend is a convex combination of its cell's corners, so the
+    # bound is tight (forest kernels are up to 5x those of grass near a source, and far from
+    # every receptor, where kernels decay slowly, a loose bound would take every receptor
+    # as a candidate). A pair's value per kg is at most the largest bound of its source's nodes.
     big = np.iinfo(np.int64).max
     kmax_g, best_g, dist0 = [], [], np.full(n, np.inf)
-    for lu in np.unique(receptors.landuse):
-        members = np.flatnonzero(receptors.landuse == lu)
+    cell_key = np.vstack([receptors.landuse[None, :], receptors.z0_index, receptors.bg_index])
+    _, cell_of = np.unique(cell_key, axis=1, return_inverse=True)
+    for cell in np.unique(cell_of):
+        members = np.flatnonzero(cell_of == cell)
+        lu = receptors.landuse[members[0]]
         w_pos = receptors.weight[:, members] > 0
         corners = {
             (int(lu), int(iz), int(ib))

@@ -19,7 +19,7 @@ import logging
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from scipy.spatial import cKDTree
@@ -34,6 +34,8 @@ log = logging.getLogger(__name__)
 K_NEAREST = 16
 #: Sources per chunk of the ball queries (bounds the candidate-pair arrays in memory).
 BALL_CHUNK = 2048
+#: Pairs per block of sources that take every receptor as candidate (memory: ~100 B per pair).
+DENSE_BLOCK_PAIRS = 4_000_000
 #: Relative safety margin on the per-step upper bound of the lookup table (float rounding).
 BOUND_MARGIN = 1e-9
 
@@ -49,6 +51,7 @@ class _PairModel:
     rose: WindRose | None
     bound: np.ndarray  # non-increasing upper bound per lookup step (suffix max x max weight)
     step_end_s: np.ndarray  # squared distance (m^2) at the end of each lookup step
+    _pack: tuple | None = field(default=None, repr=False, compare=False)  # Numba arguments, built once
 
     @classmethod
     def build(
@@ -104,7 +107,27 @@ class _PairModel:
         )
 
     def values(self, dx: np.ndarray, dy: np.ndarray) -> np.ndarray:
-        """Per-kg pair value exactly as the engines compute it (mol N/ha/yr per kg NH3/yr)."""
+        """Per-kg pair value exactly as the engines compute it (mol N/ha/yr per kg NH3/yr):
+        the engines' compiled pair rule (:func:`n2kzones.deposition._numba.pair_value`), bitwise
+        :meth:`values_reference`."""
+        from n2kzones.deposition import _numba
+
+        dx, dy = np.broadcast_arrays(np.asarray(dx, dtype=np.float64), np.asarray(dy, dtype=np.float64))
+        out = np.empty(dx.size)
+        if dx.size:
+            _numba.pair_values(np.ascontiguousarray(dx).ravel(), np.ascontiguousarray(dy).ravel(), self._packed(), out)
+        return out.reshape(dx.shape)
+
+    def _packed(self) -> tuple:
+        from n2kzones.deposition import _numba
+
+        if self._pack is None:
+            near = _numba.pack_near(self.s_near_m2, self.k_near, self.c2_m2)
+            object.__setattr__(self, "_pack", (_numba.pack_lookup(self.lookup), near, _numba.pack_rose(self.rose)))
+        return self._pack
+
+    def values_reference(self, dx: np.ndarray, dy: np.ndarray) -> np.ndarray:
+        """:meth:`values` in NumPy (the reference the tests compare it with)."""
         s = dx * dx + dy * dy
         k = self.lookup.evaluate_s(s)
         if self.rose is not None:
@@ -286,11 +309,24 @@ def ball_maxima(
     (the same quantity ``kmax`` holds). Returns the number of pairs evaluated.
     """
     n_pairs = 0
-    for start in range(0, todo.size, BALL_CHUNK):
-        part = todo[start : start + BALL_CHUNK]
-        lists = tree.query_ball_point(np.column_stack([xs[part], ys[part]]), r=r_cand[part], workers=workers)
-        counts = np.fromiter((len(c) for c in lists), dtype=np.int64, count=part.size)
-        cand = np.fromiter((j for c in lists for j in c), dtype=np.int64, count=int(counts.sum()))
+    # A source whose ball holds the tree's whole bounding box (far from every receptor, where
+    # the bound decays slowly) has every receptor as candidate: taken in dense blocks without
+    # the ball query (its lists of millions of indices cost more than the pair values).
+    far_x = np.maximum(np.abs(xs[todo] - tree.mins[0]), np.abs(xs[todo] - tree.maxes[0]))
+    far_y = np.maximum(np.abs(ys[todo] - tree.mins[1]), np.abs(ys[todo] - tree.maxes[1]))
+    dense = r_cand[todo] >= np.hypot(far_x, far_y)
+    n_all = tree.n
+    per_block = max(1, DENSE_BLOCK_PAIRS // max(n_all, 1))
+    blocks = [(todo[dense][i : i + per_block], None) for i in range(0, int(dense.sum()), per_block)]
+    blocks += [(todo[~dense][i : i + BALL_CHUNK], True) for i in range(0, int((~dense).sum()), BALL_CHUNK)]
+    for part, ball in blocks:
+        if ball:
+            lists = tree.query_ball_point(np.column_stack([xs[part], ys[part]]), r=r_cand[part], workers=workers)
+            counts = np.fromiter((len(c) for c in lists), dtype=np.int64, count=part.size)
+            cand = np.fromiter((j for c in lists for j in c), dtype=np.int64, count=int(counts.sum()))
+        else:
+            counts = np.full(part.size, n_all, dtype=np.int64)
+            cand = np.tile(np.arange(n_all, dtype=np.int64), part.size)
         owner = np.repeat(part, counts)
         n_pairs += cand.size
         v = values(owner, cand)
