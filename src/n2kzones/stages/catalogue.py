@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from n2kzones.habitats import HABITAT_SOURCE_COLUMN
+from n2kzones.zones import ZONE_WIDTH_COLUMN
 
 #: The pipeline's stages in the order ``n2kzones run`` executes them.
 STAGES: tuple[str, ...] = ("zones", "overlay", "deposition", "rko", "select", "scenario", "maps", "report")
@@ -51,7 +52,7 @@ class Output:
 _OUTPUTS = (
     # zones
     Output("areas", "zones", "stages/areas.parquet", "protected areas with their zone width (m)",
-           ("site_code", "name", "nitrogen_sensitive", "zone_width_m", "geometry")),
+           ("site_code", "name", "nitrogen_sensitive", ZONE_WIDTH_COLUMN, "geometry")),
     Output("zones_by_area", "zones", "stages/zones_by_area.parquet", "zone ring and inner part per area",
            ("site_code", "part", "width_m", "geometry")),
     Output("zones", "zones", "stages/zones.parquet", "national zone layer: faces with every area they belong to",
@@ -82,8 +83,10 @@ _OUTPUTS = (
            ("farm_id",)),
     Output("rko_projects", "rko", "rko_projects.csv", "permit-free projects per range x threshold", optional=True),
     # select
-    Output("zone_proposal", "select", "zone_proposal.csv", "proposed zone widths (m) and the deposition behind them",
-           ("site_code", "proposed_width_m", "final_width_m")),
+    Output("zone_proposal", "select", "zone_proposal.csv",
+           "proposed zone widths (m) and the deposition behind them; zone_width_m is the width in force "
+           "(the zones stage's, which the maps draw)",
+           ("site_code", "proposed_width_m", "final_width_m", ZONE_WIDTH_COLUMN)),
     # scenario
     Output("scenarios", "scenario", "scenarios.csv", "scenario effects per area and ALL"),
     Output("zone_effectiveness", "scenario", "zone_effectiveness.csv", "effect of a kg cut inside vs outside the zones"),
@@ -115,17 +118,17 @@ READS: dict[str, tuple[str, ...]] = {
 CONFIG_KEYS: dict[str, tuple[str, ...]] = {
     "zones": ("project.crs", "project.areas", "project.province", "inputs.areas",
               "inputs.provinces", "zones", "parameters"),
-    "overlay": ("project.crs", "inputs.parcels", "inputs.farms", "compute.pieces_in_geopackage", "parameters"),
-    "deposition": ("project.crs", "inputs.habitats", "inputs.background_deposition", "inputs.nh3_background",
+    "overlay": ("project.csv_flavour", "project.crs", "inputs.parcels", "inputs.farms", "compute.pieces_in_geopackage", "parameters"),
+    "deposition": ("project.csv_flavour", "project.crs", "inputs.habitats", "inputs.background_deposition", "inputs.nh3_background",
                    "inputs.receptor_landuse", "inputs.receptor_z0", "deposition", "parameters"),
-    "rko": ("project.crs", "deposition", "rko", "parameters"),
-    "select": ("inputs.habitats", "deposition", "selection",
+    "rko": ("project.csv_flavour", "project.crs", "deposition", "rko", "parameters"),
+    "select": ("project.csv_flavour", "inputs.habitats", "deposition", "selection",
                "zones.overrides", "zones.overrides_csv", "zones.default_width_m",
                "parameters"),
-    "scenario": ("project.crs", "deposition", "scenarios", "effectiveness_cut_pct", "parameters"),
-    "maps": ("project.name", "project.crs", "inputs.habitats", "rko.map_threshold_mol_ha", "rko.ranges_m",
+    "scenario": ("project.csv_flavour", "project.crs", "deposition", "scenarios", "effectiveness_cut_pct", "parameters"),
+    "maps": ("project.csv_flavour", "project.name", "project.crs", "inputs.habitats", "rko.map_threshold_mol_ha", "rko.ranges_m",
              "parameters"),
-    "report": ("project.name",),
+    "report": ("project.csv_flavour", "project.name",),
 }
 
 
@@ -135,6 +138,10 @@ CONFIG_KEYS: dict[str, tuple[str, ...]] = {
 HABITAT_SOURCE = HABITAT_SOURCE_COLUMN
 #: Manifest key (deposition stage) counting areas per ``habitat_source``.
 HABITAT_SOURCE_COUNTS = "habitat_source_areas"
+#: Column with an area's zone width in force (m) in ``areas`` and ``zone_proposal``: the width
+#: the zones stage built the rings with. Maps, report and proposal take the width from here
+#: (the proposal's ``proposed_width_m`` / ``final_width_m`` are a recommendation, not the zone).
+ZONE_WIDTH = ZONE_WIDTH_COLUMN
 
 
 def upstream(stage: str) -> tuple[str, ...]:

@@ -370,7 +370,7 @@ def _deposition(run: StageRun, backend: Backend, *, progress: bool = False) -> d
     write_grids(backend, grid, inputs, tifs, tile_cells=cfg.compute.tile_cells, cog=cfg.compute.cog)
     write_parquet(run.output("receptors"), receptors)
     write_geopackage(run.output("deposition_gpkg"), {"receptors": receptors})
-    write_csv(run.output("area_deposition"), table)
+    write_csv(run.output("area_deposition"), table, flavour=cfg.project.csv_flavour)
     run.extra.update(
         engine=backend.name, kernel=model.kernel.provenance, wind_rose=cfg.deposition.wind_rose,
         grid={"x_min": grid.x_min, "y_min": grid.y_min, "cell_m": grid.cell_m, "shape": list(grid.shape)},

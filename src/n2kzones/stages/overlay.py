@@ -84,8 +84,8 @@ def run_overlay(cfg: Config, *, progress: bool = False, backend: Backend | None 
                 del layers["parcel_pieces"]
                 log.info("parcel pieces left out of the GeoPackage ([compute] pieces_in_geopackage = false); they are in stages/parcel_pieces.parquet")
             write_geopackage(run.output("overlay_gpkg"), layers)
-            write_csv(run.output("area_summary"), summary)
-            write_csv(run.output("farm_summary"), farms_table)
+            write_csv(run.output("area_summary"), summary, flavour=cfg.project.csv_flavour)
+            write_csv(run.output("farm_summary"), farms_table, flavour=cfg.project.csv_flavour)
     result = {"farms": farms_z, "area_summary": summary, "land_by_zone": land}
     if backend.name == "local":
         result["pieces"] = pieces  # on Dask they stay on disk: stages/parcel_pieces.parquet/
