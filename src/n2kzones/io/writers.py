@@ -69,7 +69,50 @@ def _prepare_for_ogr(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     return out
 
 
-def write_geopackage(path: str | Path, layers: Mapping[str, gpd.GeoDataFrame | Iterable[gpd.GeoDataFrame]]) -> Path:
+#: Columns of the ``layer_styles`` table in which QGIS keeps layer styles in a GeoPackage
+#: (as QGIS creates it; ``id`` is the primary key).
+LAYER_STYLES_COLUMNS = (
+    "f_table_catalog", "f_table_schema", "f_table_name", "f_geometry_column", "styleName",
+    "styleQML", "styleSLD", "useAsDefault", "description", "owner", "ui", "update_time",
+)
+
+
+def _write_layer_styles(path: Path, styles: Mapping[str, str]) -> None:
+    """Add ``layer_styles`` (QGIS's table) to a GeoPackage: one default style per layer."""
+    import sqlite3
+
+    with contextlib.closing(sqlite3.connect(path)) as con:
+        geom = dict(con.execute("SELECT table_name, column_name FROM gpkg_geometry_columns").fetchall())
+    unknown = sorted(set(styles) - set(geom))
+    if unknown:
+        raise OutputError(f"{path.name}: styles given for layers it does not have: {unknown}")
+    now = pd.Timestamp.now(tz="UTC").floor("s")
+    rows = pd.DataFrame(
+        {
+            "f_table_catalog": "",
+            "f_table_schema": "",
+            "f_table_name": list(styles),
+            "f_geometry_column": [geom[name] for name in styles],
+            "styleName": list(styles),
+            "styleQML": list(styles.values()),
+            "styleSLD": "",
+            "useAsDefault": True,
+            "description": [f"n2kzones default style of {name}" for name in styles],
+            "owner": "n2kzones",
+            "ui": "",
+            "update_time": now,
+        },
+        columns=list(LAYER_STYLES_COLUMNS),
+    )
+    pyogrio.write_dataframe(rows, path, layer="layer_styles", driver="GPKG", append=True, layer_options={"FID": "id"})
+
+
+def write_geopackage(
+    path: str | Path,
+    layers: Mapping[str, gpd.GeoDataFrame | Iterable[gpd.GeoDataFrame]],
+    *,
+    styles: Mapping[str, str] | None = None,
+) -> Path:
     """Write several layers into one GeoPackage, atomically (all layers or none).
 
     Parameters
@@ -79,6 +122,9 @@ def write_geopackage(path: str | Path, layers: Mapping[str, gpd.GeoDataFrame | I
     layers
         Layer name -> GeoDataFrame (in the working CRS), or an iterable of GeoDataFrames
         with the same columns, written one after the other (a layer bigger than memory).
+    styles
+        Layer name -> QGIS style (QML text), stored as each layer's default style in the
+        ``layer_styles`` table (:data:`LAYER_STYLES_COLUMNS`), where QGIS finds it.
     """
     path = Path(path)
     counts: dict[str, int] = {}
@@ -91,6 +137,8 @@ def write_geopackage(path: str | Path, layers: Mapping[str, gpd.GeoDataFrame | I
                 counts[name] = len(frames)
                 continue
             counts[name] = _write_layer_stream(tmp, name, frames)
+        if styles:
+            _write_layer_styles(tmp, {k: v for k, v in styles.items() if k in layers})
     log.info("wrote %s (%s)", path, ", ".join(f"{k}: {v}" for k, v in counts.items()))
     return path
 
@@ -341,6 +389,14 @@ def write_csv(
     with atomic_path(path) as tmp:
         safe.to_csv(tmp, index=False, float_format=float_format, sep=f.sep, decimal=f.decimal, encoding=f.encoding)
     log.info("wrote %s (%d rows)", path, len(df))
+    return path
+
+
+def write_text(path: str | Path, text: str) -> Path:
+    """Write a UTF-8 text file (a QGIS ``.qml`` style), atomically."""
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, "utf-8")
     return path
 
 

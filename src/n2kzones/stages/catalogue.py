@@ -62,20 +62,23 @@ _OUTPUTS = (
            "parcels cut by zone membership (file, or a folder of partitions on Dask)", ("zone_key", "geometry")),
     Output("farms", "overlay", "stages/farms.parquet", "farms with zone, distance, GVE/ha, grassland share",
            ("farm_id", "emission_kg_nh3", "zone_key", "nearest_site_code", "geometry")),
-    Output("overlay_gpkg", "overlay", "n2kzones.gpkg", "GeoPackage: areas, zones, zones_by_area, parcel_pieces, farms"),
+    Output("overlay_gpkg", "overlay", "n2kzones.gpkg", "GeoPackage: areas, zones, zones_by_area, parcel_pieces, farms; QGIS styles in layer_styles"),
     Output("area_summary", "overlay", "area_summary.csv", "land use (ha), farms and NH3 (kg/yr) per area and zone part"),
     Output("farm_summary", "overlay", "farm_summary.csv", "farms: zone, distance (m), GVE/ha, grassland share"),
     # deposition
     Output("receptors", "deposition", "stages/receptors.parquet",
            "hexagon receptors with KDW, farm and total deposition (mol N/ha/yr)",
            ("receptor_id", "site_code", "habitat_ha", "kdw_mol_ha", "total_mol_ha", "farms_mol_ha", "geometry")),
-    Output("deposition_gpkg", "deposition", "deposition.gpkg", "GeoPackage layer receptors"),
+    Output("deposition_gpkg", "deposition", "deposition.gpkg", "GeoPackage layer receptors; QGIS style in layer_styles"),
     Output("area_deposition", "deposition", "area_deposition.csv",
            "deposition and (near) overload per area, and where its habitat came from",
            ("site_code", "habitat_source")),
     Output("deposition_farms_tif", "deposition", "deposition_farms.tif", "farm deposition grid (mol N/ha/yr)"),
     Output("deposition_total_tif", "deposition", "deposition_total.tif", "total deposition grid (mol N/ha/yr)"),
     Output("exceedance_tif", "deposition", "exceedance.tif", "total minus KDW on sensitive habitat (mol N/ha/yr)"),
+    Output("deposition_farms_qml", "deposition", "deposition_farms.qml", "QGIS style of deposition_farms.tif"),
+    Output("deposition_total_qml", "deposition", "deposition_total.qml", "QGIS style of deposition_total.tif"),
+    Output("exceedance_qml", "deposition", "exceedance.qml", "QGIS style of exceedance.tif"),
     # rko
     Output("rko_sweep", "rko", "rko_sweep.csv", "RKO threshold sweep, national"),
     Output("rko_by_area", "rko", "rko_by_area.csv", "RKO threshold sweep per area"),
@@ -138,6 +141,26 @@ CONFIG_KEYS: dict[str, tuple[str, ...]] = {
 HABITAT_SOURCE = HABITAT_SOURCE_COLUMN
 #: Manifest key (deposition stage) counting areas per ``habitat_source``.
 HABITAT_SOURCE_COUNTS = "habitat_source_areas"
+#: Band description and unit of each GeoTIFF the pipeline writes (catalogue key -> (description,
+#: unit)); written into the file (GDAL band description and unit type, shown by QGIS).
+RASTER_BANDS: dict[str, tuple[str, str]] = {
+    "deposition_farms_tif": ("nitrogen deposition from the farms (NH3)", "mol N/ha/yr"),
+    "deposition_total_tif": ("total nitrogen deposition (background + farms)", "mol N/ha/yr"),
+    "exceedance_tif": ("exceedance: total deposition minus KDW, on sensitive habitat", "mol N/ha/yr"),
+}
+
+#: The QGIS style file (``.qml``, same name: QGIS loads it with the raster) of each GeoTIFF.
+RASTER_STYLES: dict[str, str] = {
+    "deposition_farms_tif": "deposition_farms_qml",
+    "deposition_total_tif": "deposition_total_qml",
+    "exceedance_tif": "exceedance_qml",
+}
+#: GeoPackage layers that carry a default QGIS style in their ``layer_styles`` table.
+STYLED_LAYERS: dict[str, tuple[str, ...]] = {
+    "overlay_gpkg": ("zones", "parcel_pieces", "farms"),
+    "deposition_gpkg": ("receptors",),
+}
+
 #: Column with an area's zone width in force (m) in ``areas`` and ``zone_proposal``: the width
 #: the zones stage built the rings with. Maps, report and proposal take the width from here
 #: (the proposal's ``proposed_width_m`` / ``final_width_m`` are a recommendation, not the zone).
