@@ -46,7 +46,10 @@ def test_farm_address_municipality_and_type_reach_farm_summary(tmp_path: Path) -
     from n2kzones.io.writers import write_geopackage
 
     farms, _ = read_layer(
-        "farms", LayerInput(path=_igo_like(tmp_path / "igo.gpkg"), preset="igo_veehouderijen"), crs=RD, params=PARAMS
+        "farms",
+        LayerInput(path=_igo_like(tmp_path / "igo.gpkg"), preset="igo_veehouderijen"),
+        crs=RD,
+        params=PARAMS,
     )
     table = farm_summary(farms, PARAMS)
     assert list(table.columns[: 1 + len(FARM_ATTRIBUTES)]) == ["farm_id", *FARM_ATTRIBUTES]
@@ -73,7 +76,12 @@ def test_farm_summary_without_the_attributes_has_no_empty_columns() -> None:
 @pytest.mark.real_data
 def test_real_igo_farms_keep_address_and_municipality(real_dir: Path) -> None:
     path = real_dir / "veehouderijen-igo-n2000-zones" / "data.gpkg"
-    farms, _ = read_layer("farms", LayerInput(path=path, preset="igo_veehouderijen", on_duplicate_id="suffix"), crs=RD, params=PARAMS)
+    farms, _ = read_layer(
+        "farms",
+        LayerInput(path=path, preset="igo_veehouderijen", on_duplicate_id="suffix"),
+        crs=RD,
+        params=PARAMS,
+    )
     table = farm_summary(farms, PARAMS)
     assert {"address", "municipality", "farm_type"} <= set(table.columns)
     assert table["address"].notna().mean() > 0.9
@@ -154,7 +162,9 @@ def test_geopackages_carry_qgis_styles(deposited: OutputFolder) -> None:
             ).fetchone() == ("attributes",)
     assert seen == set(expected)
     zones = gpd.read_parquet(deposited.zones)
-    zr = _renderer(_styles(deposited.overlay_gpkg).set_index("f_table_name").loc["zones", "styleQML"])
+    zr = _renderer(
+        _styles(deposited.overlay_gpkg).set_index("f_table_name").loc["zones", "styleQML"]
+    )
     widths = {float(c.get("value")) for c in zr.findall("categories/category")}
     assert widths == {float(w) for w in zones["width_m"].unique() if w > 0}
 
@@ -171,7 +181,10 @@ def test_geotiffs_have_qml_side_files(deposited: OutputFolder) -> None:
         items = shader.findall("item")
         assert len(items) == 6
         assert items[-1].get("value") == "inf"
-        assert all(i.get("color", "").startswith("#") and "mol N/ha/yr" in i.get("label", "") for i in items)
+        assert all(
+            i.get("color", "").startswith("#") and "mol N/ha/yr" in i.get("label", "")
+            for i in items
+        )
 
 
 def test_style_colours_follow_the_maps() -> None:

@@ -42,13 +42,19 @@ def test_report_scenario_totals_are_the_national_rows_of_scenarios_csv(complete:
     nat = sc.loc[sc["site_code"] == "ALL"].set_index("scenario")
     html = (complete / OUTPUTS["report"].path / "index.html").read_text("utf-8")
     assert "Scenario totals" in html
-    tables = [t for t in _report_tables(complete) if {"scenario", "overloaded_ha_change"} <= set(t.columns)]
+    tables = [
+        t
+        for t in _report_tables(complete)
+        if {"scenario", "overloaded_ha_change"} <= set(t.columns)
+    ]
     assert len(tables) == 1
     tot = tables[0].set_index("scenario")
     assert set(tot.index) == set(nat.index)
     for name, row in tot.iterrows():
         # the report shows 1 decimal
-        assert row["overloaded_ha_change"] == pytest.approx(nat.loc[name, "overloaded_ha_change"], abs=0.051)
+        assert row["overloaded_ha_change"] == pytest.approx(
+            nat.loc[name, "overloaded_ha_change"], abs=0.051
+        )
         assert row["nh3_reduced_kg"] == pytest.approx(nat.loc[name, "nh3_reduced_kg"], abs=0.051)
     # before the fix the report added ALL to the areas: about twice the national change
     areas = sc.loc[sc["site_code"] != "ALL"].groupby("scenario")["overloaded_ha_change"].sum()
@@ -77,7 +83,9 @@ def test_scenario_totals_without_a_national_row_sum_the_areas() -> None:
 
 
 # -- zone width -----------------------------------------------------------------------------------
-def test_zone_width_is_the_same_on_the_maps_in_the_report_and_in_the_zones_output(complete: Path) -> None:
+def test_zone_width_is_the_same_on_the_maps_in_the_report_and_in_the_zones_output(
+    complete: Path,
+) -> None:
     from n2kzones.render.maps import _area_zones, area_map_name
 
     folder = OutputFolder(complete)
@@ -89,7 +97,9 @@ def test_zone_width_is_the_same_on_the_maps_in_the_report_and_in_the_zones_outpu
     in_report = report[0].astype({"site_code": str}).set_index("site_code")[ZONE_WIDTH]
     data = {"areas": areas, "zones_by_area": by_area}
     differs = 0
-    for code, width in zip(areas["site_code"].astype(str), areas[ZONE_WIDTH].astype(float), strict=True):
+    for code, width in zip(
+        areas["site_code"].astype(str), areas[ZONE_WIDTH].astype(float), strict=True
+    ):
         _, rings, on_map = _area_zones(data, code)
         assert on_map == width, code
         assert in_report[code] == width, code
@@ -138,7 +148,12 @@ def test_rounding_rules_per_column_kind() -> None:
     assert csv_rounding("per_kg_inside_sum_mol") == ("sig", 3)
     assert csv_rounding("threshold_mol_ha") == ("sig", 6)
     df = pd.DataFrame(
-        {"pct_overloaded": [100.00000000000001], "ratio_inside_outside": [4.338264], "x": [1 / 3], "n": [3]}
+        {
+            "pct_overloaded": [100.00000000000001],
+            "ratio_inside_outside": [4.338264],
+            "x": [1 / 3],
+            "n": [3],
+        }
     )
     r = round_for_people(df)
     assert r.loc[0, "pct_overloaded"] == 100.0
@@ -185,3 +200,34 @@ def test_csv_flavour_bytes_and_round_trip(flavour: str, tmp_path: Path) -> None:
     np.testing.assert_allclose(back["sensitive_ha"], [1234.57, 0.0])
     np.testing.assert_allclose(back["pct_overloaded"], [100.0, 100.0])
     assert list(back["farms"]) == [3, 4]
+
+
+def test_whole_pipeline_in_the_excel_flavour(sample_config, tmp_path_factory) -> None:
+    """``csv_flavour = "excel_nl"``: every CSV is ;-separated with decimal commas and a BOM,
+    and the maps and the report (which read CSVs) still agree with them."""
+    from n2kzones.stages.run import run_all
+
+    out = tmp_path_factory.mktemp("excel-out")
+    project = sample_config.project.model_copy(
+        update={"output_dir": out, "csv_flavour": "excel_nl"}
+    )
+    cfg = sample_config.model_copy(update={"project": project})
+    run_all(cfg)
+    csvs = sorted(out.glob("*.csv"))
+    assert len(csvs) >= 8
+    for path in csvs:
+        raw = path.read_bytes()
+        assert raw.startswith(b"\xef\xbb\xbf"), path.name
+        assert b";" in raw.split(b"\n", 1)[0] and b"," not in raw.split(b"\n", 1)[0], path.name
+    sc = read_csv(OutputFolder(out).scenarios, "excel_nl", dtype={"site_code": str})
+    assert sc["overloaded_ha_change"].dtype.kind == "f"  # decimal commas read back as numbers
+    nat = sc.loc[sc["site_code"] == "ALL"].set_index("scenario")
+    tables = [
+        t for t in _report_tables(out) if {"scenario", "overloaded_ha_change"} <= set(t.columns)
+    ]
+    tot = tables[0].set_index("scenario")
+    for name, row in tot.iterrows():
+        assert row["overloaded_ha_change"] == pytest.approx(
+            nat.loc[name, "overloaded_ha_change"], abs=0.051
+        )
+    assert (OutputFolder(out).maps / "index.html").exists()

@@ -145,7 +145,8 @@ def farm_summary(farms: gpd.GeoDataFrame, params: Parameters) -> pd.DataFrame:
     them), location (m), zone, distance (m), animals, GVE, land (ha) and NH3 (kg/yr)."""
     cats = params.animal_categories
     cols = [
-        "farm_id", *FARM_ATTRIBUTES, "x_m", "y_m", "zone_key", "area_codes", "width_m", "inside_area",
+        "farm_id", *FARM_ATTRIBUTES, "x_m", "y_m", "zone_key", "area_codes", "width_m",
+        "inside_area",
         "nearest_site_code", "distance_to_area_m", *cats, "gve", "gve_grazing", "land_ha",
         "grassland_share", "gve_per_ha", "gve_grazing_per_ha", "meets_land_based_norm", "emission_kg_nh3",
     ]

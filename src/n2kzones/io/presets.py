@@ -40,7 +40,10 @@ SCHEMAS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "parcels": (("category",), ("parcel_id", "gewascode", "gewas", "jaar", "farm_id")),
     # farm_type, address and municipality are carried through to farm_summary.csv and the
     # farms layer when the source has them (the IGO file: bedrijfstype, adres, bevoegdgezag)
-    "farms": (("farm_id",), ("emission_kg_nh3", "source_height_m", "farm_type", "address", "municipality")),
+    "farms": (
+        ("farm_id",),
+        ("emission_kg_nh3", "source_height_m", "farm_type", "address", "municipality"),
+    ),
     "provinces": (("name",), ("code",)),
 }
 

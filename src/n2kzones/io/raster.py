@@ -364,7 +364,9 @@ class TiledGeoTIFFWriter:
     ) -> None:
         for label, given in (("descriptions", descriptions), ("units", units)):
             if given is not None and len(given) != bands:
-                raise InputError(f"{label} must give one text per band ({bands}), got {list(given)!r}")
+                raise InputError(
+                    f"{label} must give one text per band ({bands}), got {list(given)!r}"
+                )
         self.descriptions = None if descriptions is None else tuple(str(d) for d in descriptions)
         self.units = None if units is None else tuple(str(u) for u in units)
         self.tags = dict(tags or {})

@@ -82,7 +82,8 @@ def _write_layer_styles(path: Path, styles: Mapping[str, str]) -> None:
     import sqlite3
 
     with contextlib.closing(sqlite3.connect(path)) as con:
-        geom = dict(con.execute("SELECT table_name, column_name FROM gpkg_geometry_columns").fetchall())
+        query = "SELECT table_name, column_name FROM gpkg_geometry_columns"
+        geom = dict(con.execute(query).fetchall())
     unknown = sorted(set(styles) - set(geom))
     if unknown:
         raise OutputError(f"{path.name}: styles given for layers it does not have: {unknown}")
@@ -104,7 +105,9 @@ def _write_layer_styles(path: Path, styles: Mapping[str, str]) -> None:
         },
         columns=list(LAYER_STYLES_COLUMNS),
     )
-    pyogrio.write_dataframe(rows, path, layer="layer_styles", driver="GPKG", append=True, layer_options={"FID": "id"})
+    pyogrio.write_dataframe(
+        rows, path, layer="layer_styles", driver="GPKG", append=True, layer_options={"FID": "id"}
+    )
 
 
 def write_geopackage(
@@ -387,7 +390,10 @@ def write_csv(
     if n:
         log.warning("%s: %d text cells start with a formula character (= + - @ tab CR); written with a leading apostrophe", path.name, n)
     with atomic_path(path) as tmp:
-        safe.to_csv(tmp, index=False, float_format=float_format, sep=f.sep, decimal=f.decimal, encoding=f.encoding)
+        safe.to_csv(
+            tmp, index=False, float_format=float_format, sep=f.sep, decimal=f.decimal,
+            encoding=f.encoding,
+        )
     log.info("wrote %s (%d rows)", path, len(df))
     return path
 

@@ -53,7 +53,9 @@ def _hex(colour: tuple[float, ...] | str) -> str:
     return f"#{round(r * 255):02x}{round(g * 255):02x}{round(b * 255):02x}"
 
 
-def ramp_colours(cmap: str, breaks: Sequence[float], span: tuple[float, float] | None = None) -> list[str]:
+def ramp_colours(
+    cmap: str, breaks: Sequence[float], span: tuple[float, float] | None = None
+) -> list[str]:
     """One colour per class of ``breaks`` from a matplotlib colour map (the maps' ones).
 
     Classes are spread evenly over the map unless ``span`` (value range of the map, as the
@@ -95,23 +97,45 @@ def _symbol(name: str, geometry: str, colour: str) -> str:
     """A QGIS symbol: ``geometry`` is ``point``, ``line`` or ``polygon``."""
     c = _rgba(colour)
     if geometry == "point":
-        kind, cls, opts = "marker", "SimpleMarker", {
-            "name": "circle", "color": c, "size": "2.4", "outline_color": "50,50,50,255",
-            "outline_width": "0.2", "outline_style": "solid",
-        }
+        kind, cls, opts = (
+            "marker",
+            "SimpleMarker",
+            {
+                "name": "circle",
+                "color": c,
+                "size": "2.4",
+                "outline_color": "50,50,50,255",
+                "outline_width": "0.2",
+                "outline_style": "solid",
+            },
+        )
     elif geometry == "line":
-        kind, cls, opts = "line", "SimpleLine", {"line_color": c, "line_width": "0.6", "line_style": "solid"}
+        kind, cls, opts = (
+            "line",
+            "SimpleLine",
+            {"line_color": c, "line_width": "0.6", "line_style": "solid"},
+        )
     else:
-        kind, cls, opts = "fill", "SimpleFill", {
-            "color": c, "style": "solid", "outline_color": "60,60,60,255",
-            "outline_width": "0.1", "outline_style": "solid",
-        }
+        kind, cls, opts = (
+            "fill",
+            "SimpleFill",
+            {
+                "color": c,
+                "style": "solid",
+                "outline_color": "60,60,60,255",
+                "outline_width": "0.1",
+                "outline_style": "solid",
+            },
+        )
     options = "".join(
-        f'<Option name={quoteattr(k)} type="QString" value={quoteattr(v)}/>' for k, v in opts.items()
+        f'<Option name={quoteattr(k)} type="QString" value={quoteattr(v)}/>'
+        for k, v in opts.items()
     )
     return (
-        f'<symbol type="{kind}" name={quoteattr(name)} alpha="1" clip_to_extent="1" force_rhr="0">'
-        f'<layer class="{cls}" enabled="1" locked="0" pass="0"><Option type="Map">{options}</Option>'
+        f'<symbol type="{kind}" name={quoteattr(name)} alpha="1" clip_to_extent="1" '
+        'force_rhr="0">'
+        f'<layer class="{cls}" enabled="1" locked="0" pass="0">'
+        f'<Option type="Map">{options}</Option>'
         "</layer></symbol>"
     )
 
@@ -140,13 +164,14 @@ def categorised_qml(
     cats, syms = [], []
     for i, (value, colour, label) in enumerate(categories):
         cats.append(
-            f'<category value={quoteattr(str(value))} symbol="{i}" label={quoteattr(label)} render="true"/>'
+            f'<category value={quoteattr(str(value))} symbol="{i}" '
+            f'label={quoteattr(label)} render="true"/>'
         )
         syms.append(_symbol(str(i), geometry, colour))
     body = (
         f'<renderer-v2 type="categorizedSymbol" attr={quoteattr(attribute)} symbollevels="0" '
         f'enableorderby="0" forceraster="0"><categories>{"".join(cats)}</categories>'
-        f'<symbols>{"".join(syms)}</symbols></renderer-v2>'
+        f"<symbols>{''.join(syms)}</symbols></renderer-v2>"
     )
     return _document(body)
 
@@ -175,13 +200,15 @@ def graduated_qml(
         hi = breaks[i + 1] if i + 1 < len(breaks) else 1e30
         lo_v = -1e30 if not math.isfinite(lo) else lo
         ranges.append(
-            f'<range lower="{lo_v:.15g}" upper="{hi:.15g}" symbol="{i}" label={quoteattr(labels[i])} render="true"/>'
+            f'<range lower="{lo_v:.15g}" upper="{hi:.15g}" symbol="{i}" '
+            f'label={quoteattr(labels[i])} render="true"/>'
         )
         syms.append(_symbol(str(i), geometry, colours[i]))
     body = (
-        f'<renderer-v2 type="graduatedSymbol" attr={quoteattr(attribute)} graduatedMethod="GraduatedColor" '
+        f'<renderer-v2 type="graduatedSymbol" attr={quoteattr(attribute)} '
+        'graduatedMethod="GraduatedColor" '
         f'symbollevels="0" enableorderby="0" forceraster="0"><ranges>{"".join(ranges)}</ranges>'
-        f'<symbols>{"".join(syms)}</symbols></renderer-v2>'
+        f"<symbols>{''.join(syms)}</symbols></renderer-v2>"
     )
     return _document(body)
 
@@ -202,10 +229,12 @@ def raster_qml(breaks: Sequence[float], colours: Sequence[str], unit: str, band:
         )
     finite = [b for b in breaks if math.isfinite(b)]
     body = (
-        f'<pipe><rasterrenderer type="singlebandpseudocolor" band="{band}" opacity="1" alphaBand="-1" '
-        f'classificationMin="{min(finite):.15g}" classificationMax="{max(finite):.15g}" nodataColor="">'
+        f'<pipe><rasterrenderer type="singlebandpseudocolor" band="{band}" opacity="1" '
+        'alphaBand="-1" '
+        f'classificationMin="{min(finite):.15g}" classificationMax="{max(finite):.15g}" '
+        'nodataColor="">'
         f'<rastershader><colorrampshader colorRampType="DISCRETE" classificationMode="1" clip="0">'
-        f'{"".join(items)}</colorrampshader></rastershader></rasterrenderer></pipe>'
+        f"{''.join(items)}</colorrampshader></rastershader></rasterrenderer></pipe>"
     )
     return _document(body, "Symbology")
 
@@ -239,14 +268,22 @@ def receptors_style() -> str:
     """Receptors graduated on ``exceedance_mol_ha`` (mol N/ha/yr), the maps' ``RdYlGn_r``."""
     b = EXCEEDANCE_BREAKS_MOL_HA
     return graduated_qml(
-        "exceedance_mol_ha", b, ramp_colours("RdYlGn_r", b, (-1000.0, 1000.0)), "polygon", "mol N/ha/yr"
+        "exceedance_mol_ha",
+        b,
+        ramp_colours("RdYlGn_r", b, (-1000.0, 1000.0)),
+        "polygon",
+        "mol N/ha/yr",
     )
 
 
 #: Raster styles per catalogue key of a GeoTIFF: (class lower bounds, colours), mol N/ha/yr.
 def raster_styles() -> dict[str, str]:
     """QML per GeoTIFF catalogue key (classes in mol N/ha/yr)."""
-    ex, fa, to = EXCEEDANCE_BREAKS_MOL_HA, DEPOSITION_FARMS_BREAKS_MOL_HA, DEPOSITION_TOTAL_BREAKS_MOL_HA
+    ex, fa, to = (
+        EXCEEDANCE_BREAKS_MOL_HA,
+        DEPOSITION_FARMS_BREAKS_MOL_HA,
+        DEPOSITION_TOTAL_BREAKS_MOL_HA,
+    )
     unit = "mol N/ha/yr"
     return {
         "exceedance_tif": raster_qml(ex, ramp_colours("RdYlGn_r", ex, (-1000.0, 1000.0)), unit),

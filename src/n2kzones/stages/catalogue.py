@@ -62,22 +62,26 @@ _OUTPUTS = (
            "parcels cut by zone membership (file, or a folder of partitions on Dask)", ("zone_key", "geometry")),
     Output("farms", "overlay", "stages/farms.parquet", "farms with zone, distance, GVE/ha, grassland share",
            ("farm_id", "emission_kg_nh3", "zone_key", "nearest_site_code", "geometry")),
-    Output("overlay_gpkg", "overlay", "n2kzones.gpkg", "GeoPackage: areas, zones, zones_by_area, parcel_pieces, farms; QGIS styles in layer_styles"),
+    Output("overlay_gpkg", "overlay", "n2kzones.gpkg",
+           "GeoPackage: areas, zones, zones_by_area, parcel_pieces, farms; QGIS styles in layer_styles"),
     Output("area_summary", "overlay", "area_summary.csv", "land use (ha), farms and NH3 (kg/yr) per area and zone part"),
     Output("farm_summary", "overlay", "farm_summary.csv", "farms: zone, distance (m), GVE/ha, grassland share"),
     # deposition
     Output("receptors", "deposition", "stages/receptors.parquet",
            "hexagon receptors with KDW, farm and total deposition (mol N/ha/yr)",
            ("receptor_id", "site_code", "habitat_ha", "kdw_mol_ha", "total_mol_ha", "farms_mol_ha", "geometry")),
-    Output("deposition_gpkg", "deposition", "deposition.gpkg", "GeoPackage layer receptors; QGIS style in layer_styles"),
+    Output("deposition_gpkg", "deposition", "deposition.gpkg",
+           "GeoPackage layer receptors; QGIS style in layer_styles"),
     Output("area_deposition", "deposition", "area_deposition.csv",
            "deposition and (near) overload per area, and where its habitat came from",
            ("site_code", "habitat_source")),
     Output("deposition_farms_tif", "deposition", "deposition_farms.tif", "farm deposition grid (mol N/ha/yr)"),
     Output("deposition_total_tif", "deposition", "deposition_total.tif", "total deposition grid (mol N/ha/yr)"),
     Output("exceedance_tif", "deposition", "exceedance.tif", "total minus KDW on sensitive habitat (mol N/ha/yr)"),
-    Output("deposition_farms_qml", "deposition", "deposition_farms.qml", "QGIS style of deposition_farms.tif"),
-    Output("deposition_total_qml", "deposition", "deposition_total.qml", "QGIS style of deposition_total.tif"),
+    Output("deposition_farms_qml", "deposition", "deposition_farms.qml",
+           "QGIS style of deposition_farms.tif"),
+    Output("deposition_total_qml", "deposition", "deposition_total.qml",
+           "QGIS style of deposition_total.tif"),
     Output("exceedance_qml", "deposition", "exceedance.qml", "QGIS style of exceedance.tif"),
     # rko
     Output("rko_sweep", "rko", "rko_sweep.csv", "RKO threshold sweep, national"),
@@ -87,8 +91,8 @@ _OUTPUTS = (
     Output("rko_projects", "rko", "rko_projects.csv", "permit-free projects per range x threshold", optional=True),
     # select
     Output("zone_proposal", "select", "zone_proposal.csv",
-           "proposed zone widths (m) and the deposition behind them; zone_width_m is the width in force "
-           "(the zones stage's, which the maps draw)",
+           "proposed zone widths (m) and the deposition behind them; zone_width_m is the width "
+           "in force (the zones stage's, which the maps draw)",
            ("site_code", "proposed_width_m", "final_width_m", ZONE_WIDTH_COLUMN)),
     # scenario
     Output("scenarios", "scenario", "scenarios.csv", "scenario effects per area and ALL"),
@@ -146,7 +150,9 @@ HABITAT_SOURCE_COUNTS = "habitat_source_areas"
 RASTER_BANDS: dict[str, tuple[str, str]] = {
     "deposition_farms_tif": ("nitrogen deposition from the farms (NH3)", "mol N/ha/yr"),
     "deposition_total_tif": ("total nitrogen deposition (background + farms)", "mol N/ha/yr"),
-    "exceedance_tif": ("exceedance: total deposition minus KDW, on sensitive habitat", "mol N/ha/yr"),
+    "exceedance_tif": (
+        "exceedance: total deposition minus KDW, on sensitive habitat", "mol N/ha/yr"
+    ),
 }
 
 #: The QGIS style file (``.qml``, same name: QGIS loads it with the raster) of each GeoTIFF.

@@ -77,7 +77,8 @@ def write_grids(backend: Backend, grid: GridSpec, inputs: GridInputs, paths: dic
             n: stack.enter_context(
                 TiledGeoTIFFWriter(
                     paths[n], grid, nodata=NODATA, cog=cog,
-                    descriptions=[RASTER_BANDS[RASTERS[n]][0]], units=[RASTER_BANDS[RASTERS[n]][1]],
+                    descriptions=[RASTER_BANDS[RASTERS[n]][0]],
+                    units=[RASTER_BANDS[RASTERS[n]][1]],
                     tags={"source": "n2kzones", "units": RASTER_BANDS[RASTERS[n]][1]},
                 )
             )
@@ -384,7 +385,9 @@ def _deposition(run: StageRun, backend: Backend, *, progress: bool = False) -> d
     tifs = {n: run.output(key) for n, key in RASTERS.items()}
     write_grids(backend, grid, inputs, tifs, tile_cells=cfg.compute.tile_cells, cog=cfg.compute.cog)
     write_parquet(run.output("receptors"), receptors)
-    write_geopackage(run.output("deposition_gpkg"), {"receptors": receptors}, styles={"receptors": receptors_style()})
+    write_geopackage(
+        run.output("deposition_gpkg"), {"receptors": receptors}, styles={"receptors": receptors_style()}
+    )
     for key, qml in raster_styles().items():  # QGIS loads <name>.qml with <name>.tif
         write_text(run.output(RASTER_STYLES[key]), qml)
     write_csv(run.output("area_deposition"), table, flavour=cfg.project.csv_flavour)

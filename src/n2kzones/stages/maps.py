@@ -124,7 +124,9 @@ def run_maps(cfg: Config, *, self_contained: bool = True) -> list[Path]:
         for code in codes:
             m = area_map(ctx, code, data, self_contained=self_contained)
             written.append(write_map(m, out / names[code], self_contained=self_contained))
-        dep = read_csv(run.upstream("area_deposition"), cfg.project.csv_flavour, dtype={"site_code": str})
+        dep = read_csv(
+            run.upstream("area_deposition"), cfg.project.csv_flavour, dtype={"site_code": str}
+        )
         hab = data.get("habitats")
         overview = overview_map(
             ctx, data["areas"], run.read_upstream("zones"), dep, self_contained=self_contained,

@@ -20,7 +20,10 @@ def run_report(cfg: Config) -> os.PathLike:
     """Stage ``report``; returns the path of ``report/index.html``."""
     root = cfg.output_dir
     with stage_run(cfg, "report") as run:
-        tables = {k: read_csv(run.upstream(k), cfg.project.csv_flavour, dtype={"site_code": str}) for k in FIGURE_TABLES}
+        flavour = cfg.project.csv_flavour
+        tables = {
+            k: read_csv(run.upstream(k), flavour, dtype={"site_code": str}) for k in FIGURE_TABLES
+        }
         report_dir = root / OUTPUTS["report"].path
         rel = os.path.relpath(root, report_dir).replace(os.sep, "/")
         links = [

@@ -47,8 +47,9 @@ def run_select(cfg: Config) -> pd.DataFrame:
             min_contribution_mol_ha=cfg.selection.min_contribution_mol_ha,
             official=official_widths(cfg, run),
         )
-        # the width in force, from the zones stage's table (what the maps draw and the report shows)
-        in_force = dict(zip(areas["site_code"].astype(str), areas[ZONE_WIDTH].astype(float), strict=True))
+        # the width in force, from the zones stage's table (drawn on the maps, shown in the report)
+        codes = areas["site_code"].astype(str)
+        in_force = dict(zip(codes, areas[ZONE_WIDTH].astype(float), strict=True))
         table[ZONE_WIDTH] = table["site_code"].astype(str).map(in_force).astype(float)
         write_csv(run.output("zone_proposal"), table, flavour=cfg.project.csv_flavour)
         log.info(
