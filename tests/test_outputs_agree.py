@@ -140,7 +140,7 @@ def test_effectiveness_csv_has_no_noise_ratio(complete: Path) -> None:
 def test_rounding_rules_per_column_kind() -> None:
     assert csv_rounding("sensitive_ha") == ("dp", 2)
     assert csv_rounding("overloaded_ha_change") == ("dp", 2)
-    assert csv_rounding("mean_deposition_mol_ha") == ("dp", 2)
+    assert csv_rounding("mean_deposition_mol_ha") == ("dpsig", 2)
     assert csv_rounding("pct_overloaded") == ("dp", 1)
     assert csv_rounding("share_from_zone_pct") == ("dp", 1)
     assert csv_rounding("emission_kg_nh3") == ("dp", 1)
@@ -159,6 +159,8 @@ def test_rounding_rules_per_column_kind() -> None:
     assert r.loc[0, "pct_overloaded"] == 100.0
     assert r.loc[0, "ratio_inside_outside"] == 4.34
     assert r.loc[0, "x"] == 0.333333
+    dep = round_for_people(pd.DataFrame({"mean_sum_mol_ha": [0.004299, 1.560087, 25.821475]}))
+    assert list(dep["mean_sum_mol_ha"]) == [0.0043, 1.56, 25.82]
     assert r["n"].dtype == df["n"].dtype
 
 

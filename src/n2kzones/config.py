@@ -310,8 +310,9 @@ class ProjectSection(_Strict):
         description="How the CSV tables are spelled. 'plain': comma-separated, decimal point, UTF-8 "
         "without byte-order mark (for pandas, R, QGIS, scripts). 'excel_nl': for Excel with Dutch "
         "settings: ';'-separated, decimal comma, UTF-8 with BOM (without the BOM Excel garbles "
-        "names such as 'Âlde Feanen'). Both round values for reading (ha 2 decimals, mol/ha/yr 2, "
-        "% 1, kg NH3 1, ratios 3 significant); GeoPackages and GeoParquet keep full precision.",
+        "names such as 'Âlde Feanen'). Both round values for reading (ha 2 decimals, mol/ha/yr 2 "
+        "or 3 significant below 1, % 1, kg NH3 1, ratios 3 significant; CSV_ROUNDING in "
+        "n2kzones.io.writers); GeoPackages and GeoParquet keep full precision.",
     )
     areas: list[str] = Field(
         default_factory=list,

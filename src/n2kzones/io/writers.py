@@ -308,13 +308,15 @@ CSV_FLAVOURS: dict[str, CsvFlavour] = {
 
 #: Rounding of the float columns of every CSV (the tables for people), by column name: the
 #: first pattern that matches wins; ``("dp", n)`` rounds to ``n`` decimals, ``("sig", n)`` to
-#: ``n`` significant digits. Machine outputs (GeoPackage, GeoParquet, GeoTIFF) keep full
+#: ``n`` significant digits, ``("dpsig", n)`` to ``n`` decimals but keeps 3 significant digits
+#: of smaller values (a summed sub-threshold deposition of 0.0043 mol N/ha/yr is not
+#: 0.0). Machine outputs (GeoPackage, GeoParquet, GeoTIFF) keep full
 #: precision. Units follow the column suffix (``_ha`` hectares, ``_mol_ha`` mol N/ha/yr,
 #: ``_mol`` mol N/yr, ``_kg``/``kg_nh3`` kg NH3/yr, ``_pct`` per cent, ``_m`` metres).
 CSV_ROUNDING: tuple[tuple[str, tuple[str, int]], ...] = (
     (r"ratio|per_kg|^reduction_", ("sig", 3)),  # ratios and marginal effects: 3 significant
     (r"threshold", ("sig", 6)),  # parameter values (RKO thresholds 0.005 mol/ha/yr) as given
-    (r"_mol_ha($|_)", ("dp", 2)),  # mol N/ha/yr: 2 decimals
+    (r"_mol_ha($|_)", ("dpsig", 2)),  # mol N/ha/yr: 2 decimals (3 significant below 1)
     (r"_mol($|_)", ("dp", 1)),  # summed mol N/yr: 1 decimal
     (r"(^|_)pct($|_)", ("dp", 1)),  # per cent: 1 decimal
     (r"share", ("dp", 3)),  # fractions 0-1 (share_emission_below, grassland_share): 3 decimals
@@ -350,7 +352,13 @@ def round_for_people(df: pd.DataFrame) -> pd.DataFrame:
             continue
         kind, n = csv_rounding(str(col))
         values = out[col].to_numpy(dtype=float, na_value=np.nan)
-        out[col] = np.round(values, n) if kind == "dp" else _round_sig(values, n)
+        if kind == "dp":
+            out[col] = np.round(values, n)
+        elif kind == "sig":
+            out[col] = _round_sig(values, n)
+        else:  # dpsig: n decimals, or 3 significant digits where that keeps more
+            big = np.abs(values) >= 10.0 ** (2 - n)
+            out[col] = np.where(big, np.round(values, n), _round_sig(values, 3))
     return out
 
 
