@@ -307,8 +307,8 @@ class ProjectSection(_Strict):
     output_dir: Path = Path("data/processed")
     csv_flavour: Literal["plain", "excel_nl"] = Field(
         "plain",
-        description="How the CSV tables are spelled. 'plain': comma-separated, decimal point, UTF-8 "
-        "without byte-order mark (for pandas, R, QGIS, scripts). 'excel_nl': for Excel with Dutch "
+        description="How the CSV tables are spelled. 'plain': comma-separated, decimal point, "
+        "UTF-8 without byte-order mark (for pandas, R, QGIS, scripts). 'excel_nl': for Excel with Dutch "
         "settings: ';'-separated, decimal comma, UTF-8 with BOM (without the BOM Excel garbles "
         "names such as 'Âlde Feanen'). Both round values for reading (ha 2 decimals, mol/ha/yr 2 "
         "or 3 significant below 1, % 1, kg NH3 1, ratios 3 significant; CSV_ROUNDING in "

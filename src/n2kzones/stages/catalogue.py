@@ -63,7 +63,8 @@ _OUTPUTS = (
     Output("farms", "overlay", "stages/farms.parquet", "farms with zone, distance, GVE/ha, grassland share",
            ("farm_id", "emission_kg_nh3", "zone_key", "nearest_site_code", "geometry")),
     Output("overlay_gpkg", "overlay", "n2kzones.gpkg",
-           "GeoPackage: areas, zones, zones_by_area, parcel_pieces, farms; QGIS styles in layer_styles"),
+           "GeoPackage: areas, zones, zones_by_area, parcel_pieces, farms; "
+           "QGIS styles in layer_styles"),
     Output("area_summary", "overlay", "area_summary.csv", "land use (ha), farms and NH3 (kg/yr) per area and zone part"),
     Output("farm_summary", "overlay", "farm_summary.csv", "farms: zone, distance (m), GVE/ha, grassland share"),
     # deposition
@@ -125,15 +126,19 @@ READS: dict[str, tuple[str, ...]] = {
 CONFIG_KEYS: dict[str, tuple[str, ...]] = {
     "zones": ("project.crs", "project.areas", "project.province", "inputs.areas",
               "inputs.provinces", "zones", "parameters"),
-    "overlay": ("project.csv_flavour", "project.crs", "inputs.parcels", "inputs.farms", "compute.pieces_in_geopackage", "parameters"),
-    "deposition": ("project.csv_flavour", "project.crs", "inputs.habitats", "inputs.background_deposition", "inputs.nh3_background",
+    "overlay": ("project.csv_flavour", "project.crs", "inputs.parcels", "inputs.farms",
+                "compute.pieces_in_geopackage", "parameters"),
+    "deposition": ("project.csv_flavour", "project.crs", "inputs.habitats",
+                   "inputs.background_deposition", "inputs.nh3_background",
                    "inputs.receptor_landuse", "inputs.receptor_z0", "deposition", "parameters"),
     "rko": ("project.csv_flavour", "project.crs", "deposition", "rko", "parameters"),
     "select": ("project.csv_flavour", "inputs.habitats", "deposition", "selection",
                "zones.overrides", "zones.overrides_csv", "zones.default_width_m",
                "parameters"),
-    "scenario": ("project.csv_flavour", "project.crs", "deposition", "scenarios", "effectiveness_cut_pct", "parameters"),
-    "maps": ("project.csv_flavour", "project.name", "project.crs", "inputs.habitats", "rko.map_threshold_mol_ha", "rko.ranges_m",
+    "scenario": ("project.csv_flavour", "project.crs", "deposition", "scenarios",
+                 "effectiveness_cut_pct", "parameters"),
+    "maps": ("project.csv_flavour", "project.name", "project.crs", "inputs.habitats",
+             "rko.map_threshold_mol_ha", "rko.ranges_m",
              "parameters"),
     "report": ("project.csv_flavour", "project.name",),
 }

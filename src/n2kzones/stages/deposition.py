@@ -386,7 +386,8 @@ def _deposition(run: StageRun, backend: Backend, *, progress: bool = False) -> d
     write_grids(backend, grid, inputs, tifs, tile_cells=cfg.compute.tile_cells, cog=cfg.compute.cog)
     write_parquet(run.output("receptors"), receptors)
     write_geopackage(
-        run.output("deposition_gpkg"), {"receptors": receptors}, styles={"receptors": receptors_style()}
+        run.output("deposition_gpkg"), {"receptors": receptors},
+        styles={"receptors": receptors_style()},
     )
     for key, qml in raster_styles().items():  # QGIS loads <name>.qml with <name>.tif
         write_text(run.output(RASTER_STYLES[key]), qml)
