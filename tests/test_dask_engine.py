@@ -422,5 +422,5 @@ def test_pieces_can_stay_out_of_the_geopackage(sample_config, tmp_path) -> None:
     run_zones(cfg)
     run_overlay(cfg)
     layers = set(pyogrio.list_layers(output_path(cfg.output_dir, "overlay_gpkg"))[:, 0])
-    assert layers == {"areas", "zones", "zones_by_area", "farms"}
+    assert layers == {"areas", "zones", "zones_by_area", "farms", "layer_styles"}
     assert len(gpd.read_parquet(output_path(cfg.output_dir, "parcel_pieces"))) > 24_000

@@ -19,7 +19,8 @@ from n2kzones.deposition import GridSpec, default_kernel, deposition_on_grid
 from n2kzones.errors import GridTooLargeError
 
 CLI = [str(Path(sys.executable).parent / "n2kzones")]
-LAYERS = {"areas", "zones", "zones_by_area", "parcel_pieces", "farms"}
+# layer_styles: the QGIS styles table
+LAYERS = {"areas", "zones", "zones_by_area", "parcel_pieces", "farms", "layer_styles"}
 FINAL = {
     "n2kzones.gpkg",
     "area_summary.csv",

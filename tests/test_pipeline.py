@@ -51,8 +51,10 @@ def test_national_rows_add_up_to_inputs(outputs) -> None:
     farms = gpd.read_file(cfg.resolve(cfg.inputs.farms.path))
     nat = summary.loc[summary["site_code"] == "ALL"]
     assert nat["farms"].sum() == len(farms)
-    assert nat["emission_kg_nh3"].sum() == pytest.approx(farms["emission_kg_nh3"].sum(), rel=1e-9)
-    assert nat["parcels_ha"].sum() == pytest.approx(parcels.geometry.area.sum() / 1e4, rel=1e-9)
+    # the CSV is rounded for people (kg NH3 to 0.1, ha to 0.01: CSV_ROUNDING); the parquet is exact
+    kg, ha = farms["emission_kg_nh3"].sum(), parcels.geometry.area.sum() / 1e4
+    assert nat["emission_kg_nh3"].sum() == pytest.approx(kg, abs=0.05 * len(nat))
+    assert nat["parcels_ha"].sum() == pytest.approx(ha, abs=0.005 * len(nat))
     per_area = summary.loc[summary["site_code"] != "ALL"]
     zones = gpd.read_parquet(paths.zones)
     # Overlaps count for each area, so per-area sums are at least the national ones

@@ -305,6 +305,15 @@ class ProjectSection(_Strict):
     name: str = "n2kzones"
     crs: str = Field("EPSG:28992", description="Working CRS; must be projected, in metres.")
     output_dir: Path = Path("data/processed")
+    csv_flavour: Literal["plain", "excel_nl"] = Field(
+        "plain",
+        description="How the CSV tables are spelled. 'plain': comma-separated, decimal point, "
+        "UTF-8 without byte-order mark (for pandas, R, QGIS, scripts). 'excel_nl': for Excel with Dutch "
+        "settings: ';'-separated, decimal comma, UTF-8 with BOM (without the BOM Excel garbles "
+        "names such as 'Âlde Feanen'). Both round values for reading (ha 2 decimals, mol/ha/yr 2 "
+        "or 3 significant below 1, % 1, kg NH3 1, ratios 3 significant; CSV_ROUNDING in "
+        "n2kzones.io.writers); GeoPackages and GeoParquet keep full precision.",
+    )
     areas: list[str] = Field(
         default_factory=list,
         description="Natura 2000 areas to run for, by site code (NL2003001) or name (case-insensitive); "

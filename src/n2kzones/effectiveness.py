@@ -28,6 +28,15 @@ from n2kzones.selection import sort_inputs
 
 log = logging.getLogger(__name__)
 
+#: Relative tolerance below which the outside reduction is float noise, not an effect:
+#: ``1e6`` float64 machine epsilons (``1e6 * 2.22e-16 = 2.2e-10``). The outside reduction per
+#: receptor is the all-farm reduction minus the inside part, each a float64 sum over farms (and
+#: an FFT on the grid engine) and then summed over receptors; Higham's bound on the rounding
+#: error of a float64 sum of ``n`` terms is ``n * eps`` of the sum of the magnitudes, so up to
+#: 10^6 terms stay below this. A smaller outside effect cannot be told from rounding and gives
+#: a meaningless ratio (5.7e17 was seen); no real effect is 10^-10 of the inside one.
+OUTSIDE_NOISE_RTOL = 1e6 * float(np.finfo(np.float64).eps)
+
 EFFECTIVENESS_COLUMNS = [
     "site_code",
     "name",
@@ -54,6 +63,34 @@ def in_area_zone(area_codes: pd.Series, site_code: str) -> np.ndarray:
     """Boolean per farm: is ``site_code`` among its ``;``-separated ``area_codes``."""
     codes = area_codes.fillna("").astype(str)
     return np.array([site_code in s.split(";") for s in codes], dtype=bool)
+
+
+def effect_ratio(sum_in: float, sum_out: float, kg_in: float, kg_out: float) -> float:
+    """Ratio of the reduction per kg NH3 cut inside to that outside the zones.
+
+    Parameters
+    ----------
+    sum_in, sum_out
+        Habitat-summed deposition reduction (mol N/yr) from the cut inside and outside.
+    kg_in, kg_out
+        NH3 cut inside and outside (kg NH3/yr).
+
+    Returns
+    -------
+    float
+        ``(sum_in / kg_in) / (sum_out / kg_out)``, or NaN ("n/a"; an empty cell in
+        ``zone_effectiveness.csv``) when a group cuts nothing (``kg <= 0``), when there is no
+        reduction at all, or when ``|sum_out|`` is at most :data:`OUTSIDE_NOISE_RTOL` times
+        ``|sum_in| + |sum_out|`` (the scale of the summed deposition): such an outside effect
+        is float64 rounding of the summed deposition, and dividing by it gives a ratio like
+        5.7e17 that means nothing.
+    """
+    if not (kg_in > 0 and kg_out > 0 and np.isfinite(sum_in) and np.isfinite(sum_out)):
+        return np.nan
+    scale = abs(sum_in) + abs(sum_out)
+    if scale == 0 or abs(sum_out) <= OUTSIDE_NOISE_RTOL * scale or sum_out < 0:
+        return np.nan
+    return (sum_in / kg_in) / (sum_out / kg_out)
 
 
 def _row(
@@ -95,9 +132,7 @@ def _row(
         "per_kg_outside_mean_mol_ha": per(mean_out, kg_out),
         "per_kg_inside_sum_mol": pk_in,
         "per_kg_outside_sum_mol": pk_out,
-        "ratio_inside_outside": pk_in / pk_out
-        if pk_out and np.isfinite(pk_out) and pk_out > 0
-        else np.nan,
+        "ratio_inside_outside": effect_ratio(sum_in, sum_out, kg_in, kg_out),
     }
 
 
@@ -130,7 +165,8 @@ def zone_effectiveness(
     DataFrame
         One row per area with receptors (by ``site_code``) and a national row ``"ALL"``:
         farms and kg NH3/yr cut per group, reduction (habitat-weighted mean, mol N/ha/yr;
-        habitat-summed, mol N/yr), the same per kg NH3/yr cut, and ``ratio_inside_outside``.
+        habitat-summed, mol N/yr), the same per kg NH3/yr cut, and ``ratio_inside_outside``
+        (:func:`effect_ratio`: NaN where the outside effect is float noise or nothing is cut).
     """
     _, farms, receptors = sort_inputs(None, farms, receptors)
     names = (

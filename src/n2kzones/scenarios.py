@@ -46,6 +46,10 @@ from n2kzones.overload import flag_overload
 
 log = logging.getLogger(__name__)
 
+#: ``site_code`` of the national row of a scenario (every receptor and farm); it is not an
+#: area and must not be added to the area rows.
+NATIONAL_ROW = "ALL"
+
 SCENARIO_COLUMNS = [
     "scenario",
     "kind",

@@ -134,11 +134,19 @@ def area_summary(
     return table[ordered]
 
 
+#: Descriptive farm columns of the input carried into ``farm_summary.csv`` (after ``farm_id``)
+#: when the farm layer has them (optional canonical farm columns, see
+#: :data:`n2kzones.io.presets.SCHEMAS`).
+FARM_ATTRIBUTES: tuple[str, ...] = ("farm_type", "address", "municipality")
+
+
 def farm_summary(farms: gpd.GeoDataFrame, params: Parameters) -> pd.DataFrame:
-    """Farm table for the CSV output: id, location, zone, distance, animals, GVE, NH3."""
+    """Farm table for the CSV output: id, type, address and municipality (when the input has
+    them), location (m), zone, distance (m), animals, GVE, land (ha) and NH3 (kg/yr)."""
     cats = params.animal_categories
     cols = [
-        "farm_id", "x_m", "y_m", "zone_key", "area_codes", "width_m", "inside_area",
+        "farm_id", *FARM_ATTRIBUTES, "x_m", "y_m", "zone_key", "area_codes", "width_m",
+        "inside_area",
         "nearest_site_code", "distance_to_area_m", *cats, "gve", "gve_grazing", "land_ha",
         "grassland_share", "gve_per_ha", "gve_grazing_per_ha", "meets_land_based_norm", "emission_kg_nh3",
     ]

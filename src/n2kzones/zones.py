@@ -27,6 +27,10 @@ from n2kzones.errors import ConfigError, InputError
 
 log = logging.getLogger(__name__)
 
+#: Column of the zones stage's areas table with the zone width in force per area (m): the
+#: width the zone rings were built with. Maps, report and zone proposal all show this one.
+ZONE_WIDTH_COLUMN = "zone_width_m"
+
 RING = "ring"
 INNER = "inner"
 

@@ -38,7 +38,12 @@ SCHEMAS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "areas": (("site_code",), ("name", "nitrogen_sensitive", "area_number")),
     "habitats": (("habitat_code",), ("site_code", "kdw_mol_ha")),
     "parcels": (("category",), ("parcel_id", "gewascode", "gewas", "jaar", "farm_id")),
-    "farms": (("farm_id",), ("emission_kg_nh3", "source_height_m", "farm_type")),
+    # farm_type, address and municipality are carried through to farm_summary.csv and the
+    # farms layer when the source has them (the IGO file: bedrijfstype, adres, bevoegdgezag)
+    "farms": (
+        ("farm_id",),
+        ("emission_kg_nh3", "source_height_m", "farm_type", "address", "municipality"),
+    ),
     "provinces": (("name",), ("code",)),
 }
 
@@ -100,7 +105,15 @@ PRESETS: dict[str, dict[str, Preset]] = {
         # IGO veehouderijen layer (omgevingsdiensten), as in
         # ../shared/data/real/veehouderijen-igo-n2000-zones/data.gpkg.
         "igo_veehouderijen": Preset(
-            columns={"farm_id": "vthobject_id", "emission_kg_nh3": "nh3_emissie", "farm_type": "bedrijfstype"},
+            # bevoegdgezag is the competent authority: the municipality, or the province for
+            # the farms it licenses itself (IPPC installations); od is the omgevingsdienst.
+            columns={
+                "farm_id": "vthobject_id",
+                "emission_kg_nh3": "nh3_emissie",
+                "farm_type": "bedrijfstype",
+                "address": "adres",
+                "municipality": "bevoegdgezag",
+            },
             # The IGO file joins each farm to the Natura 2000 area(s) and habitat type it was
             # selected for: a farm near two areas is two rows (farm 6063NL3A: Meinweg, Roerdal).
             joined_columns=(

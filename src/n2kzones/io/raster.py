@@ -9,7 +9,7 @@ import math
 import os
 import tempfile
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -326,6 +326,13 @@ class TiledGeoTIFFWriter:
         Threads GDAL uses to compress blocks (GDAL's ``NUM_THREADS``: a number or
         ``"ALL_CPUS"``); None: GDAL's default (one, unless ``GDAL_NUM_THREADS`` is set).
         ``"ALL_CPUS"`` writes about 1.7x faster on 2 cores, at some more memory.
+    descriptions
+        One description per band (GDAL band description: what QGIS shows as the band name),
+        or None.
+    units
+        One unit per band (GDAL unit type, e.g. ``"mol N/ha/yr"``), or None.
+    tags
+        Dataset metadata (GDAL default domain), or None.
 
     Examples
     --------
@@ -351,7 +358,18 @@ class TiledGeoTIFFWriter:
         *,
         cache_mib: float = DEFAULT_WRITER_CACHE_MIB,
         num_threads: int | str | None = None,
+        descriptions: Sequence[str] | None = None,
+        units: Sequence[str] | None = None,
+        tags: Mapping[str, str] | None = None,
     ) -> None:
+        for label, given in (("descriptions", descriptions), ("units", units)):
+            if given is not None and len(given) != bands:
+                raise InputError(
+                    f"{label} must give one text per band ({bands}), got {list(given)!r}"
+                )
+        self.descriptions = None if descriptions is None else tuple(str(d) for d in descriptions)
+        self.units = None if units is None else tuple(str(u) for u in units)
+        self.tags = dict(tags or {})
         if isinstance(bands, bool) or not isinstance(bands, int | np.integer) or bands < 1:
             raise InputError(f"bands must be an integer >= 1, got {bands!r}")
         if (
@@ -412,6 +430,12 @@ class TiledGeoTIFFWriter:
         try:
             with self._env():
                 self._dst = rasterio.open(self._tmp, "w", **self.profile())
+                if self.descriptions is not None:
+                    self._dst.descriptions = self.descriptions
+                if self.units is not None:
+                    self._dst.units = self.units
+                if self.tags:
+                    self._dst.update_tags(**self.tags)
         except BaseException:
             self._cleanup()
             raise

@@ -591,8 +591,9 @@ def _finish_farms(gdf: gpd.GeoDataFrame, spec: LayerInput, params: Parameters, r
         )
     if deduplicate:
         gdf = deduplicate_ids(gdf, "farm_id", spec.on_duplicate_id, report, joined_columns("farms", spec))
-    if "farm_type" in gdf.columns:
-        gdf["farm_type"] = normalise_names(gdf["farm_type"], column="farm_type", report=report)
+    for col in ("farm_type", "address", "municipality"):  # descriptive text, carried through
+        if col in gdf.columns:
+            gdf[col] = normalise_names(gdf[col], column=col, report=report)
     categories = params.animal_categories
     present = [c for c in categories if c in gdf.columns]
     for c in present:

@@ -17,6 +17,7 @@ import shutil
 import tempfile
 import unicodedata
 from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,8 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pyogrio
+
+from n2kzones.errors import OutputError
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +69,53 @@ def _prepare_for_ogr(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     return out
 
 
-def write_geopackage(path: str | Path, layers: Mapping[str, gpd.GeoDataFrame | Iterable[gpd.GeoDataFrame]]) -> Path:
+#: Columns of the ``layer_styles`` table in which QGIS keeps layer styles in a GeoPackage
+#: (as QGIS creates it; ``id`` is the primary key).
+LAYER_STYLES_COLUMNS = (
+    "f_table_catalog", "f_table_schema", "f_table_name", "f_geometry_column", "styleName",
+    "styleQML", "styleSLD", "useAsDefault", "description", "owner", "ui", "update_time",
+)
+
+
+def _write_layer_styles(path: Path, styles: Mapping[str, str]) -> None:
+    """Add ``layer_styles`` (QGIS's table) to a GeoPackage: one default style per layer."""
+    import sqlite3
+
+    with contextlib.closing(sqlite3.connect(path)) as con:
+        query = "SELECT table_name, column_name FROM gpkg_geometry_columns"
+        geom = dict(con.execute(query).fetchall())
+    unknown = sorted(set(styles) - set(geom))
+    if unknown:
+        raise OutputError(f"{path.name}: styles given for layers it does not have: {unknown}")
+    now = pd.Timestamp.now(tz="UTC").floor("s")
+    rows = pd.DataFrame(
+        {
+            "f_table_catalog": "",
+            "f_table_schema": "",
+            "f_table_name": list(styles),
+            "f_geometry_column": [geom[name] for name in styles],
+            "styleName": list(styles),
+            "styleQML": list(styles.values()),
+            "styleSLD": "",
+            "useAsDefault": True,
+            "description": [f"n2kzones default style of {name}" for name in styles],
+            "owner": "n2kzones",
+            "ui": "",
+            "update_time": now,
+        },
+        columns=list(LAYER_STYLES_COLUMNS),
+    )
+    pyogrio.write_dataframe(
+        rows, path, layer="layer_styles", driver="GPKG", append=True, layer_options={"FID": "id"}
+    )
+
+
+def write_geopackage(
+    path: str | Path,
+    layers: Mapping[str, gpd.GeoDataFrame | Iterable[gpd.GeoDataFrame]],
+    *,
+    styles: Mapping[str, str] | None = None,
+) -> Path:
     """Write several layers into one GeoPackage, atomically (all layers or none).
 
     Parameters
@@ -76,6 +125,9 @@ def write_geopackage(path: str | Path, layers: Mapping[str, gpd.GeoDataFrame | I
     layers
         Layer name -> GeoDataFrame (in the working CRS), or an iterable of GeoDataFrames
         with the same columns, written one after the other (a layer bigger than memory).
+    styles
+        Layer name -> QGIS style (QML text), stored as each layer's default style in the
+        ``layer_styles`` table (:data:`LAYER_STYLES_COLUMNS`), where QGIS finds it.
     """
     path = Path(path)
     counts: dict[str, int] = {}
@@ -88,6 +140,8 @@ def write_geopackage(path: str | Path, layers: Mapping[str, gpd.GeoDataFrame | I
                 counts[name] = len(frames)
                 continue
             counts[name] = _write_layer_stream(tmp, name, frames)
+        if styles:
+            _write_layer_styles(tmp, {k: v for k, v in styles.items() if k in layers})
     log.info("wrote %s (%s)", path, ", ".join(f"{k}: {v}" for k, v in counts.items()))
     return path
 
@@ -222,20 +276,141 @@ def escape_formulas(df: pd.DataFrame) -> tuple[pd.DataFrame, int]:
     return out, n
 
 
-def write_csv(path: str | Path, df: pd.DataFrame, *, float_format: str | None = None) -> Path:
-    """Write a table as UTF-8 CSV, atomically; text cells escaped against formula injection.
+@dataclass(frozen=True)
+class CsvFlavour:
+    """How a CSV meant for people is spelled.
 
-    Every text cell (and column name) starting with ``= + - @``, a tab or a carriage return
-    gets a leading apostrophe, so spreadsheet programs show it as text instead of running it.
-    Numeric columns are written as numbers.
+    Attributes
+    ----------
+    sep
+        Field separator.
+    decimal
+        Decimal mark.
+    encoding
+        Python codec; ``utf-8-sig`` writes the UTF-8 byte-order mark.
+    """
+
+    sep: str
+    decimal: str
+    encoding: str
+
+
+#: CSV flavours by ``[project] csv_flavour``. ``plain`` (the default) is comma-separated with a
+#: decimal point, UTF-8 without a byte-order mark: what pandas, R, QGIS, GDAL and command-line
+#: tools expect (a BOM ends up in the first column name of several of them). ``excel_nl`` is
+#: for Excel with Dutch regional settings: ``;``-separated with a decimal comma, UTF-8 with a
+#: BOM (without it Excel reads the file as Windows-1252 and garbles names such as
+#: "Âlde Feanen").
+CSV_FLAVOURS: dict[str, CsvFlavour] = {
+    "plain": CsvFlavour(sep=",", decimal=".", encoding="utf-8"),
+    "excel_nl": CsvFlavour(sep=";", decimal=",", encoding="utf-8-sig"),
+}
+
+#: Rounding of the float columns of every CSV (the tables for people), by column name: the
+#: first pattern that matches wins; ``("dp", n)`` rounds to ``n`` decimals, ``("sig", n)`` to
+#: ``n`` significant digits, ``("dpsig", n)`` to ``n`` decimals but keeps 3 significant digits
+#: of smaller values (a summed sub-threshold deposition of 0.0043 mol N/ha/yr is not
+#: 0.0). Machine outputs (GeoPackage, GeoParquet, GeoTIFF) keep full
+#: precision. Units follow the column suffix (``_ha`` hectares, ``_mol_ha`` mol N/ha/yr,
+#: ``_mol`` mol N/yr, ``_kg``/``kg_nh3`` kg NH3/yr, ``_pct`` per cent, ``_m`` metres).
+CSV_ROUNDING: tuple[tuple[str, tuple[str, int]], ...] = (
+    (r"ratio|per_kg|^reduction_", ("sig", 3)),  # ratios and marginal effects: 3 significant
+    (r"threshold", ("sig", 6)),  # parameter values (RKO thresholds 0.005 mol/ha/yr) as given
+    (r"_mol_ha($|_)", ("dpsig", 2)),  # mol N/ha/yr: 2 decimals (3 significant below 1)
+    (r"_mol($|_)", ("dp", 1)),  # summed mol N/yr: 1 decimal
+    (r"(^|_)pct($|_)", ("dp", 1)),  # per cent: 1 decimal
+    (r"share", ("dp", 3)),  # fractions 0-1 (share_emission_below, grassland_share): 3 decimals
+    (r"(^|_)ha($|_)", ("dp", 2)),  # hectares: 2 decimals
+    (r"kg", ("dp", 1)),  # kg NH3/yr: 1 decimal
+    (r"gve", ("dp", 2)),  # livestock units (GVE, GVE/ha): 2 decimals
+    (r"_m$", ("dp", 1)),  # metres (distances, widths, coordinates): 1 decimal
+    (r"", ("sig", 6)),  # anything else: 6 significant digits (no 100.00000000000001)
+)
+
+
+def csv_rounding(column: str) -> tuple[str, int]:
+    """The rounding rule of :data:`CSV_ROUNDING` for a column name: ``("dp"|"sig", n)``."""
+    for pattern, rule in CSV_ROUNDING:
+        if re.search(pattern, column.lower()):
+            return rule
+    return ("sig", 6)  # pragma: no cover - the last pattern matches everything
+
+
+def _round_sig(x: np.ndarray, digits: int) -> np.ndarray:
+    out = x.astype(float).copy()
+    ok = np.isfinite(out) & (out != 0)
+    mag = np.floor(np.log10(np.abs(out[ok]))).astype(int)
+    out[ok] = [round(float(v), int(digits - 1 - m)) for v, m in zip(out[ok], mag, strict=True)]
+    return out
+
+
+def round_for_people(df: pd.DataFrame) -> pd.DataFrame:
+    """A copy of ``df`` with each float column rounded by :data:`CSV_ROUNDING`."""
+    out = df.copy()
+    for col in out.columns:
+        if not pd.api.types.is_float_dtype(out[col].dtype):
+            continue
+        kind, n = csv_rounding(str(col))
+        values = out[col].to_numpy(dtype=float, na_value=np.nan)
+        if kind == "dp":
+            out[col] = np.round(values, n)
+        elif kind == "sig":
+            out[col] = _round_sig(values, n)
+        else:  # dpsig: n decimals, or 3 significant digits where that keeps more
+            big = np.abs(values) >= 10.0 ** (2 - n)
+            out[col] = np.where(big, np.round(values, n), _round_sig(values, 3))
+    return out
+
+
+def read_csv(path: str | Path, flavour: str = "plain", **kwargs: Any) -> pd.DataFrame:
+    """Read a CSV that :func:`write_csv` wrote in ``flavour`` (``kwargs`` go to pandas)."""
+    f = CSV_FLAVOURS[flavour]
+    return pd.read_csv(path, sep=f.sep, decimal=f.decimal, encoding=f.encoding, **kwargs)
+
+
+def write_csv(
+    path: str | Path, df: pd.DataFrame, *, float_format: str | None = None, flavour: str = "plain"
+) -> Path:
+    """Write a table for people as CSV, atomically; rounded, text escaped against formulas.
+
+    Float columns are rounded by :data:`CSV_ROUNDING` (:func:`round_for_people`) unless
+    ``float_format`` is given. Every text cell (and column name) starting with ``= + - @``, a
+    tab or a carriage return gets a leading apostrophe, so spreadsheet programs show it as text
+    instead of running it. Numeric columns are written as numbers.
+
+    Parameters
+    ----------
+    path
+        Destination ``.csv``.
+    df
+        The table.
+    float_format
+        A ``%`` format for every float instead of the rounding rules.
+    flavour
+        A key of :data:`CSV_FLAVOURS`: ``plain`` (``,``, decimal point, UTF-8) or
+        ``excel_nl`` (``;``, decimal comma, UTF-8 with BOM).
     """
     path = Path(path)
-    safe, n = escape_formulas(df)
+    if flavour not in CSV_FLAVOURS:
+        raise OutputError(f"unknown CSV flavour {flavour!r}; choose one of {sorted(CSV_FLAVOURS)}")
+    f = CSV_FLAVOURS[flavour]
+    safe, n = escape_formulas(df if float_format is not None else round_for_people(df))
     if n:
         log.warning("%s: %d text cells start with a formula character (= + - @ tab CR); written with a leading apostrophe", path.name, n)
     with atomic_path(path) as tmp:
-        safe.to_csv(tmp, index=False, float_format=float_format)
+        safe.to_csv(
+            tmp, index=False, float_format=float_format, sep=f.sep, decimal=f.decimal,
+            encoding=f.encoding,
+        )
     log.info("wrote %s (%d rows)", path, len(df))
+    return path
+
+
+def write_text(path: str | Path, text: str) -> Path:
+    """Write a UTF-8 text file (a QGIS ``.qml`` style), atomically."""
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, "utf-8")
     return path
 
 

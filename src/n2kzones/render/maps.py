@@ -37,6 +37,7 @@ from matplotlib.colors import Normalize, to_hex
 from n2kzones.habitats import HABITAT_MAP, habitat_source_by_area
 from n2kzones.io.writers import atomic_path, safe_file_stem
 from n2kzones.selection import UNKNOWN_NO_HABITAT
+from n2kzones.zones import ZONE_WIDTH_COLUMN
 
 log = logging.getLogger(__name__)
 
@@ -528,7 +529,10 @@ def _area_zones(data: dict, site_code: str) -> tuple[gpd.GeoDataFrame, gpd.GeoDa
     area = areas.loc[areas["site_code"] == site_code]
     by_area: gpd.GeoDataFrame = data["zones_by_area"]
     zones = by_area.loc[(by_area["site_code"] == site_code) & (by_area["part"] == "ring")]
-    width_m = float(zones["width_m"].max()) if len(zones) else 0.0
+    if ZONE_WIDTH_COLUMN in area and len(area):  # the zones stage's width in force
+        width_m = float(pd.to_numeric(area[ZONE_WIDTH_COLUMN], errors="coerce").fillna(0.0).max())
+    else:
+        width_m = float(zones["width_m"].max()) if len(zones) else 0.0
     return area, zones, width_m
 
 

@@ -20,7 +20,9 @@ import pandas as pd  # noqa: E402
 
 from n2kzones.habitats import HABITAT_SOURCE_COLUMN, standin_areas  # noqa: E402
 from n2kzones.io.writers import atomic_path, safe_file_stem  # noqa: E402
+from n2kzones.scenarios import NATIONAL_ROW  # noqa: E402
 from n2kzones.selection import UNKNOWN_NO_HABITAT  # noqa: E402
+from n2kzones.zones import ZONE_WIDTH_COLUMN  # noqa: E402
 
 log = logging.getLogger(__name__)
 
@@ -110,9 +112,10 @@ def fig_overload(dep: pd.DataFrame, path: Path) -> Path:
 def fig_proposal(prop: pd.DataFrame, path: Path) -> Path:
     d = prop.sort_values("dep_within_1000m_mol_ha")
     fig, ax = plt.subplots(figsize=(8, 0.35 * len(d) + 1.5))
+    width = d[ZONE_WIDTH_COLUMN] if ZONE_WIDTH_COLUMN in d else d["final_width_m"]
     labels = [
         f"{c} ({w:.0f} m)" if pd.notna(w) else str(c)
-        for c, w in zip(_labels(d["site_code"]), d["final_width_m"], strict=True)
+        for c, w in zip(_labels(d["site_code"]), width, strict=True)
     ]
     ax.barh(labels, d["dep_within_500m_mol_ha"], color="#54278f", label="farms within 500 m")
     ax.barh(
@@ -123,7 +126,7 @@ def fig_proposal(prop: pd.DataFrame, path: Path) -> Path:
         label="farms 500-1000 m",
     )
     ax.set_xlabel("mean deposition on overloaded habitat (mol N/ha/yr)")
-    ax.set_title("Deposition from near the area; final zone width in brackets", fontsize=10)
+    ax.set_title("Deposition from near the area; zone width in force in brackets", fontsize=10)
     ax.legend(fontsize=8, loc="lower right")
     return _save(fig, path)
 
@@ -141,6 +144,31 @@ def fig_scenarios(sc: pd.DataFrame, path: Path) -> Path:
     ax.set_title("Scenario effects per area", fontsize=10)
     ax.legend(fontsize=7)
     return _save(fig, path)
+
+
+def scenario_totals(sc: pd.DataFrame) -> pd.DataFrame:
+    """Each scenario's national totals: its ``ALL`` row of ``scenarios.csv``.
+
+    Parameters
+    ----------
+    sc
+        The scenario table: rows per area and one :data:`~n2kzones.scenarios.NATIONAL_ROW`
+        row per scenario.
+
+    Returns
+    -------
+    DataFrame
+        ``scenario``, ``overloaded_ha_change`` (ha) and ``nh3_reduced_kg`` (kg NH3/yr) from
+        the national rows, never added to the per-area rows (which the national row already
+        covers). A scenario without a national row sums its area rows instead.
+    """
+    cols = ["overloaded_ha_change", "nh3_reduced_kg"]
+    nat = sc["site_code"].astype(str) == NATIONAL_ROW
+    out = sc.loc[nat, ["scenario", *cols]]
+    rest = sc.loc[~nat & ~sc["scenario"].isin(out["scenario"])]
+    if len(rest):
+        out = pd.concat([out, rest.groupby("scenario", sort=False)[cols].sum().reset_index()])
+    return out.reset_index(drop=True)
 
 
 def _link(href: str, text: str) -> str:
@@ -303,7 +331,9 @@ def render_report(
          "Share of nitrogen-sensitive habitat above its KDW (and above KDW - 70).",
          fig_overload, "overload_per_area.png"),
         ("zone_proposal", "Zone proposal",
-         "Deposition on overloaded habitat from farms within 500 m and 500-1000 m of each area.",
+         "Deposition on overloaded habitat from farms within 500 m and 500-1000 m of each area. "
+         "proposed_width_m and final_width_m are the proposal; zone_width_m is the zone in force "
+         "(built by the zones stage and drawn on the maps).",
          fig_proposal, "zone_proposal.png"),
         ("scenarios", "Scenario effects",
          "Change in overloaded hectares per area and scenario.",
@@ -336,19 +366,13 @@ def render_report(
                     "proposed_width_m",
                     "official_width_m",
                     "final_width_m",
+                    ZONE_WIDTH_COLUMN,
                     "reason",
                 ],
             )
         )
     if sc is not None and len(sc):
-        tot = (
-            sc.groupby("scenario", sort=False)
-            .agg(
-                overloaded_ha_change=("overloaded_ha_change", "sum"),
-                nh3_reduced_kg=("nh3_reduced_kg", "max"),
-            )
-            .reset_index()
-        )
+        tot = scenario_totals(sc)
         sections.append("<h3>Scenario totals</h3>" + _table_html(tot, list(tot.columns)))
 
     html = f"""<!DOCTYPE html>

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from n2kzones.habitats import HABITAT_SOURCE_COLUMN
+from n2kzones.zones import ZONE_WIDTH_COLUMN
 
 #: The pipeline's stages in the order ``n2kzones run`` executes them.
 STAGES: tuple[str, ...] = ("zones", "overlay", "deposition", "rko", "select", "scenario", "maps", "report")
@@ -51,7 +52,7 @@ class Output:
 _OUTPUTS = (
     # zones
     Output("areas", "zones", "stages/areas.parquet", "protected areas with their zone width (m)",
-           ("site_code", "name", "nitrogen_sensitive", "zone_width_m", "geometry")),
+           ("site_code", "name", "nitrogen_sensitive", ZONE_WIDTH_COLUMN, "geometry")),
     Output("zones_by_area", "zones", "stages/zones_by_area.parquet", "zone ring and inner part per area",
            ("site_code", "part", "width_m", "geometry")),
     Output("zones", "zones", "stages/zones.parquet", "national zone layer: faces with every area they belong to",
@@ -61,20 +62,28 @@ _OUTPUTS = (
            "parcels cut by zone membership (file, or a folder of partitions on Dask)", ("zone_key", "geometry")),
     Output("farms", "overlay", "stages/farms.parquet", "farms with zone, distance, GVE/ha, grassland share",
            ("farm_id", "emission_kg_nh3", "zone_key", "nearest_site_code", "geometry")),
-    Output("overlay_gpkg", "overlay", "n2kzones.gpkg", "GeoPackage: areas, zones, zones_by_area, parcel_pieces, farms"),
+    Output("overlay_gpkg", "overlay", "n2kzones.gpkg",
+           "GeoPackage: areas, zones, zones_by_area, parcel_pieces, farms; "
+           "QGIS styles in layer_styles"),
     Output("area_summary", "overlay", "area_summary.csv", "land use (ha), farms and NH3 (kg/yr) per area and zone part"),
     Output("farm_summary", "overlay", "farm_summary.csv", "farms: zone, distance (m), GVE/ha, grassland share"),
     # deposition
     Output("receptors", "deposition", "stages/receptors.parquet",
            "hexagon receptors with KDW, farm and total deposition (mol N/ha/yr)",
            ("receptor_id", "site_code", "habitat_ha", "kdw_mol_ha", "total_mol_ha", "farms_mol_ha", "geometry")),
-    Output("deposition_gpkg", "deposition", "deposition.gpkg", "GeoPackage layer receptors"),
+    Output("deposition_gpkg", "deposition", "deposition.gpkg",
+           "GeoPackage layer receptors; QGIS style in layer_styles"),
     Output("area_deposition", "deposition", "area_deposition.csv",
            "deposition and (near) overload per area, and where its habitat came from",
            ("site_code", "habitat_source")),
     Output("deposition_farms_tif", "deposition", "deposition_farms.tif", "farm deposition grid (mol N/ha/yr)"),
     Output("deposition_total_tif", "deposition", "deposition_total.tif", "total deposition grid (mol N/ha/yr)"),
     Output("exceedance_tif", "deposition", "exceedance.tif", "total minus KDW on sensitive habitat (mol N/ha/yr)"),
+    Output("deposition_farms_qml", "deposition", "deposition_farms.qml",
+           "QGIS style of deposition_farms.tif"),
+    Output("deposition_total_qml", "deposition", "deposition_total.qml",
+           "QGIS style of deposition_total.tif"),
+    Output("exceedance_qml", "deposition", "exceedance.qml", "QGIS style of exceedance.tif"),
     # rko
     Output("rko_sweep", "rko", "rko_sweep.csv", "RKO threshold sweep, national"),
     Output("rko_by_area", "rko", "rko_by_area.csv", "RKO threshold sweep per area"),
@@ -82,8 +91,10 @@ _OUTPUTS = (
            ("farm_id",)),
     Output("rko_projects", "rko", "rko_projects.csv", "permit-free projects per range x threshold", optional=True),
     # select
-    Output("zone_proposal", "select", "zone_proposal.csv", "proposed zone widths (m) and the deposition behind them",
-           ("site_code", "proposed_width_m", "final_width_m")),
+    Output("zone_proposal", "select", "zone_proposal.csv",
+           "proposed zone widths (m) and the deposition behind them; zone_width_m is the width "
+           "in force (the zones stage's, which the maps draw)",
+           ("site_code", "proposed_width_m", "final_width_m", ZONE_WIDTH_COLUMN)),
     # scenario
     Output("scenarios", "scenario", "scenarios.csv", "scenario effects per area and ALL"),
     Output("zone_effectiveness", "scenario", "zone_effectiveness.csv", "effect of a kg cut inside vs outside the zones"),
@@ -115,17 +126,21 @@ READS: dict[str, tuple[str, ...]] = {
 CONFIG_KEYS: dict[str, tuple[str, ...]] = {
     "zones": ("project.crs", "project.areas", "project.province", "inputs.areas",
               "inputs.provinces", "zones", "parameters"),
-    "overlay": ("project.crs", "inputs.parcels", "inputs.farms", "compute.pieces_in_geopackage", "parameters"),
-    "deposition": ("project.crs", "inputs.habitats", "inputs.background_deposition", "inputs.nh3_background",
+    "overlay": ("project.csv_flavour", "project.crs", "inputs.parcels", "inputs.farms",
+                "compute.pieces_in_geopackage", "parameters"),
+    "deposition": ("project.csv_flavour", "project.crs", "inputs.habitats",
+                   "inputs.background_deposition", "inputs.nh3_background",
                    "inputs.receptor_landuse", "inputs.receptor_z0", "deposition", "parameters"),
-    "rko": ("project.crs", "deposition", "rko", "parameters"),
-    "select": ("inputs.habitats", "deposition", "selection",
+    "rko": ("project.csv_flavour", "project.crs", "deposition", "rko", "parameters"),
+    "select": ("project.csv_flavour", "inputs.habitats", "deposition", "selection",
                "zones.overrides", "zones.overrides_csv", "zones.default_width_m",
                "parameters"),
-    "scenario": ("project.crs", "deposition", "scenarios", "effectiveness_cut_pct", "parameters"),
-    "maps": ("project.name", "project.crs", "inputs.habitats", "rko.map_threshold_mol_ha", "rko.ranges_m",
+    "scenario": ("project.csv_flavour", "project.crs", "deposition", "scenarios",
+                 "effectiveness_cut_pct", "parameters"),
+    "maps": ("project.csv_flavour", "project.name", "project.crs", "inputs.habitats",
+             "rko.map_threshold_mol_ha", "rko.ranges_m",
              "parameters"),
-    "report": ("project.name",),
+    "report": ("project.csv_flavour", "project.name",),
 }
 
 
@@ -135,6 +150,32 @@ CONFIG_KEYS: dict[str, tuple[str, ...]] = {
 HABITAT_SOURCE = HABITAT_SOURCE_COLUMN
 #: Manifest key (deposition stage) counting areas per ``habitat_source``.
 HABITAT_SOURCE_COUNTS = "habitat_source_areas"
+#: Band description and unit of each GeoTIFF the pipeline writes (catalogue key -> (description,
+#: unit)); written into the file (GDAL band description and unit type, shown by QGIS).
+RASTER_BANDS: dict[str, tuple[str, str]] = {
+    "deposition_farms_tif": ("nitrogen deposition from the farms (NH3)", "mol N/ha/yr"),
+    "deposition_total_tif": ("total nitrogen deposition (background + farms)", "mol N/ha/yr"),
+    "exceedance_tif": (
+        "exceedance: total deposition minus KDW, on sensitive habitat", "mol N/ha/yr"
+    ),
+}
+
+#: The QGIS style file (``.qml``, same name: QGIS loads it with the raster) of each GeoTIFF.
+RASTER_STYLES: dict[str, str] = {
+    "deposition_farms_tif": "deposition_farms_qml",
+    "deposition_total_tif": "deposition_total_qml",
+    "exceedance_tif": "exceedance_qml",
+}
+#: GeoPackage layers that carry a default QGIS style in their ``layer_styles`` table.
+STYLED_LAYERS: dict[str, tuple[str, ...]] = {
+    "overlay_gpkg": ("zones", "parcel_pieces", "farms"),
+    "deposition_gpkg": ("receptors",),
+}
+
+#: Column with an area's zone width in force (m) in ``areas`` and ``zone_proposal``: the width
+#: the zones stage built the rings with. Maps, report and proposal take the width from here
+#: (the proposal's ``proposed_width_m`` / ``final_width_m`` are a recommendation, not the zone).
+ZONE_WIDTH = ZONE_WIDTH_COLUMN
 
 
 def upstream(stage: str) -> tuple[str, ...]:

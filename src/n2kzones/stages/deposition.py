@@ -28,9 +28,15 @@ from n2kzones.deposition.tiles import GridClasses, GridInputs, grid_tile, sensit
 from n2kzones.errors import InputError
 from n2kzones.habitats import HABITAT_MAP, habitat_source_by_area
 from n2kzones.io.raster import Raster, TiledGeoTIFFWriter
-from n2kzones.io.writers import write_csv, write_geopackage, write_parquet
+from n2kzones.io.writers import write_csv, write_geopackage, write_parquet, write_text
 from n2kzones.overload import area_overload_table, flag_overload
-from n2kzones.stages.catalogue import HABITAT_SOURCE, HABITAT_SOURCE_COUNTS
+from n2kzones.render.qgis import raster_styles, receptors_style
+from n2kzones.stages.catalogue import (
+    HABITAT_SOURCE,
+    HABITAT_SOURCE_COUNTS,
+    RASTER_BANDS,
+    RASTER_STYLES,
+)
 from n2kzones.stages.common import (
     check_deposition_size,
     habitats_of_chosen_areas,
@@ -67,7 +73,17 @@ def write_grids(backend: Backend, grid: GridSpec, inputs: GridInputs, paths: dic
     names = tuple(RASTERS)
     t0 = time.perf_counter()
     with contextlib.ExitStack() as stack:
-        writers = {n: stack.enter_context(TiledGeoTIFFWriter(paths[n], grid, nodata=NODATA, cog=cog)) for n in names}
+        writers = {
+            n: stack.enter_context(
+                TiledGeoTIFFWriter(
+                    paths[n], grid, nodata=NODATA, cog=cog,
+                    descriptions=[RASTER_BANDS[RASTERS[n]][0]],
+                    units=[RASTER_BANDS[RASTERS[n]][1]],
+                    tags={"source": "n2kzones", "units": RASTER_BANDS[RASTERS[n]][1]},
+                )
+            )
+            for n in names
+        }
         for i, arrays in backend.map(grid_tile, tiles, shared={"inputs": inputs}, name="grid-tile"):
             for n in names:
                 writers[n].write(tiles[i], arrays[n])
@@ -369,8 +385,13 @@ def _deposition(run: StageRun, backend: Backend, *, progress: bool = False) -> d
     tifs = {n: run.output(key) for n, key in RASTERS.items()}
     write_grids(backend, grid, inputs, tifs, tile_cells=cfg.compute.tile_cells, cog=cfg.compute.cog)
     write_parquet(run.output("receptors"), receptors)
-    write_geopackage(run.output("deposition_gpkg"), {"receptors": receptors})
-    write_csv(run.output("area_deposition"), table)
+    write_geopackage(
+        run.output("deposition_gpkg"), {"receptors": receptors},
+        styles={"receptors": receptors_style()},
+    )
+    for key, qml in raster_styles().items():  # QGIS loads <name>.qml with <name>.tif
+        write_text(run.output(RASTER_STYLES[key]), qml)
+    write_csv(run.output("area_deposition"), table, flavour=cfg.project.csv_flavour)
     run.extra.update(
         engine=backend.name, kernel=model.kernel.provenance, wind_rose=cfg.deposition.wind_rose,
         grid={"x_min": grid.x_min, "y_min": grid.y_min, "cell_m": grid.cell_m, "shape": list(grid.shape)},

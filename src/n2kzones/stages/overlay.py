@@ -17,8 +17,10 @@ import pandas as pd
 
 from n2kzones.compute import Backend, chunk_bounds, gather_ordered, open_backend
 from n2kzones.config import Config
+from n2kzones.io.values import BRP_CATEGORIES
 from n2kzones.io.writers import atomic_dir, write_csv, write_geopackage, write_parquet
 from n2kzones.overlay import farm_land_use, land_by_farm, overlay_farms, overlay_parcels
+from n2kzones.render.qgis import farms_style, parcel_pieces_style, zones_style
 from n2kzones.stages.framework import stage_run
 from n2kzones.summary import area_summary, farm_summary, land_by_zone
 
@@ -83,9 +85,14 @@ def run_overlay(cfg: Config, *, progress: bool = False, backend: Backend | None 
             if not cfg.compute.pieces_in_geopackage:
                 del layers["parcel_pieces"]
                 log.info("parcel pieces left out of the GeoPackage ([compute] pieces_in_geopackage = false); they are in stages/parcel_pieces.parquet")
-            write_geopackage(run.output("overlay_gpkg"), layers)
-            write_csv(run.output("area_summary"), summary)
-            write_csv(run.output("farm_summary"), farms_table)
+            styles = {
+                "zones": zones_style(national["width_m"]),
+                "parcel_pieces": parcel_pieces_style([*BRP_CATEGORIES, "Onbekend"]),
+                "farms": farms_style(),
+            }
+            write_geopackage(run.output("overlay_gpkg"), layers, styles=styles)
+            write_csv(run.output("area_summary"), summary, flavour=cfg.project.csv_flavour)
+            write_csv(run.output("farm_summary"), farms_table, flavour=cfg.project.csv_flavour)
     result = {"farms": farms_z, "area_summary": summary, "land_by_zone": land}
     if backend.name == "local":
         result["pieces"] = pieces  # on Dask they stay on disk: stages/parcel_pieces.parquet/

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import os
 
-import pandas as pd
-
 from n2kzones.config import Config
+from n2kzones.io.writers import read_csv
 from n2kzones.render.report import LINKED, render_report
 from n2kzones.stages.catalogue import OUTPUTS
 from n2kzones.stages.common import config_name, data_date
@@ -21,7 +20,10 @@ def run_report(cfg: Config) -> os.PathLike:
     """Stage ``report``; returns the path of ``report/index.html``."""
     root = cfg.output_dir
     with stage_run(cfg, "report") as run:
-        tables = {k: pd.read_csv(run.upstream(k), dtype={"site_code": str}) for k in FIGURE_TABLES}
+        flavour = cfg.project.csv_flavour
+        tables = {
+            k: read_csv(run.upstream(k), flavour, dtype={"site_code": str}) for k in FIGURE_TABLES
+        }
         report_dir = root / OUTPUTS["report"].path
         rel = os.path.relpath(root, report_dir).replace(os.sep, "/")
         links = [

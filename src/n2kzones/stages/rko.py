@@ -59,8 +59,8 @@ def run_rko(cfg: Config, *, backend: Backend | None = None) -> dict[str, pd.Data
         for label, _ in range_labels(ranges):
             layer[rko_below_column(t_map, label)] = layer[rko_max_column(label)] < t_map
         layers = {"sources": gpd.GeoDataFrame(layer, geometry="geometry", crs=farms.crs)}
-        write_csv(run.output("rko_sweep"), res.national)
-        write_csv(run.output("rko_by_area"), res.by_area)
+        write_csv(run.output("rko_sweep"), res.national, flavour=cfg.project.csv_flavour)
+        write_csv(run.output("rko_by_area"), res.by_area, flavour=cfg.project.csv_flavour)
         tables = {"rko_sweep": res.national, "rko_by_area": res.by_area, "rko_sources": res.sources}
         if cfg.rko.projects is not None:
             projects, _ = run.read_layer("farms", cfg.rko.projects, name="projects")
@@ -71,7 +71,7 @@ def run_rko(cfg: Config, *, backend: Backend | None = None) -> dict[str, pd.Data
             layers["projects"] = gpd.GeoDataFrame(
                 per.merge(pgeo, on="farm_id", how="left", validate="one_to_one"), geometry="geometry", crs=projects.crs
             )
-            write_csv(run.output("rko_projects"), cum)
+            write_csv(run.output("rko_projects"), cum, flavour=cfg.project.csv_flavour)
             tables["rko_projects"] = cum
             tables["rko_project_flags"] = per
         write_geopackage(run.output("rko_sources"), layers)

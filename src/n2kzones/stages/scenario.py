@@ -57,7 +57,7 @@ def run_scenarios(cfg: Config) -> pd.DataFrame:
             )
             tables.append(table)
         table = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(columns=SCENARIO_COLUMNS)
-        write_csv(run.output("scenarios"), table)
+        write_csv(run.output("scenarios"), table, flavour=cfg.project.csv_flavour)
         eff = zone_effectiveness(areas, farms, receptors, model, cut_pct=cfg.effectiveness_cut_pct)
-        write_csv(run.output("zone_effectiveness"), eff)
+        write_csv(run.output("zone_effectiveness"), eff, flavour=cfg.project.csv_flavour)
     return table

@@ -2,7 +2,8 @@
 
 Writes ``zone_proposal.csv`` (see :func:`n2kzones.selection.propose_widths`): the deposition
 in mol N/ha/yr on each area's overloaded habitat from farms within 500 m and 500-1000 m of
-its edge, the ranking, the proposed width and the official width that wins. It reads the
+its edge, the ranking, the proposed width, the official width that wins, and ``zone_width_m``:
+the width in force from the zones stage (the zone the maps draw). It reads the
 habitat map for which areas have habitat data at all: one without is "unknown (no habitat
 data)", not "no overloaded habitat".
 """
@@ -16,6 +17,7 @@ import pandas as pd
 from n2kzones.config import Config
 from n2kzones.io.writers import write_csv
 from n2kzones.selection import propose_widths, zone_contributions
+from n2kzones.stages.catalogue import ZONE_WIDTH
 from n2kzones.stages.common import model_from_config, with_source_heights
 from n2kzones.stages.framework import stage_run
 from n2kzones.stages.zones import official_widths
@@ -45,7 +47,11 @@ def run_select(cfg: Config) -> pd.DataFrame:
             min_contribution_mol_ha=cfg.selection.min_contribution_mol_ha,
             official=official_widths(cfg, run),
         )
-        write_csv(run.output("zone_proposal"), table)
+        # the width in force, from the zones stage's table (drawn on the maps, shown in the report)
+        codes = areas["site_code"].astype(str)
+        in_force = dict(zip(codes, areas[ZONE_WIDTH].astype(float), strict=True))
+        table[ZONE_WIDTH] = table["site_code"].astype(str).map(in_force).astype(float)
+        write_csv(run.output("zone_proposal"), table, flavour=cfg.project.csv_flavour)
         log.info(
             "stage select: %d areas, proposed %s",
             len(table),

@@ -18,6 +18,7 @@ from n2kzones.io.writers import write_parquet
 from n2kzones.stages.framework import StageRun, stage_run
 from n2kzones.zones import (
     PROVINCE_RULE,
+    ZONE_WIDTH_COLUMN,
     ZoneLayers,
     build_zones,
     choose_areas,
@@ -106,7 +107,7 @@ def run_zones(cfg: Config) -> ZoneLayers:
             widths = widths[widths.index.isin(set(areas["site_code"].astype(str)))]
         else:
             log.info("zones: all %d areas (no [project] areas or province chosen)", len(areas))
-        areas = areas.assign(zone_width_m=areas["site_code"].map(widths).to_numpy())
+        areas = areas.assign(**{ZONE_WIDTH_COLUMN: areas["site_code"].map(widths).to_numpy()})
         layers = build_zones(areas, widths, include_inner=cfg.zones.include_inner, quad_segs=cfg.quad_segs)
         parts = [layers.by_area]
         for extra in cfg.zones.extra_layers:
