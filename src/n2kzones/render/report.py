@@ -247,6 +247,46 @@ def grid_note(outside_grid: dict[str, list[str]]) -> str:
     return "".join(out)
 
 
+#: Text of the report index's area list (moves to the translation catalogue with the rest).
+INDEX_STRINGS: dict[str, str] = {
+    "areas": "Areas",
+    "area": "area",
+    "map": "map",
+    "analysis": "analysis",
+    "width": "zone width (m)",
+    "overloaded": "overloaded habitat (ha)",
+    "pdf": "The whole report as PDF: ",
+    "overview": "National overview",
+}
+
+
+def area_index(rows: list[dict[str, object]]) -> str:
+    """Escaped HTML table of the areas for the report index: name and code, links to the
+    area's map and analysis page, zone width (m) and overloaded habitat (ha).
+
+    Parameters
+    ----------
+    rows
+        One dict per area with ``site_code``, ``name``, ``map_href`` and ``page_href``
+        (None where absent), ``zone_width_m`` and ``overloaded_ha`` (NaN where unknown).
+    """
+    s = INDEX_STRINGS
+    body = []
+    for r in rows:
+        label = f"{r['name']} ({r['site_code']})" if str(r["name"]) != str(r["site_code"]) else str(r["site_code"])
+        cells = [
+            escape(label),
+            _link(str(r["map_href"]), s["map"]) if r.get("map_href") else "",
+            _link(str(r["page_href"]), s["analysis"]) if r.get("page_href") else "",
+            "" if pd.isna(r.get("zone_width_m")) else f"{float(r['zone_width_m']):,.0f}",
+            "" if pd.isna(r.get("overloaded_ha")) else f"{float(r['overloaded_ha']):,.1f}",
+        ]
+        body.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
+    head = "".join(f"<th>{escape(s[k])}</th>" for k in ("area", "map", "analysis", "width", "overloaded"))
+    return (f'<h2>{escape(s["areas"])}</h2><table class="t" id="areas"><thead><tr>{head}</tr></thead>'
+            f"<tbody>{''.join(body)}</tbody></table>")
+
+
 def render_report(
     out_dir: Path,
     *,
@@ -256,6 +296,12 @@ def render_report(
     data_date: str,
     config_name: str,
     outside_grid: dict[str, list[str]] | None = None,
+    areas: list[dict[str, object]] | None = None,
+    pdf_href: str | None = None,
+    appendix: str = "",
+    file_name: str = "index.html",
+    figures_done: bool = False,
+    extra_css: str = "",
 ) -> Path:
     """Write ``index.html`` and its PNG figures into ``out_dir``; returns the HTML path.
 
@@ -275,6 +321,19 @@ def render_report(
     outside_grid
         ``areas_outside_grid`` and ``areas_partly_outside_grid`` of the maps stage's manifest:
         site codes whose maps lack (part of) the raster layers; a line under the maps names them.
+    areas
+        Rows of :func:`area_index`: the index then names each area and links its map and
+        analysis page (``map_pages`` then gives the overview only).
+    pdf_href
+        Link to the report's PDF, when one is written.
+    appendix
+        HTML added after the sections (the area analyses in the printed report).
+    file_name
+        Name of the page in ``out_dir``.
+    figures_done
+        The PNG figures are in ``out_dir`` already (a second page of the same report).
+    extra_css
+        CSS added to the page's style (the area sections' rules in the printed report).
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -282,6 +341,8 @@ def render_report(
     note = habitat_note(tables.get("area_deposition"))
     if note:
         sections.append(note)
+    if pdf_href:
+        sections.append(f"<p>{escape(INDEX_STRINGS['pdf'])}{_link(pdf_href, pdf_href)}</p>")
     items = [f"<li>{_link(href, label)}</li>" for href, label in map_pages]
     sections.append(
         "<h2>Maps</h2>"
@@ -292,6 +353,8 @@ def render_report(
         )
         + grid_note(outside_grid or {})
     )
+    if areas:
+        sections.append(area_index(areas))
     link_items = [f"<li>{_link(href, name)}: {escape(d)}</li>" for href, name, d in links]
     sections.append(f"<h2>Tables and data</h2><ul>{''.join(link_items)}</ul>")
 
@@ -313,7 +376,7 @@ def render_report(
     for key, title, caption, fig, png in specs:
         table = tables.get(key)
         if table is not None and len(table):
-            figures.append((title, caption, fig(table, out / png)))
+            figures.append((title, caption, out / png if figures_done else fig(table, out / png)))
     prop, sc = tables.get("zone_proposal"), tables.get("scenarios")
     for title, text, png in figures:
         sections.append(
@@ -362,16 +425,18 @@ img {{ max-width: 100%; }}
 table.t {{ border-collapse: collapse; font-size: 13px; }}
 table.t td, table.t th {{ border-bottom: 1px solid #ddd; padding: 2px 6px; text-align: right; }}
 footer {{ margin-top: 2em; color: #666; font-size: 12px; }}
+{extra_css}
 </style>
 </head>
 <body>
 <h1>n2kzones report</h1>
 {"".join(sections)}
+{appendix}
 <footer>Data of {escape(data_date)} &middot; config {escape(config_name)}</footer>
 </body>
 </html>
 """
-    path = out / "index.html"
+    path = out / file_name
     with atomic_path(path) as tmp:
         tmp.write_text(html, encoding="utf-8")
     log.info("wrote %s with %d figures", path, len(figures))
