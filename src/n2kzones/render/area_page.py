@@ -386,9 +386,10 @@ def _zone_section(code: str, t: AreaTables, ctx: PageContext) -> str:
     if len(prop):
         p = prop.iloc[0]
         rank = p.get("rank")
-        rank_text = text(lang, "zone_rank", rank=fmt_number(rank, 0, lang)) if pd.notna(rank) else ""
+        reason = str(p.get("reason", "") or "")
+        rank_text = text(lang, "zone_rank", rank=fmt_number(rank, 0, lang)) if pd.notna(rank) and "rank" not in reason else ""
         proposed = f"{fmt_number(p.get('proposed_width_m'), 0, lang)} m"
-        rows.append([text(lang, "zone_proposal"), ", ".join(s for s in (proposed, rank_text, str(p.get("reason", ""))) if s)])
+        rows.append([text(lang, "zone_proposal"), ", ".join(s for s in (proposed, rank_text, reason) if s)])
         off = p.get("official_width_m")
         rows.append([text(lang, "zone_official"), f"{fmt_number(off, 0, lang)} m" if pd.notna(off) else text(lang, "zone_none")])
         rows.append([text(lang, "zone_final"), f"{fmt_number(p.get('final_width_m'), 0, lang)} m"])
@@ -482,7 +483,7 @@ def _rko_section(code: str, t: AreaTables, ctx: PageContext) -> str:
     if not len(rko):
         return head + f"<p>{escape(text(lang, 'no_data'))}</p>"
     rows = []
-    for r in rko.sort_values(["threshold_mol_ha", "range"], kind="stable").itertuples(index=False):
+    for r in rko.sort_values("threshold_mol_ha", kind="stable").itertuples(index=False):
         rng = str(r.range)
         label = text(lang, "r_none") if rng == "none" else f"{float(r.range_m) / 1000:g} km" if pd.notna(getattr(r, "range_m", np.nan)) else rng
         rows.append([f"{float(r.threshold_mol_ha):g}", label, r.n_sources_below, r.emission_below_kg_nh3, r.mean_sum_mol_ha,
@@ -507,7 +508,7 @@ def _scenario_section(code: str, t: AreaTables, ctx: PageContext) -> str:
     eff = _rows_of(t.zone_effectiveness, code)
     if len(eff):
         e = eff.iloc[0]
-        rows = [[text(lang, "e_cut"), e.get("cut_pct")], [text(lang, "e_inside"), e.get("per_kg_inside_mean_mol_ha")],
+        rows = [[text(lang, "e_cut"), f"{float(e.get('cut_pct')):g}"], [text(lang, "e_inside"), e.get("per_kg_inside_mean_mol_ha")],
                 [text(lang, "e_outside"), e.get("per_kg_outside_mean_mol_ha")], [text(lang, "e_ratio"), e.get("ratio_inside_outside")]]
         out += f"<h3>{escape(text(lang, 'effect'))}</h3>" + html_table(["", ""], rows, digits=[0, 6], lang=lang, css_id="effect")
     return out

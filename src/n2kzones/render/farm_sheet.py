@@ -148,6 +148,8 @@ class FarmContext:
         Habitat code -> name.
     data_date, config_name, lang
         Footer and language.
+    attribute_sources
+        Farm attribute column -> the output it comes from, where not ``farm_summary.csv``.
     """
 
     max_gve_per_ha: float
@@ -159,6 +161,7 @@ class FarmContext:
     data_date: str = "unknown"
     config_name: str = ""
     lang: str = DEFAULT_LANGUAGE
+    attribute_sources: Mapping[str, str] = field(default_factory=dict)
 
 
 def _area_label(code: object, ctx: FarmContext) -> str:
@@ -215,7 +218,7 @@ def farm_sheet_table(
     seen: set[str] = set()
     for col, key in ATTRIBUTES.items():
         if col in farm.index and key not in seen and pd.notna(farm[col]) and str(farm[col]).strip():
-            add("farm", col, _t(lang, key), str(farm[col]))
+            add("farm", col, _t(lang, key), str(farm[col]), source_file=ctx.attribute_sources.get(col, "farm_summary.csv"))
             seen.add(key)
     for col in ("x_m", "y_m"):
         if col in farm.index:
@@ -230,10 +233,10 @@ def farm_sheet_table(
     add("zone", "distance_to_area_m", _t(lang, "distance_to_area_m"), float(farm.get("distance_to_area_m", np.nan)), "m")
     gph = float(farm.get("gve_per_ha", np.nan))
     share = float(farm.get("grassland_share", np.nan))
-    add("norms", "gve_per_ha", _t(lang, "gve_per_ha"), gph, "GVE/ha", ctx.max_gve_per_ha,
-        _yes_no(lang, gph <= ctx.max_gve_per_ha) if not np.isnan(gph) else "")
-    add("norms", "grassland_share", _t(lang, "grassland_share"), share, "0-1", ctx.min_grassland_share,
-        _yes_no(lang, share >= ctx.min_grassland_share) if not np.isnan(share) else "")
+    add("norms", "gve_per_ha", _t(lang, "gve_per_ha"), gph, "GVE/ha", norm=ctx.max_gve_per_ha,
+        meets=_yes_no(lang, gph <= ctx.max_gve_per_ha) if not np.isnan(gph) else "")
+    add("norms", "grassland_share", _t(lang, "grassland_share"), share, "0-1", norm=ctx.min_grassland_share,
+        meets=_yes_no(lang, share >= ctx.min_grassland_share) if not np.isnan(share) else "")
     if "meets_land_based_norm" in farm.index:
         add("norms", "meets_land_based_norm", _t(lang, "meets_land_based_norm"), _yes_no(lang, _truthy(farm["meets_land_based_norm"])))
     for col, unit in (("land_ha", "ha"), ("gve", "GVE")):
@@ -264,7 +267,7 @@ def farm_sheet_table(
             for t in ctx.thresholds_mol_ha:
                 below = bool(mx < t) if not np.isnan(mx) else False
                 add("rko", f"below_{t:g}_{label}", _t(lang, "below", threshold=f"{t:g}", range=rng),
-                    _t(lang, "permit_free") if below else _t(lang, "no"), "", "rko_sources.gpkg", t, _yes_no(lang, below))
+                    _t(lang, "permit_free") if below else _t(lang, "no"), "", "rko_sources.gpkg", norm=t)
     names = list(dict.fromkeys(scenarios["scenario"].astype(str))) if scenarios is not None and len(scenarios) else []
     cuts = scenario_farms.loc[scenario_farms["farm_id"].astype(str) == fid] if scenario_farms is not None else pd.DataFrame()
     nearest = str(farm.get("nearest_site_code", "") or "")

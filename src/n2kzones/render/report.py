@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 #: Outputs the report links to, by catalogue key (names and descriptions come from there).
 LINKED = (
     "area_summary", "farm_summary", "area_deposition", "rko_sweep", "rko_by_area", "zone_proposal",
-    "scenarios", "zone_effectiveness", "overlay_gpkg", "deposition_gpkg", "rko_sources",
+    "scenarios", "scenario_farms", "zone_effectiveness", "overlay_gpkg", "deposition_gpkg", "rko_sources",
     "deposition_farms_tif", "deposition_total_tif", "exceedance_tif",
 )
 
@@ -260,6 +260,9 @@ INDEX_STRINGS: dict[str, str] = {
 }
 
 
+_LEFT = ' class="l"'
+
+
 def area_index(rows: list[dict[str, object]]) -> str:
     """Escaped HTML table of the areas for the report index: name and code, links to the
     area's map and analysis page, zone width (m) and overloaded habitat (ha).
@@ -281,8 +284,9 @@ def area_index(rows: list[dict[str, object]]) -> str:
             "" if pd.isna(r.get("zone_width_m")) else f"{float(r['zone_width_m']):,.0f}",
             "" if pd.isna(r.get("overloaded_ha")) else f"{float(r['overloaded_ha']):,.1f}",
         ]
-        body.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
-    head = "".join(f"<th>{escape(s[k])}</th>" for k in ("area", "map", "analysis", "width", "overloaded"))
+        body.append("<tr>" + "".join(f"<td{_LEFT if i == 0 else ''}>{c}</td>" for i, c in enumerate(cells)) + "</tr>")
+    head = "".join(f"<th{_LEFT if i == 0 else ''}>{escape(s[k])}</th>"
+                   for i, k in enumerate(("area", "map", "analysis", "width", "overloaded")))
     return (f'<h2>{escape(s["areas"])}</h2><table class="t" id="areas"><thead><tr>{head}</tr></thead>'
             f"<tbody>{''.join(body)}</tbody></table>")
 
@@ -424,6 +428,7 @@ body {{ font-family: sans-serif; max-width: 1200px; margin: 1em auto; padding: 0
 img {{ max-width: 100%; }}
 table.t {{ border-collapse: collapse; font-size: 13px; }}
 table.t td, table.t th {{ border-bottom: 1px solid #ddd; padding: 2px 6px; text-align: right; }}
+table.t td.l, table.t th.l {{ text-align: left; }}
 footer {{ margin-top: 2em; color: #666; font-size: 12px; }}
 {extra_css}
 </style>

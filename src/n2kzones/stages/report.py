@@ -132,6 +132,7 @@ def write_farm_sheets(
     if not farm_ids:
         return 0
     summary = _farm_attributes(run, tables["farm_summary"])
+    from_farms = {c: OUTPUTS["farms"].path for c in summary.columns if c not in tables["farm_summary"].columns}
     by_id = summary.assign(farm_id=summary["farm_id"].astype(str)).drop_duplicates("farm_id").set_index("farm_id", drop=False)
     sources = tables["rko_sources"].drop_duplicates("farm_id").set_index("farm_id", drop=False)
     areas = tables["areas"]
@@ -142,7 +143,7 @@ def write_farm_sheets(
         ranges={lbl: _range_text(lbl) for lbl, _ in range_labels(cfg.rko.ranges_m)},
         area_names=dict(zip(areas["site_code"].astype(str), areas["name"].astype(str), strict=True)),
         habitat_names={code: h.name for code, h in cfg.params.kdw.habitats.items()},
-        data_date=data_day, config_name=config_name(cfg),
+        data_date=data_day, config_name=config_name(cfg), attribute_sources=from_farms,
     )
     out = run.output("farm_sheets")
     out.mkdir(parents=True, exist_ok=True)
