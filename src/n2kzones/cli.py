@@ -388,7 +388,10 @@ def maps(
 
 PdfOpt = Annotated[
     bool | None,
-    typer.Option("--pdf/--no-pdf", help="Also print to PDF with headless Chromium (default: \\[report] pdf)."),
+    typer.Option(
+        "--pdf/--no-pdf",
+        help="Also print to PDF with headless Chromium (default: \\[report] pdf).",
+    ),
 ]
 
 
@@ -411,8 +414,11 @@ def farm_sheet(
     ] = None,
     area: Annotated[
         list[str] | None,
-        typer.Option("--area", help="Every farm in this area's zone or nearest to it (site code; repeat for more); "
-                     "replaces \\[report] farm_areas."),
+        typer.Option(
+            "--area",
+            help="Every farm in this area's zone or nearest to it (site code; repeat for "
+            "more); replaces \\[report] farm_areas.",
+        ),
     ] = None,
     pdf: PdfOpt = None,
     rebuild_upstream: RebuildOpt = False,
@@ -421,7 +427,11 @@ def farm_sheet(
     distance, land-based norms, NH3, largest contribution and where, RKO status, scenarios.
     Runs the report stage with these farms."""
     if not farm and not area:
-        typer.secho("n2kzones farm-sheet: give --farm ID (one or more) or --area SITECODE", err=True, fg=typer.colors.RED)
+        typer.secho(
+            "n2kzones farm-sheet: give --farm ID (one or more) or --area SITECODE",
+            err=True,
+            fg=typer.colors.RED,
+        )
         raise typer.Exit(code=2)
     cfg = _config(config)
     cfg = _run("config", cfg.with_report, farm_ids=list(farm or []), farm_areas=list(area or []))

@@ -260,14 +260,15 @@ class ReportSettings(_Strict):
 
     pdf: bool = Field(
         False,
-        description="Also print the report and each area's analysis page to PDF (report/report.pdf, "
-        "report/areas/area_<site_code>.pdf) with headless Chromium; `n2kzones report --pdf` "
-        "asks for it once. Without Chromium the stage fails saying how to install it.",
+        description="Also print the report and each area's analysis page to PDF "
+        "(report/report.pdf, report/areas/area_<site_code>.pdf) with headless Chromium; "
+        "`n2kzones report --pdf` asks for it once. Without Chromium the stage fails saying how "
+        "to install it.",
     )
     farm_ids: list[str] = Field(
         default_factory=list,
-        description="Farms (farm_id) that get a sheet in farm_sheets/ (HTML and CSV; PDF with pdf = "
-        "true); `n2kzones farm-sheet --farm` asks for others once.",
+        description="Farms (farm_id) that get a sheet in farm_sheets/ (HTML and CSV; PDF with "
+        "pdf = true); `n2kzones farm-sheet --farm` asks for others once.",
     )
     farm_areas: list[str] = Field(
         default_factory=list,

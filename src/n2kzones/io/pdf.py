@@ -51,11 +51,15 @@ def require_chromium() -> Path:
     """The Chromium executable, or :class:`ChromiumMissingError` saying how to install it."""
     exe = find_chromium()
     if exe is None:
-        raise ChromiumMissingError(f"the PDF export needs headless Chromium, which was not found: {INSTALL_HINT}")
+        raise ChromiumMissingError(
+            f"the PDF export needs headless Chromium, which was not found: {INSTALL_HINT}"
+        )
     return exe
 
 
-def html_to_pdf(html: Path, pdf: Path, *, chromium: Path | None = None, timeout_s: float = 180.0) -> Path:
+def html_to_pdf(
+    html: Path, pdf: Path, *, chromium: Path | None = None, timeout_s: float = 180.0
+) -> Path:
     """Print the HTML page ``html`` (a local file; its relative links and images resolve
     against its folder) to ``pdf`` with headless Chromium, A4, without header and footer.
 
@@ -86,16 +90,29 @@ def html_to_pdf(html: Path, pdf: Path, *, chromium: Path | None = None, timeout_
     html = Path(html).resolve()
     with atomic_path(pdf) as tmp:
         cmd = [
-            str(exe), "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-            "--no-first-run", "--no-pdf-header-footer", "--run-all-compositor-stages-before-draw",
-            f"--print-to-pdf={tmp}", html.as_uri(),
+            str(exe),
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--no-first-run",
+            "--no-pdf-header-footer",
+            "--run-all-compositor-stages-before-draw",
+            f"--print-to-pdf={tmp}",
+            html.as_uri(),
         ]
         try:
-            res = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s, check=False)
+            res = subprocess.run(
+                cmd, capture_output=True, text=True, timeout=timeout_s, check=False
+            )
         except subprocess.TimeoutExpired:
-            raise OutputError(f"Chromium did not print {html.name} to PDF within {timeout_s:g} s") from None
+            raise OutputError(
+                f"Chromium did not print {html.name} to PDF within {timeout_s:g} s"
+            ) from None
         if res.returncode != 0 or not tmp.exists() or tmp.stat().st_size == 0:
             tail = " | ".join((res.stderr or "").strip().splitlines()[-3:])
-            raise OutputError(f"Chromium could not print {html.name} to PDF (exit {res.returncode}): {tail}")
+            raise OutputError(
+                f"Chromium could not print {html.name} to PDF (exit {res.returncode}): {tail}"
+            )
     log.info("printed %s to %s", html.name, pdf)
     return Path(pdf)

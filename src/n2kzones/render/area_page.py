@@ -30,7 +30,10 @@ STRINGS: dict[str, dict[str, str]] = {
         "zone": "Zone width and why",
         "zone_drawn": "Zone width drawn (zones stage)",
         "zone_rule": "Rule",
-        "zone_rule_text": "default {default} m (parameters); {wide} m for the {n_wide} areas with the most deposition from farms within 1000 m",
+        "zone_rule_text": (
+            "default {default} m (parameters); {wide} m for the {n_wide} areas with the most "
+            "deposition from farms within 1000 m"
+        ),
         "zone_proposal": "Proposal (select stage)",
         "zone_rank": "rank {rank}",
         "zone_official": "Official list / override",
@@ -49,7 +52,12 @@ STRINGS: dict[str, dict[str, str]] = {
         "gve": "GVE (livestock units)",
         "nh3": "NH3 emission (kg/yr)",
         "habitats": "Deposition on each habitat type",
-        "habitats_note": "Total deposition (background plus modelled change) on the receptor hexagons of each nitrogen-sensitive habitat type; means are weighted by habitat hectares, the sum is deposition times hectares (mol N/yr), overload is deposition above the KDW, near overload above KDW - {margin} mol.",
+        "habitats_note": (
+            "Total deposition (background plus modelled change) on the receptor hexagons of each "
+            "nitrogen-sensitive habitat type; means are weighted by habitat hectares, the sum is "
+            "deposition times hectares (mol N/yr), overload is deposition above the KDW, near "
+            "overload above KDW - {margin} mol."
+        ),
         "h_code": "type",
         "h_name": "name",
         "h_kdw": "KDW (mol/ha/yr)",
@@ -66,7 +74,11 @@ STRINGS: dict[str, dict[str, str]] = {
         "h_farms_zone": "of which in zones",
         "all_types": "all types",
         "distance": "Share of farms within 0-500 m and 500-1000 m",
-        "distance_note": "Mean deposition (mol N/ha/yr) on the area's overloaded habitat from the farms at that distance from its edge, and their share of the deposition from all farms (select stage).",
+        "distance_note": (
+            "Mean deposition (mol N/ha/yr) on the area's overloaded habitat from the farms at "
+            "that distance from its edge, and their share of the deposition from all farms "
+            "(select stage)."
+        ),
         "d_band": "farms",
         "d_n": "number",
         "d_dep": "deposition (mol/ha/yr)",
@@ -76,7 +88,11 @@ STRINGS: dict[str, dict[str, str]] = {
         "d_both": "within 1000 m",
         "d_all": "all farms",
         "rko": "Summed sub-threshold deposition per RKO value",
-        "rko_note": "Sources whose largest contribution is below the threshold (permit-free; a source belongs to the area of its maximum) and what their contributions add up to on the area's sensitive habitat (rko stage).",
+        "rko_note": (
+            "Sources whose largest contribution is below the threshold (permit-free; a source "
+            "belongs to the area of its maximum) and what their contributions add up to on the "
+            "area's sensitive habitat (rko stage)."
+        ),
         "r_threshold": "RKO (mol/ha/yr)",
         "r_range": "range",
         "r_below": "sources below",
@@ -109,7 +125,10 @@ STRINGS: dict[str, dict[str, str]] = {
         "zone": "Zonebreedte en waarom",
         "zone_drawn": "Getekende zonebreedte (stap zones)",
         "zone_rule": "Regel",
-        "zone_rule_text": "standaard {default} m (parameters); {wide} m voor de {n_wide} gebieden met de meeste depositie van bedrijven binnen 1000 m",
+        "zone_rule_text": (
+            "standaard {default} m (parameters); {wide} m voor de {n_wide} gebieden met de meeste"
+            " depositie van bedrijven binnen 1000 m"
+        ),
         "zone_proposal": "Voorstel (stap select)",
         "zone_rank": "rang {rank}",
         "zone_official": "Officiële lijst / afwijking",
@@ -128,7 +147,12 @@ STRINGS: dict[str, dict[str, str]] = {
         "gve": "GVE (grootvee-eenheden)",
         "nh3": "NH3-emissie (kg/jaar)",
         "habitats": "Depositie per habitattype",
-        "habitats_note": "Totale depositie (achtergrond plus gemodelleerde verandering) op de rekenpunten (hexagonen) van elk stikstofgevoelig habitattype; gemiddelden gewogen naar hectares habitat, de som is depositie maal hectares (mol N/jaar), overbelast is depositie boven de KDW, bijna overbelast boven KDW - {margin} mol.",
+        "habitats_note": (
+            "Totale depositie (achtergrond plus gemodelleerde verandering) op de rekenpunten "
+            "(hexagonen) van elk stikstofgevoelig habitattype; gemiddelden gewogen naar hectares "
+            "habitat, de som is depositie maal hectares (mol N/jaar), overbelast is depositie "
+            "boven de KDW, bijna overbelast boven KDW - {margin} mol."
+        ),
         "h_code": "type",
         "h_name": "naam",
         "h_kdw": "KDW (mol/ha/jaar)",
@@ -145,7 +169,11 @@ STRINGS: dict[str, dict[str, str]] = {
         "h_farms_zone": "waarvan in zones",
         "all_types": "alle typen",
         "distance": "Aandeel van bedrijven binnen 0-500 m en 500-1000 m",
-        "distance_note": "Gemiddelde depositie (mol N/ha/jaar) op het overbelaste habitat van het gebied van de bedrijven op die afstand van de rand, en hun aandeel in de depositie van alle bedrijven (stap select).",
+        "distance_note": (
+            "Gemiddelde depositie (mol N/ha/jaar) op het overbelaste habitat van het gebied van "
+            "de bedrijven op die afstand van de rand, en hun aandeel in de depositie van alle "
+            "bedrijven (stap select)."
+        ),
         "d_band": "bedrijven",
         "d_n": "aantal",
         "d_dep": "depositie (mol/ha/jaar)",
@@ -155,7 +183,11 @@ STRINGS: dict[str, dict[str, str]] = {
         "d_both": "binnen 1000 m",
         "d_all": "alle bedrijven",
         "rko": "Opgetelde depositie onder de rekenkundige ondergrens per RKO-waarde",
-        "rko_note": "Bronnen waarvan de grootste bijdrage onder de drempel blijft (vergunningvrij; een bron hoort bij het gebied van zijn maximum) en wat hun bijdragen samen op het gevoelige habitat van het gebied opleveren (stap rko).",
+        "rko_note": (
+            "Bronnen waarvan de grootste bijdrage onder de drempel blijft (vergunningvrij; een "
+            "bron hoort bij het gebied van zijn maximum) en wat hun bijdragen samen op het "
+            "gevoelige habitat van het gebied opleveren (stap rko)."
+        ),
         "r_threshold": "RKO (mol/ha/jaar)",
         "r_range": "rekenafstand",
         "r_below": "bronnen eronder",
@@ -236,16 +268,26 @@ def fmt_number(value: object, digits: int = 1, lang: str = DEFAULT_LANGUAGE) -> 
 Cell = object  # a number (formatted with the column's digits) or text
 
 
-def html_table(header: Sequence[str], rows: Sequence[Sequence[Cell]], *, digits: Sequence[int] | int = 1,
-               lang: str = DEFAULT_LANGUAGE, total_last: bool = False, text_cols: int = 1,
-               css_id: str | None = None) -> str:
+def html_table(
+    header: Sequence[str],
+    rows: Sequence[Sequence[Cell]],
+    *,
+    digits: Sequence[int] | int = 1,
+    lang: str = DEFAULT_LANGUAGE,
+    total_last: bool = False,
+    text_cols: int = 1,
+    css_id: str | None = None,
+) -> str:
     """An escaped HTML table: the first ``text_cols`` columns left-aligned text, the others
     numbers with ``digits`` decimals (one per column, or one for all); ``total_last`` bolds
     the last row."""
     ncol = len(header)
     rows = [list(r) for r in rows]
     digs = [digits] * ncol if isinstance(digits, int) else list(digits)
-    th = "".join(f'<th class="{"l" if i < text_cols else "r"}">{escape(h)}</th>' for i, h in enumerate(header))
+    th = "".join(
+        f'<th class="{"l" if i < text_cols else "r"}">{escape(h)}</th>'
+        for i, h in enumerate(header)
+    )
     body = []
     for r, row in enumerate(rows):
         tds = []
@@ -255,10 +297,13 @@ def html_table(header: Sequence[str], rows: Sequence[Sequence[Cell]], *, digits:
         total = ' class="total"' if total_last and r == len(rows) - 1 else ""
         body.append(f"<tr{total}>{''.join(tds)}</tr>")
     ident = f' id="{escape(css_id, quote=True)}"' if css_id else ""
-    return f'<table class="t"{ident}><thead><tr>{th}</tr></thead><tbody>{"".join(body)}</tbody></table>'
+    head = f"<thead><tr>{th}</tr></thead>"
+    return f'<table class="t"{ident}>{head}<tbody>{"".join(body)}</tbody></table>'
 
 
-def habitat_table(receptors: pd.DataFrame, habitat_names: Mapping[str, str] | None = None) -> pd.DataFrame:
+def habitat_table(
+    receptors: pd.DataFrame, habitat_names: Mapping[str, str] | None = None
+) -> pd.DataFrame:
     """Deposition indicators per habitat type of one area's receptors, and a total row.
 
     Parameters
@@ -281,7 +326,11 @@ def habitat_table(receptors: pd.DataFrame, habitat_names: Mapping[str, str] | No
         ``area_deposition.csv``'s ``sensitive_ha``, ``overloaded_ha`` and ``near_overload_ha``.
     """
     names = dict(habitat_names or {})
-    codes = receptors["habitat_code"].astype("string").fillna("?") if "habitat_code" in receptors else pd.Series("?", index=receptors.index)
+    codes = (
+        receptors["habitat_code"].astype("string").fillna("?")
+        if "habitat_code" in receptors
+        else pd.Series("?", index=receptors.index)
+    )
     groups = [(str(c), g) for c, g in receptors.groupby(codes.to_numpy(), sort=True)]
     rows = []
     for code, g in [*groups, ("ALL", receptors)]:
@@ -294,11 +343,17 @@ def habitat_table(receptors: pd.DataFrame, habitat_names: Mapping[str, str] | No
         def wmean(x: np.ndarray, w: np.ndarray = w, ha: float = ha) -> float:
             return float(np.average(x, weights=w)) if ha > 0 else float("nan")
 
-        in_zone = g["farms_in_zone_mol_ha"].to_numpy(float) if "farms_in_zone_mol_ha" in g else np.full(len(g), np.nan)
+        in_zone = (
+            g["farms_in_zone_mol_ha"].to_numpy(float)
+            if "farms_in_zone_mol_ha" in g
+            else np.full(len(g), np.nan)
+        )
         rows.append(
             {
                 "habitat_code": code,
-                "name": "" if code == "ALL" else names.get(code, names.get(code.removeprefix("ZG"), "")),
+                "name": ""
+                if code == "ALL"
+                else names.get(code, names.get(code.removeprefix("ZG"), "")),
                 "kdw_mol_ha": float(kdw.min()) if len(g) and code != "ALL" else float("nan"),
                 "habitat_ha": ha,
                 "receptors": int(g["receptor_id"].nunique()) if "receptor_id" in g else len(g),
@@ -306,7 +361,9 @@ def habitat_table(receptors: pd.DataFrame, habitat_names: Mapping[str, str] | No
                 "max_mol_ha": float(dep.max()) if len(g) else float("nan"),
                 "mean_mol_ha": wmean(dep),
                 "mean_pct_kdw": wmean(pct) if len(g) and not np.isnan(pct).all() else float("nan"),
-                "max_pct_kdw": float(np.nanmax(pct)) if len(g) and not np.isnan(pct).all() else float("nan"),
+                "max_pct_kdw": float(np.nanmax(pct))
+                if len(g) and not np.isnan(pct).all()
+                else float("nan"),
                 "overloaded_ha": float(w[g["overload"].to_numpy(bool)].sum()),
                 "near_overload_ha": float(w[g["near_overload"].to_numpy(bool)].sum()),
                 "mean_farms_mol_ha": wmean(g["farms_mol_ha"].to_numpy(float)),
@@ -380,20 +437,41 @@ def _zone_section(code: str, t: AreaTables, ctx: PageContext) -> str:
     drawn = area["zone_width_m"].iloc[0] if len(area) and "zone_width_m" in area else float("nan")
     rows: list[list[Cell]] = [
         [text(lang, "zone_drawn"), f"{fmt_number(drawn, 0, lang)} m"],
-        [text(lang, "zone_rule"), text(lang, "zone_rule_text", default=fmt_number(ctx.default_width_m, 0, lang),
-                                       wide=fmt_number(ctx.wide_width_m, 0, lang), n_wide=ctx.n_wide)],
+        [
+            text(lang, "zone_rule"),
+            text(
+                lang,
+                "zone_rule_text",
+                default=fmt_number(ctx.default_width_m, 0, lang),
+                wide=fmt_number(ctx.wide_width_m, 0, lang),
+                n_wide=ctx.n_wide,
+            ),
+        ],
     ]
     if len(prop):
         p = prop.iloc[0]
         rank = p.get("rank")
         reason = str(p.get("reason", "") or "")
-        rank_text = text(lang, "zone_rank", rank=fmt_number(rank, 0, lang)) if pd.notna(rank) and "rank" not in reason else ""
+        rank_text = (
+            text(lang, "zone_rank", rank=fmt_number(rank, 0, lang))
+            if pd.notna(rank) and "rank" not in reason
+            else ""
+        )
         proposed = f"{fmt_number(p.get('proposed_width_m'), 0, lang)} m"
-        rows.append([text(lang, "zone_proposal"), ", ".join(s for s in (proposed, rank_text, reason) if s)])
+        rows.append(
+            [text(lang, "zone_proposal"), ", ".join(s for s in (proposed, rank_text, reason) if s)]
+        )
         off = p.get("official_width_m")
-        rows.append([text(lang, "zone_official"), f"{fmt_number(off, 0, lang)} m" if pd.notna(off) else text(lang, "zone_none")])
+        rows.append(
+            [
+                text(lang, "zone_official"),
+                f"{fmt_number(off, 0, lang)} m" if pd.notna(off) else text(lang, "zone_none"),
+            ]
+        )
         rows.append([text(lang, "zone_final"), f"{fmt_number(p.get('final_width_m'), 0, lang)} m"])
-    return f"<h2>{escape(text(lang, 'zone'))}</h2>" + html_table(["", ""], rows, lang=lang, text_cols=2, css_id="zone")
+    return f"<h2>{escape(text(lang, 'zone'))}</h2>" + html_table(
+        ["", ""], rows, lang=lang, text_cols=2, css_id="zone"
+    )
 
 
 def _parts(summary: pd.DataFrame) -> list[tuple[str, pd.Series]]:
@@ -411,7 +489,11 @@ def _land_and_farms(code: str, t: AreaTables, ctx: PageContext) -> str:
     if not len(summary) or "part" not in summary:
         return f"<h2>{escape(text(lang, 'land'))}</h2><p>{escape(text(lang, 'no_data'))}</p>"
     parts = _parts(summary)
-    header = [text(lang, "category"), *[text(lang, f"part_{p}") for p, _ in parts], text(lang, "part_total")]
+    header = [
+        text(lang, "category"),
+        *[text(lang, f"part_{p}") for p, _ in parts],
+        text(lang, "part_total"),
+    ]
 
     def line(label: str, col: str) -> list[Cell]:
         vals = [float(s.get(col, 0.0) or 0.0) for _, s in parts]
@@ -425,8 +507,10 @@ def _land_and_farms(code: str, t: AreaTables, ctx: PageContext) -> str:
     farms += [line(text(lang, "animals", kind=c.removeprefix("animals_")), c) for c in animals]
     farms += [line(text(lang, "gve"), "gve"), line(text(lang, "nh3"), "emission_kg_nh3")]
     return (
-        f"<h2>{escape(text(lang, 'land'))}</h2>" + html_table(header, land, lang=lang, css_id="land")
-        + f"<h2>{escape(text(lang, 'farms'))}</h2>" + html_table(header, farms, digits=0, lang=lang, css_id="farms")
+        f"<h2>{escape(text(lang, 'land'))}</h2>"
+        + html_table(header, land, lang=lang, css_id="land")
+        + f"<h2>{escape(text(lang, 'farms'))}</h2>"
+        + html_table(header, farms, digits=0, lang=lang, css_id="farms")
     )
 
 
@@ -438,15 +522,52 @@ def _habitat_section(code: str, t: AreaTables, ctx: PageContext) -> str:
         return head + f"<p>{escape(text(lang, 'no_data'))}</p>"
     tab = habitat_table(rec, ctx.habitat_names)
     tab.loc[tab["habitat_code"] == "ALL", "habitat_code"] = text(lang, "all_types")
-    cols = ["habitat_code", "name", "kdw_mol_ha", "habitat_ha", "receptors", "sum_mol", "max_mol_ha", "mean_mol_ha",
-            "mean_pct_kdw", "max_pct_kdw", "overloaded_ha", "near_overload_ha", "mean_farms_mol_ha", "mean_farms_in_zone_mol_ha"]
-    keys = ["h_code", "h_name", "h_kdw", "h_ha", "h_receptors", "h_sum", "h_max", "h_mean", "h_pct_kdw",
-            "h_max_pct_kdw", "h_over", "h_near", "h_farms", "h_farms_zone"]
+    cols = [
+        "habitat_code",
+        "name",
+        "kdw_mol_ha",
+        "habitat_ha",
+        "receptors",
+        "sum_mol",
+        "max_mol_ha",
+        "mean_mol_ha",
+        "mean_pct_kdw",
+        "max_pct_kdw",
+        "overloaded_ha",
+        "near_overload_ha",
+        "mean_farms_mol_ha",
+        "mean_farms_in_zone_mol_ha",
+    ]
+    keys = [
+        "h_code",
+        "h_name",
+        "h_kdw",
+        "h_ha",
+        "h_receptors",
+        "h_sum",
+        "h_max",
+        "h_mean",
+        "h_pct_kdw",
+        "h_max_pct_kdw",
+        "h_over",
+        "h_near",
+        "h_farms",
+        "h_farms_zone",
+    ]
     digits = [0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1]
+    margin = fmt_number(ctx.near_margin_mol_ha, 0, lang)
     return (
-        head + f'<p class="note">{escape(text(lang, "habitats_note", margin=fmt_number(ctx.near_margin_mol_ha, 0, lang)))}</p>'
-        + html_table([text(lang, k) for k in keys], tab[cols].itertuples(index=False, name=None), digits=digits,
-                     lang=lang, total_last=True, text_cols=2, css_id="habitats")
+        head
+        + f'<p class="note">{escape(text(lang, "habitats_note", margin=margin))}</p>'
+        + html_table(
+            [text(lang, k) for k in keys],
+            tab[cols].itertuples(index=False, name=None),
+            digits=digits,
+            lang=lang,
+            total_last=True,
+            text_cols=2,
+            css_id="habitats",
+        )
     )
 
 
@@ -468,12 +589,22 @@ def _distance_section(code: str, t: AreaTables, ctx: PageContext) -> str:
     rows: list[list[Cell]] = [
         [text(lang, "d_500"), n5, d5, share(d5)],
         [text(lang, "d_1000"), n10, d10, share(d10)],
-        [text(lang, "d_both"), (n5 or 0) + (n10 or 0) if pd.notna(n5) and pd.notna(n10) else None, d_both, share(d_both)],
+        [
+            text(lang, "d_both"),
+            (n5 or 0) + (n10 or 0) if pd.notna(n5) and pd.notna(n10) else None,
+            d_both,
+            share(d_both),
+        ],
         [text(lang, "d_all"), None, total, 100.0 if total else float("nan")],
     ]
     header = [text(lang, k) for k in ("d_band", "d_n", "d_dep", "d_share")]
-    return (head + f'<p class="note">{escape(text(lang, "distance_note"))}</p>'
-            + html_table(header, rows, digits=[0, 0, 1, 1], lang=lang, total_last=True, css_id="distance"))
+    return (
+        head
+        + f'<p class="note">{escape(text(lang, "distance_note"))}</p>'
+        + html_table(
+            header, rows, digits=[0, 0, 1, 1], lang=lang, total_last=True, css_id="distance"
+        )
+    )
 
 
 def _rko_section(code: str, t: AreaTables, ctx: PageContext) -> str:
@@ -485,12 +616,35 @@ def _rko_section(code: str, t: AreaTables, ctx: PageContext) -> str:
     rows = []
     for r in rko.sort_values("threshold_mol_ha", kind="stable").itertuples(index=False):
         rng = str(r.range)
-        label = text(lang, "r_none") if rng == "none" else f"{float(r.range_m) / 1000:g} km" if pd.notna(getattr(r, "range_m", np.nan)) else rng
-        rows.append([f"{float(r.threshold_mol_ha):g}", label, r.n_sources_below, r.emission_below_kg_nh3, r.mean_sum_mol_ha,
-                     r.max_sum_mol_ha, r.ha_tipped_overload])
-    header = [text(lang, k) for k in ("r_threshold", "r_range", "r_below", "r_emission", "r_mean", "r_max", "r_tipped")]
-    return (head + f'<p class="note">{escape(text(lang, "rko_note"))}</p>'
-            + html_table(header, rows, digits=[0, 0, 0, 0, 3, 3, 1], lang=lang, text_cols=2, css_id="rko"))
+        label = (
+            text(lang, "r_none")
+            if rng == "none"
+            else f"{float(r.range_m) / 1000:g} km"
+            if pd.notna(getattr(r, "range_m", np.nan))
+            else rng
+        )
+        rows.append(
+            [
+                f"{float(r.threshold_mol_ha):g}",
+                label,
+                r.n_sources_below,
+                r.emission_below_kg_nh3,
+                r.mean_sum_mol_ha,
+                r.max_sum_mol_ha,
+                r.ha_tipped_overload,
+            ]
+        )
+    header = [
+        text(lang, k)
+        for k in ("r_threshold", "r_range", "r_below", "r_emission", "r_mean", "r_max", "r_tipped")
+    ]
+    return (
+        head
+        + f'<p class="note">{escape(text(lang, "rko_note"))}</p>'
+        + html_table(
+            header, rows, digits=[0, 0, 0, 0, 3, 3, 1], lang=lang, text_cols=2, css_id="rko"
+        )
+    )
 
 
 def _scenario_section(code: str, t: AreaTables, ctx: PageContext) -> str:
@@ -501,23 +655,64 @@ def _scenario_section(code: str, t: AreaTables, ctx: PageContext) -> str:
     if not len(sc):
         out += f"<p>{escape(text(lang, 'no_data'))}</p>"
     else:
-        rows = [[r.scenario, r.kind, r.farms_affected, r.nh3_reduced_kg, r.mean_change_mol_ha, r.overloaded_ha_before,
-                 r.overloaded_ha_after, r.overloaded_ha_change] for r in sc.itertuples(index=False)]
-        header = [text(lang, k) for k in ("s_name", "s_kind", "s_farms", "s_nh3", "s_change", "s_before", "s_after", "s_delta")]
-        out += html_table(header, rows, digits=[0, 0, 0, 0, 2, 1, 1, 1], lang=lang, text_cols=2, css_id="scenarios")
+        rows = [
+            [
+                r.scenario,
+                r.kind,
+                r.farms_affected,
+                r.nh3_reduced_kg,
+                r.mean_change_mol_ha,
+                r.overloaded_ha_before,
+                r.overloaded_ha_after,
+                r.overloaded_ha_change,
+            ]
+            for r in sc.itertuples(index=False)
+        ]
+        header = [
+            text(lang, k)
+            for k in (
+                "s_name",
+                "s_kind",
+                "s_farms",
+                "s_nh3",
+                "s_change",
+                "s_before",
+                "s_after",
+                "s_delta",
+            )
+        ]
+        out += html_table(
+            header,
+            rows,
+            digits=[0, 0, 0, 0, 2, 1, 1, 1],
+            lang=lang,
+            text_cols=2,
+            css_id="scenarios",
+        )
     eff = _rows_of(t.zone_effectiveness, code)
     if len(eff):
         e = eff.iloc[0]
-        rows = [[text(lang, "e_cut"), f"{float(e.get('cut_pct')):g}"], [text(lang, "e_inside"), e.get("per_kg_inside_mean_mol_ha")],
-                [text(lang, "e_outside"), e.get("per_kg_outside_mean_mol_ha")], [text(lang, "e_ratio"), e.get("ratio_inside_outside")]]
-        out += f"<h3>{escape(text(lang, 'effect'))}</h3>" + html_table(["", ""], rows, digits=[0, 6], lang=lang, css_id="effect")
+        rows = [
+            [text(lang, "e_cut"), f"{float(e.get('cut_pct')):g}"],
+            [text(lang, "e_inside"), e.get("per_kg_inside_mean_mol_ha")],
+            [text(lang, "e_outside"), e.get("per_kg_outside_mean_mol_ha")],
+            [text(lang, "e_ratio"), e.get("ratio_inside_outside")],
+        ]
+        out += f"<h3>{escape(text(lang, 'effect'))}</h3>" + html_table(
+            ["", ""], rows, digits=[0, 6], lang=lang, css_id="effect"
+        )
     return out
 
 
 def area_name(tables: AreaTables, code: str) -> str:
     """The area's name from the areas table (its code where it has none)."""
     rows = _rows_of(tables.areas, code)
-    if len(rows) and "name" in rows and pd.notna(rows["name"].iloc[0]) and str(rows["name"].iloc[0]).strip():
+    if (
+        len(rows)
+        and "name" in rows
+        and pd.notna(rows["name"].iloc[0])
+        and str(rows["name"].iloc[0]).strip()
+    ):
         return str(rows["name"].iloc[0])
     return code
 
@@ -529,17 +724,31 @@ def area_section(code: str, tables: AreaTables, ctx: PageContext, *, heading_lev
     title = text(lang, "title", name=area_name(tables, code), code=code)
     links = []
     if code in ctx.map_hrefs:
-        links.append(f'<a href="{escape(ctx.map_hrefs[code], quote=True)}">{escape(text(lang, "to_map"))}</a>')
-    links.append(f'<a href="{escape(ctx.index_href, quote=True)}">{escape(text(lang, "to_index"))}</a>')
+        href = escape(ctx.map_hrefs[code], quote=True)
+        links.append(f'<a href="{href}">{escape(text(lang, "to_map"))}</a>')
+    links.append(
+        f'<a href="{escape(ctx.index_href, quote=True)}">{escape(text(lang, "to_index"))}</a>'
+    )
     body = (
-        _zone_section(code, tables, ctx) + _land_and_farms(code, tables, ctx) + _habitat_section(code, tables, ctx)
-        + _distance_section(code, tables, ctx) + _rko_section(code, tables, ctx) + _scenario_section(code, tables, ctx)
+        _zone_section(code, tables, ctx)
+        + _land_and_farms(code, tables, ctx)
+        + _habitat_section(code, tables, ctx)
+        + _distance_section(code, tables, ctx)
+        + _rko_section(code, tables, ctx)
+        + _scenario_section(code, tables, ctx)
     )
     if heading_level != 1:
-        body = body.replace("<h3>", "<h4>").replace("</h3>", "</h4>").replace("<h2>", "<h3>").replace("</h2>", "</h3>")
+        body = (
+            body.replace("<h3>", "<h4>")
+            .replace("</h3>", "</h4>")
+            .replace("<h2>", "<h3>")
+            .replace("</h2>", "</h3>")
+        )
     h = f"h{heading_level}"
-    return (f'<section class="area" id="area-{escape(code, quote=True)}"><{h}>{escape(title)}</{h}>'
-            f"<nav>{' '.join(links)}</nav>{body}</section>")
+    return (
+        f'<section class="area" id="area-{escape(code, quote=True)}"><{h}>{escape(title)}</{h}>'
+        f"<nav>{' '.join(links)}</nav>{body}</section>"
+    )
 
 
 def page(title: str, body: str, *, lang: str = DEFAULT_LANGUAGE, footer: str = "") -> str:
@@ -563,5 +772,7 @@ def area_page(code: str, tables: AreaTables, ctx: PageContext) -> str:
     """The analysis page of area ``code`` as a complete, escaped HTML document."""
     title = text(ctx.lang, "title", name=area_name(tables, code), code=code)
     footer = escape(text(ctx.lang, "footer", date=ctx.data_date, config=ctx.config_name))
-    section = area_section(code, tables, ctx).replace('<section class="area"', '<section class="area first"', 1)
+    section = area_section(code, tables, ctx).replace(
+        '<section class="area"', '<section class="area first"', 1
+    )
     return page(title, section, lang=ctx.lang, footer=footer)

@@ -27,7 +27,8 @@ log = logging.getLogger(__name__)
 #: Outputs the report links to, by catalogue key (names and descriptions come from there).
 LINKED = (
     "area_summary", "farm_summary", "area_deposition", "rko_sweep", "rko_by_area", "zone_proposal",
-    "scenarios", "scenario_farms", "zone_effectiveness", "overlay_gpkg", "deposition_gpkg", "rko_sources",
+    "scenarios", "scenario_farms", "zone_effectiveness", "overlay_gpkg", "deposition_gpkg",
+    "rko_sources",
     "deposition_farms_tif", "deposition_total_tif", "exceedance_tif",
 )
 
@@ -276,7 +277,8 @@ def area_index(rows: list[dict[str, object]]) -> str:
     s = INDEX_STRINGS
     body = []
     for r in rows:
-        label = f"{r['name']} ({r['site_code']})" if str(r["name"]) != str(r["site_code"]) else str(r["site_code"])
+        code, name = str(r["site_code"]), str(r["name"])
+        label = f"{name} ({code})" if name != code else code
         cells = [
             escape(label),
             _link(str(r["map_href"]), s["map"]) if r.get("map_href") else "",
@@ -284,11 +286,14 @@ def area_index(rows: list[dict[str, object]]) -> str:
             "" if pd.isna(r.get("zone_width_m")) else f"{float(r['zone_width_m']):,.0f}",
             "" if pd.isna(r.get("overloaded_ha")) else f"{float(r['overloaded_ha']):,.1f}",
         ]
-        body.append("<tr>" + "".join(f"<td{_LEFT if i == 0 else ''}>{c}</td>" for i, c in enumerate(cells)) + "</tr>")
+        tds = "".join(f"<td{_LEFT if i == 0 else ''}>{c}</td>" for i, c in enumerate(cells))
+        body.append(f"<tr>{tds}</tr>")
     head = "".join(f"<th{_LEFT if i == 0 else ''}>{escape(s[k])}</th>"
                    for i, k in enumerate(("area", "map", "analysis", "width", "overloaded")))
-    return (f'<h2>{escape(s["areas"])}</h2><table class="t" id="areas"><thead><tr>{head}</tr></thead>'
-            f"<tbody>{''.join(body)}</tbody></table>")
+    return (
+        f'<h2>{escape(s["areas"])}</h2><table class="t" id="areas">'
+        f"<thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+    )
 
 
 def render_report(

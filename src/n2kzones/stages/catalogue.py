@@ -98,7 +98,8 @@ _OUTPUTS = (
     Output("report", "report", "report",
            "HTML report with figures and an analysis page per area (areas/), PDF on request"),
     Output("farm_sheets", "report", "farm_sheets",
-           "one sheet per requested farm (farm_<id>.html and .csv, .pdf on request) and farm_sheets.csv",
+           "one sheet per requested farm (farm_<id>.html and .csv, .pdf on request) and "
+           "farm_sheets.csv",
            optional=True),
 )
 
@@ -114,9 +115,9 @@ READS: dict[str, tuple[str, ...]] = {
     "scenario": ("areas", "farms", "receptors"),
     "maps": ("areas", "zones_by_area", "zones", "parcel_pieces", "farms", "receptors", "area_deposition",
              "deposition_farms_tif", "exceedance_tif", "rko_sources"),
-    "report": ("areas", "farms", "receptors", "area_summary", "farm_summary", "area_deposition", "rko_sweep",
-               "rko_by_area", "rko_sources", "zone_proposal", "scenarios", "scenario_farms", "zone_effectiveness",
-               "maps"),
+    "report": ("areas", "farms", "receptors", "area_summary", "farm_summary", "area_deposition",
+               "rko_sweep", "rko_by_area", "rko_sources", "zone_proposal", "scenarios",
+               "scenario_farms", "zone_effectiveness", "maps"),
 }
 
 #: Config sections (dotted keys) each stage's outputs depend on; ``parameters`` is the resolved
@@ -134,7 +135,8 @@ CONFIG_KEYS: dict[str, tuple[str, ...]] = {
     "scenario": ("project.crs", "deposition", "scenarios", "effectiveness_cut_pct", "parameters"),
     "maps": ("project.name", "project.crs", "inputs.habitats", "rko.map_threshold_mol_ha", "rko.ranges_m",
              "parameters"),
-    "report": ("project.name", "rko.thresholds_mol_ha", "rko.map_threshold_mol_ha", "report", "parameters"),
+    "report": ("project.name", "rko.thresholds_mol_ha", "rko.ranges_m", "rko.map_threshold_mol_ha",
+               "zones.default_width_m", "selection.n_wide", "report", "parameters"),
 }
 
 

@@ -2,9 +2,9 @@
 
 Writes ``scenarios.csv`` (one row per scenario x area plus ``ALL`` rows: changes in
 mol N/ha/yr and ha, NH3 reduced in kg/yr), ``stages/scenario_<name>.parquet`` (receptor
-deposition per scenario) and ``scenario_farms.csv`` (the emission cut of each farm a scenario cuts, kg NH3/yr) and
-``zone_effectiveness.csv`` (the effect of a kg cut inside
-against outside the zones).
+deposition per scenario), ``scenario_farms.csv`` (the emission cut of each farm a scenario
+cuts, kg NH3/yr) and ``zone_effectiveness.csv`` (the effect of a kg cut inside against
+outside the zones).
 """
 
 from __future__ import annotations
@@ -77,7 +77,8 @@ def run_scenarios(cfg: Config) -> pd.DataFrame:
             cuts.append(farm_cuts(sc.name, farms, cut))
         table = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(columns=SCENARIO_COLUMNS)
         write_csv(run.output("scenarios"), table)
-        write_csv(run.output("scenario_farms"), pd.concat([farm_cuts("", farms.iloc[:0], []), *cuts], ignore_index=True))
+        empty = farm_cuts("", farms.iloc[:0], [])
+        write_csv(run.output("scenario_farms"), pd.concat([empty, *cuts], ignore_index=True))
         eff = zone_effectiveness(areas, farms, receptors, model, cut_pct=cfg.effectiveness_cut_pct)
         write_csv(run.output("zone_effectiveness"), eff)
     return table
