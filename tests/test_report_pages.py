@@ -352,3 +352,40 @@ def test_fmt_number_dutch_and_english() -> None:
     assert fmt_number(1234.567, 1, "nl") == "1.234,6"
     assert fmt_number(-0.04, 1) == "0.0"
     assert fmt_number(float("nan")) == "" and fmt_number(np.float64(2.5), 0) == "2"
+
+
+def test_page_strings_complete_in_english_and_dutch() -> None:
+    """Both languages have every text of the area page and the farm sheet, with the same
+    fields to fill in, and a Dutch page differs from the English one."""
+    import string
+
+    from n2kzones.render import area_page, farm_sheet
+
+    for module in (area_page, farm_sheet):
+        en, nl = module.STRINGS["en"], module.STRINGS["nl"]
+        assert set(en) == set(nl), module.__name__
+
+        def fields(s: str) -> set[str]:
+            return {f for _, f, _, _ in string.Formatter().parse(s) if f}
+
+        assert all(fields(en[k]) == fields(nl[k]) for k in en), module.__name__
+    t = area_page.AreaTables(areas=pd.DataFrame({"site_code": ["X1"], "name": ["Âlde Feanen"]}))
+    ctx = area_page.PageContext(default_width_m=500, wide_width_m=1000, n_wide=2, near_margin_mol_ha=70)
+    nl_page = area_page.area_page("X1", t, area_page.PageContext(**{**ctx.__dict__, "lang": "nl"}))
+    assert "<title>Gebiedsanalyse: Âlde Feanen (X1)</title>" in nl_page
+    assert 'lang="nl"' in nl_page and "Zonebreedte en waarom" in nl_page
+    assert "<title>Area analysis: Âlde Feanen (X1)</title>" in area_page.area_page("X1", t, ctx)
+
+
+def test_area_page_and_index_escape_input_values() -> None:
+    from n2kzones.render.area_page import AreaTables, PageContext, area_page
+    from n2kzones.render.report import area_index
+
+    xss = "<img src=x onerror=alert(1)>"
+    t = AreaTables(areas=pd.DataFrame({"site_code": ["X1"], "name": [xss]}))
+    ctx = PageContext(default_width_m=500, wide_width_m=1000, n_wide=2, near_margin_mol_ha=70)
+    html = area_page("X1", t, ctx)
+    row = {"site_code": "X1", "name": xss, "map_href": None, "page_href": "a.html"}
+    index = area_index([{**row, "zone_width_m": 500.0, "overloaded_ha": 1.0}])
+    for out in (html, index):
+        assert "<img src=x" not in out and "&lt;img src=x" in out
