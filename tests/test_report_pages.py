@@ -69,6 +69,7 @@ def test_every_area_has_a_page_and_the_index_names_and_links_it(reported) -> Non
         assert page.exists() and f"areas/{area_page_name(code)}" in hrefs
         assert (index.parent / f"../maps/area_{code}.html").resolve().exists()
         assert f"../maps/area_{code}.html" in hrefs
+        assert f"areas/{area_page_name(code, '.pdf')}" in hrefs  # PDFs were asked for
         text = page.read_text()
         name = areas.loc[areas["site_code"] == code, "name"].iloc[0]
         assert f"<title>Area analysis: {name} ({code})</title>" in text

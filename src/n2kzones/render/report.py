@@ -254,6 +254,7 @@ INDEX_STRINGS: dict[str, str] = {
     "area": "area",
     "map": "map",
     "analysis": "analysis",
+    "area_pdf": "PDF",
     "width": "zone width (m)",
     "overloaded": "overloaded habitat (ha)",
     "pdf": "The whole report as PDF: ",
@@ -272,9 +273,11 @@ def area_index(rows: list[dict[str, object]]) -> str:
     ----------
     rows
         One dict per area with ``site_code``, ``name``, ``map_href`` and ``page_href``
-        (None where absent), ``zone_width_m`` and ``overloaded_ha`` (NaN where unknown).
+        (None where absent), ``zone_width_m`` and ``overloaded_ha`` (NaN where unknown), and
+        optionally ``pdf_href`` (a PDF column appears when any row has one).
     """
     s = INDEX_STRINGS
+    with_pdf = any(r.get("pdf_href") for r in rows)
     body = []
     for r in rows:
         code, name = str(r["site_code"]), str(r["name"])
@@ -283,13 +286,14 @@ def area_index(rows: list[dict[str, object]]) -> str:
             escape(label),
             _link(str(r["map_href"]), s["map"]) if r.get("map_href") else "",
             _link(str(r["page_href"]), s["analysis"]) if r.get("page_href") else "",
+            *([_link(str(r["pdf_href"]), s["area_pdf"]) if r.get("pdf_href") else ""] * with_pdf),
             "" if pd.isna(r.get("zone_width_m")) else f"{float(r['zone_width_m']):,.0f}",
             "" if pd.isna(r.get("overloaded_ha")) else f"{float(r['overloaded_ha']):,.1f}",
         ]
         tds = "".join(f"<td{_LEFT if i == 0 else ''}>{c}</td>" for i, c in enumerate(cells))
         body.append(f"<tr>{tds}</tr>")
-    head = "".join(f"<th{_LEFT if i == 0 else ''}>{escape(s[k])}</th>"
-                   for i, k in enumerate(("area", "map", "analysis", "width", "overloaded")))
+    keys = ("area", "map", "analysis", *(("area_pdf",) * with_pdf), "width", "overloaded")
+    head = "".join(f"<th{_LEFT if i == 0 else ''}>{escape(s[k])}</th>" for i, k in enumerate(keys))
     return (
         f'<h2>{escape(s["areas"])}</h2><table class="t" id="areas">'
         f"<thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"

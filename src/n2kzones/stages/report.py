@@ -314,6 +314,7 @@ def run_report(cfg: Config, *, pdf: bool | None = None) -> os.PathLike:
                     "name": area_name(area_tables, code),
                     "map_href": f"{maps_rel}/{map_files[code]}" if code in map_files else None,
                     "page_href": f"{AREA_PAGES_DIR}/{area_page_name(code)}",
+                "pdf_href": f"{AREA_PAGES_DIR}/{area_page_name(code, '.pdf')}" * want_pdf or None,
                     "zone_width_m": float(width.iloc[0]) if len(width) else np.nan,
                     "overloaded_ha": float(overloaded.get(code, np.nan)),
                 }
