@@ -371,7 +371,9 @@ def test_page_strings_complete_in_english_and_dutch() -> None:
 
         assert all(fields(en[k]) == fields(nl[k]) for k in en), module.__name__
     t = area_page.AreaTables(areas=pd.DataFrame({"site_code": ["X1"], "name": ["Âlde Feanen"]}))
-    ctx = area_page.PageContext(default_width_m=500, wide_width_m=1000, n_wide=2, near_margin_mol_ha=70)
+    ctx = area_page.PageContext(
+        default_width_m=500, wide_width_m=1000, n_wide=2, near_margin_mol_ha=70
+    )
     nl_page = area_page.area_page("X1", t, area_page.PageContext(**{**ctx.__dict__, "lang": "nl"}))
     assert "<title>Gebiedsanalyse: Âlde Feanen (X1)</title>" in nl_page
     assert 'lang="nl"' in nl_page and "Zonebreedte en waarom" in nl_page
