@@ -29,7 +29,9 @@ MAP_GOAL_MB = 5.0
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--province", default=None, help="run one province only")
-    parser.add_argument("--keep", type=Path, default=None, help="folder for data and outputs (kept)")
+    parser.add_argument(
+        "--keep", type=Path, default=None, help="folder for data and outputs (kept)"
+    )
     args = parser.parse_args()
     if not REAL.is_dir():
         print(f"skipped: the real data are not available here ({REAL} is absent)")
@@ -58,14 +60,18 @@ def main() -> int:
     total = time.perf_counter() - t1
     out = cfg.output_dir
 
-    print(f"real pipeline on {'all areas' if not args.province else args.province} "
-          f"(data laid out in {t_prepare:.1f} s)")
+    print(
+        f"real pipeline on {'all areas' if not args.province else args.province} "
+        f"(data laid out in {t_prepare:.1f} s)"
+    )
     print(f"{'stage':12s} {'seconds':>8s}")
     for stage in ("zones", "overlay", "deposition", "rko", "select", "scenario", "maps", "report"):
         m = json.loads((out / f"manifest_{stage}.json").read_text("utf-8"))
-        secs = (_ts(m["finished"]) - _ts(m["started"]))
+        secs = _ts(m["finished"]) - _ts(m["started"])
         print(f"{stage:12s} {secs:8.1f}")
-    print(f"{'all':12s} {total:8.1f}   goal < {GOAL_S:.0f} s: {'met' if total < GOAL_S else 'MISSED'}")
+    print(
+        f"{'all':12s} {total:8.1f}   goal < {GOAL_S:.0f} s: {'met' if total < GOAL_S else 'MISSED'}"
+    )
     files = [p for p in out.rglob("*") if p.is_file()]
     print(f"outputs: {len(files)} files, {sum(p.stat().st_size for p in files) / 1e6:.0f} MB")
     for p in sorted(files, key=lambda p: -p.stat().st_size)[:6]:
@@ -73,8 +79,10 @@ def main() -> int:
     maps = [p for p in (out / "maps").glob("area_*.html")]
     big = max(maps, key=lambda p: p.stat().st_size)
     over = [p.name for p in maps if p.stat().st_size > MAP_GOAL_MB * 1e6]
-    print(f"area maps: {len(maps)}, largest {big.name} {big.stat().st_size / 1e6:.1f} MB; "
-          f"over {MAP_GOAL_MB:g} MB: {len(over)} {over[:5]}")
+    print(
+        f"area maps: {len(maps)}, largest {big.name} {big.stat().st_size / 1e6:.1f} MB; "
+        f"over {MAP_GOAL_MB:g} MB: {len(over)} {over[:5]}"
+    )
     print(f"peak memory {peak_rss_gb():.1f} GB; outputs in {out}")
     return 0 if total < GOAL_S and not over else 1
 

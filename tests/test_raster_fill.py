@@ -11,12 +11,21 @@ from n2kzones.io.raster import Raster
 
 def _raster() -> Raster:
     # 3 x 4 cells of 1 km from (0, 3000); NaN in the top-right corner, 0 at (row 2, col 0)
-    values = np.array([[1.0, 2.0, np.nan, np.nan], [5.0, 6.0, 7.0, np.nan], [0.0, 10.0, 11.0, 12.0]])
-    return Raster(values=values, transform=from_origin(0, 3000, 1000, 1000), crs=CRS.from_epsg(28992), source="t")
+    values = np.array(
+        [[1.0, 2.0, np.nan, np.nan], [5.0, 6.0, 7.0, np.nan], [0.0, 10.0, 11.0, 12.0]]
+    )
+    return Raster(
+        values=values,
+        transform=from_origin(0, 3000, 1000, 1000),
+        crs=CRS.from_epsg(28992),
+        source="t",
+    )
 
 
 def test_points_on_data_keep_their_cell() -> None:
-    v, filled = _raster().sample_filled(np.array([500.0, 1500.0]), np.array([2500.0, 500.0]), 1500.0)
+    v, filled = _raster().sample_filled(
+        np.array([500.0, 1500.0]), np.array([2500.0, 500.0]), 1500.0
+    )
     assert v.tolist() == [1.0, 10.0] and not filled.any()
 
 

@@ -45,7 +45,9 @@ def fryslan(tmp_path_factory: pytest.TempPathFactory) -> Path:
     config.write_text(text, "utf-8")
     res = subprocess.run(
         ["make", "-C", str(REPO), "real", f"REAL_CONFIG={config}", f"REAL_RAW={root}/raw"],
-        capture_output=True, text=True, timeout=1500,
+        capture_output=True,
+        text=True,
+        timeout=1500,
     )
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
     return root / "out"
@@ -103,7 +105,11 @@ def test_stand_in_and_unknown_areas_are_labelled(fryslan: Path) -> None:
     assert len(no_data) == _manifest(fryslan, "zones")["areas_chosen"]["kept"] - len(per_area)
     sensitive = no_data["nitrogen_sensitive"].astype(bool)
     assert sensitive.any()  # Fryslân has nitrogen-sensitive areas without objectives
-    assert no_data.loc[sensitive, "reason"].str.contains("unknown (no habitat data)", regex=False).all()
+    assert (
+        no_data.loc[sensitive, "reason"]
+        .str.contains("unknown (no habitat data)", regex=False)
+        .all()
+    )
     assert (no_data.loc[~sensitive, "reason"] == "not nitrogen-sensitive: no zone").all()
     report = (fryslan / "report" / "index.html").read_text("utf-8")
     assert "stand-in" in report

@@ -386,13 +386,61 @@ def maps(
            self_contained=self_contained)
 
 
+PdfOpt = Annotated[
+    bool | None,
+    typer.Option(
+        "--pdf/--no-pdf",
+        help="Also print to PDF with headless Chromium (default: \\[report] pdf).",
+    ),
+]
+
+
 @app.command()
 def report(
     config: ConfigOpt = DEFAULT_CONFIG, rebuild_upstream: RebuildOpt = False,
-    areas: AreasOpt = None, province: ProvinceOpt = None,
+    areas: AreasOpt = None, province: ProvinceOpt = None, pdf: PdfOpt = None,
 ) -> None:
-    """HTML report with figures (RKO sweep, overload, zone proposal, scenarios) and links."""
-    _stage("report", config, rebuild=rebuild_upstream, areas=areas, province=province)
+    """HTML report with figures (RKO sweep, overload, zone proposal, scenarios), links, an
+    analysis page per area (report/areas/) and, with --pdf, report/report.pdf and a PDF per area."""
+    _stage("report", config, rebuild=rebuild_upstream, areas=areas, province=province, pdf=pdf)
+
+
+@app.command("farm-sheet")
+def farm_sheet(
+    config: ConfigOpt = DEFAULT_CONFIG,
+    farm: Annotated[
+        list[str] | None,
+        typer.Option("--farm", help="A farm id (repeat for more); replaces \\[report] farm_ids."),
+    ] = None,
+    area: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--area",
+            help="Every farm in this area's zone or nearest to it (site code; repeat for "
+            "more); replaces \\[report] farm_areas.",
+        ),
+    ] = None,
+    pdf: PdfOpt = None,
+    rebuild_upstream: RebuildOpt = False,
+) -> None:
+    """A sheet per farm in farm_sheets/ (farm_<id>.html and .csv, .pdf with --pdf): zones,
+    distance, land-based norms, NH3, largest contribution and where, RKO status, scenarios.
+    Runs the report stage with these farms."""
+    if not farm and not area:
+        typer.secho(
+            "n2kzones farm-sheet: give --farm ID (one or more) or --area SITECODE",
+            err=True,
+            fg=typer.colors.RED,
+        )
+        raise typer.Exit(code=2)
+    cfg = _config(config)
+    cfg = _run("config", cfg.with_report, farm_ids=list(farm or []), farm_areas=list(area or []))
+    from n2kzones.stages.run import run_stage
+
+    _run("farm-sheet", run_stage, "report", cfg, rebuild_upstream=rebuild_upstream, pdf=pdf)
+    from n2kzones.stages.catalogue import output_path
+
+    typer.echo(str(output_path(cfg.output_dir, "farm_sheets")))
 
 
 @app.command()

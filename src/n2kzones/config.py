@@ -255,6 +255,33 @@ class Scenario(_Strict):
     nearest_n: int | None = Field(None, ge=1, description="buyout: the n farms with the largest contribution.")
 
 
+class ReportSettings(_Strict):
+    """The report's PDF export and the farm sheets it writes."""
+
+    pdf: bool = Field(
+        False,
+        description="Also print the report and each area's analysis page to PDF "
+        "(report/report.pdf, report/areas/area_<site_code>.pdf) with headless Chromium; "
+        "`n2kzones report --pdf` asks for it once. Without Chromium the stage fails saying how "
+        "to install it.",
+    )
+    farm_ids: list[str] = Field(
+        default_factory=list,
+        description="Farms (farm_id) that get a sheet in farm_sheets/ (HTML and CSV; PDF with "
+        "pdf = true); `n2kzones farm-sheet --farm` asks for others once.",
+    )
+    farm_areas: list[str] = Field(
+        default_factory=list,
+        description="Site codes whose farms (those in the area's zone or nearest to it) all get a "
+        "sheet; `n2kzones farm-sheet --area` asks once.",
+    )
+
+    @field_validator("farm_ids", "farm_areas")
+    @classmethod
+    def _trimmed(cls, v: list[str]) -> list[str]:
+        return list(dict.fromkeys(s for s in (str(x).strip() for x in v) if s))
+
+
 class ComputeSettings(_Strict):
     """Where the heavy steps run: in this process, or on a Dask cluster.
 
@@ -382,6 +409,10 @@ class Config(_Strict):
     rko: RkoSettings = Field(default_factory=RkoSettings)
     selection: SelectionSettings = Field(default_factory=SelectionSettings)
     scenarios: list[Scenario] = Field(default_factory=list)
+    report: ReportSettings = Field(
+        default_factory=ReportSettings,
+        description="PDF export of the report and the farm sheets it writes.",
+    )
     compute: ComputeSettings = Field(
         default_factory=ComputeSettings,
         description="Where the heavy steps run: this process or a Dask cluster (same outputs).",
@@ -446,6 +477,14 @@ class Config(_Strict):
         except ValidationError as exc:
             raise ConfigError(_format_validation_error(exc, "[compute] (command line)")) from None
         return self.model_copy(update={"compute": compute})
+
+    def with_report(self, **changes: Any) -> Config:
+        """A copy with some ``[report]`` settings changed (validated), e.g. from the CLI."""
+        try:
+            report = ReportSettings.model_validate({**self.report.model_dump(), **changes})
+        except ValidationError as exc:
+            raise ConfigError(_format_validation_error(exc, "[report] (command line)")) from None
+        return self.model_copy(update={"report": report})
 
     def with_areas(self, areas: list[str]) -> Config:
         """A copy restricted to ``areas`` (site codes or names; replaces ``[project] areas``), e.g. from the CLI."""

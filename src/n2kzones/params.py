@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import functools
 import re
-
 from importlib import resources
 from typing import Any
 

@@ -55,6 +55,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from n2kzones.datasets.real_local import (  # noqa: F401 - re-exported
+    STANDIN_AREAS,
+    STANDIN_OUT,
+    STANDIN_TEMPLATE,
+    habitat_standin,
+)
 from n2kzones.errors import InputError, N2kError
 
 log = logging.getLogger(__name__)
@@ -416,88 +422,6 @@ def fetch_source(
             f"{source.landing_page} and pass --url {source.name}=<url>"
         )
     return download(target, dest, source.sha256 if url is None else None, timeout=timeout)
-
-
-#: Where :func:`habitat_standin` writes by default.
-STANDIN_OUT = Path("data/raw/real/habitat_standin.gpkg")
-#: Default areas for :func:`habitat_standin` (the converted PDOK areas of ``natura2000``).
-STANDIN_AREAS = Path("data/raw/real/natura2000.gpkg")
-#: Default NDVH habitat template (the zip in the steering repository's shared data).
-STANDIN_TEMPLATE = Path(
-    "../shared/data/real/ndvh-habitat-template-2023/NDVH_Habitat_template_T0_v2023.1.3_Prod.zip"
-)
-
-
-def habitat_standin(
-    areas: str | Path,
-    template: str | Path,
-    out: str | Path,
-    *,
-    areas_preset: str | None = None,
-    areas_layer: str | None = None,
-    crs: str = RD_NEW,
-) -> Path:
-    """Write the offline habitat stand-in: each Natura 2000 area's polygon as one habitat
-    polygon of its most nitrogen-sensitive objective type
-    (:func:`n2kzones.habitats.objective_standin`).
-
-    Parameters
-    ----------
-    areas
-        Natura 2000 areas with ``site_code`` and ``area_number``: the converted
-        ``natura2000.gpkg`` (preset ``n2kzones``), the PDOK GeoJSON (``pdok_natura2000``) or
-        the RCE/PDOK JSON folder (``natura2000_json``; a folder picks it by default).
-    template
-        The NDVH habitat template zip (``NDVH_Habitat_template_T0_v2023.1.3_Prod.zip``).
-    out
-        GeoPackage to write (layer ``habitat_standin``), atomically.
-    areas_preset, areas_layer
-        Preset and layer of ``areas`` (default: ``natura2000_json`` for a folder, else
-        ``n2kzones``).
-    crs
-        CRS of the output (RD New).
-
-    Returns
-    -------
-    Path
-        ``out``. Its ``habitat_source`` column says it is a stand-in; the pipeline carries that
-        to the per-area table, the manifest, the report and the maps.
-    """
-    from n2kzones.config import LayerInput
-    from n2kzones.habitats import objective_standin
-    from n2kzones.io.ndvh import read_ndvh_objectives
-    from n2kzones.io.readers import read_layer
-    from n2kzones.io.writers import write_geopackage
-    from n2kzones.kdw import load_kdw_table
-    from n2kzones.params import load_parameters
-
-    areas = Path(areas)
-    preset = areas_preset or ("natura2000_json" if areas.is_dir() else "n2kzones")
-    spec = LayerInput(path=areas, layer=areas_layer, preset=preset)
-    params = load_parameters()
-    gdf, _ = read_layer("areas", spec, crs=crs, params=params)
-    if "area_number" not in gdf.columns or gdf["area_number"].isna().all():
-        raise InputError(
-            f"{areas}: the areas have no area_number (the Natura 2000 area number the template's "
-            "objectives are keyed by); use the PDOK layer (preset pdok_natura2000 maps nr), the "
-            "RCE/PDOK JSON folder, or map area_number under its columns"
-        )
-    standin = objective_standin(gdf, read_ndvh_objectives(template), load_kdw_table())
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    write_geopackage(out, {"habitat_standin": standin})
-    c = standin.attrs["standin"]
-    log.info(
-        "habitat stand-in: %d areas -> %s (%d areas with objectives; without polygon %s; "
-        "types from their variants %s; types without KDW %s)",
-        len(standin),
-        out,
-        c["areas_with_objectives"],
-        c["objective_areas_without_polygon"],
-        sorted(c["types_kdw_from_variants"]),
-        c["types_without_kdw"],
-    )
-    return out
 
 
 def _standin_main(argv: Sequence[str]) -> int:

@@ -29,7 +29,8 @@ log = logging.getLogger(__name__)
 #: Outputs the report links to, by catalogue key (names and descriptions come from there).
 LINKED = (
     "area_summary", "farm_summary", "area_deposition", "rko_sweep", "rko_by_area", "zone_proposal",
-    "scenarios", "zone_effectiveness", "overlay_gpkg", "deposition_gpkg", "rko_sources",
+    "scenarios", "scenario_farms", "zone_effectiveness", "overlay_gpkg", "deposition_gpkg",
+    "rko_sources",
     "deposition_farms_tif", "deposition_total_tif", "exceedance_tif",
 )
 
@@ -275,6 +276,58 @@ def grid_note(outside_grid: dict[str, list[str]]) -> str:
     return "".join(out)
 
 
+#: Text of the report index's area list (moves to the translation catalogue with the rest).
+INDEX_STRINGS: dict[str, str] = {
+    "areas": "Areas",
+    "area": "area",
+    "map": "map",
+    "analysis": "analysis",
+    "area_pdf": "PDF",
+    "width": "zone width (m)",
+    "overloaded": "overloaded habitat (ha)",
+    "pdf": "The whole report as PDF: ",
+    "overview": "National overview",
+}
+
+
+_LEFT = ' class="l"'
+
+
+def area_index(rows: list[dict[str, object]]) -> str:
+    """Escaped HTML table of the areas for the report index: name and code, links to the
+    area's map and analysis page, zone width (m) and overloaded habitat (ha).
+
+    Parameters
+    ----------
+    rows
+        One dict per area with ``site_code``, ``name``, ``map_href`` and ``page_href``
+        (None where absent), ``zone_width_m`` and ``overloaded_ha`` (NaN where unknown), and
+        optionally ``pdf_href`` (a PDF column appears when any row has one).
+    """
+    s = INDEX_STRINGS
+    with_pdf = any(r.get("pdf_href") for r in rows)
+    body = []
+    for r in rows:
+        code, name = str(r["site_code"]), str(r["name"])
+        label = f"{name} ({code})" if name != code else code
+        cells = [
+            escape(label),
+            _link(str(r["map_href"]), s["map"]) if r.get("map_href") else "",
+            _link(str(r["page_href"]), s["analysis"]) if r.get("page_href") else "",
+            *([_link(str(r["pdf_href"]), s["area_pdf"]) if r.get("pdf_href") else ""] * with_pdf),
+            "" if pd.isna(r.get("zone_width_m")) else f"{float(r['zone_width_m']):,.0f}",
+            "" if pd.isna(r.get("overloaded_ha")) else f"{float(r['overloaded_ha']):,.1f}",
+        ]
+        tds = "".join(f"<td{_LEFT if i == 0 else ''}>{c}</td>" for i, c in enumerate(cells))
+        body.append(f"<tr>{tds}</tr>")
+    keys = ("area", "map", "analysis", *(("area_pdf",) * with_pdf), "width", "overloaded")
+    head = "".join(f"<th{_LEFT if i == 0 else ''}>{escape(s[k])}</th>" for i, k in enumerate(keys))
+    return (
+        f'<h2>{escape(s["areas"])}</h2><table class="t" id="areas">'
+        f"<thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+    )
+
+
 def render_report(
     out_dir: Path,
     *,
@@ -284,6 +337,12 @@ def render_report(
     data_date: str,
     config_name: str,
     outside_grid: dict[str, list[str]] | None = None,
+    areas: list[dict[str, object]] | None = None,
+    pdf_href: str | None = None,
+    appendix: str = "",
+    file_name: str = "index.html",
+    figures_done: bool = False,
+    extra_css: str = "",
 ) -> Path:
     """Write ``index.html`` and its PNG figures into ``out_dir``; returns the HTML path.
 
@@ -303,6 +362,19 @@ def render_report(
     outside_grid
         ``areas_outside_grid`` and ``areas_partly_outside_grid`` of the maps stage's manifest:
         site codes whose maps lack (part of) the raster layers; a line under the maps names them.
+    areas
+        Rows of :func:`area_index`: the index then names each area and links its map and
+        analysis page (``map_pages`` then gives the overview only).
+    pdf_href
+        Link to the report's PDF, when one is written.
+    appendix
+        HTML added after the sections (the area analyses in the printed report).
+    file_name
+        Name of the page in ``out_dir``.
+    figures_done
+        The PNG figures are in ``out_dir`` already (a second page of the same report).
+    extra_css
+        CSS added to the page's style (the area sections' rules in the printed report).
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -310,6 +382,8 @@ def render_report(
     note = habitat_note(tables.get("area_deposition"))
     if note:
         sections.append(note)
+    if pdf_href:
+        sections.append(f"<p>{escape(INDEX_STRINGS['pdf'])}{_link(pdf_href, pdf_href)}</p>")
     items = [f"<li>{_link(href, label)}</li>" for href, label in map_pages]
     sections.append(
         "<h2>Maps</h2>"
@@ -320,6 +394,8 @@ def render_report(
         )
         + grid_note(outside_grid or {})
     )
+    if areas:
+        sections.append(area_index(areas))
     link_items = [f"<li>{_link(href, name)}: {escape(d)}</li>" for href, name, d in links]
     sections.append(f"<h2>Tables and data</h2><ul>{''.join(link_items)}</ul>")
 
@@ -343,7 +419,7 @@ def render_report(
     for key, title, caption, fig, png in specs:
         table = tables.get(key)
         if table is not None and len(table):
-            figures.append((title, caption, fig(table, out / png)))
+            figures.append((title, caption, out / png if figures_done else fig(table, out / png)))
     prop, sc = tables.get("zone_proposal"), tables.get("scenarios")
     for title, text, png in figures:
         sections.append(
@@ -385,17 +461,20 @@ body {{ font-family: sans-serif; max-width: 1200px; margin: 1em auto; padding: 0
 img {{ max-width: 100%; }}
 table.t {{ border-collapse: collapse; font-size: 13px; }}
 table.t td, table.t th {{ border-bottom: 1px solid #ddd; padding: 2px 6px; text-align: right; }}
+table.t td.l, table.t th.l {{ text-align: left; }}
 footer {{ margin-top: 2em; color: #666; font-size: 12px; }}
+{extra_css}
 </style>
 </head>
 <body>
 <h1>n2kzones report</h1>
 {"".join(sections)}
+{appendix}
 <footer>Data of {escape(data_date)} &middot; config {escape(config_name)}</footer>
 </body>
 </html>
 """
-    path = out / "index.html"
+    path = out / file_name
     with atomic_path(path) as tmp:
         tmp.write_text(html, encoding="utf-8")
     log.info("wrote %s with %d figures", path, len(figures))

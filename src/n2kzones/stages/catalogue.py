@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from n2kzones.habitats import HABITAT_SOURCE_COLUMN
+from n2kzones.io.writers import safe_file_stem
 from n2kzones.zones import ZONE_WIDTH_COLUMN
 
 #: The pipeline's stages in the order ``n2kzones run`` executes them.
@@ -98,11 +99,19 @@ _OUTPUTS = (
     # scenario
     Output("scenarios", "scenario", "scenarios.csv", "scenario effects per area and ALL"),
     Output("zone_effectiveness", "scenario", "zone_effectiveness.csv", "effect of a kg cut inside vs outside the zones"),
+    Output("scenario_farms", "scenario", "scenario_farms.csv",
+           "emission cut (kg NH3/yr) per farm and scenario, farms with a cut only",
+           ("scenario", "farm_id", "nh3_reduced_kg")),
     Output("scenario_receptors", "scenario", "stages/scenario_{name}.parquet",
            "receptor deposition (mol N/ha/yr) of one scenario", optional=True),
     # maps and report (folders)
     Output("maps", "maps", "maps", "interactive maps: index.html and one page per area"),
-    Output("report", "report", "report", "HTML report with figures"),
+    Output("report", "report", "report",
+           "HTML report with figures and an analysis page per area (areas/), PDF on request"),
+    Output("farm_sheets", "report", "farm_sheets",
+           "one sheet per requested farm (farm_<id>.html and .csv, .pdf on request) and "
+           "farm_sheets.csv",
+           optional=True),
 )
 
 OUTPUTS: dict[str, Output] = {o.key: o for o in _OUTPUTS}
@@ -117,8 +126,9 @@ READS: dict[str, tuple[str, ...]] = {
     "scenario": ("areas", "farms", "receptors"),
     "maps": ("areas", "zones_by_area", "zones", "parcel_pieces", "farms", "receptors", "area_deposition",
              "deposition_farms_tif", "exceedance_tif", "rko_sources"),
-    "report": ("area_summary", "farm_summary", "area_deposition", "rko_sweep", "rko_by_area", "zone_proposal",
-               "scenarios", "zone_effectiveness", "maps"),
+    "report": ("areas", "farms", "receptors", "area_summary", "farm_summary", "area_deposition",
+               "rko_sweep", "rko_by_area", "rko_sources", "zone_proposal", "scenarios",
+               "scenario_farms", "zone_effectiveness", "maps"),
 }
 
 #: Config sections (dotted keys) each stage's outputs depend on; ``parameters`` is the resolved
@@ -140,7 +150,8 @@ CONFIG_KEYS: dict[str, tuple[str, ...]] = {
     "maps": ("project.csv_flavour", "project.name", "project.crs", "inputs.habitats",
              "rko.map_threshold_mol_ha", "rko.ranges_m",
              "parameters"),
-    "report": ("project.csv_flavour", "project.name",),
+    "report": ("project.csv_flavour", "project.name", "rko.thresholds_mol_ha", "rko.ranges_m", "rko.map_threshold_mol_ha",
+               "zones.default_width_m", "selection.n_wide", "report", "parameters"),
 }
 
 
@@ -225,6 +236,24 @@ def rko_max_column(range_label: str) -> str:
     """Column of ``rko_sources`` with a source's largest contribution (mol N/ha/yr) per range."""
     return f"max_{range_label}_mol_ha"
 
+
+#: Files inside the ``report`` folder: the analysis pages per area (``areas/``) and the PDFs.
+REPORT_INDEX = "index.html"
+AREA_PAGES_DIR = "areas"
+REPORT_PDF = "report.pdf"
+#: The farm sheets' index inside the ``farm_sheets`` folder (one row per sheet).
+FARM_SHEETS_INDEX = "farm_sheets.csv"
+
+
+def area_page_name(site_code: str, suffix: str = ".html") -> str:
+    """File name of an area's analysis page (``suffix`` ``.pdf`` for its PDF), in
+    ``report/areas/``; safe for any site code (see :func:`n2kzones.io.writers.safe_file_stem`)."""
+    return f"area_{safe_file_stem(str(site_code))}{suffix}"
+
+
+def farm_sheet_name(farm_id: str, suffix: str = ".html") -> str:
+    """File name of a farm's sheet (``.html``, ``.csv`` or ``.pdf``) in ``farm_sheets/``."""
+    return f"farm_{safe_file_stem(str(farm_id))}{suffix}"
 
 
 class OutputFolder:

@@ -52,6 +52,7 @@ _OPTIONS: dict[str, tuple[str, ...]] = {
     "overlay": ("progress",),
     "deposition": ("progress",),
     "maps": ("self_contained",),
+    "report": ("pdf",),
 }
 
 
@@ -78,7 +79,7 @@ def run_stage(
     outputs are missing or stale (earliest first), else refuse them (:class:`UpstreamError`).
 
     ``options`` go to the stage's runner (``progress`` for overlay and deposition,
-    ``self_contained`` for maps).
+    ``self_contained`` for maps, ``pdf`` for report).
     """
     check_paths(cfg)
     with output_lock(cfg.output_dir, name):

@@ -2,14 +2,16 @@
 
 Writes ``scenarios.csv`` (one row per scenario x area plus ``ALL`` rows: changes in
 mol N/ha/yr and ha, NH3 reduced in kg/yr), ``stages/scenario_<name>.parquet`` (receptor
-deposition per scenario) and ``zone_effectiveness.csv`` (the effect of a kg cut inside
-against outside the zones).
+deposition per scenario), ``scenario_farms.csv`` (the emission cut of each farm a scenario
+cuts, kg NH3/yr) and ``zone_effectiveness.csv`` (the effect of a kg cut inside against
+outside the zones).
 """
 
 from __future__ import annotations
 
 import logging
 
+import numpy as np
 import pandas as pd
 
 from n2kzones.config import Config
@@ -22,6 +24,21 @@ from n2kzones.stages.common import model_from_config, with_source_heights
 from n2kzones.stages.framework import stage_run
 
 log = logging.getLogger(__name__)
+
+
+def farm_cuts(name: str, farms: pd.DataFrame, cut_kg: np.ndarray | list) -> pd.DataFrame:
+    """The farms a scenario cuts, with their cut: ``scenario, farm_id, emission_kg_nh3,
+    nh3_reduced_kg`` (kg NH3/yr), farms with a cut > 0 only."""
+    cut = np.asarray(cut_kg, dtype=float)
+    keep = cut > 0
+    return pd.DataFrame(
+        {
+            "scenario": name,
+            "farm_id": farms["farm_id"].astype(str).to_numpy()[keep],
+            "emission_kg_nh3": farms["emission_kg_nh3"].to_numpy(float)[keep],
+            "nh3_reduced_kg": cut[keep],
+        }
+    )
 
 
 def run_scenarios(cfg: Config) -> pd.DataFrame:
@@ -40,6 +57,7 @@ def run_scenarios(cfg: Config) -> pd.DataFrame:
         names = dict(zip(areas["site_code"].astype(str), areas["name"].astype(str), strict=True))
         margin = cfg.params.kdw.near_overload_margin_mol_ha
         tables = []
+        cuts = []
         for sc in cfg.scenarios:
             polygons = None
             if sc.kind == "polygon_reduction":
@@ -56,8 +74,11 @@ def run_scenarios(cfg: Config) -> pd.DataFrame:
                 sc.name, nat["farms_affected"], nat["nh3_reduced_kg"], nat["overloaded_ha_before"], nat["overloaded_ha_after"],
             )
             tables.append(table)
+            cuts.append(farm_cuts(sc.name, farms, cut))
         table = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(columns=SCENARIO_COLUMNS)
         write_csv(run.output("scenarios"), table, flavour=cfg.project.csv_flavour)
+        empty = farm_cuts("", farms.iloc[:0], [])
+        write_csv(run.output("scenario_farms"), pd.concat([empty, *cuts], ignore_index=True), flavour=cfg.project.csv_flavour)
         eff = zone_effectiveness(areas, farms, receptors, model, cut_pct=cfg.effectiveness_cut_pct)
         write_csv(run.output("zone_effectiveness"), eff, flavour=cfg.project.csv_flavour)
     return table

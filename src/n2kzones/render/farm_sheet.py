@@ -1,0 +1,504 @@
+"""A sheet per farm: what the zones, the land-based norms, the RKO and the scenarios mean for it.
+
+:func:`farm_sheet_table` gathers one farm's figures from the stage outputs (its row of
+``farm_summary.csv``, its row of layer ``sources`` of ``rko_sources.gpkg``, the receptor of its
+largest contribution, its rows of ``scenario_farms.csv`` and its area's rows of
+``scenarios.csv``) into one long table (the sheet's CSV); :func:`farm_sheet_html` renders that
+table, so the CSV and the HTML cannot disagree. The norms (2.6 GVE/ha, 85 % grassland) come
+from the parameters. Text is in :data:`STRINGS`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from html import escape
+
+import numpy as np
+import pandas as pd
+
+from n2kzones.render.area_page import DEFAULT_LANGUAGE, fmt_number, page
+
+#: Sheet text per language.
+STRINGS: dict[str, dict[str, str]] = {
+    "en": {
+        "title": "Farm sheet {farm_id}",
+        "s_farm": "Farm",
+        "s_zone": "Zones",
+        "s_norms": "Land-based norms",
+        "s_emission": "Emission",
+        "s_contribution": "Largest contribution on sensitive habitat",
+        "s_rko": "RKO status",
+        "s_scenarios": "Scenarios",
+        "farm_id": "farm id",
+        "address": "address",
+        "municipality": "municipality",
+        "farm_type": "farm type",
+        "x_m": "x (RD, m)",
+        "y_m": "y (RD, m)",
+        "zones": "in the zone of",
+        "zone_width_m": "zone width",
+        "inside_area": "inside a Natura 2000 area",
+        "nearest_site_code": "nearest sensitive area",
+        "distance_to_area_m": "distance to it",
+        "gve_per_ha": "GVE per ha",
+        "grassland_share": "grassland share",
+        "meets_land_based_norm": "meets both norms",
+        "land_ha": "land",
+        "gve": "livestock units",
+        "emission_kg_nh3": "NH3 emission",
+        "max_mol_ha": "largest contribution, {range}",
+        "receptor": "at receptor, {range}",
+        "site_code": "in area, {range}",
+        "habitat": "habitat there, {range}",
+        "receptor_xy": "receptor centre (RD x, y), {range}",
+        "below": "below {threshold} mol/ha/yr, {range}",
+        "scenario_cut": "{scenario}: NH3 cut",
+        "scenario_after": "{scenario}: emission after",
+        "scenario_area": "{scenario}: change in overloaded ha of {area}",
+        "no_range": "no range",
+        "yes": "yes",
+        "no": "no",
+        "none": "none",
+        "h_item": "item",
+        "h_value": "value",
+        "h_unit": "unit",
+        "h_norm": "norm",
+        "h_meets": "meets",
+        "permit_free": "yes (permit-free)",
+        "footer": "Data of {date} · config {config}",
+    },
+    "nl": {
+        "title": "Bedrijfsblad {farm_id}",
+        "s_farm": "Bedrijf",
+        "s_zone": "Zones",
+        "s_norms": "Grondgebondenheid",
+        "s_emission": "Emissie",
+        "s_contribution": "Grootste bijdrage op gevoelig habitat",
+        "s_rko": "Rekenkundige ondergrens",
+        "s_scenarios": "Scenario's",
+        "farm_id": "bedrijfsnummer",
+        "address": "adres",
+        "municipality": "gemeente",
+        "farm_type": "bedrijfstype",
+        "x_m": "x (RD, m)",
+        "y_m": "y (RD, m)",
+        "zones": "in de zone van",
+        "zone_width_m": "zonebreedte",
+        "inside_area": "binnen een Natura 2000-gebied",
+        "nearest_site_code": "dichtstbijzijnde gevoelige gebied",
+        "distance_to_area_m": "afstand daartoe",
+        "gve_per_ha": "GVE per ha",
+        "grassland_share": "aandeel grasland",
+        "meets_land_based_norm": "voldoet aan beide normen",
+        "land_ha": "grond",
+        "gve": "grootvee-eenheden",
+        "emission_kg_nh3": "NH3-emissie",
+        "max_mol_ha": "grootste bijdrage, {range}",
+        "receptor": "op rekenpunt, {range}",
+        "site_code": "in gebied, {range}",
+        "habitat": "habitat daar, {range}",
+        "receptor_xy": "midden rekenpunt (RD x, y), {range}",
+        "below": "onder {threshold} mol/ha/jaar, {range}",
+        "scenario_cut": "{scenario}: NH3 minder",
+        "scenario_after": "{scenario}: emissie daarna",
+        "scenario_area": "{scenario}: verandering overbelaste ha van {area}",
+        "no_range": "geen grens",
+        "yes": "ja",
+        "no": "nee",
+        "none": "geen",
+        "h_item": "onderwerp",
+        "h_value": "waarde",
+        "h_unit": "eenheid",
+        "h_norm": "norm",
+        "h_meets": "voldoet",
+        "permit_free": "ja (vergunningvrij)",
+        "footer": "Gegevens van {date} · configuratie {config}",
+    },
+}
+
+#: Columns of a farm sheet's CSV (one row per figure).
+SHEET_COLUMNS = ("farm_id", "section", "key", "label", "value", "unit", "norm", "meets", "source")
+#: Optional farm attributes shown when ``farm_summary.csv`` carries them: column -> label key.
+ATTRIBUTES = {
+    "address": "address",
+    "adres": "address",
+    "municipality": "municipality",
+    "gemeente": "municipality",
+    "farm_type": "farm_type",
+    "type": "farm_type",
+}
+
+
+def _t(lang: str, key: str, **fields: object) -> str:
+    return STRINGS.get(lang, STRINGS["en"]).get(key, STRINGS["en"][key]).format(**fields)
+
+
+@dataclass
+class FarmContext:
+    """What a farm sheet needs besides the farm's rows.
+
+    Attributes
+    ----------
+    max_gve_per_ha
+        Norm: at most this many GVE per ha (parameters ``land_based.max_gve_per_ha``).
+    min_grassland_share
+        Norm: at least this share of grassland, 0-1 (``land_based.min_grassland_share``).
+    thresholds_mol_ha
+        RKO thresholds (mol N/ha/yr) of the status lines.
+    ranges
+        Calculation range labels of ``rko_sources`` (``none``, ``25000``) -> text label.
+    area_names
+        Site code -> area name.
+    habitat_names
+        Habitat code -> name.
+    data_date, config_name, lang
+        Footer and language.
+    attribute_sources
+        Farm attribute column -> the output it comes from, where not ``farm_summary.csv``.
+    """
+
+    max_gve_per_ha: float
+    min_grassland_share: float
+    thresholds_mol_ha: Sequence[float]
+    ranges: Mapping[str, str]
+    area_names: Mapping[str, str] = field(default_factory=dict)
+    habitat_names: Mapping[str, str] = field(default_factory=dict)
+    data_date: str = "unknown"
+    config_name: str = ""
+    lang: str = DEFAULT_LANGUAGE
+    attribute_sources: Mapping[str, str] = field(default_factory=dict)
+
+
+def _area_label(code: object, ctx: FarmContext) -> str:
+    if code is None or (isinstance(code, float) and np.isnan(code)) or str(code) == "":
+        return ""
+    c = str(code)
+    name = ctx.area_names.get(c)
+    return f"{name} ({c})" if name and name != c else c
+
+
+def farm_sheet_table(
+    farm: pd.Series,
+    source: pd.Series | None,
+    receptors: pd.DataFrame | None,
+    scenario_farms: pd.DataFrame | None,
+    scenarios: pd.DataFrame | None,
+    ctx: FarmContext,
+) -> pd.DataFrame:
+    """One farm's figures as a long table (columns :data:`SHEET_COLUMNS`).
+
+    Parameters
+    ----------
+    farm
+        The farm's row of ``farm_summary.csv``.
+    source
+        The farm's row of layer ``sources`` of ``rko_sources.gpkg`` (None: the rko stage
+        has no row for it).
+    receptors
+        The deposition stage's receptors (``receptor_id``, ``site_code``, ``habitat_code``,
+        ``habitat_ha`` and optionally ``x_m`` / ``y_m``): the habitat where the largest
+        contribution lands.
+    scenario_farms, scenarios
+        ``scenario_farms.csv`` (cuts per farm) and ``scenarios.csv`` (effects per area).
+    ctx
+        Norms, thresholds and labels.
+
+    Returns
+    -------
+    DataFrame
+        ``value`` keeps the stage output's number unrounded (text where it is text); ``unit``
+        its unit; ``norm`` and ``meets`` for the land-based norms and the RKO thresholds;
+        ``source`` the output file it comes from.
+    """
+    lang = ctx.lang
+    fid = str(farm["farm_id"])
+    rows: list[dict] = []
+
+    def add(
+        section: str,
+        key: str,
+        label: str,
+        value: object,
+        unit: str = "",
+        source_file: str = "farm_summary.csv",
+        norm: object = "",
+        meets: object = "",
+    ) -> None:
+        rows.append(
+            {
+                "farm_id": fid,
+                "section": section,
+                "key": key,
+                "label": label,
+                "value": value,
+                "unit": unit,
+                "norm": norm,
+                "meets": meets,
+                "source": source_file,
+            }
+        )
+
+    add("farm", "farm_id", _t(lang, "farm_id"), fid)
+    seen: set[str] = set()
+    for col, key in ATTRIBUTES.items():
+        if col in farm.index and key not in seen and pd.notna(farm[col]) and str(farm[col]).strip():
+            add(
+                "farm",
+                col,
+                _t(lang, key),
+                str(farm[col]),
+                source_file=ctx.attribute_sources.get(col, "farm_summary.csv"),
+            )
+            seen.add(key)
+    for col in ("x_m", "y_m"):
+        if col in farm.index:
+            add("farm", col, _t(lang, col), float(farm[col]), "m")
+    codes = str(farm.get("area_codes", "") or "")
+    codes = "" if codes == "nan" else codes
+    add(
+        "zone",
+        "area_codes",
+        _t(lang, "zones"),
+        "; ".join(_area_label(c, ctx) for c in codes.split(";") if c) or _t(lang, "none"),
+    )
+    add("zone", "width_m", _t(lang, "zone_width_m"), float(farm.get("width_m", np.nan)), "m")
+    add(
+        "zone",
+        "inside_area",
+        _t(lang, "inside_area"),
+        _t(lang, "yes") if _truthy(farm.get("inside_area")) else _t(lang, "no"),
+    )
+    add(
+        "zone",
+        "nearest_site_code",
+        _t(lang, "nearest_site_code"),
+        _area_label(farm.get("nearest_site_code"), ctx),
+    )
+    add(
+        "zone",
+        "distance_to_area_m",
+        _t(lang, "distance_to_area_m"),
+        float(farm.get("distance_to_area_m", np.nan)),
+        "m",
+    )
+    gph = float(farm.get("gve_per_ha", np.nan))
+    share = float(farm.get("grassland_share", np.nan))
+    add(
+        "norms",
+        "gve_per_ha",
+        _t(lang, "gve_per_ha"),
+        gph,
+        "GVE/ha",
+        norm=ctx.max_gve_per_ha,
+        meets=_yes_no(lang, gph <= ctx.max_gve_per_ha) if not np.isnan(gph) else "",
+    )
+    add(
+        "norms",
+        "grassland_share",
+        _t(lang, "grassland_share"),
+        share,
+        "0-1",
+        norm=ctx.min_grassland_share,
+        meets=_yes_no(lang, share >= ctx.min_grassland_share) if not np.isnan(share) else "",
+    )
+    if "meets_land_based_norm" in farm.index:
+        add(
+            "norms",
+            "meets_land_based_norm",
+            _t(lang, "meets_land_based_norm"),
+            _yes_no(lang, _truthy(farm["meets_land_based_norm"])),
+        )
+    for col, unit in (("land_ha", "ha"), ("gve", "GVE")):
+        if col in farm.index:
+            add("norms", col, _t(lang, col), float(farm[col]), unit)
+    emission = float(farm.get("emission_kg_nh3", np.nan))
+    add("emission", "emission_kg_nh3", _t(lang, "emission_kg_nh3"), emission, "kg NH3/yr")
+    if source is not None:
+        hab = (
+            receptors.assign(receptor_id=receptors["receptor_id"].astype(str))
+            if receptors is not None
+            else None
+        )
+        for label, text_label in ctx.ranges.items():
+            rng = text_label
+            mx = float(source.get(f"max_{label}_mol_ha", np.nan))
+            add(
+                "contribution",
+                f"max_{label}_mol_ha",
+                _t(lang, "max_mol_ha", range=rng),
+                mx,
+                "mol N/ha/yr",
+                "rko_sources.gpkg",
+            )
+            rid = source.get(f"receptor_{label}")
+            site = source.get(f"site_code_{label}")
+            add(
+                "contribution",
+                f"receptor_{label}",
+                _t(lang, "receptor", range=rng),
+                "" if pd.isna(rid) else str(rid),
+                "",
+                "rko_sources.gpkg",
+            )
+            add(
+                "contribution",
+                f"site_code_{label}",
+                _t(lang, "site_code", range=rng),
+                _area_label(site, ctx),
+                "",
+                "rko_sources.gpkg",
+            )
+            if hab is not None and pd.notna(rid):
+                at = hab.loc[hab["receptor_id"] == str(rid)]
+                if pd.notna(site) and "site_code" in at:
+                    at = at.loc[at["site_code"].astype(str) == str(site)]
+                types = [
+                    f"{c} {ctx.habitat_names.get(str(c), '')}".strip()
+                    for c in at.sort_values("habitat_ha", ascending=False)["habitat_code"]
+                    .astype(str)
+                    .drop_duplicates()
+                ]
+                add(
+                    "contribution",
+                    f"habitat_{label}",
+                    _t(lang, "habitat", range=rng),
+                    "; ".join(types),
+                    "",
+                    "receptors",
+                )
+                if len(at) and {"x_m", "y_m"} <= set(at.columns):
+                    add(
+                        "contribution",
+                        f"receptor_xy_{label}",
+                        _t(lang, "receptor_xy", range=rng),
+                        f"{float(at['x_m'].iloc[0]):.0f}, {float(at['y_m'].iloc[0]):.0f}",
+                        "m",
+                        "receptors",
+                    )
+            for t in ctx.thresholds_mol_ha:
+                below = bool(mx < t) if not np.isnan(mx) else False
+                add(
+                    "rko",
+                    f"below_{t:g}_{label}",
+                    _t(lang, "below", threshold=f"{t:g}", range=rng),
+                    _t(lang, "permit_free") if below else _t(lang, "no"),
+                    "",
+                    "rko_sources.gpkg",
+                    norm=t,
+                )
+    names = (
+        list(dict.fromkeys(scenarios["scenario"].astype(str)))
+        if scenarios is not None and len(scenarios)
+        else []
+    )
+    cuts = (
+        scenario_farms.loc[scenario_farms["farm_id"].astype(str) == fid]
+        if scenario_farms is not None
+        else pd.DataFrame()
+    )
+    nearest = str(farm.get("nearest_site_code", "") or "")
+    for name in names:
+        cut = (
+            float(cuts.loc[cuts["scenario"].astype(str) == name, "nh3_reduced_kg"].sum())
+            if len(cuts)
+            else 0.0
+        )
+        add(
+            "scenarios",
+            f"{name}:nh3_reduced_kg",
+            _t(lang, "scenario_cut", scenario=name),
+            cut,
+            "kg NH3/yr",
+            "scenario_farms.csv",
+        )
+        add(
+            "scenarios",
+            f"{name}:emission_after_kg_nh3",
+            _t(lang, "scenario_after", scenario=name),
+            emission - cut,
+            "kg NH3/yr",
+            "scenario_farms.csv",
+        )
+        area_rows = scenarios.loc[
+            (scenarios["scenario"].astype(str) == name)
+            & (scenarios["site_code"].astype(str) == nearest)
+        ]
+        if len(area_rows):
+            add(
+                "scenarios",
+                f"{name}:overloaded_ha_change",
+                _t(lang, "scenario_area", scenario=name, area=_area_label(nearest, ctx)),
+                float(area_rows["overloaded_ha_change"].iloc[0]),
+                "ha",
+                "scenarios.csv",
+            )
+    return pd.DataFrame(rows, columns=list(SHEET_COLUMNS))
+
+
+def _truthy(v: object) -> bool:
+    if isinstance(v, str):
+        return v.strip().lower() in ("true", "1", "yes")
+    return bool(v) if v is not None and not (isinstance(v, float) and np.isnan(v)) else False
+
+
+def _yes_no(lang: str, v: bool) -> str:
+    return _t(lang, "yes") if v else _t(lang, "no")
+
+
+#: Decimals per unit on the sheet.
+DIGITS = {"m": 0, "GVE/ha": 2, "0-1": 2, "ha": 1, "GVE": 1, "kg NH3/yr": 1, "mol N/ha/yr": 4}
+
+
+def farm_sheet_html(sheet: pd.DataFrame, ctx: FarmContext) -> str:
+    """The sheet of :func:`farm_sheet_table` as a complete, escaped HTML page."""
+    lang = ctx.lang
+    fid = str(sheet["farm_id"].iloc[0]) if len(sheet) else ""
+    title = _t(lang, "title", farm_id=fid)
+    parts = [f"<h1>{escape(title)}</h1>"]
+    heads = {
+        "farm": "s_farm",
+        "zone": "s_zone",
+        "norms": "s_norms",
+        "emission": "s_emission",
+        "contribution": "s_contribution",
+        "rko": "s_rko",
+        "scenarios": "s_scenarios",
+    }
+    for section, rows in sheet.groupby("section", sort=False):
+        parts.append(f"<h2>{escape(_t(lang, heads.get(str(section), 's_farm')))}</h2>")
+        show_norm = rows["norm"].astype(str).str.len().gt(0).any()
+        th = [_t(lang, "h_item"), _t(lang, "h_value"), _t(lang, "h_unit")] + (
+            [_t(lang, "h_norm"), _t(lang, "h_meets")] if show_norm else []
+        )
+        body = []
+        for r in rows.itertuples(index=False):
+            d = DIGITS.get(str(r.unit), 2)
+            cells = [
+                escape(str(r.label)),
+                escape(fmt_number(r.value, d, lang)),
+                escape(str(r.unit)),
+            ]
+            if show_norm:
+                cells += [
+                    escape(
+                        fmt_number(r.norm, 3 if str(r.section) == "rko" else 2, lang)
+                        if r.norm != ""
+                        else ""
+                    ),
+                    escape(str(r.meets)),
+                ]
+            body.append(
+                f'<tr data-key="{escape(str(r.key), quote=True)}">'
+                + "".join(
+                    f'<td class="{"l" if i != 1 else "r"}">{c}</td>' for i, c in enumerate(cells)
+                )
+                + "</tr>"
+            )
+        parts.append(
+            '<table class="t"><thead><tr>'
+            + "".join(f'<th class="l">{escape(h)}</th>' for h in th)
+            + f"</tr></thead><tbody>{''.join(body)}</tbody></table>"
+        )
+    footer = escape(_t(lang, "footer", date=ctx.data_date, config=ctx.config_name))
+    return page(title, "".join(parts), lang=lang, footer=footer)
