@@ -123,7 +123,7 @@ CONFIG_KEYS: dict[str, tuple[str, ...]] = {
                "zones.overrides", "zones.overrides_csv", "zones.default_width_m",
                "parameters"),
     "scenario": ("project.crs", "deposition", "scenarios", "effectiveness_cut_pct", "parameters"),
-    "maps": ("project.name", "project.crs", "inputs.habitats", "rko.map_threshold_mol_ha", "rko.ranges_m",
+    "maps": ("project.name", "project.crs", "inputs.habitats", "inputs.context", "rko.map_threshold_mol_ha", "rko.ranges_m",
              "parameters"),
     "report": ("project.name",),
 }
