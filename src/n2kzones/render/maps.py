@@ -892,14 +892,14 @@ def overview_map(
         simplify_m=simplify,
     ).add_to(m)
     legend.append(
+        _section(zone_name, swatch_legend(zone_name, [(f"{w:.0f} m", c) for w, c in wcol.items()]))
+    )
+    legend.append(
         _section(
             area_name,
             gradient_legend("Overloaded habitat", "YlOrRd", 0, 100, "% of sensitive ha")
             + "<div style='margin-top:4px'>Click an area for its own map.</div>",
         )
-    )
-    legend.append(
-        _section(zone_name, swatch_legend(zone_name, [(f"{w:.0f} m", c) for w, c in wcol.items()]))
     )
     return finish_map(
         m, layers, legend, header=f"<b>{escape(STRINGS['legend'])}</b>", footer=_footer(ctx)
@@ -1048,7 +1048,9 @@ def area_map(ctx: MapContext, site_code: str, data: dict, *, self_contained: boo
     pieces: gpd.GeoDataFrame = data["pieces"]
     sel = pieces.iloc[pieces.sindex.query(box, predicate="intersects")]
     if len(sel) > MAX_PARCELS:  # one feature per crop category and zone, not per parcel
-        sel = sel.assign(geometry=sel.geometry.intersection(box), zone_key=sel["zone_key"].fillna(""))
+        sel = sel.assign(
+            geometry=sel.geometry.intersection(box), zone_key=sel["zone_key"].fillna("")
+        )
         sel = sel.dissolve(by=["category", "zone_key"], as_index=False, aggfunc="first")
         sel = sel.assign(parcel_id="*", share=1.0, gewas=sel["category"])
     elif len(sel):

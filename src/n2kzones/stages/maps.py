@@ -80,7 +80,8 @@ def _context(run: StageRun, areas: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
                 crs=gdf.crs,
             )
         )
-    return gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), geometry="geometry", crs=areas.crs)
+    out = pd.concat(frames, ignore_index=True)
+    return gpd.GeoDataFrame(out, geometry="geometry", crs=areas.crs)
 
 
 #: Context polygons farther than this (m) from every area are left out of the maps.
