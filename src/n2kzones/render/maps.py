@@ -656,6 +656,48 @@ def sample_context(areas: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     )
 
 
+def context_from_layers(
+    layers: list[gpd.GeoDataFrame],
+    areas: gpd.GeoDataFrame,
+    *,
+    reach_m: float = 5000.0,
+    simplify_m: float = 50.0,
+) -> gpd.GeoDataFrame:
+    """The maps' context (:attr:`MapContext.context`) from named polygon layers.
+
+    Parameters
+    ----------
+    layers
+        Polygon layers with a ``name`` column, coarsest first (e.g. provinces, municipalities);
+        layer ``i`` gets ``level`` ``i``.
+    areas
+        The areas mapped: polygons farther than ``reach_m`` from all of them are left out.
+    reach_m, simplify_m
+        Reach and simplification (m, working CRS).
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        ``name``, ``level``, geometry, in the areas' CRS.
+    """
+    reach = areas.geometry.union_all().buffer(reach_m)
+    frames = []
+    for i, gdf in enumerate(layers):
+        gdf = gdf.to_crs(areas.crs) if gdf.crs != areas.crs else gdf
+        gdf = gdf.iloc[gdf.sindex.query(reach, predicate="intersects")]
+        frames.append(
+            gpd.GeoDataFrame(
+                {"name": gdf["name"].astype(str).to_numpy(), "level": i},
+                geometry=gdf.geometry.simplify(simplify_m).to_numpy(),
+                crs=areas.crs,
+            )
+        )
+    if not frames:
+        return gpd.GeoDataFrame({"name": [], "level": []}, geometry=[], crs=areas.crs)
+    out = pd.concat(frames, ignore_index=True)
+    return gpd.GeoDataFrame(out, geometry="geometry", crs=areas.crs)
+
+
 #: Line style of the context outlines per level (0: coarsest).
 CONTEXT_STYLES = (
     {"color": "#555555", "weight": 2.0, "opacity": 0.8},
@@ -1048,11 +1090,13 @@ def area_map(ctx: MapContext, site_code: str, data: dict, *, self_contained: boo
     pieces: gpd.GeoDataFrame = data["pieces"]
     sel = pieces.iloc[pieces.sindex.query(box, predicate="intersects")]
     if len(sel) > MAX_PARCELS:  # one feature per crop category and zone, not per parcel
-        sel = sel.assign(
-            geometry=sel.geometry.intersection(box), zone_key=sel["zone_key"].fillna("")
-        )
+        sel = sel.assign(zone_key=sel["zone_key"].fillna(""))
         sel = sel.dissolve(by=["category", "zone_key"], as_index=False, aggfunc="first")
-        sel = sel.assign(parcel_id="*", share=1.0, gewas=sel["category"])
+        # close the ditches and roads between parcels at the map's resolution
+        closed = sel.geometry.buffer(simplify, quad_segs=2).buffer(-simplify, quad_segs=2)
+        sel = sel.assign(
+            geometry=closed.intersection(box), parcel_id="*", share=1.0, gewas=sel["category"]
+        )
     elif len(sel):
         sel = sel.assign(geometry=sel.geometry.intersection(box))
     if len(sel):

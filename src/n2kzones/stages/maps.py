@@ -23,6 +23,7 @@ from n2kzones.render.maps import (
     area_extent,
     area_map,
     area_map_name,
+    context_from_layers,
     grid_coverage,
     overview_map,
     raster_range,
@@ -68,20 +69,13 @@ def _context(run: StageRun, areas: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
         ctx = sample_context(areas)
         ctx.attrs["n2k_sample"] = True
         return ctx
-    reach = areas.geometry.union_all().buffer(CONTEXT_REACH_M)
-    frames = []
-    for i, spec in enumerate(run.cfg.inputs.context):
-        gdf, _ = run.read_layer("provinces", spec, name=f"context_{i}")
-        gdf = gdf.iloc[gdf.sindex.query(reach, predicate="intersects")]
-        frames.append(
-            gpd.GeoDataFrame(
-                {"name": gdf["name"].astype(str).to_numpy(), "level": i},
-                geometry=gdf.geometry.simplify(CONTEXT_SIMPLIFY_M).to_numpy(),
-                crs=gdf.crs,
-            )
-        )
-    out = pd.concat(frames, ignore_index=True)
-    return gpd.GeoDataFrame(out, geometry="geometry", crs=areas.crs)
+    layers = [
+        run.read_layer("provinces", spec, name=f"context_{i}")[0]
+        for i, spec in enumerate(run.cfg.inputs.context)
+    ]
+    return context_from_layers(
+        layers, areas, reach_m=CONTEXT_REACH_M, simplify_m=CONTEXT_SIMPLIFY_M
+    )
 
 
 #: Context polygons farther than this (m) from every area are left out of the maps.
