@@ -11,6 +11,7 @@ from pathlib import Path
 
 import geopandas as gpd
 import pytest
+import shapely
 
 XSS = "<img src=x onerror=alert(1)>"
 
@@ -429,3 +430,42 @@ def test_maps_render_in_headless_chromium(mapped, tmp_path):
                   f"opened in {loads[largest.name]:.2f} s")
         finally:
             browser.close()
+
+
+def test_context_layers_from_config(mapped, tmp_path):
+    """``[[inputs.context]]`` layers (coarsest first) become the maps' context: outlines and
+    names, drawn from a copy of the sample's output folder; a bad preset is refused."""
+    from n2kzones.config import Config, LayerInput
+    from n2kzones.errors import ConfigError
+    from n2kzones.render.maps import STRINGS, area_map_name
+    from n2kzones.stages.maps import run_maps
+
+    cfg = mapped["cfg"]
+    areas = mapped["areas"]
+    x0, y0, x1, y1 = areas.total_bounds
+    first = areas.geometry.iloc[0].buffer(3000)
+    layer = gpd.GeoDataFrame(
+        {"name": ["Provincie Testland", "Gemeente Proefdorp"]},
+        geometry=[shapely.box(x0 - 5000, y0 - 5000, x1 + 5000, y1 + 5000), first],
+        crs=areas.crs,
+    )
+    path = tmp_path / "context.gpkg"
+    layer.iloc[[0]].to_file(path, layer="provinces")
+    layer.iloc[[1]].to_file(path, layer="municipalities")
+    out = tmp_path / "out"
+    shutil.copytree(cfg.output_dir, out)
+    specs = [LayerInput(path=path, layer="provinces"), LayerInput(path=path, layer="municipalities")]
+    ctx_cfg = cfg.model_copy(
+        update={
+            "project": cfg.project.model_copy(update={"output_dir": out}),
+            "inputs": cfg.inputs.model_copy(update={"context": specs}),
+        }
+    )
+    run_maps(ctx_cfg, self_contained=False)
+    html = (out / "maps" / area_map_name(str(areas["site_code"].iloc[0]))).read_text()
+    assert STRINGS["context_layer"] in html and "Gemeente Proefdorp" in html
+    assert "Provincie Testland" in (out / "maps" / "index.html").read_text()
+    bad = cfg.model_dump() | {}
+    bad["inputs"]["context"] = [{"path": str(path), "preset": "brp_pdok"}]
+    with pytest.raises((ConfigError, ValueError), match="inputs.context"):
+        Config.model_validate(bad)
