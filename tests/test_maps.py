@@ -132,14 +132,17 @@ def map_frames(cfg) -> dict:
     out = cfg.output_dir
     read = lambda key: gpd.read_parquet(output_path(out, key))  # noqa: E731
     farms = read("farms")
-    src = pyogrio.read_dataframe(output_path(out, "rko_sources"), layer="sources", read_geometry=False)
+    src = pyogrio.read_dataframe(
+        output_path(out, "rko_sources"), layer="sources", read_geometry=False
+    )
     src["farm_id"] = src["farm_id"].astype(str)
     hab = cfg.inputs.habitats
     areas = read("areas")
     return {
         "areas": areas, "zones_by_area": read("zones_by_area"), "pieces": read("parcel_pieces"),
         "farms": farms.assign(farm_id=farms["farm_id"].astype(str)), "receptors": read("receptors"),
-        "rko": src, "habitats": gpd.read_file(cfg.resolve(hab.path), layer=hab.layer).to_crs(areas.crs),
+        "rko": src,
+        "habitats": gpd.read_file(cfg.resolve(hab.path), layer=hab.layer).to_crs(areas.crs),
         "context": sample_context(areas),
     }
 
@@ -170,7 +173,8 @@ def popups(html: str) -> list[str]:
 
     out = []
     for block in re.findall(r"geo_json_\w+_add\((\{.*?\})\);", html, re.S):
-        out += [f["properties"]["popup"] for f in json.loads(block)["features"] if "popup" in f["properties"]]
+        feats = json.loads(block)["features"]
+        out += [f["properties"]["popup"] for f in feats if "popup" in f["properties"]]
     return out
 
 
@@ -267,8 +271,11 @@ FILLED_LAYERS_AT_A_POINT = """() => {
     if (!map.hasLayer(layer)) continue;
     const walk = l => {
       if (l instanceof L.LayerGroup) { l.eachLayer(walk); return; }
-      if (l instanceof L.ImageOverlay) { const e = l.getElement(); e.dataset.n2kFill = name; e.style.pointerEvents = 'auto'; return; }
-      if (l instanceof L.Path && !(l instanceof L.CircleMarker) && l.options.fill && l.options.fillOpacity > 0 && l._path) {
+      if (l instanceof L.ImageOverlay) {
+        const e = l.getElement(); e.dataset.n2kFill = name; e.style.pointerEvents = 'auto'; return;
+      }
+      const o = l.options || {};
+      if (l instanceof L.Path && !(l instanceof L.CircleMarker) && o.fill && o.fillOpacity > 0 && l._path) {
         l._path.dataset.n2kFill = name; l._path.style.pointerEvents = 'fill';
       }
     };
@@ -278,7 +285,8 @@ FILLED_LAYERS_AT_A_POINT = """() => {
   let worst = [];
   for (let i = 1; i < 24; i++) for (let j = 1; j < 16; j++) {
     const x = box.left + box.width * i / 24, y = box.top + box.height * j / 16;
-    const names = new Set(document.elementsFromPoint(x, y).map(e => e.dataset && e.dataset.n2kFill).filter(Boolean));
+    const names = new Set(document.elementsFromPoint(x, y)
+      .map(e => e.dataset && e.dataset.n2kFill).filter(Boolean));
     if (names.size > worst.length) worst = [...names];
   }
   return worst;
@@ -344,11 +352,10 @@ def check_legible(page, path: Path) -> None:
     assert len(filled) <= 1, (path.name, filled)
     visible = page.evaluate(VISIBLE_LAYERS)
     assert visible and sorted(page.evaluate(LEGEND_LAYERS)) == sorted(visible), path.name
-    hidden = next(
-        n for n in page.eval_on_selector_all(
-            ".leaflet-control-layers-overlays label", "els => els.map(e => e.textContent.trim())"
-        ) if n not in visible
-    ) if len(visible) < page.eval_on_selector_all(".leaflet-control-layers-overlays label", "e => e.length") else None
+    overlays = page.eval_on_selector_all(
+        ".leaflet-control-layers-overlays label", "els => els.map(e => e.textContent.trim())"
+    )
+    hidden = next((n for n in overlays if n not in visible), None)
     if hidden is not None:
         page.evaluate(TOGGLE, hidden)
         assert hidden in page.evaluate(LEGEND_LAYERS)
@@ -359,7 +366,9 @@ def check_legible(page, path: Path) -> None:
     assert page.inner_text("#n2k-offline") == STRINGS["offline"]
     scale = page.inner_text(".leaflet-control-scale")
     assert "mi" not in scale and "ft" not in scale and ("m" in scale or "km" in scale)
-    assert page.eval_on_selector(".leaflet-control-layers", "e => !e.classList.contains('leaflet-control-layers-expanded')")
+    assert page.eval_on_selector(
+        ".leaflet-control-layers", "e => !e.classList.contains('leaflet-control-layers-expanded')"
+    )
 
 
 def test_maps_render_in_headless_chromium(mapped, tmp_path):
@@ -388,7 +397,8 @@ def test_maps_render_in_headless_chromium(mapped, tmp_path):
                 for code, width in zip(areas["site_code"], areas["zone_width_m"], strict=True)
             }
             farms = gpd.read_parquet(out / "stages" / "farms.parquet")
-            data = {"areas": areas, "zones_by_area": gpd.read_parquet(out / "stages" / "zones_by_area.parquet")}
+            zones = gpd.read_parquet(out / "stages" / "zones_by_area.parquet")
+            data = {"areas": areas, "zones_by_area": zones}
             expected_farms = {}
             for code in areas["site_code"]:
                 x0, y0, x1, y1 = area_extent(data, code)  # the map's extent
@@ -406,11 +416,13 @@ def test_maps_render_in_headless_chromium(mapped, tmp_path):
                     assert page.evaluate(COUNT_FARMS) == expected_farms[path.name]
                 assert page.eval_on_selector_all("path.leaflet-interactive", "els => els.length") > 0
                 check_legible(page, path)
-                parcels, exceedance = "Parcels by crop category", "Exceedance of the KDW (mol N/ha/yr)"
+                parcels = "Parcels by crop category"
+                exceedance = "Exceedance of the KDW (mol N/ha/yr)"
                 if path.name == area_map_name(mapped["victim"]):  # the check sees a second fill
                     assert parcels in labels and exceedance in labels
                     page.evaluate(TOGGLE, parcels)
-                    assert sorted(page.evaluate(FILLED_LAYERS_AT_A_POINT)) == sorted([parcels, exceedance])
+                    both = sorted(page.evaluate(FILLED_LAYERS_AT_A_POINT))
+                    assert both == sorted([parcels, exceedance])
                     page.evaluate(TOGGLE, parcels)
                 page.mouse.move(1, 1)
                 keep_screenshot(page, tmp_path, f"sample_{path.stem}.png")
@@ -454,7 +466,7 @@ def test_context_layers_from_config(mapped, tmp_path):
     layer.iloc[[1]].to_file(path, layer="municipalities")
     out = tmp_path / "out"
     shutil.copytree(cfg.output_dir, out)
-    specs = [LayerInput(path=path, layer="provinces"), LayerInput(path=path, layer="municipalities")]
+    specs = [LayerInput(path=path, layer=name) for name in ("provinces", "municipalities")]
     ctx_cfg = cfg.model_copy(
         update={
             "project": cfg.project.model_copy(update={"output_dir": out}),

@@ -7,8 +7,20 @@ images are inline (browsers block side-car files when a map is opened from disk)
 ``self_contained=True`` Leaflet's JS/CSS are inlined too, from the ``django-js-lib-leaflet``
 package (Leaflet 1.9.4), so the map needs no CDN (the basemap tiles still come from the web).
 
-Geometry is simplified (10 m, topology preserved) and rounded to 1e-5 degrees for display
-only. Every value taken from input data is HTML-escaped before it reaches a tooltip, popup
+Maps read at a glance: by default one filled layer per part of the map (the exceedance of
+the KDW on an area map; the habitat polygons and the zone as outlines), the other layers one
+click away in a collapsed layer control, a legend of the visible layers only, farms coloured
+by their largest contribution (:data:`FARM_CLASSES`), human zone labels, a metric scale, a
+``<title>``, a notice when the base tiles cannot load and a light built-in context layer
+(outlines and names, :func:`context_layer`) that works offline. New user-facing strings are in
+:data:`STRINGS` (Dutch), for the language catalogue to take over.
+
+Geometry is simplified (10 m, or 1/4000 of the map's extent: :func:`map_simplify_m`; topology
+preserved) and rounded to 1e-5 degrees for display only; rasters are downsampled to
+:data:`MAX_RASTER_PX` and written as palette PNGs; styles are written once per layer, so that
+an area map on real data stays under 5 MB (Veluwe: 3.4 MB).
+
+Every value taken from input data is HTML-escaped before it reaches a tooltip, popup
 or legend: folium's ``GeoJsonTooltip`` puts property values into ``innerHTML`` unescaped, so
 features carry only pre-escaped ``tip``/``popup`` strings and numbers, never raw columns.
 """
@@ -197,8 +209,8 @@ def geojson_layer(
     if not (points and common):
         styles_js = "[" + ",".join(table) + "]"
         _Script(
-            f"(function(t) {{ {gj.get_name()}.setStyle(function(f) {{ return t[f.properties.s]; }}); }})"
-            f"({styles_js});"
+            f"(function(t) {{ {gj.get_name()}.setStyle("
+            f"function(f) {{ return t[f.properties.s]; }}); }})({styles_js});"
         ).add_to(fg)
     return fg
 
@@ -489,6 +501,7 @@ def base_map(
         zoom_start=11,
         tiles=None,
         control_scale=False,  # metric only: added by finish_map
+        zoom_snap=0.25,  # fit the extent closely (whole zoom levels can leave half the screen)
     )
     if (
         self_contained
