@@ -10,6 +10,7 @@ import shutil
 from pathlib import Path
 
 import geopandas as gpd
+import pandas as pd
 import pytest
 import shapely
 
@@ -119,6 +120,7 @@ def test_farm_classes():
     assert farm_class(30.0, False) == "high"
     assert farm_class(float("nan"), None) == "unknown"
     assert farm_class(None, float("nan")) == "unknown"
+    assert farm_class(0.5, pd.NA) == "low"  # a nullable boolean column after a left merge
 
 
 def map_frames(cfg) -> dict:

@@ -1033,7 +1033,7 @@ MAX_PARCELS = 4000
 def farm_class(largest: object, below: object) -> str:
     """Colour class (:data:`FARM_CLASSES`) of a farm from its largest contribution (mol
     N/ha/yr) and its RKO flag at the map's threshold (True: below; None/NaN: unknown)."""
-    if below is not None and not (isinstance(below, float) and math.isnan(below)) and bool(below):
+    if not _missing(below) and bool(below):
         return "below"
     try:
         v = float(largest)  # type: ignore[arg-type]
@@ -1289,11 +1289,7 @@ def area_map(ctx: MapContext, site_code: str, data: dict, *, self_contained: boo
         popups, tips, in_zone = [], [], []
         zlabels: dict[object, str] = {}
         for row, b in zip(f.to_dict("records"), belows, strict=True):
-            st = (
-                "unknown"
-                if b is None or (isinstance(b, float) and math.isnan(b))
-                else ("below" if bool(b) else "above")
-            )
+            st = "unknown" if _missing(b) else ("below" if bool(b) else "above")
             ani = (
                 ", ".join(
                     f"{_e(row[a], ',.0f')} {a}"
