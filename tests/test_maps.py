@@ -10,7 +10,9 @@ import shutil
 from pathlib import Path
 
 import geopandas as gpd
+import pandas as pd
 import pytest
+import shapely
 
 XSS = "<img src=x onerror=alert(1)>"
 
@@ -61,7 +63,7 @@ def test_every_area_has_a_map(mapped):
 
 
 def test_layers_and_map_furniture(mapped):
-    from n2kzones.render.maps import area_map_name
+    from n2kzones.render.maps import STRINGS, area_map_name
 
     maps_dir = mapped["cfg"].output_dir / "maps"
     index = (maps_dir / "index.html").read_text()
@@ -75,7 +77,7 @@ def test_layers_and_map_furniture(mapped):
         "Natura 2000 area",
         "Habitat types (KDW)",
         "Parcels by crop category",
-        "Farms (RKO 0.05 mol N/ha/yr)",
+        STRINGS["farms_layer"],
         "Exceedance of the KDW (mol N/ha/yr)",
         "Deposition from farms (mol N/ha/yr)",
         "Overloaded receptors",
@@ -83,9 +85,99 @@ def test_layers_and_map_furniture(mapped):
         "L.control.scale",
         "mol N/ha/yr",
         "config config.toml",
+        STRINGS["context_layer"],
+        STRINGS["offline"],
+        "imperial: false",
+        '"collapsed": true',
     ):
         assert name in html, name
     assert "data:image/png;base64," in html  # rasters inline
+    assert "L.control.scale()" not in html  # no miles
+    assert ":ring" not in html.split("<script>", 1)[0] and "NL2003001:ring" not in html  # no keys
+    for path in maps_dir.glob("*.html"):
+        text = path.read_text()
+        assert re.search(r"<title>[^<]+</title>", text), path.name
+
+
+def test_zone_labels_are_human():
+    from n2kzones.render.maps import zone_label
+
+    names = {"NL1": "Âlde Feanen", "NL2": "De <Peel>"}
+    widths = {"NL1": 500.0, "NL2": 1000.0}
+    assert zone_label("NL1:ring", names, widths) == "zone 500 m van Âlde Feanen"
+    assert zone_label("", names, widths) == "buiten de zones"
+    assert zone_label(None, names, widths) == "buiten de zones"
+    both = zone_label("NL1:ring|NL2:inner", names, widths)
+    assert both == "zone 500 m van Âlde Feanen; binnen De &lt;Peel&gt; (zone in het gebied)"
+
+
+def test_farm_classes():
+    from n2kzones.render.maps import farm_class
+
+    assert farm_class(0.01, True) == "below"
+    assert farm_class(0.5, False) == "low"
+    assert farm_class(3.0, False) == "mid"
+    assert farm_class(30.0, False) == "high"
+    assert farm_class(float("nan"), None) == "unknown"
+    assert farm_class(None, float("nan")) == "unknown"
+    assert farm_class(0.5, pd.NA) == "low"  # a nullable boolean column after a left merge
+
+
+def map_frames(cfg) -> dict:
+    """The frames the maps stage reads (:func:`n2kzones.stages.maps._read`), from a finished
+    output folder, without a stage run."""
+    import pyogrio
+
+    from n2kzones.render.maps import sample_context
+    from n2kzones.stages.catalogue import output_path
+
+    out = cfg.output_dir
+    read = lambda key: gpd.read_parquet(output_path(out, key))  # noqa: E731
+    farms = read("farms")
+    src = pyogrio.read_dataframe(
+        output_path(out, "rko_sources"), layer="sources", read_geometry=False
+    )
+    src["farm_id"] = src["farm_id"].astype(str)
+    hab = cfg.inputs.habitats
+    areas = read("areas")
+    return {
+        "areas": areas, "zones_by_area": read("zones_by_area"), "pieces": read("parcel_pieces"),
+        "farms": farms.assign(farm_id=farms["farm_id"].astype(str)), "receptors": read("receptors"),
+        "rko": src,
+        "habitats": gpd.read_file(cfg.resolve(hab.path), layer=hab.layer).to_crs(areas.crs),
+        "context": sample_context(areas),
+    }
+
+
+def test_farm_address_and_municipality_in_popups(mapped):
+    """Farms with ``address`` and ``municipality`` show them in their popup (escaped); without
+    the columns (the sample has none) the rows are absent."""
+    from n2kzones.render.maps import STRINGS, MapContext, area_map
+
+    cfg = mapped["cfg"]
+    data = map_frames(cfg)
+    ctx = MapContext(data_date="2026-01-01", config_name="t", map_threshold_mol_ha=0.05,
+                     below_column="below_0.05_none", context=data["context"])
+    code = str(data["areas"]["site_code"].iloc[1])
+    plain = popups(area_map(ctx, code, data, self_contained=False).get_root().render())
+    assert plain and not any(f"<th>{STRINGS['address']}</th>" in p for p in plain)
+    farms = data["farms"]
+    data["farms"] = farms.assign(address="Dorpsstraat 1 <b>", municipality="Súdwest-Fryslân")
+    found = popups(area_map(ctx, code, data, self_contained=False).get_root().render())
+    assert len(found) == len(plain)
+    assert all(f"<th>{STRINGS['address']}</th><td>Dorpsstraat 1 &lt;b&gt;</td>" in p for p in found)
+    assert all(f"<th>{STRINGS['municipality']}</th><td>Súdwest-Fryslân</td>" in p for p in found)
+
+
+def popups(html: str) -> list[str]:
+    """The popups of every GeoJSON feature of a rendered map."""
+    import json
+
+    out = []
+    for block in re.findall(r"geo_json_\w+_add\((\{.*?\})\);", html, re.S):
+        feats = json.loads(block)["features"]
+        out += [f["properties"]["popup"] for f in feats if "popup" in f["properties"]]
+    return out
 
 
 def test_input_values_are_escaped(mapped):
@@ -169,71 +261,225 @@ COUNT_FARMS = """() => {
 }"""
 
 
-def test_maps_render_in_headless_chromium(mapped):
-    """Open the self-contained maps with the network blocked: no JS errors, layers listed."""
+# For every overlay on the map that paints an area (filled paths, raster images; not point
+# markers nor outlines), tag its elements and sample a grid of points over the map: returns
+# the most such layers found at one point, and their names.
+FILLED_LAYERS_AT_A_POINT = """() => {
+  const keys = Object.keys(window);
+  const map = keys.map(k => window[k]).find(v => v instanceof L.Map);
+  const overlays = keys.filter(k => k.endsWith('_layers') && window[k] && window[k].overlays)
+    .map(k => window[k].overlays)[0] || {};
+  for (const [name, layer] of Object.entries(overlays)) {
+    if (!map.hasLayer(layer)) continue;
+    const walk = l => {
+      if (l instanceof L.LayerGroup) { l.eachLayer(walk); return; }
+      if (l instanceof L.ImageOverlay) {
+        const e = l.getElement(); e.dataset.n2kFill = name; e.style.pointerEvents = 'auto'; return;
+      }
+      const o = l.options || {};
+      if (l instanceof L.Path && !(l instanceof L.CircleMarker) && o.fill && o.fillOpacity > 0 && l._path) {
+        l._path.dataset.n2kFill = name; l._path.style.pointerEvents = 'fill';
+      }
+    };
+    walk(layer);
+  }
+  const box = map.getContainer().getBoundingClientRect();
+  let worst = [];
+  for (let i = 1; i < 24; i++) for (let j = 1; j < 16; j++) {
+    const x = box.left + box.width * i / 24, y = box.top + box.height * j / 16;
+    const names = new Set(document.elementsFromPoint(x, y)
+      .map(e => e.dataset && e.dataset.n2kFill).filter(Boolean));
+    if (names.size > worst.length) worst = [...names];
+  }
+  return worst;
+}"""
+
+# Names of the overlays checked in the layer control, and of the legend sections shown.
+VISIBLE_LAYERS = """() => [...document.querySelectorAll('.leaflet-control-layers-overlays label')]
+  .filter(l => l.querySelector('input').checked).map(l => l.textContent.trim())"""
+LEGEND_LAYERS = """() => [...document.querySelectorAll('.n2k-leg[data-layer]')]
+  .filter(e => e.offsetParent !== null).map(e => e.getAttribute('data-layer'))"""
+# Switch overlay ``name`` on or off through the layer control, as a click on its checkbox.
+TOGGLE = """(name) => {
+  const label = [...document.querySelectorAll('.leaflet-control-layers-overlays label')]
+    .find(l => l.textContent.trim() === name);
+  label.querySelector('input').click();
+}"""
+
+REPO = Path(__file__).resolve().parents[1]
+SCREENSHOTS = REPO / "build" / "screenshots"
+MAX_MAP_BYTES = 5_000_000
+
+
+def keep_screenshot(page, tmp_dir: Path, name: str) -> Path:
+    """Screenshot ``page`` into ``tmp_dir`` and copy it to build/screenshots/ (git-ignored)."""
+    path = tmp_dir / name
+    page.screenshot(path=str(path))
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(path, SCREENSHOTS / name)
+    return path
+
+
+def open_offline(browser, path: Path):
+    """A page showing map ``path`` with the network blocked; returns (page, errors, load s)."""
+    import time
+
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on(
+        "console",
+        lambda msg: errors.append(msg.text)
+        if msg.type == "error" and "Failed to load resource" not in msg.text  # blocked tiles
+        else None,
+    )
+    page.on("dialog", lambda d: (errors.append("dialog: " + d.message), d.dismiss()))
+    page.route("http*://**", lambda route: route.abort())  # self-contained: no CDN, no tiles
+    t0 = time.perf_counter()
+    page.goto(path.as_uri(), wait_until="load")
+    page.wait_for_selector(".leaflet-control-layers")
+    return page, errors, time.perf_counter() - t0
+
+
+def check_legible(page, path: Path) -> None:
+    """The checks of a map that reads at a glance: a title, at most one filled layer at any
+    point of the default view, the legend naming exactly the visible layers (also after
+    switching one on and off), the offline notice with the tiles blocked, a metric-only scale
+    and a collapsed layer control, and the file under 5 MB."""
+    from n2kzones.render.maps import STRINGS
+
+    assert path.stat().st_size < MAX_MAP_BYTES, (path.name, path.stat().st_size)
+    assert page.title().strip(), path.name
+    filled = page.evaluate(FILLED_LAYERS_AT_A_POINT)
+    assert len(filled) <= 1, (path.name, filled)
+    visible = page.evaluate(VISIBLE_LAYERS)
+    assert visible and sorted(page.evaluate(LEGEND_LAYERS)) == sorted(visible), path.name
+    overlays = page.eval_on_selector_all(
+        ".leaflet-control-layers-overlays label", "els => els.map(e => e.textContent.trim())"
+    )
+    hidden = next((n for n in overlays if n not in visible), None)
+    if hidden is not None:
+        page.evaluate(TOGGLE, hidden)
+        assert hidden in page.evaluate(LEGEND_LAYERS)
+        assert sorted(page.evaluate(LEGEND_LAYERS)) == sorted(page.evaluate(VISIBLE_LAYERS))
+        page.evaluate(TOGGLE, hidden)
+        assert sorted(page.evaluate(LEGEND_LAYERS)) == sorted(visible)
+    page.wait_for_selector("#n2k-offline", state="visible", timeout=10_000)
+    assert page.inner_text("#n2k-offline") == STRINGS["offline"]
+    scale = page.inner_text(".leaflet-control-scale")
+    assert "mi" not in scale and "ft" not in scale and ("m" in scale or "km" in scale)
+    assert page.eval_on_selector(
+        ".leaflet-control-layers", "e => !e.classList.contains('leaflet-control-layers-expanded')"
+    )
+
+
+def test_maps_render_in_headless_chromium(mapped, tmp_path):
+    """Open the self-contained maps with the network blocked: no JS errors, layers listed, the
+    maps legible (:func:`check_legible`); screenshots kept in the test's tmp dir and in
+    build/screenshots/."""
     if os.environ.get("CI") and not CHROMIUM.exists():
         pytest.fail("CI must run the browser test: `make test` installs chromium (apt-get)")
     sync_api = pytest.importorskip("playwright.sync_api")
     if not CHROMIUM.exists():
         pytest.skip("chromium is not installed (apt-get install -y chromium)")
     maps_dir = mapped["cfg"].output_dir / "maps"
-    shots = mapped["cfg"].output_dir / "report" / "screenshots"
-    shots.mkdir(parents=True, exist_ok=True)
-    from n2kzones.render.maps import area_map_name
+    from n2kzones.render.maps import area_extent, area_map_name
 
     with sync_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
         try:
-            # 2 basemaps + area, habitats, zone, distances, parcels, farm deposition, exceedance,
-            # overloaded receptors, farms; no zone layer at width 0, no exceedance/receptor
-            # layers where the area has no nitrogen-sensitive habitat.
+            # 2 basemaps + context, area, habitats, zone, distances, parcels, farm deposition,
+            # exceedance, overloaded receptors, farms; no zone layer at width 0, no
+            # exceedance/receptor layers where the area has no nitrogen-sensitive habitat.
             out = mapped["cfg"].output_dir
             areas = gpd.read_parquet(out / "stages" / "areas.parquet")
             with_receptors = set(gpd.read_parquet(out / "stages" / "receptors.parquet")["site_code"])
             expected_layers = {
-                area_map_name(code): 11 - int(width == 0) - 2 * int(code not in with_receptors)
+                area_map_name(code): 12 - int(width == 0) - 2 * int(code not in with_receptors)
                 for code, width in zip(areas["site_code"], areas["zone_width_m"], strict=True)
             }
             farms = gpd.read_parquet(out / "stages" / "farms.parquet")
+            zones = gpd.read_parquet(out / "stages" / "zones_by_area.parquet")
+            data = {"areas": areas, "zones_by_area": zones}
             expected_farms = {}
-            for code, width, geom in zip(areas["site_code"], areas["zone_width_m"], areas.geometry, strict=True):
-                x0, y0, x1, y1 = geom.buffer(max(width, 1000.0) + 200.0).bounds  # the map's extent
+            for code in areas["site_code"]:
+                x0, y0, x1, y1 = area_extent(data, code)  # the map's extent
                 inside = farms.geometry.x.between(x0, x1) & farms.geometry.y.between(y0, y1)
                 expected_farms[area_map_name(code)] = int(inside.sum())
             paths = sorted(maps_dir.glob("*.html"))
             assert maps_dir / area_map_name(mapped["victim"]) in paths
+            loads = {}
             for path in paths:  # every generated map
-                page = browser.new_page()
-                errors: list[str] = []
-                dialogs: list[str] = []
-                page.on("pageerror", lambda e, errors=errors: errors.append(str(e)))
-                page.on(
-                    "console",
-                    lambda msg, errors=errors: errors.append(msg.text)
-                    if msg.type == "error" and "Failed to load resource" not in msg.text  # blocked tiles
-                    else None,
-                )
-                page.on("dialog", lambda d, dialogs=dialogs: (dialogs.append(d.message), d.dismiss()))
-                page.route("http*://**", lambda route: route.abort())  # self-contained: no CDN
-                page.goto(path.as_uri())
-                page.wait_for_selector(".leaflet-control-layers")
+                page, errors, loads[path.name] = open_offline(browser, path)
                 labels = page.eval_on_selector_all(".leaflet-control-layers label", "els => els.map(e => e.textContent.trim())")
                 assert "OpenStreetMap" in labels and "PDOK BRT achtergrondkaart" in labels
                 if path.name != "index.html":
                     assert len(labels) == expected_layers[path.name], labels
                     assert page.evaluate(COUNT_FARMS) == expected_farms[path.name]
                 assert page.eval_on_selector_all("path.leaflet-interactive", "els => els.length") > 0
+                check_legible(page, path)
+                parcels = "Parcels by crop category"
+                exceedance = "Exceedance of the KDW (mol N/ha/yr)"
+                if path.name == area_map_name(mapped["victim"]):  # the check sees a second fill
+                    assert parcels in labels and exceedance in labels
+                    page.evaluate(TOGGLE, parcels)
+                    both = sorted(page.evaluate(FILLED_LAYERS_AT_A_POINT))
+                    assert both == sorted([parcels, exceedance])
+                    page.evaluate(TOGGLE, parcels)
                 page.mouse.move(1, 1)
+                keep_screenshot(page, tmp_path, f"sample_{path.stem}.png")
                 if path.name != "index.html":
                     farm_id = page.evaluate(CLICK_FIRST_FARM)
                     assert farm_id, "no farm marker found on the area map"
                     page.wait_for_selector(".leaflet-popup-content")
                     popup = page.inner_text(".leaflet-popup-content")
-                    assert farm_id in popup and "NH3" in popup
+                    assert farm_id in popup and "NH3" in popup and ":ring" not in popup
                     page.wait_for_timeout(400)  # let the popup finish fading in for the screenshot
-                page.screenshot(path=str(shots / f"{path.stem}.png"))
-                assert (shots / f"{path.stem}.png").stat().st_size > 10_000
-                assert errors == [] and dialogs == []
+                    shot = keep_screenshot(page, tmp_path, f"sample_{path.stem}_popup.png")
+                    assert shot.stat().st_size > 10_000
+                assert errors == []
                 page.close()
+            largest = max(paths, key=lambda q: q.stat().st_size)
+            print(f"largest sample map {largest.name}: {largest.stat().st_size / 1e6:.2f} MB, "
+                  f"opened in {loads[largest.name]:.2f} s")
         finally:
             browser.close()
+
+
+def test_context_layers_from_config(mapped, tmp_path):
+    """``[[inputs.context]]`` layers (coarsest first) become the maps' context: outlines and
+    names, drawn from a copy of the sample's output folder; a bad preset is refused."""
+    from n2kzones.config import Config, LayerInput
+    from n2kzones.errors import ConfigError
+    from n2kzones.render.maps import STRINGS, area_map_name
+    from n2kzones.stages.maps import run_maps
+
+    cfg = mapped["cfg"]
+    areas = mapped["areas"]
+    x0, y0, x1, y1 = areas.total_bounds
+    first = areas.geometry.iloc[0].buffer(3000)
+    layer = gpd.GeoDataFrame(
+        {"name": ["Provincie Testland", "Gemeente Proefdorp"]},
+        geometry=[shapely.box(x0 - 5000, y0 - 5000, x1 + 5000, y1 + 5000), first],
+        crs=areas.crs,
+    )
+    path = tmp_path / "context.gpkg"
+    layer.iloc[[0]].to_file(path, layer="provinces")
+    layer.iloc[[1]].to_file(path, layer="municipalities")
+    out = tmp_path / "out"
+    shutil.copytree(cfg.output_dir, out)
+    specs = [LayerInput(path=path, layer=name) for name in ("provinces", "municipalities")]
+    ctx_cfg = cfg.model_copy(
+        update={
+            "project": cfg.project.model_copy(update={"output_dir": out}),
+            "inputs": cfg.inputs.model_copy(update={"context": specs}),
+        }
+    )
+    run_maps(ctx_cfg, self_contained=False)
+    html = (out / "maps" / area_map_name(str(areas["site_code"].iloc[0]))).read_text()
+    assert STRINGS["context_layer"] in html and "Gemeente Proefdorp" in html
+    assert "Provincie Testland" in (out / "maps" / "index.html").read_text()
+    bad = cfg.model_dump() | {}
+    bad["inputs"]["context"] = [{"path": str(path), "preset": "brp_pdok"}]
+    with pytest.raises((ConfigError, ValueError), match="inputs.context"):
+        Config.model_validate(bad)

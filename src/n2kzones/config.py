@@ -87,6 +87,14 @@ class Inputs(_Strict):
         "column (and optionally a code), e.g. the CBS file provincies_zonder_water.geojson with "
         "preset 'cbs_provinces' (name <- statnaam, code <- statcode).",
     )
+    context: list[LayerInput] = Field(
+        default_factory=list,
+        description="Context layers for the maps ([[inputs.context]], coarsest first, e.g. the "
+        "CBS provinces then municipalities, preset 'cbs_provinces'): polygons with a name column, "
+        "drawn as outlines with their names in a light built-in layer that works offline "
+        "(simplified, so a map stays small). Empty: a frame around the areas and the areas' "
+        "names.",
+    )
     background_deposition: RasterInput | None = None
     nh3_background: RasterInput | None = Field(
         None, description="NH3 air concentration in ug/m3 at the receptors, for [deposition] kernel = "
@@ -116,6 +124,12 @@ class Inputs(_Strict):
                 raise ValueError(
                     f"inputs.{kind}.preset = {spec.preset!r} is not known; "
                     f"allowed: {', '.join(allowed)}"
+                )
+        for i, spec in enumerate(self.context):
+            if spec.preset not in PRESETS["provinces"]:
+                raise ValueError(
+                    f"inputs.context[{i}].preset = {spec.preset!r} is not known; "
+                    f"allowed: {', '.join(PRESETS['provinces'])}"
                 )
         return self
 

@@ -7,8 +7,20 @@ images are inline (browsers block side-car files when a map is opened from disk)
 ``self_contained=True`` Leaflet's JS/CSS are inlined too, from the ``django-js-lib-leaflet``
 package (Leaflet 1.9.4), so the map needs no CDN (the basemap tiles still come from the web).
 
-Geometry is simplified (10 m, topology preserved) and rounded to 1e-5 degrees for display
-only. Every value taken from input data is HTML-escaped before it reaches a tooltip, popup
+Maps read at a glance: by default one filled layer per part of the map (the exceedance of
+the KDW on an area map; the habitat polygons and the zone as outlines), the other layers one
+click away in a collapsed layer control, a legend of the visible layers only, farms coloured
+by their largest contribution (:data:`FARM_CLASSES`), human zone labels, a metric scale, a
+``<title>``, a notice when the base tiles cannot load and a light built-in context layer
+(outlines and names, :func:`context_layer`) that works offline. New user-facing strings are in
+:data:`STRINGS` (Dutch), for the language catalogue to take over.
+
+Geometry is simplified (10 m, or 1/4000 of the map's extent: :func:`map_simplify_m`; topology
+preserved) and rounded to 1e-5 degrees for display only; rasters are downsampled to
+:data:`MAX_RASTER_PX` and written as palette PNGs; styles are written once per layer, so that
+an area map on real data stays under 5 MB (Veluwe: 3.4 MB).
+
+Every value taken from input data is HTML-escaped before it reaches a tooltip, popup
 or legend: folium's ``GeoJsonTooltip`` puts property values into ``innerHTML`` unescaped, so
 features carry only pre-escaped ``tip``/``popup`` strings and numbers, never raw columns.
 """
@@ -31,6 +43,8 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
+from branca.element import MacroElement
+from folium.template import Template
 from matplotlib import colormaps
 from matplotlib.colors import Normalize, to_hex
 
@@ -44,6 +58,10 @@ log = logging.getLogger(__name__)
 WGS84 = "EPSG:4326"
 SIMPLIFY_M = 10.0
 PRECISION_DEG = 1e-5
+#: Longest side (px) of a raster image on a map; larger rasters are downsampled to it.
+MAX_RASTER_PX = 1200
+#: Margin (m) around an area's zone in its map's extent (and its rasters' crop).
+EXTENT_MARGIN_M = 500.0
 PDOK_BRT = (
     "https://service.pdok.nl/brt/achtergrondkaart/wmts/v2_0/standaard/EPSG:3857/{z}/{x}/{y}.png"
 )
@@ -56,6 +74,35 @@ CROP_COLOURS = {
     "landschapselement": "#8c6d31",
 }
 RKO_COLOURS = {"below": "#2c7bb6", "above": "#d7191c", "unknown": "#777777"}
+
+#: Every user-facing string added for the legible maps of issue 16, in Dutch, in one place so
+#: that the language catalogue (``[project] language``) can take them over.
+STRINGS: dict[str, str] = {
+    "offline": "Achtergrondkaart niet beschikbaar (offline)",
+    "context_layer": "Kaartcontext (offline)",
+    "legend": "Legenda",
+    "title_overview": "Natura 2000-gebieden en zones – overzicht – n2kzones",
+    "title_area": "{name} ({code}) – kaart – n2kzones",
+    "zone_ring": "zone {width} m van {name}",
+    "zone_inner": "binnen {name} (zone in het gebied)",
+    "outside_zones": "buiten de zones",
+    "address": "Adres",
+    "municipality": "Gemeente",
+    "farms_layer": "Veehouderijen: grootste bijdrage (mol N/ha/jr)",
+    "farm_class_below": "onder {t:g} (RKO, vergunningvrij)",
+    "farm_class_low": "{t:g} – 1",
+    "farm_class_mid": "1 – 10",
+    "farm_class_high": "10 of meer",
+    "farm_class_unknown": "niet berekend",
+    "farm_in_zone": "dikke zwarte rand: in de zone; grootte: NH3-emissie",
+    "area_line": "grens van het gebied",
+    "zone_line": "buitengrens van de zone",
+    "distance_lines": "500 m (streep) en 1000 m (stip) van het gebied",
+    "habitat_outline": "omtrek, kleur naar KDW (mol N/ha/jr)",
+    "receptors_thinned": "de {n:,} hoogste van {total:,} overbelaste receptoren",
+    "context_frame": "omtrek van de kaartregio; namen van de gebieden",
+    "context_lines": "grenzen en namen (ingebouwd, werkt offline)",
+}
 
 
 # --------------------------------------------------------------------------- helpers
@@ -79,6 +126,11 @@ def _e(value: object, fmt: str = "") -> str:
     if fmt and isinstance(value, (int, float, np.integer, np.floating)):
         return escape(format(value, fmt))
     return escape(str(value))
+
+
+def _missing(value: object) -> bool:
+    """True for None, NaN and pandas' NA."""
+    return value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value))
 
 
 def _rows(pairs: list[tuple[str, str]]) -> str:
@@ -119,17 +171,23 @@ def geojson_layer(
     show: bool = True,
     simplify_m: float = SIMPLIFY_M,
 ) -> folium.FeatureGroup:
-    """One FeatureGroup holding a GeoJSON layer whose features carry only escaped HTML and styles.
+    """One FeatureGroup holding a GeoJSON layer whose features carry only escaped HTML and the
+    index of their style.
 
-    No ``style_function``: folium would then write a JS ``switch`` over every feature. Each
-    feature carries its own ``style`` (folium applies ``feature.properties.style``); points
-    with one common style get it as marker options instead.
+    No ``style_function``: folium would then write a JS ``switch`` over every feature. The
+    distinct styles are written once, as a table, and each feature carries its index ``s``
+    into it (a script applies them); points with one common style get it as marker options.
     """
     fg = folium.FeatureGroup(name=name, show=show)
     common = isinstance(style, dict)
     styles = [style] * len(gdf) if common else style
+    table: dict[str, int] = {}
+    index = []
+    for st in styles:
+        key = json.dumps(st, sort_keys=True)
+        index.append(table.setdefault(key, len(table)))
     gdf = gdf.assign(
-        _tip=tips, _popup=popups if popups is not None else [""] * len(gdf), _style=styles
+        _tip=tips, _popup=popups if popups is not None else [""] * len(gdf), _style=index
     )
     geom = display_geometry(gdf, 0.0 if points else simplify_m)
     if geom.empty:
@@ -137,18 +195,24 @@ def geojson_layer(
     rows = gdf.loc[geom.index]
     props = []
     for t, p, s in zip(rows["_tip"], rows["_popup"], rows["_style"], strict=True):
-        d = {"tip": t}
+        d: dict = {"tip": t}
         if popups is not None:
             d["popup"] = p
         if not (points and common):
-            d["style"] = s
+            d["s"] = int(s)
         props.append(d)
     kwargs: dict = {"tooltip": folium.GeoJsonTooltip(fields=["tip"], labels=False, sticky=True)}
     if popups is not None:
         kwargs["popup"] = folium.GeoJsonPopup(fields=["popup"], labels=False)
     if points:
         kwargs["marker"] = folium.CircleMarker(**(style if common else {"radius": 4, "fill": True}))
-    folium.GeoJson(_feature_collection(geom, props), name=name, **kwargs).add_to(fg)
+    gj = folium.GeoJson(_feature_collection(geom, props), name=name, **kwargs).add_to(fg)
+    if not (points and common):
+        styles_js = "[" + ",".join(table) + "]"
+        _Script(
+            f"(function(t) {{ {gj.get_name()}.setStyle("
+            f"function(f) {{ return t[f.properties.s]; }}); }})({styles_js});"
+        ).add_to(fg)
     return fg
 
 
@@ -159,6 +223,23 @@ def colour_for(values: np.ndarray, cmap: str, vmin: float, vmax: float) -> list[
         to_hex(cm(norm(v))) if np.isfinite(v) else "#bbbbbb"
         for v in np.asarray(values, dtype=float)
     ]
+
+
+def _section(layer: str | None, body: str) -> str:
+    """A legend section; one tied to ``layer`` (its name in the layer control) is shown only
+    while that layer is on the map (see :func:`finish_map`)."""
+    attr = f" data-layer='{escape(layer, quote=True)}'" if layer is not None else ""
+    return f"<div class='n2k-leg'{attr} style='margin-top:4px'>{body}</div>"
+
+
+def line_legend(title: str, items: list[tuple[str, str, str]]) -> str:
+    """Legend rows of line symbols: (label, colour, CSS border style)."""
+    rows = "".join(
+        f"<div><span style='display:inline-block;width:18px;height:0;border-top:2px {st} {c};"
+        f"margin:0 4px 3px 0'></span>{escape(label)}</div>"
+        for label, c, st in items
+    )
+    return f"<b>{escape(title)}</b>{rows}"
 
 
 def gradient_legend(title: str, cmap: str, vmin: float, vmax: float, unit: str) -> str:
@@ -191,7 +272,7 @@ def add_box(m: folium.Map, html_body: str, position: str) -> None:
     }[position]
     box = (
         f"<div class='n2k-box' style='position:fixed;{where};z-index:9999;background:rgba(255,255,255,.9);"
-        f"padding:6px 8px;font:12px sans-serif;border:1px solid #999;border-radius:4px;max-width:320px'>{html_body}</div>"
+        f"padding:6px 8px;font:12px sans-serif;border:1px solid #999;border-radius:4px;max-width:320px;max-height:60vh;overflow:auto'>{html_body}</div>"
     )
     m.get_root().html.add_child(folium.Element(box))
 
@@ -206,13 +287,16 @@ def raster_overlay(
     bbox: tuple[float, float, float, float] | None = None,
     show: bool = True,
     opacity: float = 0.7,
+    max_px: int = MAX_RASTER_PX,
 ) -> folium.raster_layers.ImageOverlay | None:
     """A GeoTIFF as an inline PNG (base64) ImageOverlay.
 
     The raster is warped to Web Mercator (what Leaflet displays, so the image is not stretched
-    in latitude) and placed at its WGS84 bounds; ``bbox`` (raster CRS) crops it first. Returns
-    None where nothing is left to show: ``bbox`` outside the raster (:func:`raster_coverage`)
-    or no finite value in it.
+    in latitude) and placed at its WGS84 bounds; ``bbox`` (raster CRS) crops it first. An image
+    whose longer side would exceed ``max_px`` pixels is downsampled (cell averages) to it; the
+    PNG is a 255-colour palette image (index 0 transparent: no data). Returns None where
+    nothing is left to show: ``bbox`` outside the raster (:func:`raster_coverage`) or no finite
+    value in it.
     """
     import rasterio
     from affine import Affine
@@ -245,6 +329,12 @@ def raster_overlay(
     dst_t, dw, dh = calculate_default_transform(
         crs, "EPSG:3857", w, h, left=left, bottom=bottom, right=right, top=top
     )
+    resampling = Resampling.nearest
+    if max(dw, dh) > max_px:  # downsample to the image size a screen shows
+        f = max(dw, dh) / max_px
+        nw, nh = max(1, math.ceil(dw / f)), max(1, math.ceil(dh / f))
+        dst_t = dst_t * Affine.scale(dw / nw, dh / nh)
+        dw, dh, resampling = nw, nh, Resampling.average
     dst = np.full((dh, dw), np.nan)
     reproject(
         data,
@@ -255,12 +345,16 @@ def raster_overlay(
         dst_crs="EPSG:3857",
         src_nodata=np.nan,
         dst_nodata=np.nan,
-        resampling=Resampling.nearest,
+        resampling=resampling,
     )
-    rgba = colormaps[cmap](Normalize(vmin=vmin, vmax=vmax, clip=True)(dst))
-    rgba[..., 3] = np.where(np.isfinite(dst), 1.0, 0.0)
+    finite = np.isfinite(dst)
+    norm = Normalize(vmin=vmin, vmax=vmax, clip=True)(np.where(finite, dst, vmin))
+    index = np.where(finite, 1 + np.rint(np.asarray(norm) * 254), 0).astype(np.uint8)
+    palette = (colormaps[cmap](np.linspace(0, 1, 255))[:, :3] * 255).astype(np.uint8)
+    img = Image.fromarray(index, "P")
+    img.putpalette([0, 0, 0, *palette.ravel().tolist()])
     buf = io.BytesIO()
-    Image.fromarray((rgba * 255).astype(np.uint8), "RGBA").save(buf, format="PNG", optimize=True)
+    img.save(buf, format="PNG", optimize=True, transparency=0)
     url = "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
     x0, y1 = dst_t @ (0, 0)
     x1, y0 = dst_t @ (dw, dh)
@@ -362,15 +456,53 @@ def inline_leaflet(html: str) -> str:
 # --------------------------------------------------------------------------- maps
 
 
+class _Script(MacroElement):
+    """JavaScript run once the map and the layers added before it exist (a child of the map)."""
+
+    _template = Template("{% macro script(this, kwargs) %}\n{{ this.js }}\n{% endmacro %}")
+
+    def __init__(self, js: str) -> None:
+        super().__init__()
+        self._name = "N2kScript"
+        self.js = js
+
+
+#: CSS of the map furniture: place-name labels, the offline banner, the legend box.
+MAP_CSS = (
+    "<style>.n2k-label div{font:11px sans-serif;color:#333;text-align:center;white-space:nowrap;"
+    "text-shadow:0 0 2px #fff,0 0 2px #fff,0 0 3px #fff;pointer-events:none}"
+    "#n2k-offline{display:none;position:fixed;top:10px;left:50%;transform:translateX(-50%);"
+    "z-index:10000;background:#fff3cd;color:#664d03;border:1px solid #e0c36a;border-radius:4px;"
+    "padding:5px 10px;font:13px sans-serif}</style>"
+)
+
+
 def base_map(
-    bounds_wgs84: tuple[float, float, float, float], *, self_contained: bool
+    bounds_wgs84: tuple[float, float, float, float], *, self_contained: bool, title: str = ""
 ) -> folium.Map:
+    """An empty map fitted to ``bounds_wgs84`` with the two base tile layers and a page title.
+
+    Parameters
+    ----------
+    bounds_wgs84
+        ``(minx, miny, maxx, maxy)`` in degrees.
+    self_contained
+        Load only Leaflet (to be inlined by :func:`write_map`), none of folium's other assets.
+    title
+        The page's ``<title>`` (plain text; escaped here).
+
+    Returns
+    -------
+    folium.Map
+        The map; its tile layers are in ``m.n2k_tiles`` (for the offline notice).
+    """
     minx, miny, maxx, maxy = bounds_wgs84
     m = folium.Map(
         location=[(miny + maxy) / 2, (minx + maxx) / 2],
         zoom_start=11,
         tiles=None,
-        control_scale=True,
+        control_scale=False,  # metric only: added by finish_map
+        zoom_snap=0.25,  # fit the extent closely (whole zoom levels can leave half the screen)
     )
     if (
         self_contained
@@ -379,9 +511,10 @@ def base_map(
         m.default_css = [
             ("leaflet_css", "https://cdn.jsdelivr.net/npm/leaflet@1.9.4/dist/leaflet.css")
         ]
-    m.get_root().header.add_child(folium.Element(TABLE_CSS))
-    folium.TileLayer("OpenStreetMap", name="OpenStreetMap").add_to(m)
-    folium.TileLayer(
+    m.get_root().title = escape(title)
+    m.get_root().header.add_child(folium.Element(TABLE_CSS + MAP_CSS))
+    osm = folium.TileLayer("OpenStreetMap", name="OpenStreetMap").add_to(m)
+    pdok = folium.TileLayer(
         tiles=PDOK_BRT,
         attr=PDOK_ATTR,
         name="PDOK BRT achtergrondkaart",
@@ -389,7 +522,69 @@ def base_map(
         max_native_zoom=19,
         show=False,
     ).add_to(m)
+    m.n2k_tiles = [osm, pdok]
     m.fit_bounds([[miny, minx], [maxy, maxx]])
+    return m
+
+
+def _js_name(name: str) -> str:
+    return json.dumps(name).replace("<", "\\u003c")
+
+
+def finish_map(
+    m: folium.Map,
+    layers: dict[str, folium.map.Layer],
+    legend: list[str],
+    *,
+    header: str,
+    footer: str,
+) -> folium.Map:
+    """Add the furniture every map has: a collapsed layer control, the legend of the visible
+    layers, a metric scale bar, the offline notice and the footer.
+
+    Parameters
+    ----------
+    m
+        A map from :func:`base_map` with its layers added.
+    layers
+        Layer-control name -> layer, of the overlays whose legend sections (``data-layer``)
+        follow their visibility: a section is shown exactly while its layer is on the map.
+    legend
+        Legend sections (escaped HTML; :func:`_section`).
+    header, footer
+        Escaped HTML above the legend and in the bottom-right box.
+
+    Returns
+    -------
+    folium.Map
+        ``m``.
+    """
+    folium.LayerControl(collapsed=True).add_to(m)
+    add_box(m, header + "".join(legend), "bottomleft")
+    add_box(m, footer, "bottomright")
+    m.get_root().html.add_child(
+        folium.Element(f"<div id='n2k-offline' role='alert'>{escape(STRINGS['offline'])}</div>")
+    )
+    layer_js = ",".join(f"{_js_name(n)}: {lay.get_name()}" for n, lay in layers.items())
+    tiles_js = ",".join(t.get_name() for t in getattr(m, "n2k_tiles", []))
+    js = f"""(function() {{
+  var map = {m.get_name()};
+  L.control.scale({{metric: true, imperial: false}}).addTo(map);
+  var banner = document.getElementById('n2k-offline');
+  [{tiles_js}].forEach(function(t) {{
+    t.on('tileerror', function() {{ banner.style.display = 'block'; }});
+  }});
+  var layers = {{{layer_js}}};
+  function syncLegend() {{
+    document.querySelectorAll('.n2k-leg[data-layer]').forEach(function(el) {{
+      var layer = layers[el.getAttribute('data-layer')];
+      el.style.display = layer && map.hasLayer(layer) ? '' : 'none';
+    }});
+  }}
+  map.on('overlayadd overlayremove layeradd layerremove', syncLegend);
+  syncLegend();
+}})();"""
+    _Script(js).add_to(m)
     return m
 
 
@@ -413,6 +608,9 @@ class MapContext:
         Raster key (``deposition_farms``, ``exceedance``) -> GeoTIFF path.
     ranges
         Raster key -> (vmin, vmax) of its colour scale.
+    context
+        Light offline context (:func:`context_layer`): polygons with ``name`` and ``level``
+        (0 the coarsest, e.g. provinces) in the working CRS; None: no context layer.
     """
 
     data_date: str
@@ -422,6 +620,7 @@ class MapContext:
     habitat_names: dict[str, str] = field(default_factory=dict)
     rasters: dict[str, Path] = field(default_factory=dict)
     ranges: dict[str, tuple[float, float]] = field(default_factory=dict)
+    context: gpd.GeoDataFrame | None = None
 
 
 def _footer(ctx: MapContext, extra: str = "") -> str:
@@ -438,6 +637,213 @@ def write_map(m: folium.Map, path: Path, *, self_contained: bool) -> Path:
     return path
 
 
+def map_simplify_m(bbox: tuple[float, float, float, float]) -> float:
+    """Display simplification (m) for a map of extent ``bbox`` (m): :data:`SIMPLIFY_M`, or
+    1/4000 of the extent's longer side when coarser (what a screen of ~2000 px shows at two
+    zoom levels in)."""
+    minx, miny, maxx, maxy = bbox
+    return max(SIMPLIFY_M, max(maxx - minx, maxy - miny) / 4000.0)
+
+
+def sample_context(areas: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Context for a region without configured context layers: a frame around all areas
+    (level 0, unnamed) and every area's outline with its name (level 1).
+
+    Parameters
+    ----------
+    areas
+        The areas (``name``, geometry) in the working CRS.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        ``name``, ``level``, geometry, in the areas' CRS.
+    """
+    minx, miny, maxx, maxy = areas.total_bounds
+    pad = 0.05 * max(maxx - minx, maxy - miny, 1000.0)
+    frame = shapely.box(minx - pad, miny - pad, maxx + pad, maxy + pad)
+    names = areas["name"].astype(str) if "name" in areas else areas["site_code"].astype(str)
+    return gpd.GeoDataFrame(
+        {"name": ["", *names], "level": [0] + [1] * len(areas)},
+        geometry=[frame, *areas.geometry.simplify(50.0)],
+        crs=areas.crs,
+    )
+
+
+def context_from_layers(
+    layers: list[gpd.GeoDataFrame],
+    areas: gpd.GeoDataFrame,
+    *,
+    reach_m: float = 5000.0,
+    simplify_m: float = 50.0,
+) -> gpd.GeoDataFrame:
+    """The maps' context (:attr:`MapContext.context`) from named polygon layers.
+
+    Parameters
+    ----------
+    layers
+        Polygon layers with a ``name`` column, coarsest first (e.g. provinces, municipalities);
+        layer ``i`` gets ``level`` ``i``.
+    areas
+        The areas mapped: polygons farther than ``reach_m`` from all of them are left out.
+    reach_m, simplify_m
+        Reach and simplification (m, working CRS).
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        ``name``, ``level``, geometry, in the areas' CRS.
+    """
+    reach = areas.geometry.union_all().buffer(reach_m)
+    frames = []
+    for i, gdf in enumerate(layers):
+        gdf = gdf.to_crs(areas.crs) if gdf.crs != areas.crs else gdf
+        gdf = gdf.iloc[gdf.sindex.query(reach, predicate="intersects")]
+        frames.append(
+            gpd.GeoDataFrame(
+                {"name": gdf["name"].astype(str).to_numpy(), "level": i},
+                geometry=gdf.geometry.simplify(simplify_m).to_numpy(),
+                crs=areas.crs,
+            )
+        )
+    if not frames:
+        return gpd.GeoDataFrame({"name": [], "level": []}, geometry=[], crs=areas.crs)
+    out = pd.concat(frames, ignore_index=True)
+    return gpd.GeoDataFrame(out, geometry="geometry", crs=areas.crs)
+
+
+#: Line style of the context outlines per level (0: coarsest).
+CONTEXT_STYLES = (
+    {"color": "#555555", "weight": 2.0, "opacity": 0.8},
+    {"color": "#777777", "weight": 1.0, "opacity": 0.8, "dashArray": "4 3"},
+    {"color": "#999999", "weight": 0.8, "opacity": 0.7, "dashArray": "2 3"},
+)
+MAX_CONTEXT_LABELS = 60
+
+
+def context_layer(
+    context: gpd.GeoDataFrame | None, box: shapely.Polygon, crs: object, *, simplify_m: float
+) -> folium.FeatureGroup | None:
+    """The light built-in context layer: outlines (never filled) of the ``context`` polygons
+    within ``box`` and their names at a point inside each, so that a map without base tiles
+    (offline) still shows where it is.
+
+    Parameters
+    ----------
+    context
+        Polygons with ``name`` and ``level`` (:attr:`MapContext.context`), CRS ``crs``.
+    box
+        The map's extent (working CRS).
+    crs
+        The working CRS.
+    simplify_m
+        Simplification of the outlines (m); at least 25 m.
+
+    Returns
+    -------
+    folium.FeatureGroup or None
+        None when no context polygon reaches the extent.
+    """
+    if context is None or context.empty:
+        return None
+    ctx = context.to_crs(crs) if context.crs is not None and context.crs != crs else context
+    ctx = ctx.iloc[ctx.sindex.query(box, predicate="intersects")]
+    if ctx.empty:
+        return None
+    tol = max(25.0, simplify_m * 2)
+    simple = ctx.geometry.simplify(tol)
+    clipped = simple.intersection(box)
+    lines = gpd.GeoDataFrame(  # outlines cut at the extent (no line along the cut)
+        {"name": ctx["name"].astype(str).to_numpy(), "level": ctx["level"].to_numpy()},
+        geometry=simple.boundary.intersection(box).to_numpy(),
+        crs=ctx.crs,
+    )
+    lines = lines.loc[~lines.geometry.is_empty]
+    fg = geojson_layer(
+        STRINGS["context_layer"],
+        lines,
+        tips=[escape(n) for n in lines["name"]],
+        style=[
+            dict(CONTEXT_STYLES[min(int(lv), len(CONTEXT_STYLES) - 1)]) for lv in lines["level"]
+        ],
+        simplify_m=0.0,
+    )
+    inside = gpd.GeoDataFrame(
+        {"name": ctx["name"].astype(str).to_numpy(), "level": ctx["level"].to_numpy()},
+        geometry=clipped.intersection(box).to_numpy(),
+        crs=ctx.crs,
+    )
+    inside = inside.loc[~inside.geometry.is_empty & (inside["name"].str.strip() != "")]
+    inside = inside.assign(_a=inside.geometry.area)
+    inside = inside.sort_values(["level", "_a"], ascending=[True, False])
+    inside = inside.head(MAX_CONTEXT_LABELS)
+    if len(inside):
+        pts = gpd.GeoSeries(inside.geometry.representative_point(), crs=ctx.crs).to_crs(WGS84)
+        for name, pt in zip(inside["name"], pts, strict=True):
+            folium.Marker(
+                [round(pt.y, 5), round(pt.x, 5)],
+                icon=folium.DivIcon(
+                    html=f"<div>{escape(name)}</div>",
+                    class_name="n2k-label",
+                    icon_size=(160, 14),
+                    icon_anchor=(80, 7),
+                ),
+                interactive=False,
+                keyboard=False,
+            ).add_to(fg)
+    return fg
+
+
+def _add_context(
+    m: folium.Map, ctx: MapContext, box: shapely.Polygon, crs: object, simplify_m: float,
+    layers: dict, legend: list[str],
+) -> None:
+    fg = context_layer(ctx.context, box, crs, simplify_m=simplify_m)
+    if fg is None:
+        return
+    fg.add_to(m)
+    name = STRINGS["context_layer"]
+    layers[name] = fg
+    own = ctx.context is not None and bool(ctx.context.attrs.get("n2k_sample"))
+    note = STRINGS["context_frame"] if own else STRINGS["context_lines"]
+    legend.append(
+        _section(name, line_legend(name, [(note, CONTEXT_STYLES[0]["color"], "solid")]))
+    )
+
+
+def zone_label(zone_key: object, names: dict[str, str], widths: dict[str, float]) -> str:
+    """Human label (escaped HTML) of a zone key such as ``NL01:ring|NL02:inner``: "zone 500 m
+    of <area name>" per ring, "inside <area name>" per inner part, or "outside the zones"
+    (:data:`STRINGS`)."""
+    if not isinstance(zone_key, str) or not zone_key:
+        return escape(STRINGS["outside_zones"])
+    out = []
+    for key in zone_key.split("|"):
+        code, _, part = key.partition(":")
+        name = names.get(code) or code
+        if part == "inner":
+            out.append(STRINGS["zone_inner"].format(name=name))
+        else:
+            w = widths.get(code)
+            width = f"{w:.0f}" if w is not None and math.isfinite(w) else "?"
+            out.append(STRINGS["zone_ring"].format(width=width, name=name))
+    return escape("; ".join(dict.fromkeys(out)))
+
+
+def _names_widths(data: dict) -> tuple[dict[str, str], dict[str, float]]:
+    """Site code -> area name and -> zone (ring) width in m, from the maps stage's frames."""
+    areas = data["areas"]
+    names = (
+        dict(zip(areas["site_code"].astype(str), areas["name"].astype(str), strict=True))
+        if "name" in areas
+        else {}
+    )
+    z = data["zones_by_area"]
+    ring = z.loc[z["part"] == "ring"]
+    widths = ring.groupby(ring["site_code"].astype(str))["width_m"].max().astype(float).to_dict()
+    return names, widths
+
+
 def overview_map(
     ctx: MapContext,
     areas: gpd.GeoDataFrame,
@@ -451,12 +857,30 @@ def overview_map(
 
     ``habitat_sites`` are the site codes the habitat map has habitat of; an area not among
     them (when given) has its overload shown as :data:`~n2kzones.selection.UNKNOWN_NO_HABITAT`.
+    The two filled layers do not overlap (the zone layer holds only the parts outside the
+    areas); a context layer of outlines orients the map offline.
     """
     dep = area_deposition if area_deposition is not None else pd.DataFrame(columns=["site_code"])
     areas = areas.merge(
         dep.drop(columns=[c for c in ("name",) if c in dep]), on="site_code", how="left"
     )
-    m = base_map(tuple(areas.to_crs(WGS84).total_bounds), self_contained=self_contained)
+    m = base_map(
+        tuple(areas.to_crs(WGS84).total_bounds),
+        self_contained=self_contained,
+        title=STRINGS["title_overview"],
+    )
+    layers: dict[str, folium.map.Layer] = {}
+    legend: list[str] = []
+    bbox = tuple(areas.total_bounds)
+    simplify = map_simplify_m(bbox)
+    pad = max(bbox[2] - bbox[0], bbox[3] - bbox[1]) * 0.06
+    box = shapely.box(bbox[0] - pad, bbox[1] - pad, bbox[2] + pad, bbox[3] + pad)
+    _add_context(m, ctx, box, areas.crs, simplify, layers, legend)
+    names = (
+        dict(zip(areas["site_code"].astype(str), areas["name"].astype(str), strict=True))
+        if "name" in areas
+        else {}
+    )
 
     ring = zones.loc[~zones["inside_area"].astype(bool)] if "inside_area" in zones else zones
     widths = sorted(float(w) for w in ring["width_m"].dropna().unique())
@@ -465,12 +889,19 @@ def overview_map(
         w: palette[min(i + max(0, len(palette) - 1 - len(widths)), len(palette) - 1)]
         for i, w in enumerate(widths)
     }
-    geojson_layer(
-        "Zones by width",
+    zone_name = "Zones by width"
+    layers[zone_name] = geojson_layer(
+        zone_name,
         ring,
         tips=[
-            f"Zone {_e(w, '.0f')} m &middot; areas {_e(c)}"
-            for w, c in zip(ring["width_m"], ring["area_codes"], strict=True)
+            escape(
+                "; ".join(
+                    STRINGS["zone_ring"].format(width=f"{w:.0f}", name=names.get(c, c))
+                    for c in str(codes).split(";")
+                    if c
+                )
+            )
+            for w, codes in zip(ring["width_m"], ring["area_codes"], strict=True)
         ],
         style=[
             {
@@ -481,6 +912,7 @@ def overview_map(
             }
             for w in ring["width_m"]
         ],
+        simplify_m=simplify,
     ).add_to(m)
 
     pct = (
@@ -506,21 +938,28 @@ def overview_map(
             _rows(pairs)
             + f"<a href='{escape(area_map_name(row.site_code), quote=True)}'>Open the map of this area</a>"
         )
-    geojson_layer(
-        "Natura 2000 areas (% overloaded)",
+    area_name = "Natura 2000 areas (% overloaded)"
+    layers[area_name] = geojson_layer(
+        area_name,
         areas,
         tips=tips,
         popups=popups,
         style=[{"color": "#333", "weight": 1.2, "fillColor": c, "fillOpacity": 0.7} for c in cols],
+        simplify_m=simplify,
     ).add_to(m)
-    folium.LayerControl(collapsed=False).add_to(m)
-    legend = gradient_legend("Overloaded habitat", "YlOrRd", 0, 100, "% of sensitive ha")
-    legend += swatch_legend("Zones", [(f"{w:.0f} m", c) for w, c in wcol.items()])
-    add_box(
-        m, legend + "<div style='margin-top:4px'>Click an area for its own map.</div>", "bottomleft"
+    legend.append(
+        _section(zone_name, swatch_legend(zone_name, [(f"{w:.0f} m", c) for w, c in wcol.items()]))
     )
-    add_box(m, _footer(ctx), "bottomright")
-    return m
+    legend.append(
+        _section(
+            area_name,
+            gradient_legend("Overloaded habitat", "YlOrRd", 0, 100, "% of sensitive ha")
+            + "<div style='margin-top:4px'>Click an area for its own map.</div>",
+        )
+    )
+    return finish_map(
+        m, layers, legend, header=f"<b>{escape(STRINGS['legend'])}</b>", footer=_footer(ctx)
+    )
 
 
 def _area_zones(data: dict, site_code: str) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, float]:
@@ -538,9 +977,11 @@ def _area_zones(data: dict, site_code: str) -> tuple[gpd.GeoDataFrame, gpd.GeoDa
 
 def area_extent(data: dict, site_code: str) -> tuple[float, float, float, float]:
     """Extent ``(minx, miny, maxx, maxy)`` in m (working CRS) of the map of one area: the area
-    buffered by its zone width (at least 1000 m) plus 200 m."""
+    buffered by its zone width (at least 1000 m, the widest zone) plus
+    :data:`EXTENT_MARGIN_M`; the rasters are cropped to it, so they cover the zone and its
+    surroundings."""
     area, _, width_m = _area_zones(data, site_code)
-    return area.geometry.union_all().buffer(max(width_m, 1000.0) + 200.0).bounds
+    return area.geometry.union_all().buffer(max(width_m, 1000.0) + EXTENT_MARGIN_M).bounds
 
 
 def grid_coverage(ctx: MapContext, bbox: tuple[float, float, float, float]) -> str:
@@ -577,8 +1018,44 @@ def habitat_note(habitats: pd.DataFrame) -> str:
     )
 
 
+#: Farm colour classes by the farm's largest contribution on sensitive habitat (mol N/ha/yr):
+#: below the map's RKO threshold, up to 1, up to 10, 10 or more, not computed.
+FARM_CLASSES: dict[str, str] = {
+    "below": "#2c7bb6",
+    "low": "#fee08b",
+    "mid": "#f46d43",
+    "high": "#a50026",
+    "unknown": "#999999",
+}
+#: Most overloaded receptors drawn on an area map (the largest exceedances; the raster shows all).
+MAX_RECEPTORS = 2000
+#: Parcel pieces drawn one by one on an area map; above this, one feature per crop category
+#: and zone (what a real area's surroundings need to stay under 5 MB).
+MAX_PARCELS = 4000
+
+
+def farm_class(largest: object, below: object) -> str:
+    """Colour class (:data:`FARM_CLASSES`) of a farm from its largest contribution (mol
+    N/ha/yr) and its RKO flag at the map's threshold (True: below; None/NaN: unknown)."""
+    if not _missing(below) and bool(below):
+        return "below"
+    try:
+        v = float(largest)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return "unknown"
+    if not math.isfinite(v):
+        return "unknown"
+    return "low" if v < 1.0 else ("mid" if v < 10.0 else "high")
+
+
 def area_map(ctx: MapContext, site_code: str, data: dict, *, self_contained: bool) -> folium.Map:
     """The map of one area; ``data`` holds the layers read once for all areas.
+
+    Shown by default: the exceedance of the KDW (the one filled layer), the habitat polygons
+    as outlines coloured by KDW, the area and zone outlines, the context outlines and the
+    farms coloured by their largest contribution (:data:`FARM_CLASSES`, a thick rim in the
+    zone). Deposition from farms, parcels, distance lines and overloaded receptors are one
+    click away in the (collapsed) layer control; the legend shows the visible layers only.
 
     Where the deposition grid does not cover the map's extent (:func:`area_extent`), the
     raster layers show the covered part or are left out, and the legend says so
@@ -587,21 +1064,26 @@ def area_map(ctx: MapContext, site_code: str, data: dict, *, self_contained: boo
     areas: gpd.GeoDataFrame = data["areas"]
     area, zones, width = _area_zones(data, site_code)
     name = str(area["name"].iloc[0]) if "name" in area else ""
+    names, widths = _names_widths(data)
     geom = area.geometry.union_all()
     bbox = area_extent(data, site_code)
     box = shapely.box(*bbox)
+    simplify = map_simplify_m(bbox)
     m = base_map(
         tuple(gpd.GeoSeries([box], crs=areas.crs).to_crs(WGS84).total_bounds),
         self_contained=self_contained,
+        title=STRINGS["title_area"].format(name=name or site_code, code=site_code),
     )
+    layers: dict[str, folium.map.Layer] = {}
     legend: list[str] = []
     note = COVERAGE_NOTES.get(grid_coverage(ctx, bbox))
     if note is not None:
         legend.append(
             f"<div class='n2k-grid-note' style='margin-top:4px'><i>{escape(note)}</i></div>"
         )
+    _add_context(m, ctx, box, areas.crs, simplify, layers, legend)
 
-    # deposition rasters
+    # deposition rasters (the exceedance is the one filled layer shown by default)
     t_map = ctx.map_threshold_mol_ha
     for key, title, cmap, show in (
         ("deposition_farms", "Deposition from farms", "viridis", False),
@@ -610,31 +1092,48 @@ def area_map(ctx: MapContext, site_code: str, data: dict, *, self_contained: boo
         p = ctx.rasters.get(key)
         if p is not None and p.exists():
             vmin, vmax = ctx.ranges[key]
+            layer_name = f"{title} (mol N/ha/yr)"
             ov = raster_overlay(
-                p, f"{title} (mol N/ha/yr)", cmap=cmap, vmin=vmin, vmax=vmax, bbox=bbox, show=show
+                p, layer_name, cmap=cmap, vmin=vmin, vmax=vmax, bbox=bbox, show=show
             )
             if ov is not None:
                 ov.add_to(m)
-                legend.append(gradient_legend(title, cmap, vmin, vmax, "mol N/ha/yr"))
+                layers[layer_name] = ov
+                legend.append(
+                    _section(layer_name, gradient_legend(title, cmap, vmin, vmax, "mol N/ha/yr"))
+                )
 
-    # parcel pieces in the extent
+    # parcel pieces in the extent (off by default: a filled layer)
     pieces: gpd.GeoDataFrame = data["pieces"]
     sel = pieces.iloc[pieces.sindex.query(box, predicate="intersects")]
-    if len(sel):
+    if len(sel) > MAX_PARCELS:  # one feature per crop category and zone, not per parcel
+        sel = sel.assign(zone_key=sel["zone_key"].fillna(""))
+        sel = sel.dissolve(by=["category", "zone_key"], as_index=False, aggfunc="first")
+        # close the ditches and roads between parcels at the map's resolution
+        closed = sel.geometry.buffer(simplify, quad_segs=2).buffer(-simplify, quad_segs=2)
+        sel = sel.assign(
+            geometry=closed.intersection(box), parcel_id="*", share=1.0, gewas=sel["category"]
+        )
+    elif len(sel):
         sel = sel.assign(geometry=sel.geometry.intersection(box))
+    if len(sel):
         cats = sel["category"].astype(str).str.lower()
-        tips = [
-            f"<b>{_e(c)}</b> &middot; {_e(g)}<br>parcel {_e(pid)} &middot; "
-            f"{'zone ' + _e(zk) if isinstance(zk, str) and zk else 'outside the zones'} &middot; {_e(100 * float(s), '.0f')} % of the parcel"
-            for c, g, pid, zk, s in zip(
-                sel["category"],
-                sel.get("gewas", sel["category"]),
-                sel["parcel_id"],
-                sel["zone_key"],
-                sel["share"],
-                strict=True,
+        labels: dict[object, str] = {}
+        tips = []
+        for c, g, pid, zk, s in zip(
+            sel["category"],
+            sel.get("gewas", sel["category"]),
+            sel["parcel_id"],
+            sel["zone_key"],
+            sel["share"],
+            strict=True,
+        ):
+            if zk not in labels:
+                labels[zk] = zone_label(zk, names, widths)
+            tips.append(
+                f"<b>{_e(c)}</b> &middot; {_e(g)}<br>parcel {_e(pid)} &middot; {labels[zk]}"
+                f" &middot; {_e(100 * float(s), '.0f')} % of the parcel"
             )
-        ]
         style = [
             {
                 "color": "#555",
@@ -644,78 +1143,107 @@ def area_map(ctx: MapContext, site_code: str, data: dict, *, self_contained: boo
             }
             for c in cats
         ]
-        geojson_layer("Parcels by crop category", sel, tips=tips, style=style, show=False).add_to(m)
+        pname = "Parcels by crop category"
+        layers[pname] = geojson_layer(
+            pname, sel, tips=tips, style=style, show=False, simplify_m=simplify
+        ).add_to(m)
         present = [c for c in CROP_COLOURS if c in set(cats)]
-        legend.append(swatch_legend("Parcels", [(c, CROP_COLOURS[c]) for c in present]))
+        legend.append(
+            _section(pname, swatch_legend("Parcels", [(c, CROP_COLOURS[c]) for c in present]))
+        )
 
-    # habitats
+    # habitats: outlines coloured by KDW (hover for the type), not filled
     hab = data.get("habitats")
     if hab is not None:
         h = hab.loc[hab["site_code"] == site_code]
-        note = habitat_note(h)
-        if note:
-            legend.append(note)
-        names = ctx.habitat_names
+        hname = "Habitat types (KDW)"
+        names_h = ctx.habitat_names
         kdws = h["kdw_mol_ha"].to_numpy(dtype=float)
-        geojson_layer(
-            "Habitat types (KDW)",
+        layers[hname] = geojson_layer(
+            hname,
             h,
             tips=[
                 _rows(
                     [
-                        ("Habitat", f"{_e(c)} {_e(names.get(str(c), ''))}"),
+                        ("Habitat", f"{_e(c)} {_e(names_h.get(str(c), ''))}"),
                         ("KDW", f"{_e(k, ',.0f')} mol N/ha/yr"),
                     ]
                 )
                 for c, k in zip(h["habitat_code"], kdws, strict=True)
             ],
             style=[
-                {"color": "#225", "weight": 0.5, "fillColor": c, "fillOpacity": 0.5}
+                {"color": c, "weight": 1.2, "fill": True, "fillColor": c, "fillOpacity": 0.0}
                 for c in colour_for(kdws, "magma", 400, 2400)
             ],
+            simplify_m=simplify,
         ).add_to(m)
-        legend.append(gradient_legend("KDW of habitat", "magma", 400, 2400, "mol N/ha/yr"))
+        legend.append(
+            _section(
+                hname,
+                gradient_legend("KDW of habitat", "magma", 400, 2400, "mol N/ha/yr")
+                + f"<div>{escape(STRINGS['habitat_outline'])}</div>"
+                + habitat_note(h),
+            )
+        )
 
-    # area, zone and reference distances
-    geojson_layer(
-        "Natura 2000 area",
+    # area, zone and reference distances: outlines only
+    aname = "Natura 2000 area"
+    layers[aname] = geojson_layer(
+        aname,
         area,
         tips=[_rows([("Area", f"{_e(site_code)} {_e(name)}")])],
         style=[{"color": "#006d2c", "weight": 2.5, "fill": False}],
+        simplify_m=simplify,
     ).add_to(m)
+    legend.append(_section(aname, line_legend(aname, [(STRINGS["area_line"], "#006d2c", "solid")])))
     if len(zones):
-        geojson_layer(
-            f"Zone ({width:.0f} m)",
+        zname = f"Zone ({width:.0f} m)"
+        layers[zname] = geojson_layer(
+            zname,
             zones,
             tips=[
-                _rows([("Zone", f"{_e(w, '.0f')} m around {_e(site_code)}")])
+                escape(STRINGS["zone_ring"].format(width=f"{w:.0f}", name=name or site_code))
                 for w in zones["width_m"]
             ],
-            style=[{"color": "#6a3d9a", "weight": 1.5, "fillColor": "#6a3d9a", "fillOpacity": 0.12}]
+            style=[{"color": "#6a3d9a", "weight": 2, "fill": True, "fillOpacity": 0.0}]
             * len(zones),
+            simplify_m=simplify,
         ).add_to(m)
+        legend.append(
+            _section(zname, line_legend(zname, [(STRINGS["zone_line"], "#6a3d9a", "solid")]))
+        )
     rings = gpd.GeoDataFrame(
         {"d": [500, 1000]},
         geometry=[geom.buffer(500).boundary, geom.buffer(1000).boundary],
         crs=areas.crs,
     )
-    geojson_layer(
-        "Distance 500 m / 1000 m",
+    dname = "Distance 500 m / 1000 m"
+    layers[dname] = geojson_layer(
+        dname,
         rings,
         tips=[f"{d} m from the area" for d in rings["d"]],
         style=[
             {"color": "#6a3d9a", "weight": 1, "dashArray": "6 4"},
             {"color": "#6a3d9a", "weight": 1, "dashArray": "2 4"},
         ],
+        show=False,
+        simplify_m=simplify,
     ).add_to(m)
+    legend.append(
+        _section(dname, line_legend(dname, [(STRINGS["distance_lines"], "#6a3d9a", "dashed")]))
+    )
 
-    # overloaded receptors
+    # overloaded receptors (off: the exceedance raster shows them)
     rec = data.get("receptors")
     if rec is not None:
         r = rec.loc[(rec["site_code"] == site_code) & rec["overload"].astype(bool)]
+        total = len(r)
+        if total > MAX_RECEPTORS:
+            r = r.nlargest(MAX_RECEPTORS, "exceedance_mol_ha")
         if len(r):
-            geojson_layer(
-                "Overloaded receptors",
+            rname = "Overloaded receptors"
+            layers[rname] = geojson_layer(
+                rname,
                 r,
                 tips=[
                     f"{_e(i)} {_e(hc)}: {_e(t, ',.0f')} mol, KDW {_e(k, ',.0f')}, +{_e(x, ',.0f')}"
@@ -739,8 +1267,16 @@ def area_map(ctx: MapContext, site_code: str, data: dict, *, self_contained: boo
                 points=True,
                 show=False,
             ).add_to(m)
+            thinned = (
+                [STRINGS["receptors_thinned"].format(n=len(r), total=total)]
+                if total > len(r)
+                else []
+            )
+            legend.append(
+                _section(rname, swatch_legend(rname, [(t, "#b2182b") for t in thinned or [""]]))
+            )
 
-    # farms
+    # farms: colour by largest contribution class, thick rim in the zone, size by NH3
     farms: gpd.GeoDataFrame = data["farms"]
     f = farms.iloc[farms.sindex.query(box, predicate="intersects")]
     if len(f):
@@ -748,18 +1284,16 @@ def area_map(ctx: MapContext, site_code: str, data: dict, *, self_contained: boo
         below_col = ctx.below_column
         if src is not None:
             f = f.merge(src, on="farm_id", how="left", suffixes=("", "_rko"))
-        status = []
-        for v in f[below_col] if below_col in f else [None] * len(f):
-            status.append(
-                "unknown"
-                if v is None or (isinstance(v, float) and math.isnan(v))
-                else ("below" if bool(v) else "above")
-            )
+        belows = f[below_col].tolist() if below_col in f else [None] * len(f)
+        largests = f["max_none_mol_ha"].tolist() if "max_none_mol_ha" in f else [None] * len(f)
+        classes = [farm_class(v, b) for v, b in zip(largests, belows, strict=True)]
         emis = f["emission_kg_nh3"].to_numpy(dtype=float)
         radius = np.clip(np.sqrt(np.maximum(emis, 0)) / 12.0, 2, 12)
         animals = ["rundvee", "varkens", "kippen", "schapen", "geiten"]
-        popups, tips = [], []
-        for row, st in zip(f.to_dict("records"), status, strict=True):
+        popups, tips, in_zone = [], [], []
+        zlabels: dict[object, str] = {}
+        for row, b in zip(f.to_dict("records"), belows, strict=True):
+            st = "unknown" if _missing(b) else ("below" if bool(b) else "above")
             ani = (
                 ", ".join(
                     f"{_e(row[a], ',.0f')} {a}"
@@ -770,15 +1304,23 @@ def area_map(ctx: MapContext, site_code: str, data: dict, *, self_contained: boo
             )
             largest = row.get("max_none_mol_ha")
             where = row.get("site_code_none")
-            pairs = [
-                ("Farm", _e(row["farm_id"])),
+            zk = row.get("zone_key")
+            in_zone.append(isinstance(zk, str) and bool(zk))
+            if zk not in zlabels:
+                zlabels[zk] = zone_label(zk, names, widths)
+            pairs = [("Farm", _e(row["farm_id"]))]
+            for col, label in (("address", "address"), ("municipality", "municipality")):
+                v = row.get(col)
+                if not _missing(v) and str(v).strip():
+                    pairs.append((STRINGS[label], _e(v)))
+            pairs += [
                 ("Animals", ani),
                 ("GVE/ha", _e(row.get("gve_per_ha"), ",.2f")),
                 ("Emission", f"{_e(row['emission_kg_nh3'], ',.0f')} kg NH3/yr"),
                 (
                     "Largest contribution",
-                    f"{_e(largest, ',.3f')} mol N/ha/yr ({_e(where)})"
-                    if largest is not None
+                    f"{_e(largest, ',.3f')} mol N/ha/yr ({_e(names.get(str(where), where))})"
+                    if not _missing(largest)
                     else "&ndash;",
                 ),
                 (
@@ -787,42 +1329,45 @@ def area_map(ctx: MapContext, site_code: str, data: dict, *, self_contained: boo
                         st
                     ],
                 ),
-                (
-                    "Zone",
-                    _e(row["zone_key"])
-                    if isinstance(row.get("zone_key"), str) and row["zone_key"]
-                    else "outside the zones",
-                ),
+                ("Zone", zlabels[zk]),
             ]
             popups.append(_rows(pairs))
             tips.append(f"{_e(row['farm_id'])}: {_e(row['emission_kg_nh3'], ',.0f')} kg NH3")
         style = [
             {
-                "color": "#222",
-                "weight": 0.8,
+                "color": "#000000" if z else "#666666",
+                "weight": 2.0 if z else 0.6,
                 "fill": True,
-                "fillColor": RKO_COLOURS[s],
-                "fillOpacity": 0.85,
+                "fillColor": FARM_CLASSES[c],
+                "fillOpacity": 0.9 if z else 0.7,
                 "radius": round(float(rd), 1),
             }
-            for s, rd in zip(status, radius, strict=True)
+            for c, z, rd in zip(classes, in_zone, radius, strict=True)
         ]
-        geojson_layer(
-            f"Farms (RKO {t_map:g} mol N/ha/yr)",
-            f,
-            tips=tips,
-            popups=popups,
-            style=style,
-            points=True,
+        fname = STRINGS["farms_layer"]
+        layers[fname] = geojson_layer(
+            fname, f, tips=tips, popups=popups, style=style, points=True
         ).add_to(m)
+        present = [c for c in FARM_CLASSES if c in set(classes)]
+        labels_f = {
+            "below": STRINGS["farm_class_below"].format(t=t_map),
+            "low": STRINGS["farm_class_low"].format(t=t_map),
+            "mid": STRINGS["farm_class_mid"],
+            "high": STRINGS["farm_class_high"],
+            "unknown": STRINGS["farm_class_unknown"],
+        }
         legend.append(
-            swatch_legend(
-                f"Farms, largest contribution vs RKO {t_map:g} mol N/ha/yr (size: NH3)",
-                [("below (permit-free)", RKO_COLOURS["below"]), ("above", RKO_COLOURS["above"])],
+            _section(
+                fname,
+                swatch_legend(fname, [(labels_f[c], FARM_CLASSES[c]) for c in present])
+                + f"<div>{escape(STRINGS['farm_in_zone'])}</div>",
             )
         )
 
-    folium.LayerControl(collapsed=False).add_to(m)
-    add_box(m, f"<b>{_e(site_code)} {_e(name)}</b>" + "".join(legend), "bottomleft")
-    add_box(m, _footer(ctx, " &middot; <a href='index.html'>overview</a>"), "bottomright")
-    return m
+    return finish_map(
+        m,
+        layers,
+        legend,
+        header=f"<b>{_e(site_code)} {_e(name)}</b>",
+        footer=_footer(ctx, " &middot; <a href='index.html'>overview</a>"),
+    )

@@ -147,7 +147,7 @@ CONFIG_KEYS: dict[str, tuple[str, ...]] = {
                "parameters"),
     "scenario": ("project.csv_flavour", "project.crs", "deposition", "scenarios",
                  "effectiveness_cut_pct", "parameters"),
-    "maps": ("project.csv_flavour", "project.name", "project.crs", "inputs.habitats",
+    "maps": ("project.csv_flavour", "project.name", "project.crs", "inputs.habitats", "inputs.context",
              "rko.map_threshold_mol_ha", "rko.ranges_m",
              "parameters"),
     "report": ("project.csv_flavour", "project.name", "rko.thresholds_mol_ha", "rko.ranges_m", "rko.map_threshold_mol_ha",

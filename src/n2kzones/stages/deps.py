@@ -40,7 +40,7 @@ STAGE_INPUTS: dict[str, tuple[str, ...]] = {
     "rko": ("deposition.", "rko.projects"),
     "select": ("deposition.", "zones.overrides_csv"),
     "scenario": ("deposition.", "scenarios."),
-    "maps": ("inputs.habitats",),
+    "maps": ("inputs.habitats", "inputs.context."),
     "report": (),
 }
 

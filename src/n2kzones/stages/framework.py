@@ -182,6 +182,8 @@ def input_paths(cfg: Config) -> dict[str, Path]:
         spec = getattr(cfg.inputs, kind)
         if spec is not None:
             out[f"inputs.{kind}"] = cfg.resolve(spec.path)
+    for i, spec in enumerate(cfg.inputs.context):
+        out[f"inputs.context.{i}"] = cfg.resolve(spec.path)
     if cfg.zones.overrides_csv is not None:
         out["zones.overrides_csv"] = cfg.resolve(cfg.zones.overrides_csv)
     for extra in cfg.zones.extra_layers:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+import geopandas as gpd
 import pandas as pd
 import pyogrio
 
@@ -23,9 +24,11 @@ from n2kzones.render.maps import (
     area_extent,
     area_map,
     area_map_name,
+    context_from_layers,
     grid_coverage,
     overview_map,
     raster_range,
+    sample_context,
     write_map,
 )
 from n2kzones.rko import NO_RANGE
@@ -54,7 +57,32 @@ def _read(run: StageRun) -> dict:
     if run.cfg.inputs.habitats is not None:
         habitats, _ = run.read_layer("habitats")
         data["habitats"] = habitats_of_chosen_areas(run.cfg, habitats, data["areas"])
+    data["context"] = _context(run, data["areas"])
     return data
+
+
+def _context(run: StageRun, areas: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """The maps' light context layer (:attr:`~n2kzones.render.maps.MapContext.context`): the
+    ``[[inputs.context]]`` layers (level = their order), kept where they come within
+    :data:`CONTEXT_REACH_M` of an area and simplified by :data:`CONTEXT_SIMPLIFY_M`; without
+    them a frame and the areas' names (:func:`~n2kzones.render.maps.sample_context`)."""
+    if not run.cfg.inputs.context:
+        ctx = sample_context(areas)
+        ctx.attrs["n2k_sample"] = True
+        return ctx
+    layers = [
+        run.read_layer("provinces", spec, name=f"context_{i}")[0]
+        for i, spec in enumerate(run.cfg.inputs.context)
+    ]
+    return context_from_layers(
+        layers, areas, reach_m=CONTEXT_REACH_M, simplify_m=CONTEXT_SIMPLIFY_M
+    )
+
+
+#: Context polygons farther than this (m) from every area are left out of the maps.
+CONTEXT_REACH_M = 5000.0
+#: Simplification (m) of the context outlines, once for all maps.
+CONTEXT_SIMPLIFY_M = 50.0
 
 
 #: Manifest keys (``run.extra``) listing the areas whose map extent the grid does not cover.
@@ -102,6 +130,7 @@ def run_maps(cfg: Config, *, self_contained: bool = True) -> list[Path]:
             habitat_names={code: h.name for code, h in cfg.params.kdw.habitats.items()},
             rasters=rasters,
             ranges={k: raster_range(p, symmetric=RASTERS[k][1]) for k, p in rasters.items()},
+            context=data["context"],
         )
         out = run.output("maps")
         out.mkdir(parents=True, exist_ok=True)
