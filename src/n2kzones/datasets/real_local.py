@@ -113,6 +113,11 @@ REAL_FILES: tuple[RealFile, ...] = (
         otherwise="by hand: CBS/PDOK gebiedsindelingen provinces (read with preset cbs_provinces)",
     ),
     RealFile(
+        "gemeenten.geojson", "municipalities (CBS gebiedsindelingen, land only), map context",
+        "cbs-gebiedsindelingen-2026/gemeenten_zonder_water.geojson", "link",
+        otherwise="by hand: CBS/PDOK gebiedsindelingen municipalities",
+    ),
+    RealFile(
         "habitat_standin.gpkg",
         "habitat stand-in per area (most sensitive objective type)",
         "ndvh-habitat-template-2023/NDVH_Habitat_template_T0_v2023.1.3_Prod.zip",
