@@ -1210,6 +1210,7 @@ path = {q(root / DEPOSITION_FILE)}
 [deposition]
 cell_m = 250
 cutoff_m = 25000
+receptor_grid = "local"   # EPSG:3035: AERIUS's receptor grid exists in RD New only
 """
     with _atomic(paths.config) as tmp:
         tmp.write_text(text, encoding="utf-8")
