@@ -100,7 +100,9 @@ def rd_bounds() -> tuple[float, float, float, float]:
 
 
 @pytest.mark.parametrize("grid_codes", [True, False], ids=["clms-grid-codes", "clc-codes"])
-def test_the_converter_gives_the_known_classes_at_rd_points(tmp_path: Path, grid_codes: bool) -> None:
+def test_the_converter_gives_the_known_classes_at_rd_points(
+    tmp_path: Path, grid_codes: bool,
+) -> None:
     src = clc_raster(tmp_path / "clc.tif", grid_codes=grid_codes)
     out = realdata.convert_corine(src, tmp_path / "landuse.tif", bounds=rd_bounds(), cell_m=100.0)
     with rasterio.open(out) as ds:
@@ -136,7 +138,9 @@ def test_a_raster_without_clc_codes_on_the_grid_is_refused(tmp_path: Path) -> No
 
 
 @pytest.mark.parametrize("zipped", [False, True], ids=["tif", "zip"])
-def test_the_corine_source_verifies_and_converts_offline(tmp_path: Path, capsys, zipped: bool) -> None:
+def test_the_corine_source_verifies_and_converts_offline(
+    tmp_path: Path, capsys, zipped: bool,
+) -> None:
     source = realdata.SOURCES["corine"]
     assert source.kind == "raster" and source.url is None  # login needed: --url or by hand
     assert source.landing_page.startswith("https://land.copernicus.eu/")
@@ -164,7 +168,9 @@ def test_the_corine_source_verifies_and_converts_offline(tmp_path: Path, capsys,
         assert "clc_ops_landuse.csv" in ds.tags()["conversion"]
 
 
-def test_the_corine_source_without_the_file_offline_says_where_to_get_it(tmp_path: Path, capsys) -> None:
+def test_the_corine_source_without_the_file_offline_says_where_to_get(
+    tmp_path: Path, capsys,
+) -> None:
     assert realdata.main(["corine", "--offline", "--out", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert "corine_clc2018_100m.tif is missing" in err and "land.copernicus.eu" in err
@@ -208,6 +214,18 @@ def test_a_class_aware_run_reports_the_habitat_mapping_fallback(sample_config, t
     n = len(rec)
     assert n > 0 and (rec["landuse_source"] == "habitat_mapping").all()
     html = (out / "report" / "index.html").read_text()
-    assert f"Land use at {n} of {n} receptors from the habitat-type mapping (no land-use raster)" in html
+    line = f"Land use at {n} of {n} receptors from the habitat-type mapping (no land-use raster)"
+    assert line in html
     table = pd.read_csv(out / "area_deposition.csv")
     assert (table["landuse_from_habitat_mapping_share"] == 1.0).all()
+
+
+def test_the_per_area_share_of_the_habitat_mapping() -> None:
+    from n2kzones.stages.deposition import habitat_mapping_share
+
+    receptors = pd.DataFrame({
+        "site_code": ["A", "A", "A", "A", "B", "B"],
+        "landuse_source": ["raster", "habitat_mapping", "raster", "raster"] + ["habitat_mapping"] * 2,
+    })
+    got = habitat_mapping_share(pd.Series(["A", "B", "C", "ALL"]), receptors)
+    np.testing.assert_allclose(got, [0.25, 1.0, np.nan, 0.5])

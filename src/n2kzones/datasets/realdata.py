@@ -185,7 +185,10 @@ SOURCES: dict[str, Source] = {
         url=None,
         landing_page="https://land.copernicus.eu/en/products/corine-land-cover/clc2018",
         filename="corine_clc2018_100m.tif",
-        licence="Copernicus data: free, full and open; cite 'European Union, Copernicus Land Monitoring Service 2018, European Environment Agency (EEA)'",
+        licence=(
+            "Copernicus data: free, full and open; cite 'European Union, Copernicus Land "
+            "Monitoring Service 2018, European Environment Agency (EEA)'"
+        ),
         notes=(
             "Raster U2018_CLC2018_V2020_20u1.tif, 100 m, EPSG:3035, grid codes 1..44 (48 no "
             "data); a login at land.copernicus.eu is needed: pass --url corine=<url> or save "
@@ -393,7 +396,9 @@ def verify(source: Source, path: str | Path) -> Verification:
         try:
             ds = rasterio.open(raster_path(path))
         except RasterioIOError as exc:
-            raise InputError(f"{path} is not a readable raster (or a zip holding one): {exc}") from exc
+            raise InputError(
+                f"{path} is not a readable raster (or a zip holding one): {exc}"
+            ) from exc
         with ds:
             result.n_rows = ds.height
             result.notes = [f"{ds.width} x {ds.height} cells of {ds.res[0]:g} m, crs {ds.crs}"]
@@ -485,17 +490,19 @@ def convert_corine(
     classes = corine_landuse(raster_path(path), grid, crs)
     out = Path(out)
     profile = {
-        "driver": "GTiff", "height": grid.n_rows, "width": grid.n_cols, "count": 1, "dtype": "uint8",
-        "crs": crs, "transform": grid.transform, "nodata": NO_CLASS, "compress": "deflate",
-        "tiled": True, "blockxsize": 256, "blockysize": 256,
+        "driver": "GTiff", "height": grid.n_rows, "width": grid.n_cols, "count": 1,
+        "dtype": "uint8", "crs": crs, "transform": grid.transform, "nodata": NO_CLASS,
+        "compress": "deflate", "tiled": True, "blockxsize": 256, "blockysize": 256,
     }
     with atomic_path(out) as tmp, rasterio.open(tmp, "w", **profile) as dst:
         dst.write(classes, 1)
         dst.set_band_description(1, "OPS/DEPAC receptor land-use class (1..9)")
         dst.update_tags(
-            source=f"CORINE Land Cover ({Path(path).name})", conversion=f"n2kzones/data/{CLC_TABLE}",
-            units="class code", classes="1 grass, 2 arable, 3 permanent crops, 4 coniferous forest, "
-            "5 deciduous forest, 6 water, 7 urban, 8 heath and other nature, 9 bare soil/desert",
+            source=f"CORINE Land Cover ({Path(path).name})",
+            conversion=f"n2kzones/data/{CLC_TABLE}",
+            units="class code",
+            classes="1 grass, 2 arable, 3 permanent crops, 4 coniferous forest, 5 deciduous "
+            "forest, 6 water, 7 urban, 8 heath and other nature, 9 bare soil/desert",
         )
     n = int((classes != NO_CLASS).sum())
     log.info("converted corine: %d of %d cells with a class -> %s", n, classes.size, out)
@@ -588,7 +595,7 @@ def _prepare_main(argv: Sequence[str]) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Command line: ``python -m n2kzones.datasets.realdata [natura2000 brp gdn corine kdw] [options]``,
+    """Command line: ``python -m n2kzones.datasets.realdata [natura2000 brp gdn corine kdw] ...``,
     or ``python -m n2kzones.datasets.realdata habitat-standin [--areas ...] [--template ...]``."""
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["habitat-standin"]:
@@ -609,7 +616,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT_S, help="seconds to wait for a server")
     parser.add_argument("--bounds", type=float, nargs=4, default=list(NL_BOUNDS_RD),
                         metavar=("XMIN", "YMIN", "XMAX", "YMAX"),
-                        help="RD New extent (m) of the converted land-use raster (corine); default the Netherlands")
+                        help="RD New extent (m) of the converted land-use raster (corine); "
+                        "default the Netherlands")
     parser.add_argument("--cell", type=float, default=LANDUSE_CELL_M,
                         help="cell size (m) of the converted land-use raster (corine)")
     parser.add_argument("--list", action="store_true", help="list the sources and exit")
@@ -640,7 +648,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             if source.kind in {"areas", "parcels"}:
                 out = convert(source, path, args.out)
             elif name == "corine":
-                out = convert_corine(path, args.out / LANDUSE_OUT, bounds=tuple(args.bounds), cell_m=args.cell)
+                out = convert_corine(
+                    path, args.out / LANDUSE_OUT, bounds=tuple(args.bounds), cell_m=args.cell
+                )
             else:
                 out = path
             summary[name] = (out, check.n_rows, check.sha256[:12])

@@ -53,7 +53,8 @@ def clc_table() -> pd.DataFrame:
         dup = table[col][table[col].duplicated()]
         if len(dup):
             raise InputError(f"{CLC_TABLE}: {col} {sorted(dup.tolist())} appear more than once")
-    wrong = table[[LANDUSES.get(int(c)) != n for c, n in zip(table["ops_class"], table["ops_landuse"], strict=True)]]
+    pairs = zip(table["ops_class"], table["ops_landuse"], strict=True)
+    wrong = table[[LANDUSES.get(int(c)) != n for c, n in pairs]]
     if len(wrong):
         raise InputError(
             f"{CLC_TABLE}: ops_class and ops_landuse disagree for CLC {wrong['clc_code'].tolist()} "

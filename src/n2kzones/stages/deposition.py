@@ -174,7 +174,8 @@ def receptor_classes(run: StageRun, receptors: gpd.GeoDataFrame) -> gpd.GeoDataF
     -------
     geopandas.GeoDataFrame
         ``receptors`` with ``landuse`` (OPS/DEPAC class name), ``landuse_source``
-        (``raster`` or ``habitat_mapping``), ``z0_m`` (m) and ``nh3_bg_ug_m3`` (ug/m3). The land use is the class code of
+        (``raster`` or ``habitat_mapping``), ``z0_m`` (m) and ``nh3_bg_ug_m3`` (ug/m3). The
+        land use is the class code of
         ``[inputs.receptor_landuse]`` at the receptor, else (no such raster, no data there,
         or the receptor outside it) the class of its habitat type by prefix
         (``[receptor_classes]`` of the parameters). z0 is ``[inputs.receptor_z0]`` there,
