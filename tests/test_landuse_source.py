@@ -225,7 +225,8 @@ def test_the_per_area_share_of_the_habitat_mapping() -> None:
 
     receptors = pd.DataFrame({
         "site_code": ["A", "A", "A", "A", "B", "B"],
-        "landuse_source": ["raster", "habitat_mapping", "raster", "raster"] + ["habitat_mapping"] * 2,
+        "landuse_source": ["raster", "habitat_mapping", "raster", "raster"]
+        + ["habitat_mapping"] * 2,
     })
     got = habitat_mapping_share(pd.Series(["A", "B", "C", "ALL"]), receptors)
     np.testing.assert_allclose(got, [0.25, 1.0, np.nan, 0.5])
