@@ -25,7 +25,7 @@ PKG     := src/n2kzones
 SAMPLE_MANIFEST := $(RAW)/manifest.json
 DEPS    := .n2k-deps/$(subst /,_,$(CONFIG)).mk
 
-.PHONY: help venv demo real test sample $(STAGES) bench bench-scale clean clean-outputs lint docs data-real habitat-standin
+.PHONY: help venv demo real test sample $(STAGES) bench bench-scale clean clean-outputs lint docs data-real data-landuse habitat-standin
 
 help:  ## Show the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -51,7 +51,7 @@ $(SAMPLE_MANIFEST): $(STAMP) $(PKG)/datasets/sample.py $(PKG)/datasets/shapes.py
 sample: $(SAMPLE_MANIFEST)  ## Generate the sample region into data/raw/sample
 
 # -- stages: targets from `n2kzones deps` (not needed for help, venv, test, lint, docs, clean) --
-NO_DEPS_GOALS := help venv test lint docs clean clean-outputs bench bench-scale data-real habitat-standin sample real
+NO_DEPS_GOALS := help venv test lint docs clean clean-outputs bench bench-scale data-real data-landuse habitat-standin sample real
 ifneq ($(filter-out $(NO_DEPS_GOALS),$(or $(MAKECMDGOALS),help)),)
 $(DEPS): $(CONFIG) $(STAMP) $(wildcard $(PKG)/stages/*.py)
 	@mkdir -p $(dir $@)
@@ -108,6 +108,9 @@ docs: $(STAMP)  ## Generate docs/cli.md and docs/config.md from the code, then b
 
 data-real: $(STAMP)  ## Download, verify and convert the official data (PDOK Natura 2000, BRP) into data/raw/real
 	$(BIN)/python -m n2kzones.datasets.realdata --out data/raw/real $(REALDATA_ARGS)
+
+data-landuse: $(STAMP)  ## CORINE Land Cover 2018 -> data/raw/real/receptor_landuse.tif (LANDUSE_ARGS='--url corine=<url>' or '--offline')
+	$(BIN)/python -m n2kzones.datasets.realdata corine --out data/raw/real $(LANDUSE_ARGS)
 
 habitat-standin: $(STAMP)  ## Offline habitat stand-in per area from the NDVH template -> data/raw/real/habitat_standin.gpkg
 	$(BIN)/python -m n2kzones.datasets.realdata habitat-standin --out data/raw/real/habitat_standin.gpkg $(STANDIN_ARGS)

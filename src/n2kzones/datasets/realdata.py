@@ -32,6 +32,15 @@ Official sources
     Each Natura 2000 area's polygon as one habitat polygon of its most nitrogen-sensitive
     objective type, from the NDVH habitat template's objectives (offline, labelled a
     stand-in); see :func:`habitat_standin`.
+``corine``
+    CORINE Land Cover 2018 (CLC2018, Copernicus Land Monitoring Service / EEA), the 100 m
+    raster ``U2018_CLC2018_V2020_20u1.tif`` (GeoTIFF, EPSG:3035, 44 classes stored as grid
+    codes 1..44), recoded to the 9 OPS/DEPAC receptor land-use classes with the packaged
+    table ``n2kzones/data/clc_ops_landuse.csv`` and written as
+    ``data/raw/real/receptor_landuse.tif`` (RD New, 100 m, codes 1..9, nodata 0) for
+    ``[inputs.receptor_landuse]``; see :func:`convert_corine`. The download needs a (free)
+    EU login: give the file's URL with ``--url corine=...`` or save it by hand and use
+    ``--offline`` (the zip CLMS delivers is read as it is).
 ``kdw``
     Critical deposition values (KDW): Wamelink et al. (2023), WEnR rapport 3272,
     doi:10.18174/633179 (PDF). The values n2kzones uses are transcribed in
@@ -50,6 +59,7 @@ import tempfile
 import urllib.error
 import urllib.request
 import xml.etree.ElementTree as ET
+import zipfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -167,6 +177,24 @@ SOURCES: dict[str, Source] = {
         notes=(
             "ESRI ASCII grid, 1 km cells, mol N/ha/yr, RD New without .prj: set "
             "[inputs.background_deposition] assume_crs = \"EPSG:28992\".",
+        ),
+    ),
+    "corine": Source(
+        name="corine",
+        kind="raster",
+        url=None,
+        landing_page="https://land.copernicus.eu/en/products/corine-land-cover/clc2018",
+        filename="corine_clc2018_100m.tif",
+        licence=(
+            "Copernicus data: free, full and open; cite 'European Union, Copernicus Land "
+            "Monitoring Service 2018, European Environment Agency (EEA)'"
+        ),
+        notes=(
+            "Raster U2018_CLC2018_V2020_20u1.tif, 100 m, EPSG:3035, grid codes 1..44 (48 no "
+            "data); a login at land.copernicus.eu is needed: pass --url corine=<url> or save "
+            "the file (or the zip) by hand as download/corine_clc2018_100m.tif and use --offline.",
+            "Converted to data/raw/real/receptor_landuse.tif (OPS/DEPAC classes 1..9, RD New) "
+            "with n2kzones/data/clc_ops_landuse.csv: set [inputs.receptor_landuse] to it.",
         ),
     ),
     "kdw": Source(
@@ -363,8 +391,15 @@ def verify(source: Source, path: str | Path) -> Verification:
             )
     elif source.kind == "raster":
         import rasterio
+        from rasterio.errors import RasterioIOError
 
-        with rasterio.open(path) as ds:
+        try:
+            ds = rasterio.open(raster_path(path))
+        except RasterioIOError as exc:
+            raise InputError(
+                f"{path} is not a readable raster (or a zip holding one): {exc}"
+            ) from exc
+        with ds:
             result.n_rows = ds.height
             result.notes = [f"{ds.width} x {ds.height} cells of {ds.res[0]:g} m, crs {ds.crs}"]
     return result
@@ -390,6 +425,87 @@ def convert(source: Source, path: str | Path, out_dir: str | Path, *, crs: str =
     out.parent.mkdir(parents=True, exist_ok=True)
     write_geopackage(out, {source.name: gdf})
     log.info("converted %s: %d of %d features -> %s", source.name, report.n_kept, report.n_read, out)
+    return out
+
+
+def raster_path(path: str | Path) -> str:
+    """The path rasterio opens for a downloaded raster: the file itself, or, for a zip (as
+    CLMS delivers CORINE), GDAL's ``/vsizip/`` path of the largest ``.tif`` inside."""
+    path = Path(path)
+    if not zipfile.is_zipfile(path):
+        return str(path)
+    with zipfile.ZipFile(path) as zf:
+        tifs = [i for i in zf.infolist() if i.filename.lower().endswith((".tif", ".tiff"))]
+    if not tifs:
+        raise InputError(f"{path} is a zip without a .tif inside")
+    inner = max(tifs, key=lambda i: i.file_size).filename
+    return f"/vsizip/{{{path.resolve()}}}/{inner}"  # braces: the zip may not end in .zip
+
+
+#: RD New extent the land-use raster covers by default (m): the Netherlands with the
+#: Waddenzee and the coast (the RD New area of use, EPSG:28992), snapped to 1 km.
+NL_BOUNDS_RD: tuple[float, float, float, float] = (0.0, 300_000.0, 280_000.0, 640_000.0)
+#: Cell size of the land-use raster by default (m): that of the CLC raster.
+LANDUSE_CELL_M = 100.0
+#: Name of the converted land-use raster in the real-data folder.
+LANDUSE_OUT = "receptor_landuse.tif"
+
+
+def convert_corine(
+    path: str | Path,
+    out: str | Path,
+    *,
+    bounds: tuple[float, float, float, float] = NL_BOUNDS_RD,
+    cell_m: float = LANDUSE_CELL_M,
+    crs: str = RD_NEW,
+) -> Path:
+    """Write the OPS/DEPAC land-use classes of a CORINE raster as a GeoTIFF on an RD grid.
+
+    Parameters
+    ----------
+    path
+        The CLC raster (GeoTIFF, or the zip holding it), any CRS (CLMS: EPSG:3035).
+    out
+        GeoTIFF to write (atomically): uint8 class codes 1..9, nodata 0, ``crs``.
+    bounds
+        ``(x_min, y_min, x_max, y_max)`` of the grid in m (``crs``); snapped outward to
+        multiples of ``cell_m``. Default: the Netherlands (:data:`NL_BOUNDS_RD`).
+    cell_m
+        Cell size in m (default 100 m, that of the CLC raster).
+    crs
+        CRS of the grid (default RD New).
+
+    Returns
+    -------
+    Path
+        ``out``. Band description and tags name the source and the conversion table.
+    """
+    import rasterio
+
+    from n2kzones.deposition.landuse import CLC_TABLE, NO_CLASS, corine_landuse
+    from n2kzones.io.grid import GridSpec
+    from n2kzones.io.writers import atomic_path
+
+    grid = GridSpec.from_bounds(bounds, cell_m)
+    classes = corine_landuse(raster_path(path), grid, crs)
+    out = Path(out)
+    profile = {
+        "driver": "GTiff", "height": grid.n_rows, "width": grid.n_cols, "count": 1,
+        "dtype": "uint8", "crs": crs, "transform": grid.transform, "nodata": NO_CLASS,
+        "compress": "deflate", "tiled": True, "blockxsize": 256, "blockysize": 256,
+    }
+    with atomic_path(out) as tmp, rasterio.open(tmp, "w", **profile) as dst:
+        dst.write(classes, 1)
+        dst.set_band_description(1, "OPS/DEPAC receptor land-use class (1..9)")
+        dst.update_tags(
+            source=f"CORINE Land Cover ({Path(path).name})",
+            conversion=f"n2kzones/data/{CLC_TABLE}",
+            units="class code",
+            classes="1 grass, 2 arable, 3 permanent crops, 4 coniferous forest, 5 deciduous "
+            "forest, 6 water, 7 urban, 8 heath and other nature, 9 bare soil/desert",
+        )
+    n = int((classes != NO_CLASS).sum())
+    log.info("converted corine: %d of %d cells with a class -> %s", n, classes.size, out)
     return out
 
 
@@ -479,7 +595,7 @@ def _prepare_main(argv: Sequence[str]) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Command line: ``python -m n2kzones.datasets.realdata [natura2000 brp gdn kdw] [options]``,
+    """Command line: ``python -m n2kzones.datasets.realdata [natura2000 brp gdn corine kdw] ...``,
     or ``python -m n2kzones.datasets.realdata habitat-standin [--areas ...] [--template ...]``."""
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["habitat-standin"]:
@@ -498,6 +614,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--year", type=int, default=None, help="BRP year (default: the first in PDOK's feed)")
     parser.add_argument("--offline", action="store_true", help="use files already in the download folder")
     parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT_S, help="seconds to wait for a server")
+    parser.add_argument("--bounds", type=float, nargs=4, default=list(NL_BOUNDS_RD),
+                        metavar=("XMIN", "YMIN", "XMAX", "YMAX"),
+                        help="RD New extent (m) of the converted land-use raster (corine); "
+                        "default the Netherlands")
+    parser.add_argument("--cell", type=float, default=LANDUSE_CELL_M,
+                        help="cell size (m) of the converted land-use raster (corine)")
     parser.add_argument("--list", action="store_true", help="list the sources and exit")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s", stream=sys.stderr)
@@ -523,7 +645,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             path = fetch_source(source, download_dir, url=urls.get(name), year=args.year,
                                 offline=args.offline, timeout=args.timeout)
             check = verify(source, path)
-            out = convert(source, path, args.out) if source.kind in {"areas", "parcels"} else path
+            if source.kind in {"areas", "parcels"}:
+                out = convert(source, path, args.out)
+            elif name == "corine":
+                out = convert_corine(
+                    path, args.out / LANDUSE_OUT, bounds=tuple(args.bounds), cell_m=args.cell
+                )
+            else:
+                out = path
             summary[name] = (out, check.n_rows, check.sha256[:12])
     except N2kError as exc:
         print(f"n2kzones.datasets.realdata: {exc}", file=sys.stderr)

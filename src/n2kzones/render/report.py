@@ -246,6 +246,41 @@ def habitat_note(area_deposition: pd.DataFrame | None) -> str:
     return "".join(out)
 
 
+def landuse_note(landuse_source: dict[str, int] | None) -> str:
+    """Escaped HTML paragraph saying at how many receptors the class-aware model took the land
+    use from the habitat-type mapping instead of a land-use raster.
+
+    Parameters
+    ----------
+    landuse_source
+        ``receptor_landuse_source`` of the deposition manifest: receptors per source
+        (``raster``, ``habitat_mapping``); None where the model is not class-aware.
+
+    Returns
+    -------
+    str
+        ``<p class="landuse-note">`` "Land use at N of M receptors from the habitat-type
+        mapping (no land-use raster)" (or "(no data in the land-use raster there)" when a
+        raster gave the others), or "" when no receptor used the mapping.
+    """
+    if not landuse_source:
+        return ""
+    n_map = int(landuse_source.get("habitat_mapping", 0))
+    n = n_map + int(landuse_source.get("raster", 0))
+    if n_map == 0:
+        return ""
+    why = (
+        "no land-use raster" if n_map == n
+        else "no data in the land-use raster there"
+    )
+    return (
+        f'<p class="landuse-note">Land use at {n_map} of {n} receptors from the habitat-type '
+        f"mapping ({escape(why)}): the class-aware deposition there assumes the vegetation of "
+        "the habitat type, not the mapped land use; set [inputs.receptor_landuse] "
+        "(docs/real-data.md, CORINE Land Cover).</p>"
+    )
+
+
 def grid_note(outside_grid: dict[str, list[str]]) -> str:
     """Escaped HTML paragraphs naming the areas whose maps the deposition grid does not cover.
 
@@ -337,6 +372,7 @@ def render_report(
     data_date: str,
     config_name: str,
     outside_grid: dict[str, list[str]] | None = None,
+    landuse_source: dict[str, int] | None = None,
     areas: list[dict[str, object]] | None = None,
     pdf_href: str | None = None,
     appendix: str = "",
@@ -362,6 +398,9 @@ def render_report(
     outside_grid
         ``areas_outside_grid`` and ``areas_partly_outside_grid`` of the maps stage's manifest:
         site codes whose maps lack (part of) the raster layers; a line under the maps names them.
+    landuse_source
+        ``receptor_landuse_source`` of the deposition manifest (receptors per land-use
+        source); a line says how many took the habitat-type mapping (:func:`landuse_note`).
     areas
         Rows of :func:`area_index`: the index then names each area and links its map and
         analysis page (``map_pages`` then gives the overview only).
@@ -380,6 +419,9 @@ def render_report(
     out.mkdir(parents=True, exist_ok=True)
     sections: list[str] = []
     note = habitat_note(tables.get("area_deposition"))
+    if note:
+        sections.append(note)
+    note = landuse_note(landuse_source)
     if note:
         sections.append(note)
     if pdf_href:

@@ -57,6 +57,11 @@ def farm_groups(farms: pd.DataFrame) -> np.ndarray:
     return np.where(farms["zone_key"].fillna("").to_numpy() != "", 0, 1).astype(np.int64)
 
 
+#: ``landuse_source`` of a receptor: the land-use raster, or the habitat-type mapping.
+LANDUSE_RASTER, LANDUSE_HABITAT_MAPPING = "raster", "habitat_mapping"
+#: Per-area column: share of receptors whose land use came from the habitat-type mapping.
+LANDUSE_SHARE_COLUMN = "landuse_from_habitat_mapping_share"
+
 #: The ``[inputs]`` rasters only the class-aware model reads (receptor classes).
 CLASS_INPUTS = ("nh3_background", "receptor_landuse", "receptor_z0")
 
@@ -168,8 +173,9 @@ def receptor_classes(run: StageRun, receptors: gpd.GeoDataFrame) -> gpd.GeoDataF
     Returns
     -------
     geopandas.GeoDataFrame
-        ``receptors`` with ``landuse`` (OPS/DEPAC class name), ``z0_m`` (m) and
-        ``nh3_bg_ug_m3`` (ug/m3). The land use is the class code of
+        ``receptors`` with ``landuse`` (OPS/DEPAC class name), ``landuse_source``
+        (``raster`` or ``habitat_mapping``), ``z0_m`` (m) and ``nh3_bg_ug_m3`` (ug/m3). The
+        land use is the class code of
         ``[inputs.receptor_landuse]`` at the receptor, else (no such raster, no data there,
         or the receptor outside it) the class of its habitat type by prefix
         (``[receptor_classes]`` of the parameters). z0 is ``[inputs.receptor_z0]`` there,
@@ -240,7 +246,20 @@ def receptor_classes(run: StageRun, receptors: gpd.GeoDataFrame) -> gpd.GeoDataF
         run.extra["receptor_nh3_source"] = {"uniform": n}
     counts = pd.Series(landuse).value_counts().sort_index()
     run.extra["receptor_landuse_counts"] = {k: int(v) for k, v in counts.items()}
-    return receptors.assign(landuse=landuse, z0_m=z0, nh3_bg_ug_m3=nh3)
+    source = np.where(has, LANDUSE_RASTER, LANDUSE_HABITAT_MAPPING)
+    return receptors.assign(landuse=landuse, landuse_source=source, z0_m=z0, nh3_bg_ug_m3=nh3)
+
+
+def habitat_mapping_share(site_codes: pd.Series, receptors: pd.DataFrame) -> np.ndarray:
+    """Per row of the per-area table: the share (0..1) of the area's receptors whose land use
+    came from the habitat-type mapping (``landuse_source``), of all receptors for ``ALL``;
+    NaN for an area without receptors."""
+    from_map = receptors["landuse_source"].astype(str).eq(LANDUSE_HABITAT_MAPPING)
+    by_area = from_map.groupby(receptors["site_code"].astype(str)).mean()
+    codes = site_codes.astype(str)
+    out = codes.map(by_area).to_numpy(float, copy=True)
+    out[(codes == "ALL").to_numpy()] = float(from_map.mean()) if len(from_map) else np.nan
+    return out
 
 
 def grid_classes(run: StageRun, model: DepositionModel, farms: pd.DataFrame, habitats: gpd.GeoDataFrame) -> GridClasses:
@@ -367,6 +386,8 @@ def _deposition(run: StageRun, backend: Backend, *, progress: bool = False) -> d
     table.insert(1, "name", table["site_code"].map(names).fillna("all areas"))
     table = table.merge(contrib, left_on="site_code", right_index=True, how="left")
     table[HABITAT_SOURCE] = area_habitat_sources(table["site_code"], habitats)
+    if "landuse_source" in receptors:
+        table[LANDUSE_SHARE_COLUMN] = habitat_mapping_share(table["site_code"], receptors)
     run.extra[HABITAT_SOURCE_COUNTS] = habitat_source_counts(habitats)
 
     # Grid outputs

@@ -332,6 +332,7 @@ def run_report(cfg: Config, *, pdf: bool | None = None) -> os.PathLike:
                 k: list(maps_manifest.get(k, []))
                 for k in ("areas_outside_grid", "areas_partly_outside_grid")
             },
+            landuse_source=(read_manifest(root, "deposition") or {}).get("receptor_landuse_source"),
         )
         render_report(out, pdf_href=REPORT_PDF if want_pdf else None, **common)
         pdfs = 0
