@@ -413,6 +413,13 @@ def differing_columns(gdf: gpd.GeoDataFrame, id_col: str) -> list[str]:
     return out
 
 
+def _repeats(gdf: gpd.GeoDataFrame, id_col: str, columns: Sequence[str]) -> pd.Series:
+    """Rows equal to an earlier row in ``id_col``, ``columns`` and geometry (the first kept)."""
+    key = pd.util.hash_pandas_object(gdf[list(columns)].astype(str), index=False).astype("uint64")
+    wkb = pd.Series(shapely.to_wkb(gdf.geometry.values), index=gdf.index)
+    return pd.DataFrame({"id": gdf[id_col], "attrs": key, "wkb": wkb}).duplicated(keep="first")
+
+
 def deduplicate_ids(
     gdf: gpd.GeoDataFrame,
     id_col: str,
@@ -482,10 +489,7 @@ def deduplicate_ids(
         return gdf
     # drop_identical: drop exact copies (same attributes and geometry), refuse the rest
     attrs = [c for c in gdf.columns if c not in (gdf.geometry.name, "input_row")]
-    key = pd.util.hash_pandas_object(gdf[attrs].astype(str), index=False).astype("uint64")
-    wkb = pd.Series(shapely.to_wkb(gdf.geometry.values), index=gdf.index)
-    frame = pd.DataFrame({"id": ids, "attrs": key, "wkb": wkb})
-    exact = frame.duplicated(keep="first")
+    exact = _repeats(gdf, id_col, attrs)
     if exact.any():
         n_exact = int(exact.sum())
         report.drop("exact duplicate row", n_exact)
@@ -497,10 +501,7 @@ def deduplicate_ids(
     by_name = {"".join(str(c).split()).lower(): c for c in attrs}  # regardless of case, spaces
     joined = [by_name[k] for name in joined_columns if (k := "".join(name.split()).lower()) in by_name]
     if joined and gdf[id_col].duplicated().any():
-        rest = [c for c in attrs if c not in joined]
-        key = pd.util.hash_pandas_object(gdf[rest].astype(str), index=False).astype("uint64")
-        wkb = pd.Series(shapely.to_wkb(gdf.geometry.values), index=gdf.index)
-        repeated = pd.DataFrame({"id": gdf[id_col], "attrs": key, "wkb": wkb}).duplicated(keep="first")
+        repeated = _repeats(gdf, id_col, [c for c in attrs if c not in joined])
         if repeated.any():
             n_rep = int(repeated.sum())
             report.drop("repeated row (joined columns)", n_rep)
