@@ -356,8 +356,8 @@ def area_index(rows: list[dict[str, object]], lang: str = DEFAULT_LANGUAGE) -> s
                 [_link(str(r["pdf_href"]), s("report.area_pdf")) if r.get("pdf_href") else ""]
                 * with_pdf
             ),
-            "" if pd.isna(r.get("zone_width_m")) else fmt_number(float(r["zone_width_m"]), 0, lang),
-            "" if pd.isna(r.get("overloaded_ha")) else fmt_number(float(r["overloaded_ha"]), 1, lang),
+            fmt_number(r.get("zone_width_m"), 0, lang),
+            fmt_number(r.get("overloaded_ha"), 1, lang),
         ]
         tds = "".join(f"<td{_LEFT if i == 0 else ''}>{c}</td>" for i, c in enumerate(cells))
         body.append(f"<tr>{tds}</tr>")
