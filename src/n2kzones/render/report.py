@@ -451,16 +451,34 @@ def render_report(
     sections.append(f"<h2>{escape(tr('report.tables', lang))}</h2><ul>{''.join(link_items)}</ul>")
 
     specs = [
-        ("rko_sweep", "report.rko", fig_rko, "rko_sweep.png"),
-        ("area_deposition", "report.overload", fig_overload, "overload_per_area.png"),
-        ("zone_proposal", "report.proposal", fig_proposal, "zone_proposal.png"),
-        ("scenarios", "report.scenarios", fig_scenarios, "scenarios.png"),
+        ("rko_sweep", "report.rko_title", "report.rko_caption", fig_rko, "rko_sweep.png"),
+        (
+            "area_deposition",
+            "report.overload_title",
+            "report.overload_caption",
+            fig_overload,
+            "overload_per_area.png",
+        ),
+        (
+            "zone_proposal",
+            "report.proposal_title",
+            "report.proposal_caption",
+            fig_proposal,
+            "zone_proposal.png",
+        ),
+        (
+            "scenarios",
+            "report.scenarios_title",
+            "report.scenarios_caption",
+            fig_scenarios,
+            "scenarios.png",
+        ),
     ]
     figures: list[tuple[str, str, Path]] = []
-    for key, text_key, fig, png in specs:
+    for key, title_key, caption_key, fig, png in specs:
         table = tables.get(key)
         if table is not None and len(table):
-            title, caption = tr(f"{text_key}_title", lang), tr(f"{text_key}_caption", lang)
+            title, caption = tr(title_key, lang), tr(caption_key, lang)
             path = out / png if figures_done else fig(table, out / png, lang)
             figures.append((title, caption, path))
     prop, sc = tables.get("zone_proposal"), tables.get("scenarios")
