@@ -79,7 +79,7 @@ def baseline(sample_config, tmp_path_factory):
     from n2kzones.stages.run import run_all
 
     out = tmp_path_factory.mktemp("outside-grid-baseline") / "out"
-    project = sample_config.project.model_copy(update={"output_dir": out})
+    project = sample_config.project.model_copy(update={"output_dir": out, "language": "en"})
     cfg = sample_config.model_copy(update={"project": project})
     run_all(cfg, stages=("zones", "overlay", "deposition", "rko", "select", "scenario"))
     run_maps(cfg, self_contained=False)
