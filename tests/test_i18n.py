@@ -70,6 +70,17 @@ def test_render_modules_have_no_strings_tables_left() -> None:
         assert not re.search(r"^(STRINGS|INDEX_STRINGS)\b", text, re.M), name
 
 
+def test_linked_outputs_have_a_description_in_both_languages() -> None:
+    """The report's link list describes every output it links in the page's language; the
+    English text is the output catalogue's description (no drift between the two)."""
+    from n2kzones.render.report import LINKED, OUTPUT_TEXT_KEYS
+    from n2kzones.stages.catalogue import OUTPUTS
+
+    assert set(LINKED) | {"farm_sheets"} == set(OUTPUT_TEXT_KEYS)
+    for out, key in OUTPUT_TEXT_KEYS.items():
+        assert tr(key, "en") == OUTPUTS[out].description, out
+
+
 def test_tr_fills_fields_and_falls_back() -> None:
     nl = tr("area.title", "nl", name="Âlde Feanen", code="NL1")
     assert nl == "Gebiedsanalyse: Âlde Feanen (NL1)"

@@ -40,6 +40,26 @@ LINKED = (
     "deposition_farms_tif", "deposition_total_tif", "exceedance_tif",
 )
 
+#: Output catalogue key -> the key of its description for people in the report's link list.
+OUTPUT_TEXT_KEYS = {
+    "area_summary": "report.out_area_summary",
+    "farm_summary": "report.out_farm_summary",
+    "area_deposition": "report.out_area_deposition",
+    "rko_sweep": "report.out_rko_sweep",
+    "rko_by_area": "report.out_rko_by_area",
+    "zone_proposal": "report.out_zone_proposal",
+    "scenarios": "report.out_scenarios",
+    "scenario_farms": "report.out_scenario_farms",
+    "zone_effectiveness": "report.out_zone_effectiveness",
+    "overlay_gpkg": "report.out_overlay_gpkg",
+    "deposition_gpkg": "report.out_deposition_gpkg",
+    "rko_sources": "report.out_rko_sources",
+    "deposition_farms_tif": "report.out_deposition_farms_tif",
+    "deposition_total_tif": "report.out_deposition_total_tif",
+    "exceedance_tif": "report.out_exceedance_tif",
+    "farm_sheets": "report.out_farm_sheets",
+}
+
 
 def _save(fig: plt.Figure, path: Path) -> Path:
     fig.tight_layout()

@@ -31,7 +31,7 @@ from n2kzones.render.area_page import (
 from n2kzones.render.farm_sheet import SHEET_COLUMNS, FarmContext, farm_sheet_html, farm_sheet_table
 from n2kzones.render.i18n import tr
 from n2kzones.render.maps import area_map_name
-from n2kzones.render.report import LINKED, range_text, render_report
+from n2kzones.render.report import LINKED, OUTPUT_TEXT_KEYS, range_text, render_report
 from n2kzones.rko import range_labels
 from n2kzones.stages.catalogue import (
     AREA_PAGES_DIR,
@@ -243,19 +243,20 @@ def run_report(cfg: Config, *, pdf: bool | None = None) -> os.PathLike:
     want_pdf = cfg.report.pdf if pdf is None else bool(pdf)
     chromium = require_chromium() if want_pdf else None  # fail before any work
     root = cfg.output_dir
+    lang = cfg.project.language
     with stage_run(cfg, "report") as run:
         tables = _read_tables(run)
         farm_ids = requested_farms(cfg, tables["farm_summary"])
         report_dir = root / OUTPUTS["report"].path
         rel = os.path.relpath(root, report_dir).replace(os.sep, "/")
         links = [
-            (f"{rel}/{OUTPUTS[k].path}", OUTPUTS[k].path, OUTPUTS[k].description)
+            (f"{rel}/{OUTPUTS[k].path}", OUTPUTS[k].path, tr(OUTPUT_TEXT_KEYS[k], lang))
             for k in LINKED
             if (root / OUTPUTS[k].path).exists()
         ]
         if farm_ids:
             sheets = f"{OUTPUTS['farm_sheets'].path}/{FARM_SHEETS_INDEX}"
-            links.append((f"{rel}/{sheets}", sheets, OUTPUTS["farm_sheets"].description))
+            links.append((f"{rel}/{sheets}", sheets, tr(OUTPUT_TEXT_KEYS["farm_sheets"], lang)))
         maps_dir = run.upstream("maps")
         maps_rel = f"{rel}/{OUTPUTS['maps'].path}"
         pages = (
