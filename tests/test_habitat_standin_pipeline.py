@@ -44,7 +44,8 @@ def standin_run(sample_config, tmp_path_factory):
     out = work / "out"
     cfg = cfg0.model_copy(
         update={
-            "project": cfg0.project.model_copy(update={"output_dir": out}),
+            # English: the notes checked below are the English texts of the catalogue
+            "project": cfg0.project.model_copy(update={"output_dir": out, "language": "en"}),
             "inputs": cfg0.inputs.model_copy(
                 update={"habitats": hab_spec.model_copy(update={"path": path})}
             ),

@@ -189,11 +189,13 @@ def test_landuse_note_counts_the_fallback() -> None:
 
     assert landuse_note(None) == ""
     assert landuse_note({"raster": 5, "habitat_mapping": 0}) == ""
-    text = landuse_note({"raster": 0, "habitat_mapping": 7})
+    text = landuse_note({"raster": 0, "habitat_mapping": 7}, "en")
     assert "Land use at 7 of 7 receptors from the habitat-type mapping (no land-use raster)" in text
-    text = landuse_note({"raster": 3, "habitat_mapping": 1})
+    text = landuse_note({"raster": 3, "habitat_mapping": 1}, "en")
     assert "Land use at 1 of 4 receptors from the habitat-type mapping" in text
     assert "no data in the land-use raster" in text
+    text = landuse_note({"raster": 3, "habitat_mapping": 1}, "nl")
+    assert "Landgebruik op 1 van 4 receptoren" in text and "daar geen gegevens" in text
 
 
 @pytest.mark.slow
@@ -213,9 +215,14 @@ def test_a_class_aware_run_reports_the_habitat_mapping_fallback(sample_config, t
     rec = pd.read_parquet(out / "stages" / "receptors.parquet", columns=["landuse_source"])
     n = len(rec)
     assert n > 0 and (rec["landuse_source"] == "habitat_mapping").all()
+    from html import escape
+
+    from n2kzones.render.i18n import tr
+
     html = (out / "report" / "index.html").read_text()
-    line = f"Land use at {n} of {n} receptors from the habitat-type mapping (no land-use raster)"
-    assert line in html
+    lang = cfg.project.language
+    why = tr("report.landuse_why_none", lang)
+    assert escape(tr("report.landuse_note", lang, n_map=n, n=n, why=why)) in html
     table = pd.read_csv(out / "area_deposition.csv")
     assert (table["landuse_from_habitat_mapping_share"] == 1.0).all()
 

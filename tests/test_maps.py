@@ -63,30 +63,39 @@ def test_every_area_has_a_map(mapped):
 
 
 def test_layers_and_map_furniture(mapped):
-    from n2kzones.render.maps import STRINGS, area_map_name
+    from n2kzones.render.i18n import tr
+    from n2kzones.render.maps import area_map_name
 
+    # the maps are in Dutch by default ([project] language = "nl"): texts from the catalogue
     maps_dir = mapped["cfg"].output_dir / "maps"
     index = (maps_dir / "index.html").read_text()
-    for name in ("Zones by width", "Natura 2000 areas (% overloaded)", "OpenStreetMap", "PDOK BRT achtergrondkaart"):
+    assert '<html lang="nl">' in index and f"<b>{tr('map.legend', 'nl')}</b>" in index
+    for name in (
+        tr("map.zones_layer", "nl"),
+        tr("map.areas_layer", "nl"),
+        "OpenStreetMap",
+        "PDOK BRT achtergrondkaart",
+    ):
         assert name in index
     assert "service.pdok.nl/brt/achtergrondkaart/wmts/v2_0/standaard/EPSG:3857" in index
     for code in mapped["areas"]["site_code"]:
         assert area_map_name(code) in index  # the overview links to every area map
     html = (maps_dir / area_map_name(mapped["victim"])).read_text()
+    assert '<html lang="nl">' in html
     for name in (
-        "Natura 2000 area",
-        "Habitat types (KDW)",
-        "Parcels by crop category",
-        STRINGS["farms_layer"],
-        "Exceedance of the KDW (mol N/ha/yr)",
-        "Deposition from farms (mol N/ha/yr)",
-        "Overloaded receptors",
+        tr("map.area_layer", "nl"),
+        tr("map.habitats_layer", "nl"),
+        tr("map.parcels_layer", "nl"),
+        tr("map.farms_layer", "nl"),
+        tr("map.raster_layer", "nl", title=tr("map.exceedance", "nl")),
+        tr("map.raster_layer", "nl", title=tr("map.deposition_farms", "nl")),
+        tr("map.receptors_layer", "nl"),
         "L.control.layers",
         "L.control.scale",
-        "mol N/ha/yr",
-        "config config.toml",
-        STRINGS["context_layer"],
-        STRINGS["offline"],
+        tr("map.unit_deposition", "nl"),
+        tr("map.footer", "nl", date="", config="config.toml").split(" · ")[1],
+        tr("map.context_layer", "nl"),
+        tr("map.offline", "nl"),
         "imperial: false",
         '"collapsed": true',
     ):
@@ -152,7 +161,8 @@ def map_frames(cfg) -> dict:
 def test_farm_address_and_municipality_in_popups(mapped):
     """Farms with ``address`` and ``municipality`` show them in their popup (escaped); without
     the columns (the sample has none) the rows are absent."""
-    from n2kzones.render.maps import STRINGS, MapContext, area_map
+    from n2kzones.render.i18n import tr
+    from n2kzones.render.maps import MapContext, area_map
 
     cfg = mapped["cfg"]
     data = map_frames(cfg)
@@ -160,13 +170,14 @@ def test_farm_address_and_municipality_in_popups(mapped):
                      below_column="below_0.05_none", context=data["context"])
     code = str(data["areas"]["site_code"].iloc[1])
     plain = popups(area_map(ctx, code, data, self_contained=False).get_root().render())
-    assert plain and not any(f"<th>{STRINGS['address']}</th>" in p for p in plain)
+    address, municipality = tr("map.address", "nl"), tr("map.municipality", "nl")
+    assert plain and not any(f"<th>{address}</th>" in p for p in plain)
     farms = data["farms"]
     data["farms"] = farms.assign(address="Dorpsstraat 1 <b>", municipality="Súdwest-Fryslân")
     found = popups(area_map(ctx, code, data, self_contained=False).get_root().render())
     assert len(found) == len(plain)
-    assert all(f"<th>{STRINGS['address']}</th><td>Dorpsstraat 1 &lt;b&gt;</td>" in p for p in found)
-    assert all(f"<th>{STRINGS['municipality']}</th><td>Súdwest-Fryslân</td>" in p for p in found)
+    assert all(f"<th>{address}</th><td>Dorpsstraat 1 &lt;b&gt;</td>" in p for p in found)
+    assert all(f"<th>{municipality}</th><td>Súdwest-Fryslân</td>" in p for p in found)
 
 
 def popups(html: str) -> list[str]:
@@ -345,8 +356,8 @@ def check_legible(page, path: Path) -> None:
     """The checks of a map that reads at a glance: a title, at most one filled layer at any
     point of the default view, the legend naming exactly the visible layers (also after
     switching one on and off), the offline notice with the tiles blocked, a metric-only scale
-    and a collapsed layer control, and the file under 5 MB."""
-    from n2kzones.render.maps import STRINGS
+    and a collapsed layer control, Dutch text (the default language), and the file under 5 MB."""
+    from n2kzones.render.i18n import tr
 
     assert path.stat().st_size < MAX_MAP_BYTES, (path.name, path.stat().st_size)
     assert page.title().strip(), path.name
@@ -365,7 +376,8 @@ def check_legible(page, path: Path) -> None:
         page.evaluate(TOGGLE, hidden)
         assert sorted(page.evaluate(LEGEND_LAYERS)) == sorted(visible)
     page.wait_for_selector("#n2k-offline", state="visible", timeout=10_000)
-    assert page.inner_text("#n2k-offline") == STRINGS["offline"]
+    assert page.inner_text("#n2k-offline") == tr("map.offline", "nl")
+    assert page.evaluate("document.documentElement.lang") == "nl"
     scale = page.inner_text(".leaflet-control-scale")
     assert "mi" not in scale and "ft" not in scale and ("m" in scale or "km" in scale)
     assert page.eval_on_selector(
@@ -383,6 +395,7 @@ def test_maps_render_in_headless_chromium(mapped, tmp_path):
     if not CHROMIUM.exists():
         pytest.skip("chromium is not installed (apt-get install -y chromium)")
     maps_dir = mapped["cfg"].output_dir / "maps"
+    from n2kzones.render.i18n import tr
     from n2kzones.render.maps import area_extent, area_map_name
 
     with sync_api.sync_playwright() as p:
@@ -418,8 +431,8 @@ def test_maps_render_in_headless_chromium(mapped, tmp_path):
                     assert page.evaluate(COUNT_FARMS) == expected_farms[path.name]
                 assert page.eval_on_selector_all("path.leaflet-interactive", "els => els.length") > 0
                 check_legible(page, path)
-                parcels = "Parcels by crop category"
-                exceedance = "Exceedance of the KDW (mol N/ha/yr)"
+                parcels = tr("map.parcels_layer", "nl")
+                exceedance = tr("map.raster_layer", "nl", title=tr("map.exceedance", "nl"))
                 if path.name == area_map_name(mapped["victim"]):  # the check sees a second fill
                     assert parcels in labels and exceedance in labels
                     page.evaluate(TOGGLE, parcels)
@@ -451,7 +464,8 @@ def test_context_layers_from_config(mapped, tmp_path):
     names, drawn from a copy of the sample's output folder; a bad preset is refused."""
     from n2kzones.config import Config, LayerInput
     from n2kzones.errors import ConfigError
-    from n2kzones.render.maps import STRINGS, area_map_name
+    from n2kzones.render.i18n import tr
+    from n2kzones.render.maps import area_map_name
     from n2kzones.stages.maps import run_maps
 
     cfg = mapped["cfg"]
@@ -477,7 +491,7 @@ def test_context_layers_from_config(mapped, tmp_path):
     )
     run_maps(ctx_cfg, self_contained=False)
     html = (out / "maps" / area_map_name(str(areas["site_code"].iloc[0]))).read_text()
-    assert STRINGS["context_layer"] in html and "Gemeente Proefdorp" in html
+    assert tr("map.context_layer", "nl") in html and "Gemeente Proefdorp" in html
     assert "Provincie Testland" in (out / "maps" / "index.html").read_text()
     bad = cfg.model_dump() | {}
     bad["inputs"]["context"] = [{"path": str(path), "preset": "brp_pdok"}]

@@ -56,7 +56,8 @@ def outside(sample_config, tmp_path_factory):
     out = work / "out"
     cfg = cfg0.model_copy(
         update={
-            "project": cfg0.project.model_copy(update={"output_dir": out}),
+            # English: the notes checked below are the English texts of the catalogue
+            "project": cfg0.project.model_copy(update={"output_dir": out, "language": "en"}),
             "inputs": cfg0.inputs.model_copy(
                 update={"areas": spec.model_copy(update={"path": path})}
             ),
@@ -78,7 +79,7 @@ def baseline(sample_config, tmp_path_factory):
     from n2kzones.stages.run import run_all
 
     out = tmp_path_factory.mktemp("outside-grid-baseline") / "out"
-    project = sample_config.project.model_copy(update={"output_dir": out})
+    project = sample_config.project.model_copy(update={"output_dir": out, "language": "en"})
     cfg = sample_config.model_copy(update={"project": project})
     run_all(cfg, stages=("zones", "overlay", "deposition", "rko", "select", "scenario"))
     run_maps(cfg, self_contained=False)

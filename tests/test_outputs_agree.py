@@ -30,10 +30,18 @@ def complete(sample_config, tmp_path_factory) -> Path:
 
 
 def _report_tables(out: Path) -> list[pd.DataFrame]:
-    html = (out / OUTPUTS["report"].path / "index.html").read_text("utf-8")
+    """The report's tables, in the report's language (Dutch by default: decimal comma), with
+    the headers for people turned back into the CSV column names through the catalogue."""
     from io import StringIO
 
-    return pd.read_html(StringIO(html), thousands=",")
+    from n2kzones.render.i18n import tr
+    from n2kzones.render.report import COLUMN_KEYS
+
+    html = (out / OUTPUTS["report"].path / "index.html").read_text("utf-8")
+    lang = re.search(r'<html lang="(\w+)">', html).group(1)
+    sep = {"thousands": ".", "decimal": ","} if lang == "nl" else {"thousands": ","}
+    names = {tr(key, lang): col for col, key in COLUMN_KEYS.items()}
+    return [t.rename(columns=names) for t in pd.read_html(StringIO(html), **sep)]
 
 
 # -- scenario totals ----------------------------------------------------------------------------
@@ -41,7 +49,9 @@ def test_report_scenario_totals_are_the_national_rows_of_scenarios_csv(complete:
     sc = pd.read_csv(OutputFolder(complete).scenarios, dtype={"site_code": str})
     nat = sc.loc[sc["site_code"] == "ALL"].set_index("scenario")
     html = (complete / OUTPUTS["report"].path / "index.html").read_text("utf-8")
-    assert "Scenario totals" in html
+    from n2kzones.render.i18n import tr
+
+    assert '<html lang="nl">' in html and tr("report.scenario_totals", "nl") in html
     tables = [
         t
         for t in _report_tables(complete)

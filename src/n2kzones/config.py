@@ -355,6 +355,15 @@ class ProjectSection(_Strict):
         "or 3 significant below 1, % 1, kg NH3 1, ratios 3 significant; CSV_ROUNDING in "
         "n2kzones.io.writers); GeoPackages and GeoParquet keep full precision.",
     )
+    language: Literal["nl", "en"] = Field(
+        "nl",
+        description="Language of what people read: the maps (layer names, legend, popups, "
+        "titles), the report, the area pages and the farm sheets, and the headers of the "
+        "report's tables. 'nl' Dutch (default), 'en' English. The texts are in one catalogue "
+        "(n2kzones/data/messages.toml). Column names of the CSV tables and GeoPackage layers "
+        "do not change with it: they stay stable English identifiers, read back by later "
+        "stages and scripts.",
+    )
     areas: list[str] = Field(
         default_factory=list,
         description="Natura 2000 areas to run for, by site code (NL2003001) or name (case-insensitive); "

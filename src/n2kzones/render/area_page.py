@@ -7,8 +7,8 @@ the page and the CSVs cannot disagree; only the table per habitat type is summed
 receptors, with the same weights as :func:`n2kzones.overload.area_overload_table`. The
 functions take frames and return HTML; values from the data are HTML-escaped.
 
-User-facing text is in :data:`STRINGS` (one dict per language) so that it can move into the
-translation catalogue.
+User-facing text is in the catalogue (:mod:`n2kzones.render.i18n`, keys ``area.*``), in the
+language of :attr:`PageContext.lang` (``[project] language``, Dutch by default).
 """
 
 from __future__ import annotations
@@ -21,201 +21,11 @@ from html import escape
 import numpy as np
 import pandas as pd
 
-#: Page text per language (``en``, ``nl``); ``{name}`` fields are filled with str.format.
-STRINGS: dict[str, dict[str, str]] = {
-    "en": {
-        "title": "Area analysis: {name} ({code})",
-        "to_map": "Map of the area",
-        "to_index": "Report index",
-        "zone": "Zone width and why",
-        "zone_drawn": "Zone width drawn (zones stage)",
-        "zone_rule": "Rule",
-        "zone_rule_text": (
-            "default {default} m (parameters); {wide} m for the {n_wide} areas with the most "
-            "deposition from farms within 1000 m"
-        ),
-        "zone_proposal": "Proposal (select stage)",
-        "zone_rank": "rank {rank}",
-        "zone_official": "Official list / override",
-        "zone_none": "none",
-        "zone_final": "Final width (proposal, the official list wins)",
-        "land": "Zone and farmland by crop category",
-        "part_ring": "zone ring",
-        "part_inner": "inside the area",
-        "part_total": "total",
-        "category": "category",
-        "zone_ha": "zone (ha)",
-        "parcels_ha": "all parcels (ha)",
-        "farms": "Farms, animals, GVE and NH3 in the zone",
-        "n_farms": "farms",
-        "animals": "animals: {kind}",
-        "gve": "GVE (livestock units)",
-        "nh3": "NH3 emission (kg/yr)",
-        "habitats": "Deposition on each habitat type",
-        "habitats_note": (
-            "Total deposition (background plus modelled change) on the receptor hexagons of each "
-            "nitrogen-sensitive habitat type; means are weighted by habitat hectares, the sum is "
-            "deposition times hectares (mol N/yr), overload is deposition above the KDW, near "
-            "overload above KDW - {margin} mol."
-        ),
-        "h_code": "type",
-        "h_name": "name",
-        "h_kdw": "KDW (mol/ha/yr)",
-        "h_ha": "habitat (ha)",
-        "h_receptors": "receptors",
-        "h_sum": "sum (mol N/yr)",
-        "h_max": "max (mol/ha/yr)",
-        "h_mean": "mean (mol/ha/yr)",
-        "h_pct_kdw": "mean % of KDW",
-        "h_max_pct_kdw": "max % of KDW",
-        "h_over": "overloaded (ha)",
-        "h_near": "near overload (ha)",
-        "h_farms": "farms: mean (mol/ha/yr)",
-        "h_farms_zone": "of which in zones",
-        "all_types": "all types",
-        "distance": "Share of farms within 0-500 m and 500-1000 m",
-        "distance_note": (
-            "Mean deposition (mol N/ha/yr) on the area's overloaded habitat from the farms at "
-            "that distance from its edge, and their share of the deposition from all farms "
-            "(select stage)."
-        ),
-        "d_band": "farms",
-        "d_n": "number",
-        "d_dep": "deposition (mol/ha/yr)",
-        "d_share": "share of all farms (%)",
-        "d_500": "within 500 m",
-        "d_1000": "500-1000 m",
-        "d_both": "within 1000 m",
-        "d_all": "all farms",
-        "rko": "Summed sub-threshold deposition per RKO value",
-        "rko_note": (
-            "Sources whose largest contribution is below the threshold (permit-free; a source "
-            "belongs to the area of its maximum) and what their contributions add up to on the "
-            "area's sensitive habitat (rko stage)."
-        ),
-        "r_threshold": "RKO (mol/ha/yr)",
-        "r_range": "range",
-        "r_below": "sources below",
-        "r_emission": "their NH3 (kg/yr)",
-        "r_mean": "mean sum (mol/ha/yr)",
-        "r_max": "max sum (mol/ha/yr)",
-        "r_tipped": "ha tipped into overload",
-        "r_none": "no range",
-        "scenarios": "Scenario effects",
-        "s_name": "scenario",
-        "s_kind": "kind",
-        "s_farms": "farms affected",
-        "s_nh3": "NH3 reduced (kg/yr)",
-        "s_change": "mean change (mol/ha/yr)",
-        "s_before": "overloaded before (ha)",
-        "s_after": "after (ha)",
-        "s_delta": "change (ha)",
-        "effect": "Effect of a cut inside against outside the zones",
-        "e_cut": "uniform cut (%)",
-        "e_inside": "per kg NH3 cut inside (mol/ha/yr)",
-        "e_outside": "per kg NH3 cut outside (mol/ha/yr)",
-        "e_ratio": "ratio inside / outside",
-        "no_data": "No data: the stage has not run or the area has no rows.",
-        "footer": "Data of {date} · config {config}",
-    },
-    "nl": {
-        "title": "Gebiedsanalyse: {name} ({code})",
-        "to_map": "Kaart van het gebied",
-        "to_index": "Inhoud van het rapport",
-        "zone": "Zonebreedte en waarom",
-        "zone_drawn": "Getekende zonebreedte (stap zones)",
-        "zone_rule": "Regel",
-        "zone_rule_text": (
-            "standaard {default} m (parameters); {wide} m voor de {n_wide} gebieden met de meeste"
-            " depositie van bedrijven binnen 1000 m"
-        ),
-        "zone_proposal": "Voorstel (stap select)",
-        "zone_rank": "rang {rank}",
-        "zone_official": "Officiële lijst / afwijking",
-        "zone_none": "geen",
-        "zone_final": "Definitieve breedte (voorstel, de officiële lijst gaat voor)",
-        "land": "Zone en landbouwgrond per gewascategorie",
-        "part_ring": "zonering",
-        "part_inner": "binnen het gebied",
-        "part_total": "totaal",
-        "category": "categorie",
-        "zone_ha": "zone (ha)",
-        "parcels_ha": "alle percelen (ha)",
-        "farms": "Bedrijven, dieren, GVE en NH3 in de zone",
-        "n_farms": "bedrijven",
-        "animals": "dieren: {kind}",
-        "gve": "GVE (grootvee-eenheden)",
-        "nh3": "NH3-emissie (kg/jaar)",
-        "habitats": "Depositie per habitattype",
-        "habitats_note": (
-            "Totale depositie (achtergrond plus gemodelleerde verandering) op de rekenpunten "
-            "(hexagonen) van elk stikstofgevoelig habitattype; gemiddelden gewogen naar hectares "
-            "habitat, de som is depositie maal hectares (mol N/jaar), overbelast is depositie "
-            "boven de KDW, bijna overbelast boven KDW - {margin} mol."
-        ),
-        "h_code": "type",
-        "h_name": "naam",
-        "h_kdw": "KDW (mol/ha/jaar)",
-        "h_ha": "habitat (ha)",
-        "h_receptors": "rekenpunten",
-        "h_sum": "som (mol N/jaar)",
-        "h_max": "maximum (mol/ha/jaar)",
-        "h_mean": "gemiddeld (mol/ha/jaar)",
-        "h_pct_kdw": "gemiddeld % van KDW",
-        "h_max_pct_kdw": "maximaal % van KDW",
-        "h_over": "overbelast (ha)",
-        "h_near": "bijna overbelast (ha)",
-        "h_farms": "bedrijven: gemiddeld (mol/ha/jaar)",
-        "h_farms_zone": "waarvan in zones",
-        "all_types": "alle typen",
-        "distance": "Aandeel van bedrijven binnen 0-500 m en 500-1000 m",
-        "distance_note": (
-            "Gemiddelde depositie (mol N/ha/jaar) op het overbelaste habitat van het gebied van "
-            "de bedrijven op die afstand van de rand, en hun aandeel in de depositie van alle "
-            "bedrijven (stap select)."
-        ),
-        "d_band": "bedrijven",
-        "d_n": "aantal",
-        "d_dep": "depositie (mol/ha/jaar)",
-        "d_share": "aandeel van alle bedrijven (%)",
-        "d_500": "binnen 500 m",
-        "d_1000": "500-1000 m",
-        "d_both": "binnen 1000 m",
-        "d_all": "alle bedrijven",
-        "rko": "Opgetelde depositie onder de rekenkundige ondergrens per RKO-waarde",
-        "rko_note": (
-            "Bronnen waarvan de grootste bijdrage onder de drempel blijft (vergunningvrij; een "
-            "bron hoort bij het gebied van zijn maximum) en wat hun bijdragen samen op het "
-            "gevoelige habitat van het gebied opleveren (stap rko)."
-        ),
-        "r_threshold": "RKO (mol/ha/jaar)",
-        "r_range": "rekenafstand",
-        "r_below": "bronnen eronder",
-        "r_emission": "hun NH3 (kg/jaar)",
-        "r_mean": "gemiddelde som (mol/ha/jaar)",
-        "r_max": "maximale som (mol/ha/jaar)",
-        "r_tipped": "ha daardoor overbelast",
-        "r_none": "geen grens",
-        "scenarios": "Effect van de scenario's",
-        "s_name": "scenario",
-        "s_kind": "soort",
-        "s_farms": "bedrijven geraakt",
-        "s_nh3": "NH3 minder (kg/jaar)",
-        "s_change": "gemiddelde verandering (mol/ha/jaar)",
-        "s_before": "overbelast voor (ha)",
-        "s_after": "na (ha)",
-        "s_delta": "verschil (ha)",
-        "effect": "Effect van een reductie binnen tegenover buiten de zones",
-        "e_cut": "gelijke reductie (%)",
-        "e_inside": "per kg NH3 minder binnen (mol/ha/jaar)",
-        "e_outside": "per kg NH3 minder buiten (mol/ha/jaar)",
-        "e_ratio": "verhouding binnen / buiten",
-        "no_data": "Geen gegevens: de stap is niet gedraaid of het gebied heeft geen rijen.",
-        "footer": "Gegevens van {date} · configuratie {config}",
-    },
-}
-#: Default language of the pages (English until ``[project] language`` exists).
-DEFAULT_LANGUAGE = "en"
+from n2kzones.render.i18n import DEFAULT_LANGUAGE, tr
+
+#: Part of an area's rows in ``area_summary.csv`` -> its column heading.
+PART_KEYS = {"ring": "area.part_ring", "inner": "area.part_inner"}
+
 
 #: CSS shared by the area pages and the farm sheets (screen and print).
 PAGE_CSS = """
@@ -237,12 +47,6 @@ section.area.first { page-break-before: auto; break-before: auto; }
   table.t { page-break-inside: avoid; break-inside: avoid; }
 }
 """
-
-
-def text(lang: str, key: str, **fields: object) -> str:
-    """The text ``key`` in ``lang`` (falling back to English), with ``fields`` filled in."""
-    table = STRINGS.get(lang, STRINGS["en"])
-    return table.get(key, STRINGS["en"][key]).format(**fields)
 
 
 def fmt_number(value: object, digits: int = 1, lang: str = DEFAULT_LANGUAGE) -> str:
@@ -436,12 +240,10 @@ def _zone_section(code: str, t: AreaTables, ctx: PageContext) -> str:
     prop = _rows_of(t.zone_proposal, code)
     drawn = area["zone_width_m"].iloc[0] if len(area) and "zone_width_m" in area else float("nan")
     rows: list[list[Cell]] = [
-        [text(lang, "zone_drawn"), f"{fmt_number(drawn, 0, lang)} m"],
+        [tr("area.zone_drawn", lang), f"{fmt_number(drawn, 0, lang)} m"],
         [
-            text(lang, "zone_rule"),
-            text(
-                lang,
-                "zone_rule_text",
+            tr("area.zone_rule", lang),
+            tr("area.zone_rule_text", lang,
                 default=fmt_number(ctx.default_width_m, 0, lang),
                 wide=fmt_number(ctx.wide_width_m, 0, lang),
                 n_wide=ctx.n_wide,
@@ -453,23 +255,27 @@ def _zone_section(code: str, t: AreaTables, ctx: PageContext) -> str:
         rank = p.get("rank")
         reason = str(p.get("reason", "") or "")
         rank_text = (
-            text(lang, "zone_rank", rank=fmt_number(rank, 0, lang))
+            tr("area.zone_rank", lang, rank=fmt_number(rank, 0, lang))
             if pd.notna(rank) and "rank" not in reason
             else ""
         )
         proposed = f"{fmt_number(p.get('proposed_width_m'), 0, lang)} m"
         rows.append(
-            [text(lang, "zone_proposal"), ", ".join(s for s in (proposed, rank_text, reason) if s)]
+            [
+                tr("area.zone_proposal", lang),
+                ", ".join(s for s in (proposed, rank_text, reason) if s),
+            ]
         )
         off = p.get("official_width_m")
         rows.append(
             [
-                text(lang, "zone_official"),
-                f"{fmt_number(off, 0, lang)} m" if pd.notna(off) else text(lang, "zone_none"),
+                tr("area.zone_official", lang),
+                f"{fmt_number(off, 0, lang)} m" if pd.notna(off) else tr("area.zone_none", lang),
             ]
         )
-        rows.append([text(lang, "zone_final"), f"{fmt_number(p.get('final_width_m'), 0, lang)} m"])
-    return f"<h2>{escape(text(lang, 'zone'))}</h2>" + html_table(
+        final = f"{fmt_number(p.get('final_width_m'), 0, lang)} m"
+        rows.append([tr("area.zone_final", lang), final])
+    return f"<h2>{escape(tr('area.zone', lang))}</h2>" + html_table(
         ["", ""], rows, lang=lang, text_cols=2, css_id="zone"
     )
 
@@ -487,12 +293,12 @@ def _land_and_farms(code: str, t: AreaTables, ctx: PageContext) -> str:
     lang = ctx.lang
     summary = _rows_of(t.area_summary, code)
     if not len(summary) or "part" not in summary:
-        return f"<h2>{escape(text(lang, 'land'))}</h2><p>{escape(text(lang, 'no_data'))}</p>"
+        return f"<h2>{escape(tr('area.land', lang))}</h2><p>{escape(tr('area.no_data', lang))}</p>"
     parts = _parts(summary)
     header = [
-        text(lang, "category"),
-        *[text(lang, f"part_{p}") for p, _ in parts],
-        text(lang, "part_total"),
+        tr("area.category", lang),
+        *[tr(PART_KEYS[p], lang) for p, _ in parts],
+        tr("area.part_total", lang),
     ]
 
     def line(label: str, col: str) -> list[Cell]:
@@ -501,27 +307,30 @@ def _land_and_farms(code: str, t: AreaTables, ctx: PageContext) -> str:
 
     cats = [c for c in summary.columns if c.startswith("ha_")]
     land = [line(c.removeprefix("ha_"), c) for c in cats]
-    land += [line(text(lang, "parcels_ha"), "parcels_ha"), line(text(lang, "zone_ha"), "zone_ha")]
+    land += [
+        line(tr("area.parcels_ha", lang), "parcels_ha"),
+        line(tr("area.zone_ha", lang), "zone_ha"),
+    ]
     animals = [c for c in summary.columns if c.startswith("animals_")]
-    farms = [line(text(lang, "n_farms"), "farms")]
-    farms += [line(text(lang, "animals", kind=c.removeprefix("animals_")), c) for c in animals]
-    farms += [line(text(lang, "gve"), "gve"), line(text(lang, "nh3"), "emission_kg_nh3")]
+    farms = [line(tr("area.n_farms", lang), "farms")]
+    farms += [line(tr("area.animals", lang, kind=c.removeprefix("animals_")), c) for c in animals]
+    farms += [line(tr("area.gve", lang), "gve"), line(tr("area.nh3", lang), "emission_kg_nh3")]
     return (
-        f"<h2>{escape(text(lang, 'land'))}</h2>"
+        f"<h2>{escape(tr('area.land', lang))}</h2>"
         + html_table(header, land, lang=lang, css_id="land")
-        + f"<h2>{escape(text(lang, 'farms'))}</h2>"
+        + f"<h2>{escape(tr('area.farms', lang))}</h2>"
         + html_table(header, farms, digits=0, lang=lang, css_id="farms")
     )
 
 
 def _habitat_section(code: str, t: AreaTables, ctx: PageContext) -> str:
     lang = ctx.lang
-    head = f"<h2>{escape(text(lang, 'habitats'))}</h2>"
+    head = f"<h2>{escape(tr('area.habitats', lang))}</h2>"
     rec = _rows_of(t.receptors, code)
     if not len(rec):
-        return head + f"<p>{escape(text(lang, 'no_data'))}</p>"
+        return head + f"<p>{escape(tr('area.no_data', lang))}</p>"
     tab = habitat_table(rec, ctx.habitat_names)
-    tab.loc[tab["habitat_code"] == "ALL", "habitat_code"] = text(lang, "all_types")
+    tab.loc[tab["habitat_code"] == "ALL", "habitat_code"] = tr("area.all_types", lang)
     cols = [
         "habitat_code",
         "name",
@@ -539,28 +348,28 @@ def _habitat_section(code: str, t: AreaTables, ctx: PageContext) -> str:
         "mean_farms_in_zone_mol_ha",
     ]
     keys = [
-        "h_code",
-        "h_name",
-        "h_kdw",
-        "h_ha",
-        "h_receptors",
-        "h_sum",
-        "h_max",
-        "h_mean",
-        "h_pct_kdw",
-        "h_max_pct_kdw",
-        "h_over",
-        "h_near",
-        "h_farms",
-        "h_farms_zone",
+        "area.h_code",
+        "area.h_name",
+        "area.h_kdw",
+        "area.h_ha",
+        "area.h_receptors",
+        "area.h_sum",
+        "area.h_max",
+        "area.h_mean",
+        "area.h_pct_kdw",
+        "area.h_max_pct_kdw",
+        "area.h_over",
+        "area.h_near",
+        "area.h_farms",
+        "area.h_farms_zone",
     ]
     digits = [0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1]
     margin = fmt_number(ctx.near_margin_mol_ha, 0, lang)
     return (
         head
-        + f'<p class="note">{escape(text(lang, "habitats_note", margin=margin))}</p>'
+        + f'<p class="note">{escape(tr("area.habitats_note", lang, margin=margin))}</p>'
         + html_table(
-            [text(lang, k) for k in keys],
+            [tr(k, lang) for k in keys],
             tab[cols].itertuples(index=False, name=None),
             digits=digits,
             lang=lang,
@@ -573,10 +382,10 @@ def _habitat_section(code: str, t: AreaTables, ctx: PageContext) -> str:
 
 def _distance_section(code: str, t: AreaTables, ctx: PageContext) -> str:
     lang = ctx.lang
-    head = f"<h2>{escape(text(lang, 'distance'))}</h2>"
+    head = f"<h2>{escape(tr('area.distance', lang))}</h2>"
     prop = _rows_of(t.zone_proposal, code)
     if not len(prop) or "dep_within_500m_mol_ha" not in prop:
-        return head + f"<p>{escape(text(lang, 'no_data'))}</p>"
+        return head + f"<p>{escape(tr('area.no_data', lang))}</p>"
     p = prop.iloc[0]
     total = float(p.get("dep_farms_total_mol_ha", float("nan")))
 
@@ -587,20 +396,20 @@ def _distance_section(code: str, t: AreaTables, ctx: PageContext) -> str:
     d5, d10 = float(p["dep_within_500m_mol_ha"]), float(p["dep_500_1000m_mol_ha"])
     d_both = float(p.get("dep_within_1000m_mol_ha", d5 + d10))
     rows: list[list[Cell]] = [
-        [text(lang, "d_500"), n5, d5, share(d5)],
-        [text(lang, "d_1000"), n10, d10, share(d10)],
+        [tr("area.d_500", lang), n5, d5, share(d5)],
+        [tr("area.d_1000", lang), n10, d10, share(d10)],
         [
-            text(lang, "d_both"),
+            tr("area.d_both", lang),
             (n5 or 0) + (n10 or 0) if pd.notna(n5) and pd.notna(n10) else None,
             d_both,
             share(d_both),
         ],
-        [text(lang, "d_all"), None, total, 100.0 if total else float("nan")],
+        [tr("area.d_all", lang), None, total, 100.0 if total else float("nan")],
     ]
-    header = [text(lang, k) for k in ("d_band", "d_n", "d_dep", "d_share")]
+    header = [tr(k, lang) for k in ("area.d_band", "area.d_n", "area.d_dep", "area.d_share")]
     return (
         head
-        + f'<p class="note">{escape(text(lang, "distance_note"))}</p>'
+        + f'<p class="note">{escape(tr("area.distance_note", lang))}</p>'
         + html_table(
             header, rows, digits=[0, 0, 1, 1], lang=lang, total_last=True, css_id="distance"
         )
@@ -609,15 +418,15 @@ def _distance_section(code: str, t: AreaTables, ctx: PageContext) -> str:
 
 def _rko_section(code: str, t: AreaTables, ctx: PageContext) -> str:
     lang = ctx.lang
-    head = f"<h2>{escape(text(lang, 'rko'))}</h2>"
+    head = f"<h2>{escape(tr('area.rko', lang))}</h2>"
     rko = _rows_of(t.rko_by_area, code)
     if not len(rko):
-        return head + f"<p>{escape(text(lang, 'no_data'))}</p>"
+        return head + f"<p>{escape(tr('area.no_data', lang))}</p>"
     rows = []
     for r in rko.sort_values("threshold_mol_ha", kind="stable").itertuples(index=False):
         rng = str(r.range)
         label = (
-            text(lang, "r_none")
+            tr("area.r_none", lang)
             if rng == "none"
             else f"{float(r.range_m) / 1000:g} km"
             if pd.notna(getattr(r, "range_m", np.nan))
@@ -635,12 +444,20 @@ def _rko_section(code: str, t: AreaTables, ctx: PageContext) -> str:
             ]
         )
     header = [
-        text(lang, k)
-        for k in ("r_threshold", "r_range", "r_below", "r_emission", "r_mean", "r_max", "r_tipped")
+        tr(k, lang)
+        for k in (
+            "area.r_threshold",
+            "area.r_range",
+            "area.r_below",
+            "area.r_emission",
+            "area.r_mean",
+            "area.r_max",
+            "area.r_tipped",
+        )
     ]
     return (
         head
-        + f'<p class="note">{escape(text(lang, "rko_note"))}</p>'
+        + f'<p class="note">{escape(tr("area.rko_note", lang))}</p>'
         + html_table(
             header, rows, digits=[0, 0, 0, 0, 3, 3, 1], lang=lang, text_cols=2, css_id="rko"
         )
@@ -649,11 +466,11 @@ def _rko_section(code: str, t: AreaTables, ctx: PageContext) -> str:
 
 def _scenario_section(code: str, t: AreaTables, ctx: PageContext) -> str:
     lang = ctx.lang
-    head = f"<h2>{escape(text(lang, 'scenarios'))}</h2>"
+    head = f"<h2>{escape(tr('area.scenarios', lang))}</h2>"
     sc = _rows_of(t.scenarios, code)
     out = head
     if not len(sc):
-        out += f"<p>{escape(text(lang, 'no_data'))}</p>"
+        out += f"<p>{escape(tr('area.no_data', lang))}</p>"
     else:
         rows = [
             [
@@ -669,16 +486,16 @@ def _scenario_section(code: str, t: AreaTables, ctx: PageContext) -> str:
             for r in sc.itertuples(index=False)
         ]
         header = [
-            text(lang, k)
+            tr(k, lang)
             for k in (
-                "s_name",
-                "s_kind",
-                "s_farms",
-                "s_nh3",
-                "s_change",
-                "s_before",
-                "s_after",
-                "s_delta",
+                "area.s_name",
+                "area.s_kind",
+                "area.s_farms",
+                "area.s_nh3",
+                "area.s_change",
+                "area.s_before",
+                "area.s_after",
+                "area.s_delta",
             )
         ]
         out += html_table(
@@ -693,12 +510,12 @@ def _scenario_section(code: str, t: AreaTables, ctx: PageContext) -> str:
     if len(eff):
         e = eff.iloc[0]
         rows = [
-            [text(lang, "e_cut"), f"{float(e.get('cut_pct')):g}"],
-            [text(lang, "e_inside"), e.get("per_kg_inside_mean_mol_ha")],
-            [text(lang, "e_outside"), e.get("per_kg_outside_mean_mol_ha")],
-            [text(lang, "e_ratio"), e.get("ratio_inside_outside")],
+            [tr("area.e_cut", lang), f"{float(e.get('cut_pct')):g}"],
+            [tr("area.e_inside", lang), e.get("per_kg_inside_mean_mol_ha")],
+            [tr("area.e_outside", lang), e.get("per_kg_outside_mean_mol_ha")],
+            [tr("area.e_ratio", lang), e.get("ratio_inside_outside")],
         ]
-        out += f"<h3>{escape(text(lang, 'effect'))}</h3>" + html_table(
+        out += f"<h3>{escape(tr('area.effect', lang))}</h3>" + html_table(
             ["", ""], rows, digits=[0, 6], lang=lang, css_id="effect"
         )
     return out
@@ -721,13 +538,13 @@ def area_section(code: str, tables: AreaTables, ctx: PageContext, *, heading_lev
     """The body of one area's analysis (headings, tables, notes) as escaped HTML, wrapped in
     ``<section class="area" id="area-<code>">``; used by the page and by the printed report."""
     lang = ctx.lang
-    title = text(lang, "title", name=area_name(tables, code), code=code)
+    title = tr("area.title", lang, name=area_name(tables, code), code=code)
     links = []
     if code in ctx.map_hrefs:
         href = escape(ctx.map_hrefs[code], quote=True)
-        links.append(f'<a href="{href}">{escape(text(lang, "to_map"))}</a>')
+        links.append(f'<a href="{href}">{escape(tr("area.to_map", lang))}</a>')
     links.append(
-        f'<a href="{escape(ctx.index_href, quote=True)}">{escape(text(lang, "to_index"))}</a>'
+        f'<a href="{escape(ctx.index_href, quote=True)}">{escape(tr("area.to_index", lang))}</a>'
     )
     body = (
         _zone_section(code, tables, ctx)
@@ -770,8 +587,8 @@ def page(title: str, body: str, *, lang: str = DEFAULT_LANGUAGE, footer: str = "
 
 def area_page(code: str, tables: AreaTables, ctx: PageContext) -> str:
     """The analysis page of area ``code`` as a complete, escaped HTML document."""
-    title = text(ctx.lang, "title", name=area_name(tables, code), code=code)
-    footer = escape(text(ctx.lang, "footer", date=ctx.data_date, config=ctx.config_name))
+    title = tr("area.title", ctx.lang, name=area_name(tables, code), code=code)
+    footer = escape(tr("area.footer", ctx.lang, date=ctx.data_date, config=ctx.config_name))
     section = area_section(code, tables, ctx).replace(
         '<section class="area"', '<section class="area first"', 1
     )

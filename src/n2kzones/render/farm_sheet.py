@@ -5,7 +5,7 @@
 largest contribution, its rows of ``scenario_farms.csv`` and its area's rows of
 ``scenarios.csv``) into one long table (the sheet's CSV); :func:`farm_sheet_html` renders that
 table, so the CSV and the HTML cannot disagree. The norms (2.6 GVE/ha, 85 % grassland) come
-from the parameters. Text is in :data:`STRINGS`.
+from the parameters. Text is in the catalogue (:mod:`n2kzones.render.i18n`, keys ``farm.*``).
 """
 
 from __future__ import annotations
@@ -17,121 +17,20 @@ from html import escape
 import numpy as np
 import pandas as pd
 
-from n2kzones.render.area_page import DEFAULT_LANGUAGE, fmt_number, page
-
-#: Sheet text per language.
-STRINGS: dict[str, dict[str, str]] = {
-    "en": {
-        "title": "Farm sheet {farm_id}",
-        "s_farm": "Farm",
-        "s_zone": "Zones",
-        "s_norms": "Land-based norms",
-        "s_emission": "Emission",
-        "s_contribution": "Largest contribution on sensitive habitat",
-        "s_rko": "RKO status",
-        "s_scenarios": "Scenarios",
-        "farm_id": "farm id",
-        "address": "address",
-        "municipality": "municipality",
-        "farm_type": "farm type",
-        "x_m": "x (RD, m)",
-        "y_m": "y (RD, m)",
-        "zones": "in the zone of",
-        "zone_width_m": "zone width",
-        "inside_area": "inside a Natura 2000 area",
-        "nearest_site_code": "nearest sensitive area",
-        "distance_to_area_m": "distance to it",
-        "gve_per_ha": "GVE per ha",
-        "grassland_share": "grassland share",
-        "meets_land_based_norm": "meets both norms",
-        "land_ha": "land",
-        "gve": "livestock units",
-        "emission_kg_nh3": "NH3 emission",
-        "max_mol_ha": "largest contribution, {range}",
-        "receptor": "at receptor, {range}",
-        "site_code": "in area, {range}",
-        "habitat": "habitat there, {range}",
-        "receptor_xy": "receptor centre (RD x, y), {range}",
-        "below": "below {threshold} mol/ha/yr, {range}",
-        "scenario_cut": "{scenario}: NH3 cut",
-        "scenario_after": "{scenario}: emission after",
-        "scenario_area": "{scenario}: change in overloaded ha of {area}",
-        "no_range": "no range",
-        "yes": "yes",
-        "no": "no",
-        "none": "none",
-        "h_item": "item",
-        "h_value": "value",
-        "h_unit": "unit",
-        "h_norm": "norm",
-        "h_meets": "meets",
-        "permit_free": "yes (permit-free)",
-        "footer": "Data of {date} · config {config}",
-    },
-    "nl": {
-        "title": "Bedrijfsblad {farm_id}",
-        "s_farm": "Bedrijf",
-        "s_zone": "Zones",
-        "s_norms": "Grondgebondenheid",
-        "s_emission": "Emissie",
-        "s_contribution": "Grootste bijdrage op gevoelig habitat",
-        "s_rko": "Rekenkundige ondergrens",
-        "s_scenarios": "Scenario's",
-        "farm_id": "bedrijfsnummer",
-        "address": "adres",
-        "municipality": "gemeente",
-        "farm_type": "bedrijfstype",
-        "x_m": "x (RD, m)",
-        "y_m": "y (RD, m)",
-        "zones": "in de zone van",
-        "zone_width_m": "zonebreedte",
-        "inside_area": "binnen een Natura 2000-gebied",
-        "nearest_site_code": "dichtstbijzijnde gevoelige gebied",
-        "distance_to_area_m": "afstand daartoe",
-        "gve_per_ha": "GVE per ha",
-        "grassland_share": "aandeel grasland",
-        "meets_land_based_norm": "voldoet aan beide normen",
-        "land_ha": "grond",
-        "gve": "grootvee-eenheden",
-        "emission_kg_nh3": "NH3-emissie",
-        "max_mol_ha": "grootste bijdrage, {range}",
-        "receptor": "op rekenpunt, {range}",
-        "site_code": "in gebied, {range}",
-        "habitat": "habitat daar, {range}",
-        "receptor_xy": "midden rekenpunt (RD x, y), {range}",
-        "below": "onder {threshold} mol/ha/jaar, {range}",
-        "scenario_cut": "{scenario}: NH3 minder",
-        "scenario_after": "{scenario}: emissie daarna",
-        "scenario_area": "{scenario}: verandering overbelaste ha van {area}",
-        "no_range": "geen grens",
-        "yes": "ja",
-        "no": "nee",
-        "none": "geen",
-        "h_item": "onderwerp",
-        "h_value": "waarde",
-        "h_unit": "eenheid",
-        "h_norm": "norm",
-        "h_meets": "voldoet",
-        "permit_free": "ja (vergunningvrij)",
-        "footer": "Gegevens van {date} · configuratie {config}",
-    },
-}
+from n2kzones.render.area_page import fmt_number, page
+from n2kzones.render.i18n import DEFAULT_LANGUAGE, tr
 
 #: Columns of a farm sheet's CSV (one row per figure).
 SHEET_COLUMNS = ("farm_id", "section", "key", "label", "value", "unit", "norm", "meets", "source")
 #: Optional farm attributes shown when ``farm_summary.csv`` carries them: column -> label key.
 ATTRIBUTES = {
-    "address": "address",
-    "adres": "address",
-    "municipality": "municipality",
-    "gemeente": "municipality",
-    "farm_type": "farm_type",
-    "type": "farm_type",
+    "address": "farm.address",
+    "adres": "farm.address",
+    "municipality": "farm.municipality",
+    "gemeente": "farm.municipality",
+    "farm_type": "farm.farm_type",
+    "type": "farm.farm_type",
 }
-
-
-def _t(lang: str, key: str, **fields: object) -> str:
-    return STRINGS.get(lang, STRINGS["en"]).get(key, STRINGS["en"][key]).format(**fields)
 
 
 @dataclass
@@ -239,46 +138,46 @@ def farm_sheet_table(
             }
         )
 
-    add("farm", "farm_id", _t(lang, "farm_id"), fid)
+    add("farm", "farm_id", tr("farm.farm_id", lang), fid)
     seen: set[str] = set()
     for col, key in ATTRIBUTES.items():
         if col in farm.index and key not in seen and pd.notna(farm[col]) and str(farm[col]).strip():
             add(
                 "farm",
                 col,
-                _t(lang, key),
+                tr(key, lang),
                 str(farm[col]),
                 source_file=ctx.attribute_sources.get(col, "farm_summary.csv"),
             )
             seen.add(key)
-    for col in ("x_m", "y_m"):
+    for col, key in (("x_m", "farm.x_m"), ("y_m", "farm.y_m")):
         if col in farm.index:
-            add("farm", col, _t(lang, col), float(farm[col]), "m")
+            add("farm", col, tr(key, lang), float(farm[col]), "m")
     codes = str(farm.get("area_codes", "") or "")
     codes = "" if codes == "nan" else codes
     add(
         "zone",
         "area_codes",
-        _t(lang, "zones"),
-        "; ".join(_area_label(c, ctx) for c in codes.split(";") if c) or _t(lang, "none"),
+        tr("farm.zones", lang),
+        "; ".join(_area_label(c, ctx) for c in codes.split(";") if c) or tr("farm.none", lang),
     )
-    add("zone", "width_m", _t(lang, "zone_width_m"), float(farm.get("width_m", np.nan)), "m")
+    add("zone", "width_m", tr("farm.zone_width_m", lang), float(farm.get("width_m", np.nan)), "m")
     add(
         "zone",
         "inside_area",
-        _t(lang, "inside_area"),
-        _t(lang, "yes") if _truthy(farm.get("inside_area")) else _t(lang, "no"),
+        tr("farm.inside_area", lang),
+        tr("farm.yes", lang) if _truthy(farm.get("inside_area")) else tr("farm.no", lang),
     )
     add(
         "zone",
         "nearest_site_code",
-        _t(lang, "nearest_site_code"),
+        tr("farm.nearest_site_code", lang),
         _area_label(farm.get("nearest_site_code"), ctx),
     )
     add(
         "zone",
         "distance_to_area_m",
-        _t(lang, "distance_to_area_m"),
+        tr("farm.distance_to_area_m", lang),
         float(farm.get("distance_to_area_m", np.nan)),
         "m",
     )
@@ -287,7 +186,7 @@ def farm_sheet_table(
     add(
         "norms",
         "gve_per_ha",
-        _t(lang, "gve_per_ha"),
+        tr("farm.gve_per_ha", lang),
         gph,
         "GVE/ha",
         norm=ctx.max_gve_per_ha,
@@ -296,7 +195,7 @@ def farm_sheet_table(
     add(
         "norms",
         "grassland_share",
-        _t(lang, "grassland_share"),
+        tr("farm.grassland_share", lang),
         share,
         "0-1",
         norm=ctx.min_grassland_share,
@@ -306,14 +205,14 @@ def farm_sheet_table(
         add(
             "norms",
             "meets_land_based_norm",
-            _t(lang, "meets_land_based_norm"),
+            tr("farm.meets_land_based_norm", lang),
             _yes_no(lang, _truthy(farm["meets_land_based_norm"])),
         )
-    for col, unit in (("land_ha", "ha"), ("gve", "GVE")):
+    for col, key, unit in (("land_ha", "farm.land_ha", "ha"), ("gve", "farm.gve", "GVE")):
         if col in farm.index:
-            add("norms", col, _t(lang, col), float(farm[col]), unit)
+            add("norms", col, tr(key, lang), float(farm[col]), unit)
     emission = float(farm.get("emission_kg_nh3", np.nan))
-    add("emission", "emission_kg_nh3", _t(lang, "emission_kg_nh3"), emission, "kg NH3/yr")
+    add("emission", "emission_kg_nh3", tr("farm.emission_kg_nh3", lang), emission, "kg NH3/yr")
     if source is not None:
         hab = (
             receptors.assign(receptor_id=receptors["receptor_id"].astype(str))
@@ -326,7 +225,7 @@ def farm_sheet_table(
             add(
                 "contribution",
                 f"max_{label}_mol_ha",
-                _t(lang, "max_mol_ha", range=rng),
+                tr("farm.max_mol_ha", lang, range=rng),
                 mx,
                 "mol N/ha/yr",
                 "rko_sources.gpkg",
@@ -336,7 +235,7 @@ def farm_sheet_table(
             add(
                 "contribution",
                 f"receptor_{label}",
-                _t(lang, "receptor", range=rng),
+                tr("farm.receptor", lang, range=rng),
                 "" if pd.isna(rid) else str(rid),
                 "",
                 "rko_sources.gpkg",
@@ -344,7 +243,7 @@ def farm_sheet_table(
             add(
                 "contribution",
                 f"site_code_{label}",
-                _t(lang, "site_code", range=rng),
+                tr("farm.site_code", lang, range=rng),
                 _area_label(site, ctx),
                 "",
                 "rko_sources.gpkg",
@@ -362,7 +261,7 @@ def farm_sheet_table(
                 add(
                     "contribution",
                     f"habitat_{label}",
-                    _t(lang, "habitat", range=rng),
+                    tr("farm.habitat", lang, range=rng),
                     "; ".join(types),
                     "",
                     "receptors",
@@ -371,7 +270,7 @@ def farm_sheet_table(
                     add(
                         "contribution",
                         f"receptor_xy_{label}",
-                        _t(lang, "receptor_xy", range=rng),
+                        tr("farm.receptor_xy", lang, range=rng),
                         f"{float(at['x_m'].iloc[0]):.0f}, {float(at['y_m'].iloc[0]):.0f}",
                         "m",
                         "receptors",
@@ -381,8 +280,8 @@ def farm_sheet_table(
                 add(
                     "rko",
                     f"below_{t:g}_{label}",
-                    _t(lang, "below", threshold=f"{t:g}", range=rng),
-                    _t(lang, "permit_free") if below else _t(lang, "no"),
+                    tr("farm.below", lang, threshold=f"{t:g}", range=rng),
+                    tr("farm.permit_free", lang) if below else tr("farm.no", lang),
                     "",
                     "rko_sources.gpkg",
                     norm=t,
@@ -407,7 +306,7 @@ def farm_sheet_table(
         add(
             "scenarios",
             f"{name}:nh3_reduced_kg",
-            _t(lang, "scenario_cut", scenario=name),
+            tr("farm.scenario_cut", lang, scenario=name),
             cut,
             "kg NH3/yr",
             "scenario_farms.csv",
@@ -415,7 +314,7 @@ def farm_sheet_table(
         add(
             "scenarios",
             f"{name}:emission_after_kg_nh3",
-            _t(lang, "scenario_after", scenario=name),
+            tr("farm.scenario_after", lang, scenario=name),
             emission - cut,
             "kg NH3/yr",
             "scenario_farms.csv",
@@ -428,7 +327,7 @@ def farm_sheet_table(
             add(
                 "scenarios",
                 f"{name}:overloaded_ha_change",
-                _t(lang, "scenario_area", scenario=name, area=_area_label(nearest, ctx)),
+                tr("farm.scenario_area", lang, scenario=name, area=_area_label(nearest, ctx)),
                 float(area_rows["overloaded_ha_change"].iloc[0]),
                 "ha",
                 "scenarios.csv",
@@ -443,7 +342,7 @@ def _truthy(v: object) -> bool:
 
 
 def _yes_no(lang: str, v: bool) -> str:
-    return _t(lang, "yes") if v else _t(lang, "no")
+    return tr("farm.yes", lang) if v else tr("farm.no", lang)
 
 
 #: Decimals per unit on the sheet.
@@ -454,22 +353,22 @@ def farm_sheet_html(sheet: pd.DataFrame, ctx: FarmContext) -> str:
     """The sheet of :func:`farm_sheet_table` as a complete, escaped HTML page."""
     lang = ctx.lang
     fid = str(sheet["farm_id"].iloc[0]) if len(sheet) else ""
-    title = _t(lang, "title", farm_id=fid)
+    title = tr("farm.title", lang, farm_id=fid)
     parts = [f"<h1>{escape(title)}</h1>"]
     heads = {
-        "farm": "s_farm",
-        "zone": "s_zone",
-        "norms": "s_norms",
-        "emission": "s_emission",
-        "contribution": "s_contribution",
-        "rko": "s_rko",
-        "scenarios": "s_scenarios",
+        "farm": "farm.s_farm",
+        "zone": "farm.s_zone",
+        "norms": "farm.s_norms",
+        "emission": "farm.s_emission",
+        "contribution": "farm.s_contribution",
+        "rko": "farm.s_rko",
+        "scenarios": "farm.s_scenarios",
     }
     for section, rows in sheet.groupby("section", sort=False):
-        parts.append(f"<h2>{escape(_t(lang, heads.get(str(section), 's_farm')))}</h2>")
+        parts.append(f"<h2>{escape(tr(heads.get(str(section), 'farm.s_farm'), lang))}</h2>")
         show_norm = rows["norm"].astype(str).str.len().gt(0).any()
-        th = [_t(lang, "h_item"), _t(lang, "h_value"), _t(lang, "h_unit")] + (
-            [_t(lang, "h_norm"), _t(lang, "h_meets")] if show_norm else []
+        th = [tr("farm.h_item", lang), tr("farm.h_value", lang), tr("farm.h_unit", lang)] + (
+            [tr("farm.h_norm", lang), tr("farm.h_meets", lang)] if show_norm else []
         )
         body = []
         for r in rows.itertuples(index=False):
@@ -500,5 +399,5 @@ def farm_sheet_html(sheet: pd.DataFrame, ctx: FarmContext) -> str:
             + "".join(f'<th class="l">{escape(h)}</th>' for h in th)
             + f"</tr></thead><tbody>{''.join(body)}</tbody></table>"
         )
-    footer = escape(_t(lang, "footer", date=ctx.data_date, config=ctx.config_name))
+    footer = escape(tr("farm.footer", lang, date=ctx.data_date, config=ctx.config_name))
     return page(title, "".join(parts), lang=lang, footer=footer)

@@ -12,8 +12,10 @@ the KDW on an area map; the habitat polygons and the zone as outlines), the othe
 click away in a collapsed layer control, a legend of the visible layers only, farms coloured
 by their largest contribution (:data:`FARM_CLASSES`), human zone labels, a metric scale, a
 ``<title>``, a notice when the base tiles cannot load and a light built-in context layer
-(outlines and names, :func:`context_layer`) that works offline. New user-facing strings are in
-:data:`STRINGS` (Dutch), for the language catalogue to take over.
+(outlines and names, :func:`context_layer`) that works offline. User-facing text is in the
+catalogue (:mod:`n2kzones.render.i18n`, keys ``map.*``), in the language of
+:attr:`MapContext.lang` (``[project] language``, Dutch by default); the page's ``<html lang>``
+says which.
 
 Geometry is simplified (10 m, or 1/4000 of the map's extent: :func:`map_simplify_m`; topology
 preserved) and rounded to 1e-5 degrees for display only; rasters are downsampled to
@@ -50,6 +52,7 @@ from matplotlib.colors import Normalize, to_hex
 
 from n2kzones.habitats import HABITAT_MAP, habitat_source_by_area
 from n2kzones.io.writers import atomic_path, safe_file_stem
+from n2kzones.render.i18n import DEFAULT_LANGUAGE, tr
 from n2kzones.selection import UNKNOWN_NO_HABITAT
 from n2kzones.zones import ZONE_WIDTH_COLUMN
 
@@ -74,36 +77,8 @@ CROP_COLOURS = {
     "landschapselement": "#8c6d31",
 }
 RKO_COLOURS = {"below": "#2c7bb6", "above": "#d7191c", "unknown": "#777777"}
-
-#: Every user-facing string added for the legible maps of issue 16, in Dutch, in one place so
-#: that the language catalogue (``[project] language``) can take them over.
-STRINGS: dict[str, str] = {
-    "offline": "Achtergrondkaart niet beschikbaar (offline)",
-    "context_layer": "Kaartcontext (offline)",
-    "legend": "Legenda",
-    "title_overview": "Natura 2000-gebieden en zones – overzicht – n2kzones",
-    "title_area": "{name} ({code}) – kaart – n2kzones",
-    "zone_ring": "zone {width} m van {name}",
-    "zone_inner": "binnen {name} (zone in het gebied)",
-    "outside_zones": "buiten de zones",
-    "address": "Adres",
-    "municipality": "Gemeente",
-    "farms_layer": "Veehouderijen: grootste bijdrage (mol N/ha/jr)",
-    "farm_class_below": "onder {t:g} (RKO, vergunningvrij)",
-    "farm_class_low": "{t:g} – 1",
-    "farm_class_mid": "1 – 10",
-    "farm_class_high": "10 of meer",
-    "farm_class_unknown": "niet berekend",
-    "farm_in_zone": "dikke zwarte rand: in de zone; grootte: NH3-emissie",
-    "area_line": "grens van het gebied",
-    "zone_line": "buitengrens van de zone",
-    "distance_lines": "500 m (streep) en 1000 m (stip) van het gebied",
-    "habitat_outline": "omtrek, kleur naar KDW (mol N/ha/jr)",
-    "receptors_thinned": "de {n:,} hoogste van {total:,} overbelaste receptoren",
-    "context_frame": "omtrek van de kaartregio; namen van de gebieden",
-    "context_lines": "grenzen en namen (ingebouwd, werkt offline)",
-}
-
+#: RKO status of a farm at the map's threshold -> its text in the popups.
+RKO_STATUS = {"below": "map.rko_below", "above": "map.rko_above", "unknown": "map.rko_unknown"}
 
 # --------------------------------------------------------------------------- helpers
 
@@ -478,7 +453,11 @@ MAP_CSS = (
 
 
 def base_map(
-    bounds_wgs84: tuple[float, float, float, float], *, self_contained: bool, title: str = ""
+    bounds_wgs84: tuple[float, float, float, float],
+    *,
+    self_contained: bool,
+    title: str = "",
+    lang: str = DEFAULT_LANGUAGE,
 ) -> folium.Map:
     """An empty map fitted to ``bounds_wgs84`` with the two base tile layers and a page title.
 
@@ -490,11 +469,14 @@ def base_map(
         Load only Leaflet (to be inlined by :func:`write_map`), none of folium's other assets.
     title
         The page's ``<title>`` (plain text; escaped here).
+    lang
+        Language of the page (``<html lang>``, written by :func:`write_map`) and its text.
 
     Returns
     -------
     folium.Map
-        The map; its tile layers are in ``m.n2k_tiles`` (for the offline notice).
+        The map; its tile layers are in ``m.n2k_tiles`` (for the offline notice), its
+        language in ``m.n2k_lang``.
     """
     minx, miny, maxx, maxy = bounds_wgs84
     m = folium.Map(
@@ -523,6 +505,7 @@ def base_map(
         show=False,
     ).add_to(m)
     m.n2k_tiles = [osm, pdok]
+    m.n2k_lang = lang
     m.fit_bounds([[miny, minx], [maxy, maxx]])
     return m
 
@@ -563,7 +546,10 @@ def finish_map(
     add_box(m, header + "".join(legend), "bottomleft")
     add_box(m, footer, "bottomright")
     m.get_root().html.add_child(
-        folium.Element(f"<div id='n2k-offline' role='alert'>{escape(STRINGS['offline'])}</div>")
+        folium.Element(
+            f"<div id='n2k-offline' role='alert'>"
+            f"{escape(tr('map.offline', getattr(m, 'n2k_lang', DEFAULT_LANGUAGE)))}</div>"
+        )
     )
     layer_js = ",".join(f"{_js_name(n)}: {lay.get_name()}" for n, lay in layers.items())
     tiles_js = ",".join(t.get_name() for t in getattr(m, "n2k_tiles", []))
@@ -611,6 +597,8 @@ class MapContext:
     context
         Light offline context (:func:`context_layer`): polygons with ``name`` and ``level``
         (0 the coarsest, e.g. provinces) in the working CRS; None: no context layer.
+    lang
+        Language of the maps' text (``nl`` or ``en``; ``[project] language``).
     """
 
     data_date: str
@@ -621,15 +609,18 @@ class MapContext:
     rasters: dict[str, Path] = field(default_factory=dict)
     ranges: dict[str, tuple[float, float]] = field(default_factory=dict)
     context: gpd.GeoDataFrame | None = None
+    lang: str = DEFAULT_LANGUAGE
 
 
 def _footer(ctx: MapContext, extra: str = "") -> str:
-    return f"Data of {escape(ctx.data_date)} &middot; config {escape(ctx.config_name)} &middot; n2kzones{extra}"
+    return escape(tr("map.footer", ctx.lang, date=ctx.data_date, config=ctx.config_name)) + extra
 
 
 def write_map(m: folium.Map, path: Path, *, self_contained: bool) -> Path:
     """Write map ``m`` as one HTML file (atomically; Leaflet inlined if ``self_contained``)."""
     html = m.get_root().render()
+    lang = escape(str(getattr(m, "n2k_lang", DEFAULT_LANGUAGE)), quote=True)
+    html = html.replace("<html>", f'<html lang="{lang}">', 1)
     if self_contained:
         html = inline_leaflet(html)
     with atomic_path(path) as tmp:
@@ -722,7 +713,12 @@ MAX_CONTEXT_LABELS = 60
 
 
 def context_layer(
-    context: gpd.GeoDataFrame | None, box: shapely.Polygon, crs: object, *, simplify_m: float
+    context: gpd.GeoDataFrame | None,
+    box: shapely.Polygon,
+    crs: object,
+    *,
+    simplify_m: float,
+    lang: str = DEFAULT_LANGUAGE,
 ) -> folium.FeatureGroup | None:
     """The light built-in context layer: outlines (never filled) of the ``context`` polygons
     within ``box`` and their names at a point inside each, so that a map without base tiles
@@ -738,6 +734,8 @@ def context_layer(
         The working CRS.
     simplify_m
         Simplification of the outlines (m); at least 25 m.
+    lang
+        Language of the layer's name.
 
     Returns
     -------
@@ -760,7 +758,7 @@ def context_layer(
     )
     lines = lines.loc[~lines.geometry.is_empty]
     fg = geojson_layer(
-        STRINGS["context_layer"],
+        tr("map.context_layer", lang),
         lines,
         tips=[escape(n) for n in lines["name"]],
         style=[
@@ -798,35 +796,40 @@ def _add_context(
     m: folium.Map, ctx: MapContext, box: shapely.Polygon, crs: object, simplify_m: float,
     layers: dict, legend: list[str],
 ) -> None:
-    fg = context_layer(ctx.context, box, crs, simplify_m=simplify_m)
+    fg = context_layer(ctx.context, box, crs, simplify_m=simplify_m, lang=ctx.lang)
     if fg is None:
         return
     fg.add_to(m)
-    name = STRINGS["context_layer"]
+    name = tr("map.context_layer", ctx.lang)
     layers[name] = fg
     own = ctx.context is not None and bool(ctx.context.attrs.get("n2k_sample"))
-    note = STRINGS["context_frame"] if own else STRINGS["context_lines"]
+    note = tr("map.context_frame" if own else "map.context_lines", ctx.lang)
     legend.append(
         _section(name, line_legend(name, [(note, CONTEXT_STYLES[0]["color"], "solid")]))
     )
 
 
-def zone_label(zone_key: object, names: dict[str, str], widths: dict[str, float]) -> str:
+def zone_label(
+    zone_key: object,
+    names: dict[str, str],
+    widths: dict[str, float],
+    lang: str = DEFAULT_LANGUAGE,
+) -> str:
     """Human label (escaped HTML) of a zone key such as ``NL01:ring|NL02:inner``: "zone 500 m
     of <area name>" per ring, "inside <area name>" per inner part, or "outside the zones"
-    (:data:`STRINGS`)."""
+    (catalogue keys ``map.zone_ring``, ``map.zone_inner``, ``map.outside_zones``)."""
     if not isinstance(zone_key, str) or not zone_key:
-        return escape(STRINGS["outside_zones"])
+        return escape(tr("map.outside_zones", lang))
     out = []
     for key in zone_key.split("|"):
         code, _, part = key.partition(":")
         name = names.get(code) or code
         if part == "inner":
-            out.append(STRINGS["zone_inner"].format(name=name))
+            out.append(tr("map.zone_inner", lang, name=name))
         else:
             w = widths.get(code)
             width = f"{w:.0f}" if w is not None and math.isfinite(w) else "?"
-            out.append(STRINGS["zone_ring"].format(width=width, name=name))
+            out.append(tr("map.zone_ring", lang, width=width, name=name))
     return escape("; ".join(dict.fromkeys(out)))
 
 
@@ -864,10 +867,12 @@ def overview_map(
     areas = areas.merge(
         dep.drop(columns=[c for c in ("name",) if c in dep]), on="site_code", how="left"
     )
+    lang = ctx.lang
     m = base_map(
         tuple(areas.to_crs(WGS84).total_bounds),
         self_contained=self_contained,
-        title=STRINGS["title_overview"],
+        title=tr("map.title_overview", lang),
+        lang=lang,
     )
     layers: dict[str, folium.map.Layer] = {}
     legend: list[str] = []
@@ -889,14 +894,14 @@ def overview_map(
         w: palette[min(i + max(0, len(palette) - 1 - len(widths)), len(palette) - 1)]
         for i, w in enumerate(widths)
     }
-    zone_name = "Zones by width"
+    zone_name = tr("map.zones_layer", lang)
     layers[zone_name] = geojson_layer(
         zone_name,
         ring,
         tips=[
             escape(
                 "; ".join(
-                    STRINGS["zone_ring"].format(width=f"{w:.0f}", name=names.get(c, c))
+                    tr("map.zone_ring", lang, width=f"{w:.0f}", name=names.get(c, c))
                     for c in str(codes).split(";")
                     if c
                 )
@@ -924,21 +929,22 @@ def overview_map(
     tips, popups = [], []
     for row, p in zip(areas.itertuples(index=False), pct, strict=True):
         pairs = [
-            ("Area", f"{_e(row.site_code)} {_e(row.name)}"),
+            (tr("map.p_area", lang), f"{_e(row.site_code)} {_e(row.name)}"),
             (
-                "Overloaded habitat",
+                tr("map.overloaded_habitat", lang),
                 escape(UNKNOWN_NO_HABITAT)
                 if habitat_sites is not None and str(row.site_code) not in habitat_sites
                 else f"{_e(p, '.1f')} %",
             ),
-            ("Zone width", f"{_e(getattr(row, 'zone_width_m', None), '.0f')} m"),
+            (tr("map.p_zone_width", lang), f"{_e(getattr(row, 'zone_width_m', None), '.0f')} m"),
         ]
         tips.append(_rows(pairs))
         popups.append(
             _rows(pairs)
-            + f"<a href='{escape(area_map_name(row.site_code), quote=True)}'>Open the map of this area</a>"
+            + f"<a href='{escape(area_map_name(row.site_code), quote=True)}'>"
+            + f"{escape(tr('map.open_area_map', lang))}</a>"
         )
-    area_name = "Natura 2000 areas (% overloaded)"
+    area_name = tr("map.areas_layer", lang)
     layers[area_name] = geojson_layer(
         area_name,
         areas,
@@ -953,12 +959,18 @@ def overview_map(
     legend.append(
         _section(
             area_name,
-            gradient_legend("Overloaded habitat", "YlOrRd", 0, 100, "% of sensitive ha")
-            + "<div style='margin-top:4px'>Click an area for its own map.</div>",
+            gradient_legend(
+                tr("map.overloaded_habitat", lang),
+                "YlOrRd",
+                0,
+                100,
+                tr("map.unit_pct_sensitive", lang),
+            )
+            + f"<div style='margin-top:4px'>{escape(tr('map.click_area', lang))}</div>",
         )
     )
     return finish_map(
-        m, layers, legend, header=f"<b>{escape(STRINGS['legend'])}</b>", footer=_footer(ctx)
+        m, layers, legend, header=f"<b>{escape(tr('map.legend', lang))}</b>", footer=_footer(ctx)
     )
 
 
@@ -995,27 +1007,18 @@ def grid_coverage(ctx: MapContext, bbox: tuple[float, float, float, float]) -> s
 
 
 #: Note on an area map whose extent the deposition grid does not cover fully.
-COVERAGE_NOTES = {
-    NOT_COVERED: "Outside the deposition grid: no deposition or exceedance layers on this map.",
-    PARTLY_COVERED: (
-        "Partly outside the deposition grid: the deposition and exceedance layers cover only "
-        "part of this map."
-    ),
-}
+COVERAGE_NOTES = {NOT_COVERED: "map.not_covered", PARTLY_COVERED: "map.partly_covered"}
 
 
-def habitat_note(habitats: pd.DataFrame) -> str:
+def habitat_note(habitats: pd.DataFrame, lang: str = DEFAULT_LANGUAGE) -> str:
     """Legend note (escaped HTML) for an area whose habitat polygons are not (only) from a
     habitat-type map, naming their ``habitat_source``; "" otherwise."""
     sources = habitat_source_by_area(habitats)
     labels = sorted({lab for v in sources for lab in str(v).split("; ")} - {HABITAT_MAP})
     if not labels:
         return ""
-    return (
-        "<div class='n2k-habitat-note' style='margin-top:4px'><i>Habitat is a stand-in ("
-        f"{escape('; '.join(labels))}): the whole area counts as habitat of its most sensitive "
-        "type, which overstates the real habitat.</i></div>"
-    )
+    note = tr("map.habitat_standin", lang, labels="; ".join(labels))
+    return f"<div class='n2k-habitat-note' style='margin-top:4px'><i>{escape(note)}</i></div>"
 
 
 #: Farm colour classes by the farm's largest contribution on sensitive habitat (mol N/ha/yr):
@@ -1069,15 +1072,18 @@ def area_map(ctx: MapContext, site_code: str, data: dict, *, self_contained: boo
     bbox = area_extent(data, site_code)
     box = shapely.box(*bbox)
     simplify = map_simplify_m(bbox)
+    lang = ctx.lang
     m = base_map(
         tuple(gpd.GeoSeries([box], crs=areas.crs).to_crs(WGS84).total_bounds),
         self_contained=self_contained,
-        title=STRINGS["title_area"].format(name=name or site_code, code=site_code),
+        title=tr("map.title_area", lang, name=name or site_code, code=site_code),
+        lang=lang,
     )
     layers: dict[str, folium.map.Layer] = {}
     legend: list[str] = []
-    note = COVERAGE_NOTES.get(grid_coverage(ctx, bbox))
-    if note is not None:
+    note_key = COVERAGE_NOTES.get(grid_coverage(ctx, bbox))
+    if note_key is not None:
+        note = tr(note_key, lang)
         legend.append(
             f"<div class='n2k-grid-note' style='margin-top:4px'><i>{escape(note)}</i></div>"
         )
@@ -1085,14 +1091,15 @@ def area_map(ctx: MapContext, site_code: str, data: dict, *, self_contained: boo
 
     # deposition rasters (the exceedance is the one filled layer shown by default)
     t_map = ctx.map_threshold_mol_ha
+    unit = tr("map.unit_deposition", lang)
     for key, title, cmap, show in (
-        ("deposition_farms", "Deposition from farms", "viridis", False),
-        ("exceedance", "Exceedance of the KDW", "RdYlGn_r", True),
+        ("deposition_farms", tr("map.deposition_farms", lang), "viridis", False),
+        ("exceedance", tr("map.exceedance", lang), "RdYlGn_r", True),
     ):
         p = ctx.rasters.get(key)
         if p is not None and p.exists():
             vmin, vmax = ctx.ranges[key]
-            layer_name = f"{title} (mol N/ha/yr)"
+            layer_name = tr("map.raster_layer", lang, title=title)
             ov = raster_overlay(
                 p, layer_name, cmap=cmap, vmin=vmin, vmax=vmax, bbox=bbox, show=show
             )
@@ -1100,7 +1107,7 @@ def area_map(ctx: MapContext, site_code: str, data: dict, *, self_contained: boo
                 ov.add_to(m)
                 layers[layer_name] = ov
                 legend.append(
-                    _section(layer_name, gradient_legend(title, cmap, vmin, vmax, "mol N/ha/yr"))
+                    _section(layer_name, gradient_legend(title, cmap, vmin, vmax, unit))
                 )
 
     # parcel pieces in the extent (off by default: a filled layer)
@@ -1129,10 +1136,11 @@ def area_map(ctx: MapContext, site_code: str, data: dict, *, self_contained: boo
             strict=True,
         ):
             if zk not in labels:
-                labels[zk] = zone_label(zk, names, widths)
+                labels[zk] = zone_label(zk, names, widths, lang)
+            parcel = escape(tr("map.parcel_tip", lang, parcel=pid))
+            part = escape(tr("map.parcel_share", lang, share=f"{100 * float(s):.0f}"))
             tips.append(
-                f"<b>{_e(c)}</b> &middot; {_e(g)}<br>parcel {_e(pid)} &middot; {labels[zk]}"
-                f" &middot; {_e(100 * float(s), '.0f')} % of the parcel"
+                f"<b>{_e(c)}</b> &middot; {_e(g)}<br>{parcel} &middot; {labels[zk]} &middot; {part}"
             )
         style = [
             {
@@ -1143,20 +1151,23 @@ def area_map(ctx: MapContext, site_code: str, data: dict, *, self_contained: boo
             }
             for c in cats
         ]
-        pname = "Parcels by crop category"
+        pname = tr("map.parcels_layer", lang)
         layers[pname] = geojson_layer(
             pname, sel, tips=tips, style=style, show=False, simplify_m=simplify
         ).add_to(m)
         present = [c for c in CROP_COLOURS if c in set(cats)]
         legend.append(
-            _section(pname, swatch_legend("Parcels", [(c, CROP_COLOURS[c]) for c in present]))
+            _section(
+                pname,
+                swatch_legend(tr("map.parcels", lang), [(c, CROP_COLOURS[c]) for c in present]),
+            )
         )
 
     # habitats: outlines coloured by KDW (hover for the type), not filled
     hab = data.get("habitats")
     if hab is not None:
         h = hab.loc[hab["site_code"] == site_code]
-        hname = "Habitat types (KDW)"
+        hname = tr("map.habitats_layer", lang)
         names_h = ctx.habitat_names
         kdws = h["kdw_mol_ha"].to_numpy(dtype=float)
         layers[hname] = geojson_layer(
@@ -1165,8 +1176,8 @@ def area_map(ctx: MapContext, site_code: str, data: dict, *, self_contained: boo
             tips=[
                 _rows(
                     [
-                        ("Habitat", f"{_e(c)} {_e(names_h.get(str(c), ''))}"),
-                        ("KDW", f"{_e(k, ',.0f')} mol N/ha/yr"),
+                        (tr("map.p_habitat", lang), f"{_e(c)} {_e(names_h.get(str(c), ''))}"),
+                        (tr("map.p_kdw", lang), f"{_e(k, ',.0f')} {escape(unit)}"),
                     ]
                 )
                 for c, k in zip(h["habitat_code"], kdws, strict=True)
@@ -1180,29 +1191,31 @@ def area_map(ctx: MapContext, site_code: str, data: dict, *, self_contained: boo
         legend.append(
             _section(
                 hname,
-                gradient_legend("KDW of habitat", "magma", 400, 2400, "mol N/ha/yr")
-                + f"<div>{escape(STRINGS['habitat_outline'])}</div>"
-                + habitat_note(h),
+                gradient_legend(tr("map.kdw_legend", lang), "magma", 400, 2400, unit)
+                + f"<div>{escape(tr('map.habitat_outline', lang))}</div>"
+                + habitat_note(h, lang),
             )
         )
 
     # area, zone and reference distances: outlines only
-    aname = "Natura 2000 area"
+    aname = tr("map.area_layer", lang)
     layers[aname] = geojson_layer(
         aname,
         area,
-        tips=[_rows([("Area", f"{_e(site_code)} {_e(name)}")])],
+        tips=[_rows([(tr("map.p_area", lang), f"{_e(site_code)} {_e(name)}")])],
         style=[{"color": "#006d2c", "weight": 2.5, "fill": False}],
         simplify_m=simplify,
     ).add_to(m)
-    legend.append(_section(aname, line_legend(aname, [(STRINGS["area_line"], "#006d2c", "solid")])))
+    legend.append(
+        _section(aname, line_legend(aname, [(tr("map.area_line", lang), "#006d2c", "solid")]))
+    )
     if len(zones):
-        zname = f"Zone ({width:.0f} m)"
+        zname = tr("map.zone_layer", lang, width=f"{width:.0f}")
         layers[zname] = geojson_layer(
             zname,
             zones,
             tips=[
-                escape(STRINGS["zone_ring"].format(width=f"{w:.0f}", name=name or site_code))
+                escape(tr("map.zone_ring", lang, width=f"{w:.0f}", name=name or site_code))
                 for w in zones["width_m"]
             ],
             style=[{"color": "#6a3d9a", "weight": 2, "fill": True, "fillOpacity": 0.0}]
@@ -1210,18 +1223,18 @@ def area_map(ctx: MapContext, site_code: str, data: dict, *, self_contained: boo
             simplify_m=simplify,
         ).add_to(m)
         legend.append(
-            _section(zname, line_legend(zname, [(STRINGS["zone_line"], "#6a3d9a", "solid")]))
+            _section(zname, line_legend(zname, [(tr("map.zone_line", lang), "#6a3d9a", "solid")]))
         )
     rings = gpd.GeoDataFrame(
         {"d": [500, 1000]},
         geometry=[geom.buffer(500).boundary, geom.buffer(1000).boundary],
         crs=areas.crs,
     )
-    dname = "Distance 500 m / 1000 m"
+    dname = tr("map.distance_layer", lang)
     layers[dname] = geojson_layer(
         dname,
         rings,
-        tips=[f"{d} m from the area" for d in rings["d"]],
+        tips=[escape(tr("map.distance_tip", lang, d=d)) for d in rings["d"]],
         style=[
             {"color": "#6a3d9a", "weight": 1, "dashArray": "6 4"},
             {"color": "#6a3d9a", "weight": 1, "dashArray": "2 4"},
@@ -1230,7 +1243,7 @@ def area_map(ctx: MapContext, site_code: str, data: dict, *, self_contained: boo
         simplify_m=simplify,
     ).add_to(m)
     legend.append(
-        _section(dname, line_legend(dname, [(STRINGS["distance_lines"], "#6a3d9a", "dashed")]))
+        _section(dname, line_legend(dname, [(tr("map.distance_lines", lang), "#6a3d9a", "dashed")]))
     )
 
     # overloaded receptors (off: the exceedance raster shows them)
@@ -1241,12 +1254,20 @@ def area_map(ctx: MapContext, site_code: str, data: dict, *, self_contained: boo
         if total > MAX_RECEPTORS:
             r = r.nlargest(MAX_RECEPTORS, "exceedance_mol_ha")
         if len(r):
-            rname = "Overloaded receptors"
+            rname = tr("map.receptors_layer", lang)
             layers[rname] = geojson_layer(
                 rname,
                 r,
                 tips=[
-                    f"{_e(i)} {_e(hc)}: {_e(t, ',.0f')} mol, KDW {_e(k, ',.0f')}, +{_e(x, ',.0f')}"
+                    tr(
+                        "map.receptor_tip",
+                        lang,
+                        receptor=_e(i),
+                        habitat=_e(hc),
+                        total=_e(t, ",.0f"),
+                        kdw=_e(k, ",.0f"),
+                        exceedance=_e(x, ",.0f"),
+                    )
                     for i, hc, t, k, x in zip(
                         r["receptor_id"],
                         r["habitat_code"],
@@ -1268,7 +1289,7 @@ def area_map(ctx: MapContext, site_code: str, data: dict, *, self_contained: boo
                 show=False,
             ).add_to(m)
             thinned = (
-                [STRINGS["receptors_thinned"].format(n=len(r), total=total)]
+                [tr("map.receptors_thinned", lang, n=len(r), total=total)]
                 if total > len(r)
                 else []
             )
@@ -1307,29 +1328,27 @@ def area_map(ctx: MapContext, site_code: str, data: dict, *, self_contained: boo
             zk = row.get("zone_key")
             in_zone.append(isinstance(zk, str) and bool(zk))
             if zk not in zlabels:
-                zlabels[zk] = zone_label(zk, names, widths)
-            pairs = [("Farm", _e(row["farm_id"]))]
-            for col, label in (("address", "address"), ("municipality", "municipality")):
+                zlabels[zk] = zone_label(zk, names, widths, lang)
+            pairs = [(tr("map.p_farm", lang), _e(row["farm_id"]))]
+            for col, label in (("address", "map.address"), ("municipality", "map.municipality")):
                 v = row.get(col)
                 if not _missing(v) and str(v).strip():
-                    pairs.append((STRINGS[label], _e(v)))
+                    pairs.append((tr(label, lang), _e(v)))
             pairs += [
-                ("Animals", ani),
-                ("GVE/ha", _e(row.get("gve_per_ha"), ",.2f")),
-                ("Emission", f"{_e(row['emission_kg_nh3'], ',.0f')} kg NH3/yr"),
+                (tr("map.p_animals", lang), ani),
+                (tr("map.p_gve_ha", lang), _e(row.get("gve_per_ha"), ",.2f")),
                 (
-                    "Largest contribution",
-                    f"{_e(largest, ',.3f')} mol N/ha/yr ({_e(names.get(str(where), where))})"
+                    tr("map.p_emission", lang),
+                    escape(tr("map.emission_kg", lang, kg=_e(row["emission_kg_nh3"], ",.0f"))),
+                ),
+                (
+                    tr("map.p_largest", lang),
+                    f"{_e(largest, ',.3f')} {escape(unit)} ({_e(names.get(str(where), where))})"
                     if not _missing(largest)
                     else "&ndash;",
                 ),
-                (
-                    f"RKO {t_map:g} mol",
-                    {"below": "below: permit-free", "above": "above", "unknown": "not computed"}[
-                        st
-                    ],
-                ),
-                ("Zone", zlabels[zk]),
+                (tr("map.p_rko", lang, t=f"{t_map:g}"), escape(tr(RKO_STATUS[st], lang))),
+                (tr("map.p_zone", lang), zlabels[zk]),
             ]
             popups.append(_rows(pairs))
             tips.append(f"{_e(row['farm_id'])}: {_e(row['emission_kg_nh3'], ',.0f')} kg NH3")
@@ -1344,23 +1363,23 @@ def area_map(ctx: MapContext, site_code: str, data: dict, *, self_contained: boo
             }
             for c, z, rd in zip(classes, in_zone, radius, strict=True)
         ]
-        fname = STRINGS["farms_layer"]
+        fname = tr("map.farms_layer", lang)
         layers[fname] = geojson_layer(
             fname, f, tips=tips, popups=popups, style=style, points=True
         ).add_to(m)
         present = [c for c in FARM_CLASSES if c in set(classes)]
         labels_f = {
-            "below": STRINGS["farm_class_below"].format(t=t_map),
-            "low": STRINGS["farm_class_low"].format(t=t_map),
-            "mid": STRINGS["farm_class_mid"],
-            "high": STRINGS["farm_class_high"],
-            "unknown": STRINGS["farm_class_unknown"],
+            "below": tr("map.farm_class_below", lang, t=t_map),
+            "low": tr("map.farm_class_low", lang, t=t_map),
+            "mid": tr("map.farm_class_mid", lang),
+            "high": tr("map.farm_class_high", lang),
+            "unknown": tr("map.farm_class_unknown", lang),
         }
         legend.append(
             _section(
                 fname,
                 swatch_legend(fname, [(labels_f[c], FARM_CLASSES[c]) for c in present])
-                + f"<div>{escape(STRINGS['farm_in_zone'])}</div>",
+                + f"<div>{escape(tr('map.farm_in_zone', lang))}</div>",
             )
         )
 
@@ -1369,5 +1388,7 @@ def area_map(ctx: MapContext, site_code: str, data: dict, *, self_contained: boo
         layers,
         legend,
         header=f"<b>{_e(site_code)} {_e(name)}</b>",
-        footer=_footer(ctx, " &middot; <a href='index.html'>overview</a>"),
+        footer=_footer(
+            ctx, f" &middot; <a href='index.html'>{escape(tr('map.to_overview', lang))}</a>"
+        ),
     )

@@ -2,7 +2,10 @@
 
 Links to the maps and tables, and matplotlib figures (saved as PNG beside the report and
 shown in it): the RKO sweep, overload per area, the zone proposal and the scenario effects.
-Every value taken from the data is HTML-escaped.
+Every value taken from the data is HTML-escaped. Text (headings, captions, table headers,
+figure labels) is in the catalogue (:mod:`n2kzones.render.i18n`, keys ``report.*``), in the
+language ``lang`` (``[project] language``, Dutch by default); the tables show the CSV columns
+under headers for people, the CSVs keep their stable English column names.
 """
 
 from __future__ import annotations
@@ -20,6 +23,9 @@ import pandas as pd  # noqa: E402
 
 from n2kzones.habitats import HABITAT_SOURCE_COLUMN, standin_areas  # noqa: E402
 from n2kzones.io.writers import atomic_path, safe_file_stem  # noqa: E402
+from n2kzones.render.area_page import fmt_number  # noqa: E402
+from n2kzones.render.i18n import DEFAULT_LANGUAGE, tr  # noqa: E402
+from n2kzones.rko import NO_RANGE  # noqa: E402
 from n2kzones.scenarios import NATIONAL_ROW  # noqa: E402
 from n2kzones.selection import UNKNOWN_NO_HABITAT  # noqa: E402
 from n2kzones.zones import ZONE_WIDTH_COLUMN  # noqa: E402
@@ -34,6 +40,26 @@ LINKED = (
     "deposition_farms_tif", "deposition_total_tif", "exceedance_tif",
 )
 
+#: Output catalogue key -> the key of its description for people in the report's link list.
+OUTPUT_TEXT_KEYS = {
+    "area_summary": "report.out_area_summary",
+    "farm_summary": "report.out_farm_summary",
+    "area_deposition": "report.out_area_deposition",
+    "rko_sweep": "report.out_rko_sweep",
+    "rko_by_area": "report.out_rko_by_area",
+    "zone_proposal": "report.out_zone_proposal",
+    "scenarios": "report.out_scenarios",
+    "scenario_farms": "report.out_scenario_farms",
+    "zone_effectiveness": "report.out_zone_effectiveness",
+    "overlay_gpkg": "report.out_overlay_gpkg",
+    "deposition_gpkg": "report.out_deposition_gpkg",
+    "rko_sources": "report.out_rko_sources",
+    "deposition_farms_tif": "report.out_deposition_farms_tif",
+    "deposition_total_tif": "report.out_deposition_total_tif",
+    "exceedance_tif": "report.out_exceedance_tif",
+    "farm_sheets": "report.out_farm_sheets",
+}
+
 
 def _save(fig: plt.Figure, path: Path) -> Path:
     fig.tight_layout()
@@ -43,15 +69,25 @@ def _save(fig: plt.Figure, path: Path) -> Path:
     return path
 
 
-def fig_rko(sweep: pd.DataFrame, path: Path) -> Path:
+def range_text(label: object, lang: str = DEFAULT_LANGUAGE) -> str:
+    """Text of a calculation range label of the rko stage (``none``, ``25000``)."""
+    if str(label) == NO_RANGE:
+        return tr("report.range_none", lang)
+    return tr("report.range_km", lang, km=f"{float(label) / 1000:g}")
+
+
+def fig_rko(sweep: pd.DataFrame, path: Path, lang: str = DEFAULT_LANGUAGE) -> Path:
     fig, axes = plt.subplots(1, 3, figsize=(13, 3.8))
     for rng, g in sweep.groupby("range", sort=False):
         g = g.sort_values("threshold_mol_ha")
-        label = "no range" if rng == "none" else f"range {float(rng) / 1000:g} km"
+        label = range_text(rng, lang)
         axes[0].plot(g["threshold_mol_ha"], g["n_sources_below"], marker="o", label=label)
         axes[1].plot(g["threshold_mol_ha"], g["mean_sum_mol_ha"], marker="o", label=label)
         axes[2].plot(
-            g["threshold_mol_ha"], g["ha_tipped_overload"], marker="o", label=f"{label}: overload"
+            g["threshold_mol_ha"],
+            g["ha_tipped_overload"],
+            marker="o",
+            label=tr("report.f_overload", lang, range=label),
         )
         if "ha_tipped_near_overload" in g:
             axes[2].plot(
@@ -59,17 +95,15 @@ def fig_rko(sweep: pd.DataFrame, path: Path) -> Path:
                 g["ha_tipped_near_overload"],
                 marker="x",
                 linestyle="--",
-                label=f"{label}: near overload",
+                label=tr("report.f_near_overload", lang, range=label),
             )
-    titles = (
-        "Permit-free sources",
-        "Mean summed deposition of permit-free sources",
-        "Habitat tipped by their sum",
-    )
-    ylabels = ("sources below the threshold", "mol N/ha/yr", "ha")
+    titles = [
+        tr(k, lang) for k in ("report.f_rko_sources", "report.f_rko_sum", "report.f_rko_tipped")
+    ]
+    ylabels = (tr("report.f_rko_y_sources", lang), tr("report.f_unit_dep", lang), "ha")
     for ax, t, y in zip(axes, titles, ylabels, strict=True):
         ax.set_xscale("log")
-        ax.set_xlabel("RKO threshold (mol N/ha/yr)")
+        ax.set_xlabel(tr("report.f_rko_x", lang))
         ax.set_ylabel(y)
         ax.set_title(t, fontsize=10)
         ax.grid(alpha=0.3)
@@ -89,11 +123,12 @@ def _labels(values: pd.Series | list, max_len: int = 40) -> list[str]:
     return out
 
 
-def fig_overload(dep: pd.DataFrame, path: Path) -> Path:
+def fig_overload(dep: pd.DataFrame, path: Path, lang: str = DEFAULT_LANGUAGE) -> Path:
     d = dep.sort_values("pct_overloaded")
     fig, ax = plt.subplots(figsize=(8, 0.35 * len(d) + 1.5))
     ax.barh(
-        _labels(d["site_code"]), d["pct_overloaded"], color="#d7301f", label="overload (> KDW)"
+        _labels(d["site_code"]), d["pct_overloaded"], color="#d7301f",
+        label=tr("report.f_over_bar", lang),
     )
     if "pct_near_overload" in d:
         ax.barh(
@@ -101,16 +136,16 @@ def fig_overload(dep: pd.DataFrame, path: Path) -> Path:
             d["pct_near_overload"] - d["pct_overloaded"],
             left=d["pct_overloaded"],
             color="#fdae61",
-            label="near overload (> KDW - 70)",
+            label=tr("report.f_near_bar", lang),
         )
-    ax.set_xlabel("% of nitrogen-sensitive habitat")
+    ax.set_xlabel(tr("report.f_pct_habitat", lang))
     ax.set_xlim(0, 100)
     ax.legend(fontsize=8, loc="lower right")
-    ax.set_title("Overloaded habitat per area", fontsize=10)
+    ax.set_title(tr("report.f_overload_title", lang), fontsize=10)
     return _save(fig, path)
 
 
-def fig_proposal(prop: pd.DataFrame, path: Path) -> Path:
+def fig_proposal(prop: pd.DataFrame, path: Path, lang: str = DEFAULT_LANGUAGE) -> Path:
     d = prop.sort_values("dep_within_1000m_mol_ha")
     fig, ax = plt.subplots(figsize=(8, 0.35 * len(d) + 1.5))
     width = d[ZONE_WIDTH_COLUMN] if ZONE_WIDTH_COLUMN in d else d["final_width_m"]
@@ -118,21 +153,25 @@ def fig_proposal(prop: pd.DataFrame, path: Path) -> Path:
         f"{c} ({w:.0f} m)" if pd.notna(w) else str(c)
         for c, w in zip(_labels(d["site_code"]), width, strict=True)
     ]
-    ax.barh(labels, d["dep_within_500m_mol_ha"], color="#54278f", label="farms within 500 m")
+    ax.barh(
+        labels,
+        d["dep_within_500m_mol_ha"],
+        label=tr("report.f_within_500", lang),
+    )
     ax.barh(
         labels,
         d["dep_500_1000m_mol_ha"],
         left=d["dep_within_500m_mol_ha"],
         color="#9e9ac8",
-        label="farms 500-1000 m",
+        label=tr("report.f_500_1000", lang),
     )
-    ax.set_xlabel("mean deposition on overloaded habitat (mol N/ha/yr)")
-    ax.set_title("Deposition from near the area; zone width in force in brackets", fontsize=10)
+    ax.set_xlabel(tr("report.f_proposal_x", lang))
+    ax.set_title(tr("report.f_proposal_title", lang), fontsize=10)
     ax.legend(fontsize=8, loc="lower right")
     return _save(fig, path)
 
 
-def fig_scenarios(sc: pd.DataFrame, path: Path) -> Path:
+def fig_scenarios(sc: pd.DataFrame, path: Path, lang: str = DEFAULT_LANGUAGE) -> Path:
     piv = sc.pivot_table(
         index="site_code", columns="scenario", values="overloaded_ha_change", aggfunc="sum"
     ).fillna(0.0)
@@ -140,9 +179,9 @@ def fig_scenarios(sc: pd.DataFrame, path: Path) -> Path:
     fig, ax = plt.subplots(figsize=(9, 3.8))
     piv.plot.bar(ax=ax, width=0.8)
     ax.axhline(0, color="black", linewidth=0.6)
-    ax.set_ylabel("change in overloaded ha")
+    ax.set_ylabel(tr("report.f_scenario_y", lang))
     ax.set_xlabel("")
-    ax.set_title("Scenario effects per area", fontsize=10)
+    ax.set_title(tr("report.f_scenario_title", lang), fontsize=10)
     ax.legend(fontsize=7)
     return _save(fig, path)
 
@@ -176,19 +215,50 @@ def _link(href: str, text: str) -> str:
     return f'<a href="{escape(href, quote=True)}">{escape(text)}</a>'
 
 
-def _table_html(df: pd.DataFrame, cols: list[str]) -> str:
+#: Column of a table shown in the report -> its header (the CSVs keep the column names).
+COLUMN_KEYS = {
+    "site_code": "report.c_site_code",
+    "name": "report.c_name",
+    "habitat_data": "report.c_habitat_data",
+    "overloaded_ha": "report.c_overloaded_ha",
+    "dep_within_500m_mol_ha": "report.c_dep_within_500m_mol_ha",
+    "dep_500_1000m_mol_ha": "report.c_dep_500_1000m_mol_ha",
+    "rank": "report.c_rank",
+    "proposed_width_m": "report.c_proposed_width_m",
+    "official_width_m": "report.c_official_width_m",
+    "final_width_m": "report.c_final_width_m",
+    ZONE_WIDTH_COLUMN: "report.c_zone_width_m",
+    "reason": "report.c_reason",
+    "scenario": "report.c_scenario",
+    "overloaded_ha_change": "report.c_overloaded_ha_change",
+    "nh3_reduced_kg": "report.c_nh3_reduced_kg",
+}
+
+
+def _table_html(
+    df: pd.DataFrame, cols: list[str], lang: str = DEFAULT_LANGUAGE, css_id: str | None = None
+) -> str:
+    """An escaped HTML table of ``cols`` of ``df`` under headers for people
+    (:data:`COLUMN_KEYS`); each header's ``data-column`` names the CSV column."""
     cols = [c for c in cols if c in df]
-    return df[cols].to_html(
+    html = df[cols].to_html(
         index=False,
         escape=True,
-        float_format=lambda v: f"{v:,.1f}",
+        float_format=lambda v: fmt_number(v, 1, lang),
         na_rep="",
         border=0,
         classes="t",
+        table_id=css_id,
     )
+    for c in cols:
+        head = escape(tr(COLUMN_KEYS[c], lang)) if c in COLUMN_KEYS else escape(c)
+        html = html.replace(
+            f"<th>{escape(c)}</th>", f'<th data-column="{escape(c, quote=True)}">{head}</th>', 1
+        )
+    return html
 
 
-def unknown_note(proposal: pd.DataFrame) -> str:
+def unknown_note(proposal: pd.DataFrame, lang: str = DEFAULT_LANGUAGE) -> str:
     """Escaped HTML paragraph naming the areas of the zone proposal without habitat data.
 
     Parameters
@@ -208,13 +278,17 @@ def unknown_note(proposal: pd.DataFrame) -> str:
     codes = sorted(proposal.loc[unknown, "site_code"].astype(str))
     if not codes:
         return ""
-    return (
-        f'<p class="unknown-note">{len(codes)} area(s) with zone decision and overload '
-        f"{escape(UNKNOWN_NO_HABITAT)}: {escape(', '.join(codes))}.</p>"
+    note = tr(
+        "report.unknown_note",
+        lang,
+        n=len(codes),
+        unknown=UNKNOWN_NO_HABITAT,
+        codes=", ".join(codes),
     )
+    return f'<p class="unknown-note">{escape(note)}</p>'
 
 
-def habitat_note(area_deposition: pd.DataFrame | None) -> str:
+def habitat_note(area_deposition: pd.DataFrame | None, lang: str = DEFAULT_LANGUAGE) -> str:
     """Escaped HTML paragraph naming the areas whose habitat is not a habitat-type map.
 
     Parameters
@@ -237,16 +311,13 @@ def habitat_note(area_deposition: pd.DataFrame | None) -> str:
     out = []
     for label, group in rows.groupby(HABITAT_SOURCE_COLUMN, sort=True):
         codes = sorted(group["site_code"].astype(str))
-        out.append(
-            f'<p class="habitat-note"><b>Habitat is a stand-in for {len(codes)} area(s)</b> '
-            f"({escape(str(label))}): {escape(', '.join(codes))}. Their sensitive hectares and "
-            "overload count the whole area as habitat of its most sensitive type: they "
-            "overstate the real habitat.</p>"
-        )
+        head = tr("report.standin_head", lang, n=len(codes))
+        body = tr("report.standin_body", lang, label=str(label), codes=", ".join(codes))
+        out.append(f'<p class="habitat-note"><b>{escape(head)}</b> {escape(body)}</p>')
     return "".join(out)
 
 
-def landuse_note(landuse_source: dict[str, int] | None) -> str:
+def landuse_note(landuse_source: dict[str, int] | None, lang: str = DEFAULT_LANGUAGE) -> str:
     """Escaped HTML paragraph saying at how many receptors the class-aware model took the land
     use from the habitat-type mapping instead of a land-use raster.
 
@@ -269,19 +340,12 @@ def landuse_note(landuse_source: dict[str, int] | None) -> str:
     n = n_map + int(landuse_source.get("raster", 0))
     if n_map == 0:
         return ""
-    why = (
-        "no land-use raster" if n_map == n
-        else "no data in the land-use raster there"
-    )
-    return (
-        f'<p class="landuse-note">Land use at {n_map} of {n} receptors from the habitat-type '
-        f"mapping ({escape(why)}): the class-aware deposition there assumes the vegetation of "
-        "the habitat type, not the mapped land use; set [inputs.receptor_landuse] "
-        "(docs/real-data.md, CORINE Land Cover).</p>"
-    )
+    why = tr("report.landuse_why_none" if n_map == n else "report.landuse_why_partly", lang)
+    text = tr("report.landuse_note", lang, n_map=n_map, n=n, why=why)
+    return f'<p class="landuse-note">{escape(text)}</p>'
 
 
-def grid_note(outside_grid: dict[str, list[str]]) -> str:
+def grid_note(outside_grid: dict[str, list[str]], lang: str = DEFAULT_LANGUAGE) -> str:
     """Escaped HTML paragraphs naming the areas whose maps the deposition grid does not cover.
 
     Parameters
@@ -295,40 +359,22 @@ def grid_note(outside_grid: dict[str, list[str]]) -> str:
         One ``<p class="grid-note">`` per non-empty list, or "".
     """
     texts = {
-        "areas_outside_grid": (
-            "outside the deposition grid: their maps have no deposition or exceedance layers"
-        ),
-        "areas_partly_outside_grid": (
-            "partly outside the deposition grid: their raster layers cover part of the map"
-        ),
+        "areas_outside_grid": "report.grid_outside",
+        "areas_partly_outside_grid": "report.grid_partly",
     }
     out = []
-    for key, text in texts.items():
+    for key, text_key in texts.items():
         codes = outside_grid.get(key) or []
         if codes:
-            names = escape(", ".join(codes))
-            out.append(f'<p class="grid-note">{len(codes)} area(s) {escape(text)}: {names}.</p>')
+            note = tr(text_key, lang, n=len(codes), codes=", ".join(codes))
+            out.append(f'<p class="grid-note">{escape(note)}</p>')
     return "".join(out)
-
-
-#: Text of the report index's area list (moves to the translation catalogue with the rest).
-INDEX_STRINGS: dict[str, str] = {
-    "areas": "Areas",
-    "area": "area",
-    "map": "map",
-    "analysis": "analysis",
-    "area_pdf": "PDF",
-    "width": "zone width (m)",
-    "overloaded": "overloaded habitat (ha)",
-    "pdf": "The whole report as PDF: ",
-    "overview": "National overview",
-}
 
 
 _LEFT = ' class="l"'
 
 
-def area_index(rows: list[dict[str, object]]) -> str:
+def area_index(rows: list[dict[str, object]], lang: str = DEFAULT_LANGUAGE) -> str:
     """Escaped HTML table of the areas for the report index: name and code, links to the
     area's map and analysis page, zone width (m) and overloaded habitat (ha).
 
@@ -338,8 +384,13 @@ def area_index(rows: list[dict[str, object]]) -> str:
         One dict per area with ``site_code``, ``name``, ``map_href`` and ``page_href``
         (None where absent), ``zone_width_m`` and ``overloaded_ha`` (NaN where unknown), and
         optionally ``pdf_href`` (a PDF column appears when any row has one).
+    lang
+        Language of the headers and link texts.
     """
-    s = INDEX_STRINGS
+
+    def s(key: str) -> str:
+        return tr(key, lang)
+
     with_pdf = any(r.get("pdf_href") for r in rows)
     body = []
     for r in rows:
@@ -347,18 +398,28 @@ def area_index(rows: list[dict[str, object]]) -> str:
         label = f"{name} ({code})" if name != code else code
         cells = [
             escape(label),
-            _link(str(r["map_href"]), s["map"]) if r.get("map_href") else "",
-            _link(str(r["page_href"]), s["analysis"]) if r.get("page_href") else "",
-            *([_link(str(r["pdf_href"]), s["area_pdf"]) if r.get("pdf_href") else ""] * with_pdf),
-            "" if pd.isna(r.get("zone_width_m")) else f"{float(r['zone_width_m']):,.0f}",
-            "" if pd.isna(r.get("overloaded_ha")) else f"{float(r['overloaded_ha']):,.1f}",
+            _link(str(r["map_href"]), s("report.map")) if r.get("map_href") else "",
+            _link(str(r["page_href"]), s("report.analysis")) if r.get("page_href") else "",
+            *(
+                [_link(str(r["pdf_href"]), s("report.area_pdf")) if r.get("pdf_href") else ""]
+                * with_pdf
+            ),
+            fmt_number(r.get("zone_width_m"), 0, lang),
+            fmt_number(r.get("overloaded_ha"), 1, lang),
         ]
         tds = "".join(f"<td{_LEFT if i == 0 else ''}>{c}</td>" for i, c in enumerate(cells))
         body.append(f"<tr>{tds}</tr>")
-    keys = ("area", "map", "analysis", *(("area_pdf",) * with_pdf), "width", "overloaded")
-    head = "".join(f"<th{_LEFT if i == 0 else ''}>{escape(s[k])}</th>" for i, k in enumerate(keys))
+    keys = (
+        "report.area",
+        "report.map",
+        "report.analysis",
+        *(("report.area_pdf",) * with_pdf),
+        "report.width",
+        "report.overloaded",
+    )
+    head = "".join(f"<th{_LEFT if i == 0 else ''}>{escape(s(k))}</th>" for i, k in enumerate(keys))
     return (
-        f'<h2>{escape(s["areas"])}</h2><table class="t" id="areas">'
+        f'<h2>{escape(s("report.areas"))}</h2><table class="t" id="areas">'
         f"<thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
     )
 
@@ -379,6 +440,7 @@ def render_report(
     file_name: str = "index.html",
     figures_done: bool = False,
     extra_css: str = "",
+    lang: str = DEFAULT_LANGUAGE,
 ) -> Path:
     """Write ``index.html`` and its PNG figures into ``out_dir``; returns the HTML path.
 
@@ -414,63 +476,76 @@ def render_report(
         The PNG figures are in ``out_dir`` already (a second page of the same report).
     extra_css
         CSS added to the page's style (the area sections' rules in the printed report).
+    lang
+        Language of the page (``<html lang>``) and its text (``nl`` or ``en``).
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     sections: list[str] = []
-    note = habitat_note(tables.get("area_deposition"))
+    note = habitat_note(tables.get("area_deposition"), lang)
     if note:
         sections.append(note)
-    note = landuse_note(landuse_source)
+    note = landuse_note(landuse_source, lang)
     if note:
         sections.append(note)
     if pdf_href:
-        sections.append(f"<p>{escape(INDEX_STRINGS['pdf'])}{_link(pdf_href, pdf_href)}</p>")
+        sections.append(f"<p>{escape(tr('report.pdf', lang))}{_link(pdf_href, pdf_href)}</p>")
     items = [f"<li>{_link(href, label)}</li>" for href, label in map_pages]
     sections.append(
-        "<h2>Maps</h2>"
+        f"<h2>{escape(tr('report.maps', lang))}</h2>"
         + (
             f"<ul>{''.join(items)}</ul>"
             if items
-            else "<p>No maps yet: run <code>n2kzones maps</code>.</p>"
+            else f"<p>{escape(tr('report.no_maps', lang, command='n2kzones maps'))}</p>"
         )
-        + grid_note(outside_grid or {})
+        + grid_note(outside_grid or {}, lang)
     )
     if areas:
-        sections.append(area_index(areas))
+        sections.append(area_index(areas, lang))
     link_items = [f"<li>{_link(href, name)}: {escape(d)}</li>" for href, name, d in links]
-    sections.append(f"<h2>Tables and data</h2><ul>{''.join(link_items)}</ul>")
+    sections.append(f"<h2>{escape(tr('report.tables', lang))}</h2><ul>{''.join(link_items)}</ul>")
 
     specs = [
-        ("rko_sweep", "RKO threshold sweep",
-         "Sources whose largest contribution is below the threshold (permit-free), the mean deposition their contributions add up to on sensitive habitat, and the hectares that sum tips into (near) overload.",
-         fig_rko, "rko_sweep.png"),
-        ("area_deposition", "Overload per area",
-         "Share of nitrogen-sensitive habitat above its KDW (and above KDW - 70).",
-         fig_overload, "overload_per_area.png"),
-        ("zone_proposal", "Zone proposal",
-         "Deposition on overloaded habitat from farms within 500 m and 500-1000 m of each area. "
-         "proposed_width_m and final_width_m are the proposal; zone_width_m is the zone in force "
-         "(built by the zones stage and drawn on the maps).",
-         fig_proposal, "zone_proposal.png"),
-        ("scenarios", "Scenario effects",
-         "Change in overloaded hectares per area and scenario.",
-         fig_scenarios, "scenarios.png"),
+        ("rko_sweep", "report.rko_title", "report.rko_caption", fig_rko, "rko_sweep.png"),
+        (
+            "area_deposition",
+            "report.overload_title",
+            "report.overload_caption",
+            fig_overload,
+            "overload_per_area.png",
+        ),
+        (
+            "zone_proposal",
+            "report.proposal_title",
+            "report.proposal_caption",
+            fig_proposal,
+            "zone_proposal.png",
+        ),
+        (
+            "scenarios",
+            "report.scenarios_title",
+            "report.scenarios_caption",
+            fig_scenarios,
+            "scenarios.png",
+        ),
     ]
     figures: list[tuple[str, str, Path]] = []
-    for key, title, caption, fig, png in specs:
+    for key, title_key, caption_key, fig, png in specs:
         table = tables.get(key)
         if table is not None and len(table):
-            figures.append((title, caption, out / png if figures_done else fig(table, out / png)))
+            title, caption = tr(title_key, lang), tr(caption_key, lang)
+            path = out / png if figures_done else fig(table, out / png, lang)
+            figures.append((title, caption, path))
     prop, sc = tables.get("zone_proposal"), tables.get("scenarios")
     for title, text, png in figures:
         sections.append(
-            f'<h2>{escape(title)}</h2><p>{escape(text)}</p><img src="{escape(png.name, quote=True)}" alt="{escape(title, quote=True)}">'
+            f"<h2>{escape(title)}</h2><p>{escape(text)}</p>"
+            f'<img src="{escape(png.name, quote=True)}" alt="{escape(title, quote=True)}">'
         )
     if prop is not None and len(prop):
         sections.append(
-            unknown_note(prop)
-            + "<h3>Zone proposal table</h3>"
+            unknown_note(prop, lang)
+            + f"<h3>{escape(tr('report.proposal_table', lang))}</h3>"
             + _table_html(
                 prop,
                 [
@@ -487,17 +562,22 @@ def render_report(
                     ZONE_WIDTH_COLUMN,
                     "reason",
                 ],
+                lang,
+                "proposal",
             )
         )
     if sc is not None and len(sc):
         tot = scenario_totals(sc)
-        sections.append("<h3>Scenario totals</h3>" + _table_html(tot, list(tot.columns)))
+        sections.append(
+            f"<h3>{escape(tr('report.scenario_totals', lang))}</h3>"
+            + _table_html(tot, list(tot.columns), lang, "scenario-totals")
+        )
 
     html = f"""<!DOCTYPE html>
-<html lang="en">
+<html lang="{escape(lang, quote=True)}">
 <head>
 <meta charset="utf-8">
-<title>n2kzones report</title>
+<title>{escape(tr("report.title", lang))}</title>
 <style>
 body {{ font-family: sans-serif; max-width: 1200px; margin: 1em auto; padding: 0 1em; }}
 img {{ max-width: 100%; }}
@@ -509,10 +589,10 @@ footer {{ margin-top: 2em; color: #666; font-size: 12px; }}
 </style>
 </head>
 <body>
-<h1>n2kzones report</h1>
+<h1>{escape(tr("report.title", lang))}</h1>
 {"".join(sections)}
 {appendix}
-<footer>Data of {escape(data_date)} &middot; config {escape(config_name)}</footer>
+<footer>{escape(tr("report.footer", lang, date=data_date, config=config_name))}</footer>
 </body>
 </html>
 """

@@ -147,10 +147,10 @@ CONFIG_KEYS: dict[str, tuple[str, ...]] = {
                "parameters"),
     "scenario": ("project.csv_flavour", "project.crs", "deposition", "scenarios",
                  "effectiveness_cut_pct", "parameters"),
-    "maps": ("project.csv_flavour", "project.name", "project.crs", "inputs.habitats", "inputs.context",
+    "maps": ("project.csv_flavour", "project.language", "project.name", "project.crs", "inputs.habitats", "inputs.context",
              "rko.map_threshold_mol_ha", "rko.ranges_m",
              "parameters"),
-    "report": ("project.csv_flavour", "project.name", "rko.thresholds_mol_ha", "rko.ranges_m", "rko.map_threshold_mol_ha",
+    "report": ("project.csv_flavour", "project.language", "project.name", "rko.thresholds_mol_ha", "rko.ranges_m", "rko.map_threshold_mol_ha",
                "zones.default_width_m", "selection.n_wide", "report", "parameters"),
 }
 

@@ -131,6 +131,7 @@ def run_maps(cfg: Config, *, self_contained: bool = True) -> list[Path]:
             rasters=rasters,
             ranges={k: raster_range(p, symmetric=RASTERS[k][1]) for k, p in rasters.items()},
             context=data["context"],
+            lang=cfg.project.language,
         )
         out = run.output("maps")
         out.mkdir(parents=True, exist_ok=True)

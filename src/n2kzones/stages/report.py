@@ -29,9 +29,10 @@ from n2kzones.render.area_page import (
     area_section,
 )
 from n2kzones.render.farm_sheet import SHEET_COLUMNS, FarmContext, farm_sheet_html, farm_sheet_table
+from n2kzones.render.i18n import tr
 from n2kzones.render.maps import area_map_name
-from n2kzones.render.report import LINKED, render_report
-from n2kzones.rko import NO_RANGE, range_labels
+from n2kzones.render.report import LINKED, OUTPUT_TEXT_KEYS, range_text, render_report
+from n2kzones.rko import range_labels
 from n2kzones.stages.catalogue import (
     AREA_PAGES_DIR,
     FARM_SHEETS_INDEX,
@@ -153,10 +154,6 @@ def requested_farms(cfg: Config, farm_summary: pd.DataFrame | None) -> list[str]
     return list(dict.fromkeys(want))
 
 
-def _range_text(label: str) -> str:
-    return "no range" if label == NO_RANGE else f"range {float(label) / 1000:g} km"
-
-
 def write_farm_sheets(
     run: StageRun,
     tables: dict[str, pd.DataFrame | None],
@@ -186,13 +183,16 @@ def write_farm_sheets(
         max_gve_per_ha=cfg.params.land_based.max_gve_per_ha,
         min_grassland_share=cfg.params.land_based.min_grassland_share,
         thresholds_mol_ha=list(cfg.rko.thresholds_mol_ha),
-        ranges={lbl: _range_text(lbl) for lbl, _ in range_labels(cfg.rko.ranges_m)},
+        ranges={
+            lbl: range_text(lbl, cfg.project.language) for lbl, _ in range_labels(cfg.rko.ranges_m)
+        },
         area_names=dict(
             zip(areas["site_code"].astype(str), areas["name"].astype(str), strict=True)
         ),
         habitat_names={code: h.name for code, h in cfg.params.kdw.habitats.items()},
         data_date=data_day,
         config_name=config_name(cfg),
+        lang=cfg.project.language,
         attribute_sources=from_farms,
     )
     out = run.output("farm_sheets")
@@ -243,23 +243,24 @@ def run_report(cfg: Config, *, pdf: bool | None = None) -> os.PathLike:
     want_pdf = cfg.report.pdf if pdf is None else bool(pdf)
     chromium = require_chromium() if want_pdf else None  # fail before any work
     root = cfg.output_dir
+    lang = cfg.project.language
     with stage_run(cfg, "report") as run:
         tables = _read_tables(run)
         farm_ids = requested_farms(cfg, tables["farm_summary"])
         report_dir = root / OUTPUTS["report"].path
         rel = os.path.relpath(root, report_dir).replace(os.sep, "/")
         links = [
-            (f"{rel}/{OUTPUTS[k].path}", OUTPUTS[k].path, OUTPUTS[k].description)
+            (f"{rel}/{OUTPUTS[k].path}", OUTPUTS[k].path, tr(OUTPUT_TEXT_KEYS[k], lang))
             for k in LINKED
             if (root / OUTPUTS[k].path).exists()
         ]
         if farm_ids:
             sheets = f"{OUTPUTS['farm_sheets'].path}/{FARM_SHEETS_INDEX}"
-            links.append((f"{rel}/{sheets}", sheets, OUTPUTS["farm_sheets"].description))
+            links.append((f"{rel}/{sheets}", sheets, tr(OUTPUT_TEXT_KEYS["farm_sheets"], lang)))
         maps_dir = run.upstream("maps")
         maps_rel = f"{rel}/{OUTPUTS['maps'].path}"
         pages = (
-            [(f"{maps_rel}/index.html", "National overview")]
+            [(f"{maps_rel}/index.html", tr("report.overview", cfg.project.language))]
             if (maps_dir / "index.html").exists()
             else []
         )
@@ -296,6 +297,7 @@ def run_report(cfg: Config, *, pdf: bool | None = None) -> os.PathLike:
             index_href=f"../{REPORT_INDEX}",
             data_date=day,
             config_name=config_name(cfg),
+            lang=cfg.project.language,
         )
         out = run.output("report")
         pages_dir = out / AREA_PAGES_DIR
@@ -328,6 +330,7 @@ def run_report(cfg: Config, *, pdf: bool | None = None) -> os.PathLike:
             data_date=day,
             config_name=config_name(cfg),
             areas=index_rows,
+            lang=cfg.project.language,
             outside_grid={
                 k: list(maps_manifest.get(k, []))
                 for k in ("areas_outside_grid", "areas_partly_outside_grid")
