@@ -7,8 +7,6 @@ source and a low NH3 background move deposition by exactly the factor OPS gives.
 
 from __future__ import annotations
 
-from importlib import resources
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -34,9 +32,9 @@ def table() -> KernelTable:
 
 @pytest.fixture(scope="module")
 def profiles() -> pd.DataFrame:
-    root = resources.files("n2kzones.deposition") / "data" / "ops"
-    with resources.as_file(root / "ops_nh3_profiles.csv.gz") as p:
-        return pd.read_csv(p)
+    from n2kzones.deposition.classes import read_ops_profiles
+
+    return read_ops_profiles()
 
 
 def ops(profiles: pd.DataFrame, h: float, lu: str, z0: float, bg: float, d: np.ndarray) -> np.ndarray:

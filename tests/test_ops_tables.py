@@ -36,7 +36,9 @@ def provenance() -> dict:
 
 @pytest.fixture(scope="module")
 def profiles() -> pd.DataFrame:
-    return pd.read_csv(DATA / "ops_nh3_profiles.csv.gz", dtype={"case_id": str})
+    from n2kzones.deposition.classes import read_ops_profiles
+
+    return read_ops_profiles()
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,8 @@
 
 Writes to ``src/n2kzones/deposition/data/ops/``:
 
-``ops_nh3_profiles.csv.gz``     one row per case x distance: averages over ``n_directions``
+``ops_nh3_profiles.csv.gz``     one row per case x distance (case_id, distance_m and the values;
+                               the case columns are joined from the cases file): averages over ``n_directions``
                                 bearings (arithmetic mean, like the reference radial profile)
                                 of total (5 digits), dry and wet (4 digits) NHx deposition.
 ``ops_nh3_cases.csv.gz``        one row per case: settings, design block, held-out flag and
@@ -146,6 +147,9 @@ def main() -> int:
     # total to the report's 5 digits, the dry/wet split to 4 (keeps the package < 7 MB)
     prof = sig(prof, PROFILE_VALUES[:1])
     prof = sig(prof, PROFILE_VALUES[1:], n=4)
+    # the case settings live in ops_nh3_cases.csv.gz only (n2kzones.deposition.classes.
+    # read_ops_profiles joins them back): the profiles keep the id, distance and values
+    prof = prof[["case_id", "distance_m", *PROFILE_VALUES]]
     prof.to_csv(out / "ops_nh3_profiles.csv.gz", index=False,
                 compression={"method": "gzip", "compresslevel": 9, "mtime": 0})
     cases.to_csv(out / "ops_nh3_cases.csv.gz", index=False, float_format="%.6g",

@@ -395,6 +395,11 @@ def main() -> int:
     ap.add_argument("--detail", action="store_true", help="max error by axis value")
     a = ap.parse_args()
     prof = pd.read_csv(a.profiles, dtype={"case_id": str})
+    cases_csv = Path(a.profiles).with_name("ops_nh3_cases.csv.gz")
+    if "source_height_m" not in prof.columns and cases_csv.exists():  # the packaged layout
+        cases = pd.read_csv(cases_csv, dtype={"case_id": str})
+        prof = prof.merge(cases.drop(columns=[c for c in cases.columns if c in prof.columns and c != "case_id"]),
+                          on="case_id", how="left")
     res = analyse(prof, a.rmin, a.rmax)
     pd.set_option("display.width", 250)
     pd.set_option("display.max_colwidth", 70)

@@ -78,6 +78,29 @@ def node_weights(values: np.ndarray, nodes: np.ndarray) -> tuple[np.ndarray, np.
     return i0, i1, t
 
 
+def read_ops_profiles() -> pd.DataFrame:
+    """The packaged OPS-LT campaign profiles, one row per case and distance, with the case's
+    settings joined from ``ops_nh3_cases.csv.gz`` (the profiles file holds only ``case_id``,
+    ``distance_m`` and the direction-averaged total, dry and wet deposition in mol N/ha/yr
+    for 1000 kg NH3/yr; ``docs/ops-harness.md``)."""
+    root = resources.files(_DATA) / "data" / "ops"
+    with resources.as_file(root / "ops_nh3_profiles.csv.gz") as p:
+        prof = pd.read_csv(p, dtype={"case_id": str})
+    with resources.as_file(root / "ops_nh3_cases.csv.gz") as p:
+        cases = pd.read_csv(p, dtype={"case_id": str})
+    case_cols = [c for c in OPS_CASE_COLUMNS if c in cases.columns]
+    out = prof.merge(cases[["case_id", *case_cols]], on="case_id", how="left", validate="many_to_one")
+    return out[["case_id", *case_cols[:-1], *prof.columns[1:], case_cols[-1]]]
+
+
+#: The case settings joined onto every profile row (``held_out`` last, as it was written).
+OPS_CASE_COLUMNS = (
+    "case_tag", "source_height_m", "receptor_landuse", "landuse_class", "z0_m", "receptor_z0_m",
+    "z0_mode", "nh3_bg_ug_per_m3", "so2_bg_ug_per_m3", "nox_bg_ug_per_m3", "n_directions",
+    "emission_kg_nh3_per_yr", "diurnal_code", "held_out",
+)
+
+
 @dataclass(frozen=True, eq=False)
 class KernelTable:
     """Radial kernels on the grid source height x land use x receptor z0 x NH3 background.
@@ -110,8 +133,7 @@ class KernelTable:
     @classmethod
     def _read_ops(cls, landscape_z0_m: float) -> KernelTable:
         root = resources.files(_DATA) / "data" / "ops"
-        with resources.as_file(root / "ops_nh3_profiles.csv.gz") as p:
-            prof = pd.read_csv(p)
+        prof = read_ops_profiles()
         prov = json.loads((root / "provenance.json").read_text())
         sel = prof[(prof["z0_m"] == landscape_z0_m) & (~prof["held_out"].astype(bool))]
         # a combination run in several campaign blocks: the runs are identical; keep the first
