@@ -198,6 +198,13 @@ def check(config: ConfigOpt = DEFAULT_CONFIG) -> None:
             typer.echo(f"  {kind:22s} {cfg.resolve(spec.path)}")
 
 
+def _read_input(cfg, kind: str, spec):  # noqa: ANN001, ANN202 - (GeoDataFrame, LayerReport)
+    """Read one input layer of ``cfg`` as the stages do (working CRS, parameters, project folder)."""
+    from n2kzones.io.readers import read_layer
+
+    return read_layer(kind, spec, crs=cfg.project.crs, params=cfg.params, base_dir=cfg.base_dir)
+
+
 @app.command("areas")
 def list_areas(
     config: ConfigOpt = DEFAULT_CONFIG,
@@ -213,18 +220,9 @@ def list_areas(
 ) -> None:
     """List the Natura 2000 areas of inputs.areas (site code and name), for [project] areas /
     --areas; per province with --by-province or --province (* marks the config's choice)."""
-    from n2kzones.io.readers import read_layer
 
     cfg = _config(config, province=province)
-    gdf, _ = _run(
-        "areas",
-        read_layer,
-        "areas",
-        cfg.inputs.areas,
-        crs=cfg.project.crs,
-        params=cfg.params,
-        base_dir=cfg.base_dir,
-    )
+    gdf, _ = _run("areas", _read_input, cfg, "areas", cfg.inputs.areas)
     chosen = _chosen_codes(cfg, gdf)
     if not (by_province or province):
         for code, name in zip(
@@ -242,15 +240,7 @@ def list_areas(
             fg=typer.colors.RED,
         )
         raise typer.Exit(code=2)
-    provinces, _ = _run(
-        "provinces",
-        read_layer,
-        "provinces",
-        cfg.inputs.provinces,
-        crs=cfg.project.crs,
-        params=cfg.params,
-        base_dir=cfg.base_dir,
-    )
+    provinces, _ = _run("provinces", _read_input, cfg, "provinces", cfg.inputs.provinces)
     if cfg.project.province:
         provinces = provinces.iloc[
             _run("province", match_provinces, provinces, cfg.project.province)
@@ -286,7 +276,6 @@ def list_areas(
 
 def _chosen_codes(cfg, areas) -> set[str]:  # noqa: ANN001
     """Site codes the config's [project] areas and province choose (empty: no choice, no match)."""
-    from n2kzones.io.readers import read_layer
     from n2kzones.zones import choose_areas, choose_areas_by_province
 
     if not cfg.project.chooses_areas:
@@ -294,13 +283,7 @@ def _chosen_codes(cfg, areas) -> set[str]:  # noqa: ANN001
     try:
         codes = choose_areas(areas, cfg.project.areas)[1] if cfg.project.areas else None
         if cfg.project.province and cfg.inputs.provinces is not None:
-            provinces, _ = read_layer(
-                "provinces",
-                cfg.inputs.provinces,
-                crs=cfg.project.crs,
-                params=cfg.params,
-                base_dir=cfg.base_dir,
-            )
+            provinces, _ = _read_input(cfg, "provinces", cfg.inputs.provinces)
             codes = choose_areas_by_province(
                 areas, provinces, cfg.project.province, within=codes
             ).site_codes
