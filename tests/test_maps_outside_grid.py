@@ -169,7 +169,7 @@ def test_areas_without_habitat_are_unknown_in_the_tables(outside) -> None:
     for code in (FAR, EDGE):
         row = prop.loc[code]
         assert not row["habitat_data"] and row["reason_code"] == UNKNOWN_NO_HABITAT
-        assert row["reason"] == tr("area.reason_no_habitat_data", "nl")
+        assert row["reason"] == tr("area.reason_no_habitat_data", "en")
         assert math.isnan(row["overloaded_ha"]) and math.isnan(row["proposed_width_m"])
     known = prop.loc[outside["originals"]]
     assert known["habitat_data"].all()
@@ -177,10 +177,10 @@ def test_areas_without_habitat_are_unknown_in_the_tables(outside) -> None:
     assert known["overloaded_ha"].notna().all() and known["proposed_width_m"].notna().all()
     # the overview map states an overload figure per area: unknown for these two
     index = (out / "maps" / "index.html").read_text()
-    assert index.count(escape(tr("area.reason_no_habitat_data", "nl"))) == 4  # tooltip and popup of each
+    assert index.count(escape(tr("area.reason_no_habitat_data", "en"))) == 4  # tooltip and popup of each
     # NL2003005 has habitat, none of it nitrogen-sensitive: a known "no", not unknown
     assert prop.loc["NL2003005", "reason_code"] == "not_sensitive"
-    assert prop.loc["NL2003005", "reason"] == tr("area.reason_not_sensitive", "nl")
+    assert prop.loc["NL2003005", "reason"].startswith(tr("area.reason_not_sensitive", "en"))
 
 
 def test_original_areas_keep_their_proposal(outside, baseline) -> None:

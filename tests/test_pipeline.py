@@ -116,7 +116,7 @@ def test_failed_run_leaves_previous_outputs_intact(outputs, monkeypatch) -> None
     def boom(*args, **kwargs):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr("n2kzones.stages.overlay.write_csv", boom)
+    monkeypatch.setattr("n2kzones.stages.framework.write_csv", boom)
     with pytest.raises(RuntimeError, match="disk full"):
         run_overlay(cfg)
     assert paths.area_summary.read_bytes() == before
