@@ -31,15 +31,16 @@ from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
-import pandas as pd
+
+from n2kzones.io.writers import read_table
 
 
 def figures(out: Path) -> dict[str, str]:
     rec = gpd.read_parquet(out / "stages" / "receptors.parquet")
     w = rec["habitat_ha"].to_numpy(float)
-    sweep = pd.read_csv(out / "rko_sweep.csv")
-    prop = pd.read_csv(out / "zone_proposal.csv")
-    eff = pd.read_csv(out / "zone_effectiveness.csv").set_index("site_code")
+    sweep = read_table(out / "rko_sweep.csv")
+    prop = read_table(out / "zone_proposal.csv")
+    eff = read_table(out / "zone_effectiveness.csv").set_index("site_code")
     mean_mol_ha = np.average(rec["farms_mol_ha"], weights=w)
     row = {
         "mean farm deposition on sensitive habitat (mol N/ha/yr)": f"{mean_mol_ha:.1f}",
@@ -58,7 +59,7 @@ def figures(out: Path) -> dict[str, str]:
 
 def wide_areas(out: Path) -> set[str]:
     """Site codes of the areas proposed for the 1000 m zone."""
-    prop = pd.read_csv(out / "zone_proposal.csv", dtype={"site_code": str})
+    prop = read_table(out / "zone_proposal.csv", dtype={"site_code": str})
     return set(prop.loc[prop["proposed_width_m"] == 1000, "site_code"])
 
 

@@ -7,11 +7,11 @@ import re
 from pathlib import Path
 
 import geopandas as gpd
-import pandas as pd
 import pytest
 import shapely
 
 from n2kzones.errors import ConfigError
+from n2kzones.io.writers import read_table
 from n2kzones.zones import choose_areas
 
 RD = "EPSG:28992"
@@ -74,7 +74,7 @@ def test_two_areas_by_code_and_name_on_the_sample(sample_config, sample_dir: Pat
     folder = OutputFolder(tmp_path)
     assert sorted(gpd.read_parquet(folder.areas)["site_code"]) == [CODE, OTHER]
     assert set(gpd.read_parquet(folder.zones_by_area)["site_code"]) <= {CODE, OTHER}
-    assert set(pd.read_csv(folder.area_summary)["site_code"]) - {"ALL"} == {CODE, OTHER}
+    assert set(read_table(folder.area_summary)["site_code"]) - {"ALL"} == {CODE, OTHER}
     manifest = json.loads(folder.manifest("zones").read_text())
     assert manifest["areas_chosen"]["site_codes"] == [CODE, OTHER]
     assert manifest["areas_chosen"]["kept"] == 2 and manifest["areas_chosen"]["of"] == 9
@@ -131,4 +131,4 @@ def test_deposition_receptors_only_on_the_chosen_areas(sample_config, tmp_path: 
     run_deposition(cfg)
     folder = OutputFolder(tmp_path)
     assert set(gpd.read_parquet(folder.receptors)["site_code"].astype(str)) == {CODE, OTHER}
-    assert set(pd.read_csv(folder.area_deposition)["site_code"]) - {"ALL"} == {CODE, OTHER}
+    assert set(read_table(folder.area_deposition)["site_code"]) - {"ALL"} == {CODE, OTHER}

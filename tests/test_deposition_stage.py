@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import geopandas as gpd
 import numpy as np
-import pandas as pd
 import pytest
 import rasterio
 
 from n2kzones.deposition import default_kernel, deposition_at_points
+from n2kzones.io.writers import read_table
 from n2kzones.stages.catalogue import OutputFolder
 from n2kzones.stages.deposition import run_deposition
 
@@ -46,7 +46,7 @@ def test_one_receptor_by_hand(result) -> None:
 def test_area_table_and_rasters(result) -> None:
     cfg, out = result
     paths = OutputFolder(cfg.output_dir)
-    table = pd.read_csv(paths.area_deposition)
+    table = read_table(paths.area_deposition)
     rec = out["receptors"]
     nat = table.set_index("site_code").loc["ALL"]
     assert nat["sensitive_ha"] == pytest.approx(rec["habitat_ha"].sum())

@@ -15,6 +15,7 @@ import pytest
 from tests.conftest import REPO
 
 from n2kzones.config import load_config
+from n2kzones.io.writers import read_table
 from n2kzones.stages.run import run_all
 
 HOSTILE = ("=", "+", "-", "@", "\t", "\r")
@@ -76,8 +77,7 @@ def test_every_csv_is_free_of_formula_cells(hostile_run: Path) -> None:
 
 
 def test_hostile_ids_still_join(hostile_run: Path) -> None:
-    import pandas as pd
 
-    farms = pd.read_csv(hostile_run / "farm_summary.csv")
+    farms = read_table(hostile_run / "farm_summary.csv")
     hostile = farms["farm_id"].str.startswith("'")
     assert hostile.sum() > 400 and farms.loc[hostile, "land_ha"].gt(0).sum() > 100  # linked land found

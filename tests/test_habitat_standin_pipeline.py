@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 from n2kzones.habitats import HABITAT_MAP, STANDIN_LABEL, objective_standin
+from n2kzones.io.writers import read_table
 from n2kzones.kdw import load_kdw_table
 
 
@@ -64,7 +65,7 @@ def standin_run(sample_config, tmp_path_factory):
 
 def test_area_deposition_has_the_habitat_source(standin_run) -> None:
     cfg, code = standin_run["cfg"], standin_run["code"]
-    dep = pd.read_csv(cfg.output_dir / "area_deposition.csv", dtype={"site_code": str}).set_index(
+    dep = read_table(cfg.output_dir / "area_deposition.csv", dtype={"site_code": str}).set_index(
         "site_code"
     )
     assert dep.loc[code, "habitat_source"] == STANDIN_LABEL

@@ -24,6 +24,7 @@ from n2kzones.datasets import realdata
 from n2kzones.deposition.classes import LANDUSES
 from n2kzones.deposition.landuse import NO_CLASS, clc_table, recode_clc
 from n2kzones.errors import InputError
+from n2kzones.io.writers import read_table
 
 RD, LAEA = "EPSG:28992", "EPSG:3035"
 CODE = {v: k for k, v in LANDUSES.items()}
@@ -223,7 +224,7 @@ def test_a_class_aware_run_reports_the_habitat_mapping_fallback(sample_config, t
     lang = cfg.project.language
     why = tr("report.landuse_why_none", lang)
     assert escape(tr("report.landuse_note", lang, n_map=n, n=n, why=why)) in html
-    table = pd.read_csv(out / "area_deposition.csv")
+    table = read_table(out / "area_deposition.csv")
     assert (table["landuse_from_habitat_mapping_share"] == 1.0).all()
 
 

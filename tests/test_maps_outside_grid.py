@@ -14,6 +14,8 @@ import pandas as pd
 import pytest
 import shapely
 
+from n2kzones.io.writers import read_table
+
 FAR, EDGE = "NL2099001", "NL2099002"
 OUTSIDE_NOTE = "Outside the deposition grid: no deposition or exceedance layers on this map."
 PARTLY_NOTE = "Partly outside the deposition grid"
@@ -157,23 +159,28 @@ def test_report_names_the_areas(outside) -> None:
 
 
 def test_areas_without_habitat_are_unknown_in_the_tables(outside) -> None:
+    from html import escape
+
+    from n2kzones.render.i18n import tr
     from n2kzones.selection import UNKNOWN_NO_HABITAT
 
     out = outside["cfg"].output_dir
-    prop = pd.read_csv(out / "zone_proposal.csv", dtype={"site_code": str}).set_index("site_code")
+    prop = read_table(out / "zone_proposal.csv", dtype={"site_code": str}).set_index("site_code")
     for code in (FAR, EDGE):
         row = prop.loc[code]
-        assert not row["habitat_data"] and row["reason"] == UNKNOWN_NO_HABITAT
+        assert not row["habitat_data"] and row["reason_code"] == UNKNOWN_NO_HABITAT
+        assert row["reason"] == tr("area.reason_no_habitat_data", "en")
         assert math.isnan(row["overloaded_ha"]) and math.isnan(row["proposed_width_m"])
     known = prop.loc[outside["originals"]]
     assert known["habitat_data"].all()
-    assert not known["reason"].str.contains("unknown").any()
+    assert not known["reason_code"].eq(UNKNOWN_NO_HABITAT).any()
     assert known["overloaded_ha"].notna().all() and known["proposed_width_m"].notna().all()
     # the overview map states an overload figure per area: unknown for these two
     index = (out / "maps" / "index.html").read_text()
-    assert index.count(UNKNOWN_NO_HABITAT) == 4  # tooltip and popup of each
+    assert index.count(escape(tr("area.reason_no_habitat_data", "en"))) == 4  # tooltip and popup of each
     # NL2003005 has habitat, none of it nitrogen-sensitive: a known "no", not unknown
-    assert prop.loc["NL2003005", "reason"].startswith("not nitrogen-sensitive: no zone")
+    assert prop.loc["NL2003005", "reason_code"] == "not_sensitive"
+    assert prop.loc["NL2003005", "reason"].startswith(tr("area.reason_not_sensitive", "en"))
 
 
 def test_original_areas_keep_their_proposal(outside, baseline) -> None:
@@ -181,7 +188,7 @@ def test_original_areas_keep_their_proposal(outside, baseline) -> None:
     added, and the new areas are not eligible for a rank)."""
     def proposal(run: dict) -> pd.DataFrame:
         path = run["cfg"].output_dir / "zone_proposal.csv"
-        return pd.read_csv(path, dtype={"site_code": str}).set_index("site_code")
+        return read_table(path, dtype={"site_code": str}).set_index("site_code")
 
     base, prop = proposal(baseline), proposal(outside)
     assert set(base.index) == set(outside["originals"])

@@ -12,7 +12,14 @@ import pandas as pd
 import pytest
 
 from n2kzones.effectiveness import OUTSIDE_NOISE_RTOL, effect_ratio
-from n2kzones.io.writers import CSV_FLAVOURS, csv_rounding, read_csv, round_for_people, write_csv
+from n2kzones.io.writers import (
+    CSV_FLAVOURS,
+    csv_rounding,
+    read_csv,
+    read_table,
+    round_for_people,
+    write_csv,
+)
 from n2kzones.stages.catalogue import OUTPUTS, ZONE_WIDTH, OutputFolder
 
 
@@ -31,22 +38,20 @@ def complete(sample_config, tmp_path_factory) -> Path:
 
 def _report_tables(out: Path) -> list[pd.DataFrame]:
     """The report's tables, in the report's language (Dutch by default: decimal comma), with
-    the headers for people turned back into the CSV column names through the catalogue."""
+    the headers for people turned back into the column identifiers (the CSVs' header table)."""
     from io import StringIO
 
-    from n2kzones.render.i18n import tr
-    from n2kzones.render.report import COLUMN_KEYS
+    from n2kzones.io.headers import to_machine
 
     html = (out / OUTPUTS["report"].path / "index.html").read_text("utf-8")
     lang = re.search(r'<html lang="(\w+)">', html).group(1)
     sep = {"thousands": ".", "decimal": ","} if lang == "nl" else {"thousands": ","}
-    names = {tr(key, lang): col for col, key in COLUMN_KEYS.items()}
-    return [t.rename(columns=names) for t in pd.read_html(StringIO(html), **sep)]
+    return [to_machine(t) for t in pd.read_html(StringIO(html), **sep)]
 
 
 # -- scenario totals ----------------------------------------------------------------------------
 def test_report_scenario_totals_are_the_national_rows_of_scenarios_csv(complete: Path) -> None:
-    sc = pd.read_csv(OutputFolder(complete).scenarios, dtype={"site_code": str})
+    sc = read_table(OutputFolder(complete).scenarios, dtype={"site_code": str})
     nat = sc.loc[sc["site_code"] == "ALL"].set_index("scenario")
     html = (complete / OUTPUTS["report"].path / "index.html").read_text("utf-8")
     from n2kzones.render.i18n import tr
@@ -101,7 +106,7 @@ def test_zone_width_is_the_same_on_the_maps_in_the_report_and_in_the_zones_outpu
     folder = OutputFolder(complete)
     areas = gpd.read_parquet(folder.areas)
     by_area = gpd.read_parquet(folder.zones_by_area)
-    proposal = pd.read_csv(folder.zone_proposal, dtype={"site_code": str}).set_index("site_code")
+    proposal = read_table(folder.zone_proposal, dtype={"site_code": str}).set_index("site_code")
     report = [t for t in _report_tables(complete) if {"site_code", ZONE_WIDTH} <= set(t.columns)]
     assert len(report) == 1
     in_report = report[0].astype({"site_code": str}).set_index("site_code")[ZONE_WIDTH]
@@ -141,7 +146,7 @@ def test_effect_ratio_is_nan_when_the_outside_effect_is_float_noise() -> None:
 
 
 def test_effectiveness_csv_has_no_noise_ratio(complete: Path) -> None:
-    eff = pd.read_csv(OutputFolder(complete).zone_effectiveness, dtype={"site_code": str})
+    eff = read_table(OutputFolder(complete).zone_effectiveness, dtype={"site_code": str})
     ratio = eff["ratio_inside_outside"].dropna()
     assert (ratio > 0).all() and (ratio < 1e6).all()
 
@@ -243,3 +248,23 @@ def test_whole_pipeline_in_the_excel_flavour(sample_config, tmp_path_factory) ->
             nat.loc[name, "overloaded_ha_change"], abs=0.051
         )
     assert (OutputFolder(out).maps / "index.html").exists()
+
+
+# -- headers for people --------------------------------------------------------------------------
+def test_every_csv_has_dutch_headers_that_read_back(complete: Path) -> None:
+    """Every CSV of the run carries Dutch headers by default (farm sheets: test_report_pages), each in the
+    header table, and :func:`read_table` turns them back into the identifiers."""
+    from n2kzones.io.headers import column_headers, header_for, header_patterns, identifier_of
+
+    csvs = sorted(complete.rglob("*.csv"))
+    assert len(csvs) >= 9
+    for path in csvs:
+        header = list(pd.read_csv(path, nrows=0).columns)
+        ids = [identifier_of(h) for h in header]
+        unknown = [
+            i for i in ids if i not in column_headers() and not any(i.startswith(p) for p in header_patterns())
+        ]
+        assert not unknown, (path.name, unknown)
+        assert header == [header_for(i, "nl") for i in ids], path.name
+        assert header != ids, path.name
+        assert list(read_table(path).columns) == ids

@@ -9,6 +9,7 @@ import pyogrio
 import pytest
 from tests.conftest import read_manifest
 
+from n2kzones.io.writers import read_table
 from n2kzones.stages.catalogue import OutputFolder
 from n2kzones.stages.overlay import run_overlay
 
@@ -47,7 +48,7 @@ def test_pieces_lie_in_their_zone(outputs) -> None:
 
 def test_national_rows_add_up_to_inputs(outputs) -> None:
     cfg, paths, parcels = outputs
-    summary = pd.read_csv(paths.area_summary)
+    summary = read_table(paths.area_summary)
     farms = gpd.read_file(cfg.resolve(cfg.inputs.farms.path))
     nat = summary.loc[summary["site_code"] == "ALL"]
     assert nat["farms"].sum() == len(farms)
@@ -85,7 +86,7 @@ def test_geopackage_layers_and_farm_table(outputs) -> None:
     cfg, paths, _ = outputs
     layers = set(pyogrio.list_layers(paths.overlay_gpkg)[:, 0])
     assert {"areas", "zones", "parcel_pieces", "farms"} <= layers
-    farms = pd.read_csv(paths.farm_summary)
+    farms = read_table(paths.farm_summary)
     assert farms["farm_id"].is_unique
     inzone = farms["zone_key"].notna()
     assert (farms.loc[inzone, "width_m"] > 0).all()
@@ -115,7 +116,7 @@ def test_failed_run_leaves_previous_outputs_intact(outputs, monkeypatch) -> None
     def boom(*args, **kwargs):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr("n2kzones.stages.overlay.write_csv", boom)
+    monkeypatch.setattr("n2kzones.stages.framework.write_csv", boom)
     with pytest.raises(RuntimeError, match="disk full"):
         run_overlay(cfg)
     assert paths.area_summary.read_bytes() == before

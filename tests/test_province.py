@@ -9,13 +9,13 @@ import re
 from pathlib import Path
 
 import geopandas as gpd
-import pandas as pd
 import pytest
 import shapely
 
 from conftest import RD, REAL, require_shared
 from n2kzones.config import LayerInput, config_from_dict
 from n2kzones.errors import ConfigError
+from n2kzones.io.writers import read_table
 from n2kzones.params import load_parameters
 from n2kzones.zones import areas_in_provinces, choose_areas_by_province, match_provinces
 
@@ -299,7 +299,7 @@ def test_cli_province_through_the_zones_stage(province_toml) -> None:
     res = runner.invoke(app, ["overlay", "-c", str(toml), "--province", "friesland"])
     assert res.exit_code == 0, res.output
     zoned = set(gpd.read_parquet(out / "stages" / "zones_by_area.parquet")["site_code"])
-    assert set(pd.read_csv(out / "area_summary.csv")["site_code"]) - {"ALL"} == zoned
+    assert set(read_table(out / "area_summary.csv")["site_code"]) - {"ALL"} == zoned
     assert zoned <= west and len(zoned) >= 2
     stale = runner.invoke(app, ["overlay", "-c", str(toml)])
     assert (

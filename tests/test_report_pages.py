@@ -14,6 +14,8 @@ import pandas as pd
 import pyogrio
 import pytest
 
+from n2kzones.io.writers import read_table
+
 CHROMIUM = Path("/usr/bin/chromium")
 FARMS = ("F00000100", "F00000099")
 
@@ -43,7 +45,7 @@ def reported(sample_config, tmp_path_factory):
 
 
 def _csv(out: Path, name: str) -> pd.DataFrame:
-    return pd.read_csv(
+    return read_table(
         out / name,
         dtype={"site_code": str, "farm_id": str, "area_codes": str, "nearest_site_code": str},
     )
@@ -234,7 +236,7 @@ def test_farm_sheet_equals_farm_summary_and_rko_sources(reported) -> None:
     src = src.assign(farm_id=src["farm_id"].astype(str)).set_index("farm_id")
     cuts = _csv(out, "scenario_farms.csv")
     for fid in FARMS:
-        sheet = pd.read_csv(
+        sheet = read_table(
             out / "farm_sheets" / farm_sheet_name(fid, ".csv"), dtype=str
         ).set_index("key")
         f, s = summary.loc[fid], src.loc[fid]
@@ -287,7 +289,7 @@ def test_farm_sheet_equals_farm_summary_and_rko_sources(reported) -> None:
         assert _pdf_pages(out / "farm_sheets" / farm_sheet_name(fid, ".pdf"))[0].startswith(
             f"Farm sheet {fid}"
         )
-    index = pd.read_csv(out / "farm_sheets" / "farm_sheets.csv", dtype=str)
+    index = read_table(out / "farm_sheets" / "farm_sheets.csv", dtype=str)
     assert list(dict.fromkeys(index["farm_id"])) == list(FARMS)
 
 

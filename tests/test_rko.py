@@ -13,6 +13,7 @@ from n2kzones.config import LayerInput
 from n2kzones.deposition import RadialKernel, default_kernel, deposition_at_points, load_wind_rose
 from n2kzones.deposition.maxima import brute_force_max, max_contribution
 from n2kzones.io.readers import read_layer
+from n2kzones.io.writers import read_table
 from n2kzones.params import load_parameters
 from n2kzones.rko import (
     projects_rko,
@@ -259,7 +260,7 @@ def test_stage_outputs_and_determinism(sample) -> None:
     cfg, farms, rec = sample
     out = run_rko(cfg)
     root = cfg.output_dir
-    sweep = pd.read_csv(root / "rko_sweep.csv")
+    sweep = read_table(root / "rko_sweep.csv")
     assert len(sweep) == 2 * len(cfg.rko.thresholds_mol_ha)
     for col in (
         "n_sources_below",
@@ -274,7 +275,7 @@ def test_stage_outputs_and_determinism(sample) -> None:
         "ha_tipped_near_overload",
     ):
         assert col in sweep
-    by = pd.read_csv(root / "rko_by_area.csv")
+    by = read_table(root / "rko_by_area.csv")
     assert set(by["site_code"]) <= set(rec["site_code"]) | {"(none)"}
     layer = gpd.read_file(root / "rko_sources.gpkg", layer="sources")
     assert len(layer) == len(farms) and layer.crs.to_epsg() == 28992

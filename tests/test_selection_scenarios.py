@@ -13,6 +13,7 @@ from n2kzones.deposition import default_kernel, load_wind_rose
 from n2kzones.deposition.model import DepositionModel
 from n2kzones.effectiveness import zone_effectiveness
 from n2kzones.errors import ConfigError, InputError
+from n2kzones.io.writers import read_table
 from n2kzones.scenarios import apply_cut, contribution_on_overload, scenario_cut, scenario_table
 from n2kzones.selection import propose_widths, zone_contributions
 
@@ -149,11 +150,19 @@ def test_ranking_puts_the_ringed_area_first(three_squares, model) -> None:
     assert p["proposed_width_m"].to_dict() == {"A": 1000, "B": 500, "C": 0, "D": 0, "E": 0}
     assert p.loc["B", "official_width_m"] == 0 and p.loc["B", "final_width_m"] == 0
     assert np.isnan(p.loc["A", "official_width_m"]) and p.loc["A", "final_width_m"] == 1000
-    assert (
-        "not nitrogen-sensitive" in p.loc["D", "reason"]
-        and "no overloaded habitat" in p.loc["E", "reason"]
+    assert p["reason_code"].to_dict() == {
+        "A": "wide", "B": "default", "C": "below_minimum", "D": "not_sensitive", "E": "no_overload"
+    }
+    from n2kzones.render.i18n import zone_reason
+
+    c = p.loc["C"]
+    text = zone_reason(
+        "below_minimum", "en", dep_within_1000m_mol_ha=c["dep_within_1000m_mol_ha"], min_contribution_mol_ha=1.0
     )
-    assert "< 1 mol" in p.loc["C", "reason"]
+    assert text.startswith("farms within 1000 m add ") and "< 1.00 mol N/ha/yr: no zone" in text
+    assert zone_reason("default", "nl", rank=2, n_wide=1, official_width_m=0.0) == (
+        "rang 2, onder de top 1: standaardzone; officiële lijst: 0 m"
+    )
 
 
 def test_area_without_habitat_data_is_unknown_and_others_unchanged(three_squares, model) -> None:
@@ -174,14 +183,14 @@ def test_area_without_habitat_data_is_unknown_and_others_unchanged(three_squares
     pd.testing.assert_frame_equal(p.loc[list("ABCDE")], base)
     assert p.loc[list("ABCDE"), "habitat_data"].all()
     assert not p.loc["F", "habitat_data"]
-    assert p.loc["F", "reason"] == UNKNOWN_NO_HABITAT
+    assert p.loc["F", "reason_code"] == UNKNOWN_NO_HABITAT
     assert np.isnan(p.loc["F", "overloaded_ha"]) and np.isnan(p.loc["F", "proposed_width_m"])
     assert np.isnan(p.loc["F", "final_width_m"]) and pd.isna(p.loc["F", "rank"])
-    assert p.loc["E", "reason"] == "no overloaded habitat: no zone"  # E has habitat: a real "no"
+    assert p.loc["E", "reason_code"] == "no_overload"  # E has habitat: a real "no"
     contrib = zone_contributions(areas6, farms, rec, model)
     row = propose_widths(contrib, **kw, official={"F": 500.0}).set_index("site_code").loc["F"]
     assert row["final_width_m"] == 500
-    assert row["reason"] == f"{UNKNOWN_NO_HABITAT}; official list: 500 m"
+    assert row["reason_code"] == UNKNOWN_NO_HABITAT
 
 
 def test_selection_independent_of_row_order(three_squares, model) -> None:
@@ -388,7 +397,7 @@ def test_sample_outputs(sample_run) -> None:
     assert per_area["zones_20pp"] == pytest.approx(
         0.2 * em[inzone.to_numpy() & has_near].sum(), rel=1e-9
     )
-    eff = pd.read_csv(out / "zone_effectiveness.csv").set_index("site_code")
+    eff = read_table(out / "zone_effectiveness.csv").set_index("site_code")
     assert eff.loc["ALL", "ratio_inside_outside"] > 1
 
 

@@ -323,7 +323,7 @@ def test_injected_enospc_while_writing(project, monkeypatch) -> None:
     def full(*args, **kwargs):  # noqa: ANN002, ANN003
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(out / ".staging-x" / "area_summary.csv"))
 
-    monkeypatch.setattr("n2kzones.stages.overlay.write_csv", full)
+    monkeypatch.setattr("n2kzones.stages.framework.write_csv", full)
     res = CliRunner().invoke(app, ["overlay", "-c", str(config)])
     assert res.exit_code == 2
     assert "disk is full" in res.output and "Traceback" not in res.output

@@ -30,6 +30,7 @@ _API: dict[str, str] = {
     # inputs
     "read_layer": "n2kzones.io.readers",
     "read_inputs": "n2kzones.io.readers",
+    "read_table": "n2kzones.io.writers",
     "generate_sample": "n2kzones.datasets.sample",
     # zones and overlay
     "resolve_widths": "n2kzones.zones",
@@ -63,6 +64,7 @@ __all__ = [
     "load_parameters",
     "read_layer",
     "read_inputs",
+    "read_table",
     "generate_sample",
     "resolve_widths",
     "build_zones",
@@ -94,6 +96,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from n2kzones.deposition.model import DepositionModel
     from n2kzones.io.grid import GridSpec
     from n2kzones.io.readers import read_inputs, read_layer
+    from n2kzones.io.writers import read_table
     from n2kzones.overlay import overlay_farms, overlay_parcels
     from n2kzones.params import load_parameters
     from n2kzones.stages.deposition import run_deposition

@@ -359,10 +359,17 @@ class ProjectSection(_Strict):
         "nl",
         description="Language of what people read: the maps (layer names, legend, popups, "
         "titles), the report, the area pages and the farm sheets, and the headers of the "
-        "report's tables. 'nl' Dutch (default), 'en' English. The texts are in one catalogue "
-        "(n2kzones/data/messages.toml). Column names of the CSV tables and GeoPackage layers "
-        "do not change with it: they stay stable English identifiers, read back by later "
-        "stages and scripts.",
+        "report's tables and of the CSV tables (see csv_headers). 'nl' Dutch (default), 'en' "
+        "English. The texts are in one catalogue (n2kzones/data/messages.toml). Column names of "
+        "the GeoPackage and GeoParquet layers do not change with it.",
+    )
+    csv_headers: Literal["people", "machine"] = Field(
+        "people",
+        description="Headers of the CSV tables. 'people' (default): a header in the language "
+        "above, with its unit ('gemiddelde depositie (mol N/ha/jaar)'); 'machine': the stable "
+        "column identifiers ('mean_deposition_mol_ha') that the GeoPackage and GeoParquet "
+        "layers always use. The headers are in n2kzones/data/columns.toml; n2kzones.read_table "
+        "reads a CSV of either kind back with the identifiers.",
     )
     areas: list[str] = Field(
         default_factory=list,

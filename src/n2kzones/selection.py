@@ -11,8 +11,8 @@ from within 1000 m; the top ``selection.n_wide`` get the wide width, the others 
 width, and areas below ``selection.min_contribution_mol_ha`` (or without overloaded habitat,
 or not nitrogen-sensitive) get none. An area without any habitat data (no polygon of
 its ``site_code`` in the habitat map) gets no proposal: ``habitat_data`` is False,
-``overloaded_ha`` and the widths are NaN and the reason is :data:`UNKNOWN_NO_HABITAT`, never
-"no overloaded habitat". The official list (``zones.overrides_csv`` and
+``overloaded_ha`` and the widths are NaN and the reason code is :data:`UNKNOWN_NO_HABITAT`,
+never "no overloaded habitat". The official list (``zones.overrides_csv`` and
 ``zones.overrides``) overrides the proposal in ``final_width_m``.
 
 Computation: one deposition pass from all farms to all overloaded receptors (the total) and,
@@ -36,8 +36,18 @@ from n2kzones.errors import InputError
 
 log = logging.getLogger(__name__)
 
+#: Why an area gets its proposed width (``reason_code``); the select stage writes each as a
+#: sentence in the project language (``reason``, catalogue keys ``area.reason_<code>``).
+REASON_CODES = (
+    "not_sensitive",  # not nitrogen-sensitive: no zone
+    "no_habitat_data",  # no habitat data: the deposition on it, and so the decision, is unknown
+    "no_overload",  # no overloaded habitat: no zone
+    "below_minimum",  # farms within 1000 m add less than min_contribution_mol_ha: no zone
+    "wide",  # among the top n_wide by deposition from within 1000 m: wide zone
+    "default",  # ranked below the top n_wide: default zone
+)
 #: Zone decision of an area without any habitat data (the deposition on it is unknown).
-UNKNOWN_NO_HABITAT = "unknown (no habitat data)"
+UNKNOWN_NO_HABITAT = "no_habitat_data"
 
 #: Distance bands from the area edge, in m: group 0 = [0, 500], group 1 = (500, 1000].
 BANDS_M = (500.0, 1000.0)
@@ -59,7 +69,7 @@ PROPOSAL_COLUMNS = [
     "proposed_width_m",
     "official_width_m",
     "final_width_m",
-    "reason",
+    "reason_code",
 ]
 
 
@@ -246,10 +256,11 @@ def propose_widths(
     DataFrame
         ``contrib`` plus ``rank`` (1 = largest contribution, among nitrogen-sensitive areas
         with overloaded habitat; ties by ``site_code``), ``proposed_width_m``,
-        ``official_width_m`` (NaN if not listed), ``final_width_m`` and ``reason``. A
-        nitrogen-sensitive area without habitat data (``habitat_data`` False) has reason
-        :data:`UNKNOWN_NO_HABITAT`, ``proposed_width_m`` NaN and ``final_width_m`` NaN
-        unless the official list gives a width.
+        ``official_width_m`` (NaN if not listed), ``final_width_m`` and ``reason_code`` (one
+        of :data:`REASON_CODES`). A nitrogen-sensitive area without habitat data
+        (``habitat_data`` False) has reason code :data:`UNKNOWN_NO_HABITAT`,
+        ``proposed_width_m`` NaN and ``final_width_m`` NaN unless the official list gives a
+        width.
     """
     out = contrib.copy()
     if "habitat_data" not in out:
@@ -271,34 +282,25 @@ def propose_widths(
     reasons = []
     for i in range(len(out)):
         if not out["nitrogen_sensitive"].iloc[i]:
-            reasons.append("not nitrogen-sensitive: no zone")
+            reasons.append("not_sensitive")
         elif not known[i]:
             width[i] = np.nan
             reasons.append(UNKNOWN_NO_HABITAT)
         elif not out["overloaded_ha"].iloc[i] > 0:
-            reasons.append("no overloaded habitat: no zone")
+            reasons.append("no_overload")
         elif c1000[i] < min_contribution_mol_ha:
-            reasons.append(
-                f"farms within 1000 m add {c1000[i]:.3g} < {min_contribution_mol_ha:g} "
-                "mol N/ha/yr: no zone"
-            )
+            reasons.append("below_minimum")
         elif rank[i] <= n_wide:
             width[i] = wide_width_m
-            reasons.append(
-                f"rank {int(rank[i])} of the top {n_wide} by deposition from within 1000 m: "
-                "wide zone"
-            )
+            reasons.append("wide")
         else:
             width[i] = default_width_m
-            reasons.append(f"rank {int(rank[i])}, below the top {n_wide}: default zone")
+            reasons.append("default")
     out["rank"] = pd.array(np.where(np.isnan(rank), pd.NA, rank), dtype="Int64")
     out["proposed_width_m"] = width
     out["official_width_m"] = pd.Series(codes).map(official).astype(float).to_numpy()
     out["final_width_m"] = np.where(
         np.isnan(out["official_width_m"]), width, out["official_width_m"]
     )
-    out["reason"] = [
-        r + (f"; official list: {o:g} m" if np.isfinite(o) else "")
-        for r, o in zip(reasons, out["official_width_m"], strict=True)
-    ]
+    out["reason_code"] = reasons
     return out[PROPOSAL_COLUMNS]

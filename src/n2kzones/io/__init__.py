@@ -2,7 +2,14 @@
 
 from n2kzones.io.natura2000_json import read_natura2000_json
 from n2kzones.io.readers import read_file, read_inputs, read_layer
-from n2kzones.io.writers import atomic_path, write_csv, write_geopackage, write_json, write_parquet
+from n2kzones.io.writers import (
+    atomic_path,
+    read_table,
+    write_csv,
+    write_geopackage,
+    write_json,
+    write_parquet,
+)
 
 __all__ = [
     "atomic_path",
@@ -10,6 +17,7 @@ __all__ = [
     "read_inputs",
     "read_layer",
     "read_natura2000_json",
+    "read_table",
     "write_csv",
     "write_geopackage",
     "write_json",

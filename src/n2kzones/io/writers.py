@@ -7,6 +7,7 @@ the previous output intact, and never a half-written file that looks current.
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import hashlib
 import json
@@ -27,6 +28,7 @@ import pandas as pd
 import pyogrio
 
 from n2kzones.errors import OutputError
+from n2kzones.io.headers import HEADER_LANGUAGES, identifier_of, to_machine, to_people
 
 log = logging.getLogger(__name__)
 
@@ -362,14 +364,60 @@ def round_for_people(df: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def read_csv(path: str | Path, flavour: str = "plain", **kwargs: Any) -> pd.DataFrame:
-    """Read a CSV that :func:`write_csv` wrote in ``flavour`` (``kwargs`` go to pandas)."""
-    f = CSV_FLAVOURS[flavour]
-    return pd.read_csv(path, sep=f.sep, decimal=f.decimal, encoding=f.encoding, **kwargs)
+def _flavour_of(path: Path) -> str:
+    """``excel_nl`` when the file starts with a UTF-8 byte-order mark, else ``plain``."""
+    with open(path, "rb") as f:
+        return "excel_nl" if f.read(3) == codecs.BOM_UTF8 else "plain"
+
+
+def read_table(
+    path: str | Path,
+    flavour: str | None = None,
+    *,
+    dtype: Mapping[str, Any] | Any = None,
+    **kwargs: Any,
+) -> pd.DataFrame:
+    """Read a CSV the pipeline wrote, with the column identifiers as its columns.
+
+    Whatever ``[project] csv_headers``, ``language`` and ``csv_flavour`` the run used, the
+    result has the same columns (:func:`n2kzones.io.headers.to_machine`).
+
+    Parameters
+    ----------
+    path
+        The CSV (``area_deposition.csv``, ...).
+    flavour
+        A key of :data:`CSV_FLAVOURS`; None: from the file (``excel_nl`` files start with a
+        byte-order mark).
+    dtype
+        pandas dtypes by column *identifier* (``{"site_code": str}``), whatever the header;
+        or one dtype for every column.
+    **kwargs
+        Passed to :func:`pandas.read_csv`.
+    """
+    path = Path(path)
+    f = CSV_FLAVOURS[flavour or _flavour_of(path)]
+    if isinstance(dtype, Mapping):
+        header = pd.read_csv(path, sep=f.sep, encoding=f.encoding, nrows=0).columns
+        by_id = {identifier_of(str(h)): h for h in header}
+        dtype = {by_id.get(k, k): v for k, v in dtype.items()}
+    if dtype is not None:
+        kwargs["dtype"] = dtype
+    df = pd.read_csv(path, sep=f.sep, decimal=f.decimal, encoding=f.encoding, **kwargs)
+    return to_machine(df)
+
+
+#: The old name of :func:`read_table`.
+read_csv = read_table
 
 
 def write_csv(
-    path: str | Path, df: pd.DataFrame, *, float_format: str | None = None, flavour: str = "plain"
+    path: str | Path,
+    df: pd.DataFrame,
+    *,
+    float_format: str | None = None,
+    flavour: str = "plain",
+    headers: str | None = None,
 ) -> Path:
     """Write a table for people as CSV, atomically; rounded, text escaped against formulas.
 
@@ -389,12 +437,20 @@ def write_csv(
     flavour
         A key of :data:`CSV_FLAVOURS`: ``plain`` (``,``, decimal point, UTF-8) or
         ``excel_nl`` (``;``, decimal comma, UTF-8 with BOM).
+    headers
+        None: the column identifiers as headers; ``"nl"`` / ``"en"``: the headers for people
+        in that language (:mod:`n2kzones.io.headers`; :func:`read_table` maps them back).
     """
     path = Path(path)
     if flavour not in CSV_FLAVOURS:
         raise OutputError(f"unknown CSV flavour {flavour!r}; choose one of {sorted(CSV_FLAVOURS)}")
+    if headers is not None and headers not in HEADER_LANGUAGES:
+        raise OutputError(f"no CSV headers in language {headers!r}; choose one of {HEADER_LANGUAGES}")
     f = CSV_FLAVOURS[flavour]
-    safe, n = escape_formulas(df if float_format is not None else round_for_people(df))
+    table = df if float_format is not None else round_for_people(df)
+    if headers is not None:
+        table = to_people(table, headers)
+    safe, n = escape_formulas(table)
     if n:
         log.warning("%s: %d text cells start with a formula character (= + - @ tab CR); written with a leading apostrophe", path.name, n)
     with atomic_path(path) as tmp:

@@ -21,7 +21,7 @@ from html import escape
 import numpy as np
 import pandas as pd
 
-from n2kzones.render.i18n import DEFAULT_LANGUAGE, tr
+from n2kzones.render.i18n import DEFAULT_LANGUAGE, fmt_number, localise, tr
 
 #: Part of an area's rows in ``area_summary.csv`` -> its column heading.
 PART_KEYS = {"ring": "area.part_ring", "inner": "area.part_inner"}
@@ -49,25 +49,8 @@ section.area.first { page-break-before: auto; break-before: auto; }
 """
 
 
-def fmt_number(value: object, digits: int = 1, lang: str = DEFAULT_LANGUAGE) -> str:
-    """A number for a page: ``digits`` decimals, thousands grouped (``1,234.5``; Dutch
-    ``1.234,5``); blank for a missing value, text as it is."""
-    if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
-        return ""
-    if isinstance(value, (bool, np.bool_)):
-        return str(bool(value))
-    if not isinstance(value, (int, float, np.integer, np.floating)):
-        return str(value)
-    v = float(value)
-    if math.isnan(v):
-        return ""
-    s = f"{v:,.{digits}f}"
-    if s.startswith("-") and float(s.replace(",", "")) == 0:  # no "-0.0"
-        s = s[1:]
-    if lang == "nl":
-        s = s.replace(",", "\x00").replace(".", ",").replace("\x00", ".")
-    return s
-
+#: Reason codes whose sentence already names the rank.
+RANKED_REASONS = ("wide", "default")
 
 Cell = object  # a number (formatted with the column's digits) or text
 
@@ -256,7 +239,7 @@ def _zone_section(code: str, t: AreaTables, ctx: PageContext) -> str:
         reason = str(p.get("reason", "") or "")
         rank_text = (
             tr("area.zone_rank", lang, rank=fmt_number(rank, 0, lang))
-            if pd.notna(rank) and "rank" not in reason
+            if pd.notna(rank) and str(p.get("reason_code", "")) not in RANKED_REASONS
             else ""
         )
         proposed = f"{fmt_number(p.get('proposed_width_m'), 0, lang)} m"
@@ -428,13 +411,13 @@ def _rko_section(code: str, t: AreaTables, ctx: PageContext) -> str:
         label = (
             tr("area.r_none", lang)
             if rng == "none"
-            else f"{float(r.range_m) / 1000:g} km"
+            else f"{localise(f'{float(r.range_m) / 1000:g}', lang)} km"
             if pd.notna(getattr(r, "range_m", np.nan))
             else rng
         )
         rows.append(
             [
-                f"{float(r.threshold_mol_ha):g}",
+                localise(f"{float(r.threshold_mol_ha):g}", lang),
                 label,
                 r.n_sources_below,
                 r.emission_below_kg_nh3,
@@ -510,7 +493,7 @@ def _scenario_section(code: str, t: AreaTables, ctx: PageContext) -> str:
     if len(eff):
         e = eff.iloc[0]
         rows = [
-            [tr("area.e_cut", lang), f"{float(e.get('cut_pct')):g}"],
+            [tr("area.e_cut", lang), localise(f"{float(e.get('cut_pct')):g}", lang)],
             [tr("area.e_inside", lang), e.get("per_kg_inside_mean_mol_ha")],
             [tr("area.e_outside", lang), e.get("per_kg_outside_mean_mol_ha")],
             [tr("area.e_ratio", lang), e.get("ratio_inside_outside")],

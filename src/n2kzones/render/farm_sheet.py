@@ -17,8 +17,8 @@ from html import escape
 import numpy as np
 import pandas as pd
 
-from n2kzones.render.area_page import fmt_number, page
-from n2kzones.render.i18n import DEFAULT_LANGUAGE, tr
+from n2kzones.render.area_page import page
+from n2kzones.render.i18n import DEFAULT_LANGUAGE, fmt_number, localise, tr
 
 #: Columns of a farm sheet's CSV (one row per figure).
 SHEET_COLUMNS = ("farm_id", "section", "key", "label", "value", "unit", "norm", "meets", "source")
@@ -131,7 +131,7 @@ def farm_sheet_table(
                 "key": key,
                 "label": label,
                 "value": value,
-                "unit": unit,
+                "unit": unit_label(unit, lang),
                 "norm": norm,
                 "meets": meets,
                 "source": source_file,
@@ -280,7 +280,7 @@ def farm_sheet_table(
                 add(
                     "rko",
                     f"below_{t:g}_{label}",
-                    tr("farm.below", lang, threshold=f"{t:g}", range=rng),
+                    tr("farm.below", lang, threshold=localise(f"{t:g}", lang), range=rng),
                     tr("farm.permit_free", lang) if below else tr("farm.no", lang),
                     "",
                     "rko_sources.gpkg",
@@ -347,6 +347,13 @@ def _yes_no(lang: str, v: bool) -> str:
 
 #: Decimals per unit on the sheet.
 DIGITS = {"m": 0, "GVE/ha": 2, "0-1": 2, "ha": 1, "GVE": 1, "kg NH3/yr": 1, "mol N/ha/yr": 4}
+#: Units written differently per language (catalogue keys); the others are the same in both.
+UNIT_KEYS = {"kg NH3/yr": "farm.u_kg_nh3_yr", "mol N/ha/yr": "farm.u_mol_ha_yr", "0-1": "farm.u_fraction"}
+
+
+def unit_label(unit: str, lang: str) -> str:
+    """A unit of the sheet as people read it in ``lang`` (``kg NH3/jaar``)."""
+    return tr(UNIT_KEYS[unit], lang) if unit in UNIT_KEYS else unit
 
 
 def farm_sheet_html(sheet: pd.DataFrame, ctx: FarmContext) -> str:
@@ -371,8 +378,9 @@ def farm_sheet_html(sheet: pd.DataFrame, ctx: FarmContext) -> str:
             [tr("farm.h_norm", lang), tr("farm.h_meets", lang)] if show_norm else []
         )
         body = []
+        digits = {unit_label(u, lang): d for u, d in DIGITS.items()}
         for r in rows.itertuples(index=False):
-            d = DIGITS.get(str(r.unit), 2)
+            d = digits.get(str(r.unit), 2)
             cells = [
                 escape(str(r.label)),
                 escape(fmt_number(r.value, d, lang)),

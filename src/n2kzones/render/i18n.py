@@ -15,10 +15,13 @@ complete, have the same fields, and that every key is used and every used key ex
 
 from __future__ import annotations
 
+import math
 from functools import cache
 from importlib import resources
 from typing import Literal
 
+import numpy as np
+import pandas as pd
 import tomllib
 
 #: The languages of the catalogue.
@@ -79,3 +82,78 @@ def tr(key: str, lang: str = DEFAULT_LANGUAGE, /, **fields: object) -> str:
     texts = catalogue()[key]
     template = texts.get(lang) or texts[FALLBACK_LANGUAGE]
     return template.format(**fields) if fields else template
+
+
+def localise(formatted: str, lang: str = DEFAULT_LANGUAGE) -> str:
+    """A number formatted the English way (``1,234.5``) in ``lang``'s notation (Dutch
+    ``1.234,5``)."""
+    if lang == "nl":
+        return formatted.replace(",", "\x00").replace(".", ",").replace("\x00", ".")
+    return formatted
+
+
+def fmt_number(value: object, digits: int = 1, lang: str = DEFAULT_LANGUAGE) -> str:
+    """A number for a page: ``digits`` decimals, thousands grouped (``1,234.5``; Dutch
+    ``1.234,5``); yes / no for a boolean; blank for a missing value, text as it is."""
+    if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
+        return ""
+    if isinstance(value, (bool, np.bool_)):
+        return tr("farm.yes" if value else "farm.no", lang)
+    if not isinstance(value, (int, float, np.integer, np.floating)):
+        return str(value)
+    v = float(value)
+    if math.isnan(v):
+        return ""
+    s = f"{v:,.{digits}f}"
+    if s.startswith("-") and float(s.replace(",", "")) == 0:  # no "-0.0"
+        s = s[1:]
+    return localise(s, lang)
+
+
+#: Catalogue key of each zone-proposal reason code (:data:`n2kzones.selection.REASON_CODES`).
+ZONE_REASON_KEYS = {
+    "not_sensitive": "area.reason_not_sensitive",
+    "no_habitat_data": "area.reason_no_habitat_data",
+    "no_overload": "area.reason_no_overload",
+    "below_minimum": "area.reason_below_minimum",
+    "wide": "area.reason_wide",
+    "default": "area.reason_default",
+}
+
+
+def zone_reason(
+    code: str,
+    lang: str = DEFAULT_LANGUAGE,
+    /,
+    *,
+    rank: object = None,
+    n_wide: int = 0,
+    dep_within_1000m_mol_ha: float = float("nan"),
+    min_contribution_mol_ha: float = 0.0,
+    official_width_m: float = float("nan"),
+) -> str:
+    """The sentence for people behind a zone proposal's ``reason_code``
+    (:data:`n2kzones.selection.REASON_CODES`), with the official width when listed.
+
+    Parameters
+    ----------
+    code
+        The reason code.
+    rank, n_wide
+        The area's rank and how many areas get the wide zone.
+    dep_within_1000m_mol_ha, min_contribution_mol_ha
+        The deposition from farms within 1000 m and the minimum for a zone (mol N/ha/yr).
+    official_width_m
+        The official list's width (m; NaN: not listed).
+    """
+    text = tr(
+        ZONE_REASON_KEYS[code],
+        lang,
+        rank=fmt_number(rank, 0, lang),
+        n_wide=n_wide,
+        dep=fmt_number(dep_within_1000m_mol_ha, 2, lang),
+        minimum=fmt_number(min_contribution_mol_ha, 2, lang),
+    )
+    if official_width_m is not None and np.isfinite(official_width_m):
+        text += tr("area.reason_official", lang, width=fmt_number(official_width_m, 0, lang))
+    return text

@@ -52,8 +52,7 @@ from matplotlib.colors import Normalize, to_hex
 
 from n2kzones.habitats import HABITAT_MAP, habitat_source_by_area
 from n2kzones.io.writers import atomic_path, safe_file_stem
-from n2kzones.render.i18n import DEFAULT_LANGUAGE, tr
-from n2kzones.selection import UNKNOWN_NO_HABITAT
+from n2kzones.render.i18n import DEFAULT_LANGUAGE, localise, tr
 from n2kzones.zones import ZONE_WIDTH_COLUMN
 
 log = logging.getLogger(__name__)
@@ -94,12 +93,13 @@ def area_map_name(site_code: str) -> str:
     return f"area_{safe_name(site_code)}.html"
 
 
-def _e(value: object, fmt: str = "") -> str:
-    """Escaped display string of one value (numbers formatted with ``fmt``)."""
+def _e(value: object, fmt: str = "", lang: str = DEFAULT_LANGUAGE) -> str:
+    """Escaped display string of one value (numbers formatted with ``fmt`` in ``lang``'s
+    notation: Dutch ``1.234,5``)."""
     if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
         return "&ndash;"
     if fmt and isinstance(value, (int, float, np.integer, np.floating)):
-        return escape(format(value, fmt))
+        return escape(localise(format(value, fmt), lang))
     return escape(str(value))
 
 
@@ -217,13 +217,16 @@ def line_legend(title: str, items: list[tuple[str, str, str]]) -> str:
     return f"<b>{escape(title)}</b>{rows}"
 
 
-def gradient_legend(title: str, cmap: str, vmin: float, vmax: float, unit: str) -> str:
+def gradient_legend(
+    title: str, cmap: str, vmin: float, vmax: float, unit: str, lang: str = DEFAULT_LANGUAGE
+) -> str:
     cm = colormaps[cmap]
     stops = ", ".join(to_hex(cm(i / 8)) for i in range(9))
+    lo, hi = (localise(f"{v:,.0f}", lang) for v in (vmin, vmax))
     return (
         f"<div style='margin-top:4px'><b>{escape(title)}</b> ({escape(unit)})"
         f"<div style='width:180px;height:10px;background:linear-gradient(to right, {stops})'></div>"
-        f"<div style='display:flex;justify-content:space-between;width:180px'><span>{vmin:,.0f}</span><span>{vmax:,.0f}</span></div></div>"
+        f"<div style='display:flex;justify-content:space-between;width:180px'><span>{lo}</span><span>{hi}</span></div></div>"
     )
 
 
@@ -859,7 +862,7 @@ def overview_map(
     """The national overview: zones by width and areas coloured by % overloaded habitat.
 
     ``habitat_sites`` are the site codes the habitat map has habitat of; an area not among
-    them (when given) has its overload shown as :data:`~n2kzones.selection.UNKNOWN_NO_HABITAT`.
+    them (when given) has its overload shown as unknown (no habitat data).
     The two filled layers do not overlap (the zone layer holds only the parts outside the
     areas); a context layer of outlines orients the map offline.
     """
@@ -932,11 +935,11 @@ def overview_map(
             (tr("map.p_area", lang), f"{_e(row.site_code)} {_e(row.name)}"),
             (
                 tr("map.overloaded_habitat", lang),
-                escape(UNKNOWN_NO_HABITAT)
+                escape(tr("area.reason_no_habitat_data", lang))
                 if habitat_sites is not None and str(row.site_code) not in habitat_sites
-                else f"{_e(p, '.1f')} %",
+                else f"{_e(p, '.1f', lang)} %",
             ),
-            (tr("map.p_zone_width", lang), f"{_e(getattr(row, 'zone_width_m', None), '.0f')} m"),
+            (tr("map.p_zone_width", lang), f"{_e(getattr(row, 'zone_width_m', None), '.0f', lang)} m"),
         ]
         tips.append(_rows(pairs))
         popups.append(
@@ -965,6 +968,7 @@ def overview_map(
                 0,
                 100,
                 tr("map.unit_pct_sensitive", lang),
+                lang,
             )
             + f"<div style='margin-top:4px'>{escape(tr('map.click_area', lang))}</div>",
         )
@@ -1107,7 +1111,7 @@ def area_map(ctx: MapContext, site_code: str, data: dict, *, self_contained: boo
                 ov.add_to(m)
                 layers[layer_name] = ov
                 legend.append(
-                    _section(layer_name, gradient_legend(title, cmap, vmin, vmax, unit))
+                    _section(layer_name, gradient_legend(title, cmap, vmin, vmax, unit, lang))
                 )
 
     # parcel pieces in the extent (off by default: a filled layer)
@@ -1177,7 +1181,7 @@ def area_map(ctx: MapContext, site_code: str, data: dict, *, self_contained: boo
                 _rows(
                     [
                         (tr("map.p_habitat", lang), f"{_e(c)} {_e(names_h.get(str(c), ''))}"),
-                        (tr("map.p_kdw", lang), f"{_e(k, ',.0f')} {escape(unit)}"),
+                        (tr("map.p_kdw", lang), f"{_e(k, ',.0f', lang)} {escape(unit)}"),
                     ]
                 )
                 for c, k in zip(h["habitat_code"], kdws, strict=True)
@@ -1191,7 +1195,7 @@ def area_map(ctx: MapContext, site_code: str, data: dict, *, self_contained: boo
         legend.append(
             _section(
                 hname,
-                gradient_legend(tr("map.kdw_legend", lang), "magma", 400, 2400, unit)
+                gradient_legend(tr("map.kdw_legend", lang), "magma", 400, 2400, unit, lang)
                 + f"<div>{escape(tr('map.habitat_outline', lang))}</div>"
                 + habitat_note(h, lang),
             )
@@ -1264,9 +1268,9 @@ def area_map(ctx: MapContext, site_code: str, data: dict, *, self_contained: boo
                         lang,
                         receptor=_e(i),
                         habitat=_e(hc),
-                        total=_e(t, ",.0f"),
-                        kdw=_e(k, ",.0f"),
-                        exceedance=_e(x, ",.0f"),
+                        total=_e(t, ",.0f", lang),
+                        kdw=_e(k, ",.0f", lang),
+                        exceedance=_e(x, ",.0f", lang),
                     )
                     for i, hc, t, k, x in zip(
                         r["receptor_id"],
@@ -1317,7 +1321,7 @@ def area_map(ctx: MapContext, site_code: str, data: dict, *, self_contained: boo
             st = "unknown" if _missing(b) else ("below" if bool(b) else "above")
             ani = (
                 ", ".join(
-                    f"{_e(row[a], ',.0f')} {a}"
+                    f"{_e(row[a], ',.0f', lang)} {a}"
                     for a in animals
                     if a in row and pd.notna(row[a]) and row[a] > 0
                 )
@@ -1336,22 +1340,22 @@ def area_map(ctx: MapContext, site_code: str, data: dict, *, self_contained: boo
                     pairs.append((tr(label, lang), _e(v)))
             pairs += [
                 (tr("map.p_animals", lang), ani),
-                (tr("map.p_gve_ha", lang), _e(row.get("gve_per_ha"), ",.2f")),
+                (tr("map.p_gve_ha", lang), _e(row.get("gve_per_ha"), ",.2f", lang)),
                 (
                     tr("map.p_emission", lang),
-                    escape(tr("map.emission_kg", lang, kg=_e(row["emission_kg_nh3"], ",.0f"))),
+                    escape(tr("map.emission_kg", lang, kg=_e(row["emission_kg_nh3"], ",.0f", lang))),
                 ),
                 (
                     tr("map.p_largest", lang),
-                    f"{_e(largest, ',.3f')} {escape(unit)} ({_e(names.get(str(where), where))})"
+                    f"{_e(largest, ',.3f', lang)} {escape(unit)} ({_e(names.get(str(where), where))})"
                     if not _missing(largest)
                     else "&ndash;",
                 ),
-                (tr("map.p_rko", lang, t=f"{t_map:g}"), escape(tr(RKO_STATUS[st], lang))),
+                (tr("map.p_rko", lang, t=localise(f"{t_map:g}", lang)), escape(tr(RKO_STATUS[st], lang))),
                 (tr("map.p_zone", lang), zlabels[zk]),
             ]
             popups.append(_rows(pairs))
-            tips.append(f"{_e(row['farm_id'])}: {_e(row['emission_kg_nh3'], ',.0f')} kg NH3")
+            tips.append(f"{_e(row['farm_id'])}: {_e(row['emission_kg_nh3'], ',.0f', lang)} kg NH3")
         style = [
             {
                 "color": "#000000" if z else "#666666",

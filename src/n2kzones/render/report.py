@@ -22,9 +22,9 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from n2kzones.habitats import HABITAT_SOURCE_COLUMN, standin_areas  # noqa: E402
+from n2kzones.io.headers import header_for  # noqa: E402
 from n2kzones.io.writers import atomic_path, safe_file_stem  # noqa: E402
-from n2kzones.render.area_page import fmt_number  # noqa: E402
-from n2kzones.render.i18n import DEFAULT_LANGUAGE, tr  # noqa: E402
+from n2kzones.render.i18n import DEFAULT_LANGUAGE, fmt_number, localise, tr  # noqa: E402
 from n2kzones.rko import NO_RANGE  # noqa: E402
 from n2kzones.scenarios import NATIONAL_ROW  # noqa: E402
 from n2kzones.selection import UNKNOWN_NO_HABITAT  # noqa: E402
@@ -73,7 +73,7 @@ def range_text(label: object, lang: str = DEFAULT_LANGUAGE) -> str:
     """Text of a calculation range label of the rko stage (``none``, ``25000``)."""
     if str(label) == NO_RANGE:
         return tr("report.range_none", lang)
-    return tr("report.range_km", lang, km=f"{float(label) / 1000:g}")
+    return tr("report.range_km", lang, km=localise(f"{float(label) / 1000:g}", lang))
 
 
 def fig_rko(sweep: pd.DataFrame, path: Path, lang: str = DEFAULT_LANGUAGE) -> Path:
@@ -215,31 +215,11 @@ def _link(href: str, text: str) -> str:
     return f'<a href="{escape(href, quote=True)}">{escape(text)}</a>'
 
 
-#: Column of a table shown in the report -> its header (the CSVs keep the column names).
-COLUMN_KEYS = {
-    "site_code": "report.c_site_code",
-    "name": "report.c_name",
-    "habitat_data": "report.c_habitat_data",
-    "overloaded_ha": "report.c_overloaded_ha",
-    "dep_within_500m_mol_ha": "report.c_dep_within_500m_mol_ha",
-    "dep_500_1000m_mol_ha": "report.c_dep_500_1000m_mol_ha",
-    "rank": "report.c_rank",
-    "proposed_width_m": "report.c_proposed_width_m",
-    "official_width_m": "report.c_official_width_m",
-    "final_width_m": "report.c_final_width_m",
-    ZONE_WIDTH_COLUMN: "report.c_zone_width_m",
-    "reason": "report.c_reason",
-    "scenario": "report.c_scenario",
-    "overloaded_ha_change": "report.c_overloaded_ha_change",
-    "nh3_reduced_kg": "report.c_nh3_reduced_kg",
-}
-
-
 def _table_html(
     df: pd.DataFrame, cols: list[str], lang: str = DEFAULT_LANGUAGE, css_id: str | None = None
 ) -> str:
-    """An escaped HTML table of ``cols`` of ``df`` under headers for people
-    (:data:`COLUMN_KEYS`); each header's ``data-column`` names the CSV column."""
+    """An escaped HTML table of ``cols`` of ``df`` under the CSVs' headers for people
+    (:func:`~n2kzones.io.headers.header_for`); each header's ``data-column`` names the column."""
     cols = [c for c in cols if c in df]
     html = df[cols].to_html(
         index=False,
@@ -251,7 +231,7 @@ def _table_html(
         table_id=css_id,
     )
     for c in cols:
-        head = escape(tr(COLUMN_KEYS[c], lang)) if c in COLUMN_KEYS else escape(c)
+        head = escape(header_for(c, lang))
         html = html.replace(
             f"<th>{escape(c)}</th>", f'<th data-column="{escape(c, quote=True)}">{head}</th>', 1
         )
@@ -269,12 +249,13 @@ def unknown_note(proposal: pd.DataFrame, lang: str = DEFAULT_LANGUAGE) -> str:
     Returns
     -------
     str
-        ``<p class="unknown-note">`` saying their zone decision and overload are
-        :data:`~n2kzones.selection.UNKNOWN_NO_HABITAT`, or "" when every area has habitat data.
+        ``<p class="unknown-note">`` saying their zone decision and overload are unknown
+        (reason code :data:`~n2kzones.selection.UNKNOWN_NO_HABITAT`), or "" when every area has
+        habitat data.
     """
-    if "reason" not in proposal:
+    if "reason_code" not in proposal:
         return ""
-    unknown = proposal["reason"].astype(str).str.startswith(UNKNOWN_NO_HABITAT)
+    unknown = proposal["reason_code"].astype(str).eq(UNKNOWN_NO_HABITAT)
     codes = sorted(proposal.loc[unknown, "site_code"].astype(str))
     if not codes:
         return ""
@@ -282,7 +263,7 @@ def unknown_note(proposal: pd.DataFrame, lang: str = DEFAULT_LANGUAGE) -> str:
         "report.unknown_note",
         lang,
         n=len(codes),
-        unknown=UNKNOWN_NO_HABITAT,
+        unknown=tr("area.reason_no_habitat_data", lang),
         codes=", ".join(codes),
     )
     return f'<p class="unknown-note">{escape(note)}</p>'

@@ -28,7 +28,7 @@ from n2kzones.deposition.tiles import GridClasses, GridInputs, grid_tile, sensit
 from n2kzones.errors import InputError
 from n2kzones.habitats import HABITAT_MAP, habitat_source_by_area
 from n2kzones.io.raster import Raster, TiledGeoTIFFWriter
-from n2kzones.io.writers import write_csv, write_geopackage, write_parquet, write_text
+from n2kzones.io.writers import write_geopackage, write_parquet, write_text
 from n2kzones.overload import area_overload_table, flag_overload
 from n2kzones.render.qgis import raster_styles, receptors_style
 from n2kzones.stages.catalogue import (
@@ -412,7 +412,7 @@ def _deposition(run: StageRun, backend: Backend, *, progress: bool = False) -> d
     )
     for key, qml in raster_styles().items():  # QGIS loads <name>.qml with <name>.tif
         write_text(run.output(RASTER_STYLES[key]), qml)
-    write_csv(run.output("area_deposition"), table, flavour=cfg.project.csv_flavour)
+    run.write_table("area_deposition", table)
     run.extra.update(
         engine=backend.name, kernel=model.kernel.provenance, wind_rose=cfg.deposition.wind_rose,
         grid={"x_min": grid.x_min, "y_min": grid.y_min, "cell_m": grid.cell_m, "shape": list(grid.shape)},

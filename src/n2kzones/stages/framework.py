@@ -7,7 +7,7 @@ A stage module writes its runner as::
             zones = gpd.read_parquet(run.upstream("zones"))
             farms, report = run.read_layer("farms")
             ...
-            write_csv(run.output("area_summary"), table)
+            run.write_table("area_summary", table)
 
 :func:`stage_run` takes the output folder's lock, finishes or discards what a killed run
 left (:func:`~n2kzones.stages.integrity.recover`), refuses upstream outputs that are
@@ -30,12 +30,14 @@ from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
+import pandas as pd
 
 from n2kzones.config import Config, LayerInput, RasterInput
 from n2kzones.errors import ConfigError, UpstreamError
 from n2kzones.io.raster import Raster, read_raster
 from n2kzones.io.readers import read_layer
 from n2kzones.io.validate import LayerReport
+from n2kzones.io.writers import read_table, write_csv
 from n2kzones.stages.catalogue import OUTPUTS, READS, manifest_name, outputs_of
 from n2kzones.stages.integrity import Staging, output_lock, recover, translate_os_errors
 from n2kzones.stages.manifest import (
@@ -138,6 +140,20 @@ class StageRun:
         if out.stage != self.stage:
             raise KeyError(f"{key!r} is an output of the {out.stage} stage, not of {self.stage}")
         return self.staging(out.path.format(**fmt))
+
+    def write_table(self, key: str | Path, table: pd.DataFrame) -> Path:
+        """Write a CSV table for people: output ``key`` of this stage (or a path in the staging
+        folder), in the config's ``csv_flavour``, with headers for people in the project
+        language unless ``csv_headers = "machine"``."""
+        path = self.output(key) if isinstance(key, str) else key
+        project = self.cfg.project
+        headers = project.language if project.csv_headers == "people" else None
+        return write_csv(path, table, flavour=project.csv_flavour, headers=headers)
+
+    def read_table(self, key: str, **kwargs: Any) -> pd.DataFrame:
+        """An upstream CSV output with the column identifiers as columns (any flavour or header
+        style; ``kwargs`` go to :func:`~n2kzones.io.writers.read_table`)."""
+        return read_table(self.upstream(key), self.cfg.project.csv_flavour, **kwargs)
 
     def finish(self) -> list[str]:
         """Write the manifest into the staging folder and commit every output at once."""

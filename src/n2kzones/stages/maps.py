@@ -16,7 +16,7 @@ import pyogrio
 
 from n2kzones.config import Config
 from n2kzones.errors import OutputError
-from n2kzones.io.writers import read_csv
+from n2kzones.io.writers import read_table
 from n2kzones.render.maps import (
     NOT_COVERED,
     PARTLY_COVERED,
@@ -154,7 +154,7 @@ def run_maps(cfg: Config, *, self_contained: bool = True) -> list[Path]:
         for code in codes:
             m = area_map(ctx, code, data, self_contained=self_contained)
             written.append(write_map(m, out / names[code], self_contained=self_contained))
-        dep = read_csv(
+        dep = read_table(
             run.upstream("area_deposition"), cfg.project.csv_flavour, dtype={"site_code": str}
         )
         hab = data.get("habitats")

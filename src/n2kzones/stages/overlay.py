@@ -18,7 +18,7 @@ import pandas as pd
 from n2kzones.compute import Backend, chunk_bounds, gather_ordered, open_backend
 from n2kzones.config import Config
 from n2kzones.io.values import BRP_CATEGORIES
-from n2kzones.io.writers import atomic_dir, write_csv, write_geopackage, write_parquet
+from n2kzones.io.writers import atomic_dir, write_geopackage, write_parquet
 from n2kzones.overlay import farm_land_use, land_by_farm, overlay_farms, overlay_parcels
 from n2kzones.render.qgis import farms_style, parcel_pieces_style, zones_style
 from n2kzones.stages.framework import stage_run
@@ -91,8 +91,8 @@ def run_overlay(cfg: Config, *, progress: bool = False, backend: Backend | None 
                 "farms": farms_style(),
             }
             write_geopackage(run.output("overlay_gpkg"), layers, styles=styles)
-            write_csv(run.output("area_summary"), summary, flavour=cfg.project.csv_flavour)
-            write_csv(run.output("farm_summary"), farms_table, flavour=cfg.project.csv_flavour)
+            run.write_table("area_summary", summary)
+            run.write_table("farm_summary", farms_table)
     result = {"farms": farms_z, "area_summary": summary, "land_by_zone": land}
     if backend.name == "local":
         result["pieces"] = pieces  # on Dask they stay on disk: stages/parcel_pieces.parquet/

@@ -19,7 +19,7 @@ import pyogrio
 from n2kzones.config import Config
 from n2kzones.errors import ConfigError
 from n2kzones.io.pdf import html_to_pdf, require_chromium
-from n2kzones.io.writers import atomic_path, read_csv, write_csv
+from n2kzones.io.writers import atomic_path, read_table
 from n2kzones.render.area_page import (
     PAGE_CSS,
     AreaTables,
@@ -81,7 +81,7 @@ PRINT_PAGE = ".print.html"
 def _csv(path: Path, flavour: str) -> pd.DataFrame | None:
     if not path.exists():
         return None
-    return read_csv(path, flavour, dtype=TEXT_COLUMNS, keep_default_na=True)
+    return read_table(path, flavour, dtype=TEXT_COLUMNS, keep_default_na=True)
 
 
 def _read_tables(run: StageRun) -> dict[str, pd.DataFrame | None]:
@@ -207,17 +207,16 @@ def write_farm_sheets(
             tables.get("scenarios"),
             ctx,
         )
-        write_csv(out / farm_sheet_name(fid, ".csv"), sheet, flavour=run.cfg.project.csv_flavour)
+        run.write_table(out / farm_sheet_name(fid, ".csv"), sheet)
         html = out / farm_sheet_name(fid)
         with atomic_path(html) as tmp:
             tmp.write_text(farm_sheet_html(sheet, ctx), encoding="utf-8")
         if pdf:
             html_to_pdf(html, out / farm_sheet_name(fid, ".pdf"), chromium=chromium)
         sheets.append(sheet)
-    write_csv(
+    run.write_table(
         out / FARM_SHEETS_INDEX,
         pd.concat(sheets, ignore_index=True) if sheets else pd.DataFrame(columns=SHEET_COLUMNS),
-        flavour=run.cfg.project.csv_flavour,
     )
     log.info("wrote %d farm sheets%s", len(sheets), " with PDFs" if pdf else "")
     return len(sheets)

@@ -26,7 +26,7 @@ import pandas as pd
 
 from n2kzones.compute import Backend, open_backend
 from n2kzones.config import Config
-from n2kzones.io.writers import write_csv, write_geopackage
+from n2kzones.io.writers import write_geopackage
 from n2kzones.rko import projects_rko, range_labels, rko_sweep
 from n2kzones.stages.catalogue import rko_below_column, rko_max_column
 from n2kzones.stages.common import model_from_config, with_source_heights
@@ -59,8 +59,8 @@ def run_rko(cfg: Config, *, backend: Backend | None = None) -> dict[str, pd.Data
         for label, _ in range_labels(ranges):
             layer[rko_below_column(t_map, label)] = layer[rko_max_column(label)] < t_map
         layers = {"sources": gpd.GeoDataFrame(layer, geometry="geometry", crs=farms.crs)}
-        write_csv(run.output("rko_sweep"), res.national, flavour=cfg.project.csv_flavour)
-        write_csv(run.output("rko_by_area"), res.by_area, flavour=cfg.project.csv_flavour)
+        run.write_table("rko_sweep", res.national)
+        run.write_table("rko_by_area", res.by_area)
         tables = {"rko_sweep": res.national, "rko_by_area": res.by_area, "rko_sources": res.sources}
         if cfg.rko.projects is not None:
             projects, _ = run.read_layer("farms", cfg.rko.projects, name="projects")
@@ -71,7 +71,7 @@ def run_rko(cfg: Config, *, backend: Backend | None = None) -> dict[str, pd.Data
             layers["projects"] = gpd.GeoDataFrame(
                 per.merge(pgeo, on="farm_id", how="left", validate="one_to_one"), geometry="geometry", crs=projects.crs
             )
-            write_csv(run.output("rko_projects"), cum, flavour=cfg.project.csv_flavour)
+            run.write_table("rko_projects", cum)
             tables["rko_projects"] = cum
             tables["rko_project_flags"] = per
         write_geopackage(run.output("rko_sources"), layers)

@@ -17,7 +17,7 @@ import pandas as pd
 from n2kzones.config import Config
 from n2kzones.effectiveness import zone_effectiveness
 from n2kzones.errors import ConfigError
-from n2kzones.io.writers import write_csv, write_parquet
+from n2kzones.io.writers import write_parquet
 from n2kzones.scenarios import SCENARIO_COLUMNS, apply_cut, scenario_cut, scenario_table
 from n2kzones.selection import sort_inputs
 from n2kzones.stages.common import model_from_config, with_source_heights
@@ -76,9 +76,9 @@ def run_scenarios(cfg: Config) -> pd.DataFrame:
             tables.append(table)
             cuts.append(farm_cuts(sc.name, farms, cut))
         table = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(columns=SCENARIO_COLUMNS)
-        write_csv(run.output("scenarios"), table, flavour=cfg.project.csv_flavour)
+        run.write_table("scenarios", table)
         empty = farm_cuts("", farms.iloc[:0], [])
-        write_csv(run.output("scenario_farms"), pd.concat([empty, *cuts], ignore_index=True), flavour=cfg.project.csv_flavour)
+        run.write_table("scenario_farms", pd.concat([empty, *cuts], ignore_index=True))
         eff = zone_effectiveness(areas, farms, receptors, model, cut_pct=cfg.effectiveness_cut_pct)
-        write_csv(run.output("zone_effectiveness"), eff, flavour=cfg.project.csv_flavour)
+        run.write_table("zone_effectiveness", eff)
     return table

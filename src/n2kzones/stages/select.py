@@ -15,7 +15,7 @@ import logging
 import pandas as pd
 
 from n2kzones.config import Config
-from n2kzones.io.writers import write_csv
+from n2kzones.render.i18n import zone_reason
 from n2kzones.selection import propose_widths, zone_contributions
 from n2kzones.stages.catalogue import ZONE_WIDTH
 from n2kzones.stages.common import model_from_config, with_source_heights
@@ -51,7 +51,16 @@ def run_select(cfg: Config) -> pd.DataFrame:
         codes = areas["site_code"].astype(str)
         in_force = dict(zip(codes, areas[ZONE_WIDTH].astype(float), strict=True))
         table[ZONE_WIDTH] = table["site_code"].astype(str).map(in_force).astype(float)
-        write_csv(run.output("zone_proposal"), table, flavour=cfg.project.csv_flavour)
+        table["reason"] = [
+            zone_reason(
+                r.reason_code, cfg.project.language, rank=r.rank, n_wide=cfg.selection.n_wide,
+                dep_within_1000m_mol_ha=r.dep_within_1000m_mol_ha,
+                min_contribution_mol_ha=cfg.selection.min_contribution_mol_ha,
+                official_width_m=r.official_width_m,
+            )
+            for r in table.itertuples(index=False)
+        ]
+        run.write_table("zone_proposal", table)
         log.info(
             "stage select: %d areas, proposed %s",
             len(table),
