@@ -12,11 +12,18 @@ import pandas as pd
 import pytest
 import shapely
 
+from n2kzones.config import Scenario
 from n2kzones.deposition.kernel import RadialKernel
 from n2kzones.deposition.model import DepositionModel
 from n2kzones.effectiveness import in_area_zone
 from n2kzones.errors import ConfigError, InputError
-from n2kzones.reductions import REDUCTION_COLUMNS, STATUSES, ReductionTarget, required_reduction
+from n2kzones.reductions import (
+    REDUCTION_COLUMNS,
+    STATUSES,
+    ReductionTarget,
+    required_reduction,
+    zone_baseline,
+)
 from n2kzones.scenarios import apply_cut, scenario_cut
 
 RD = "EPSG:28992"
@@ -242,6 +249,72 @@ def test_areas_without_zone_farms_or_overload_get_rows(two_three, model) -> None
     assert r["D", "s"].status == "no_overloaded_habitat" and r["D", "s"].reachable
     assert r["D", "s"].extra_pct_points == 0.0 and np.isnan(r["D", "s"].metric_before)
     assert r["D", "z"].status == "met_now" and r["D", "m"].status == "no_zone_farms"
+    # E, an area without receptors, gets rows when the areas are given; the others are unchanged
+    areas = pd.DataFrame({"site_code": ["A", "B", "C", "D", "E"]})
+    with_e = required_reduction(farms, rec, model, targets, baseline_pct=20.0, areas=areas)
+    pd.testing.assert_frame_equal(
+        with_e.loc[with_e["site_code"] != "E"].reset_index(drop=True), out
+    )
+    e = with_e.loc[with_e["site_code"] == "E"]
+    assert len(e) == 3 and (e["status"] == "no_receptors").all() and not e["reachable"].any()
+    assert (e["receptors"] == 0).all() and e["extra_pct_points"].isna().all()
+
+
+def test_zone_baseline_is_the_scenario_cut(two_three, model) -> None:
+    farms, rec = two_three
+    cut, pct = zone_baseline(
+        Scenario(name="z", kind="zone_reduction", reduction_pct=20), farms, rec, model
+    )
+    assert cut.tolist() == [200.0, 400.0] and pct == 20.0
+    assert zone_baseline(None, farms, rec, model)[1] == 0.0
+    with pytest.raises(ConfigError, match="zone_reduction"):
+        zone_baseline(Scenario(name="b", kind="buyout", farm_ids=["F0"]), farms, rec, model)
+    t = [ReductionTarget("m", "mean_reduction_mol_ha", 400)]
+    pd.testing.assert_frame_equal(
+        required_reduction(farms, rec, model, t, baseline_cut_kg=cut, baseline_pct=pct),
+        required_reduction(farms, rec, model, t, baseline_pct=20.0),
+    )
+
+
+def test_class_aware_model_applied_as_scenario() -> None:
+    """With the OPS class kernels (source heights, receptor land use, z0, NH3 background) the
+    required cut of each kind, applied with apply_cut, meets its target within 1e-9."""
+    from n2kzones.deposition import default_kernel
+    from n2kzones.deposition.classes import KernelTable
+
+    rng = np.random.default_rng(17)
+    n_f, n_r = 30, 120
+    fxy = [tuple(p) for p in rng.uniform(0, 6000, (n_f, 2))]
+    codes = rng.choice(["A", "B", "A;B", ""], n_f).tolist()
+    farms = _farms(fxy, rng.uniform(500, 20_000, n_f), codes)
+    farms["source_height_m"] = rng.uniform(1.5, 12.0, n_f)
+    rxy = [tuple(p) for p in rng.uniform(1000, 5000, (n_r, 2))]
+    site = np.where(np.array([x for x, _ in rxy]) < 3000, "A", "B").tolist()
+    kdw = rng.choice([500.0, 714.0, 1071.0], n_r)
+    rec = _receptors(rxy, site, rng.uniform(0.2, 1.0, n_r), kdw + rng.uniform(-50, 400, n_r), kdw)
+    rec["landuse"] = rng.choice(["grass", "deciduous_forest", "heath_other_nature"], n_r)
+    rec["z0_m"] = rng.uniform(0.03, 1.5, n_r)
+    rec["nh3_bg_ug_m3"] = rng.uniform(3.0, 15.0, n_r)
+    model = DepositionModel(default_kernel(), classes=KernelTable.from_ops())
+    targets = [
+        ReductionTarget("m", "mean_reduction_mol_ha", 200.0),
+        ReductionTarget("s", "overloaded_share_pct", 40.0),
+        ReductionTarget("z", "max_exceedance_mol_ha", 250.0),
+    ]
+    out = required_reduction(farms, rec, model, targets, baseline_pct=10.0)
+    base = np.where(farms["zone_key"] != "", farms["emission_kg_nh3"] * 0.1, 0.0)
+    done = 0
+    for row in out.loc[out["status"] == "extra_needed"].itertuples(index=False):
+        t = next(x for x in targets if x.name == row.target)
+        got = _measure(
+            t.kind, _applied(farms, rec, model, base, row.site_code, row.extra_pct_points)
+        )
+        if t.kind == "max_exceedance_mol_ha":
+            assert got == pytest.approx(t.value, rel=1e-9), row
+        else:
+            assert got >= t.value * (1 - 1e-9), row
+        done += 1
+    assert done == 6, out[["site_code", "target", "status"]]
 
 
 def test_targets_are_checked() -> None:

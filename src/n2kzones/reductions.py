@@ -58,9 +58,11 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from n2kzones.config import Scenario
 from n2kzones.deposition.model import DepositionModel
 from n2kzones.effectiveness import in_area_zone
 from n2kzones.errors import ConfigError, InputError
+from n2kzones.scenarios import scenario_cut
 from n2kzones.selection import sort_inputs
 
 log = logging.getLogger(__name__)
@@ -83,6 +85,7 @@ STATUSES: dict[str, str] = {
     "no_zone_farms": "no farm with emission in the area's zone and the baseline does not reach it",
     "no_overloaded_habitat": "share target, nothing overloaded now (extra_pct_points = 0)",
     "no_habitat": "the area's receptors have no habitat hectares (nothing to measure)",
+    "no_receptors": "the area (from ``areas``) has no receptor: no habitat data to measure",
 }
 
 #: Relative slack on the hectares a share target needs: ``restored_ha >= Y/100 * overloaded_ha
@@ -275,6 +278,28 @@ def _solve(area: _Area, target: ReductionTarget) -> tuple[float, int | None]:
     return float(p_r[i]), (i if p_r[i] > 0 else None)
 
 
+def _no_receptor_row(
+    code: str, target: ReductionTarget, baseline_pct: float, farms: pd.DataFrame, mine: np.ndarray
+) -> dict:
+    em = farms["emission_kg_nh3"].to_numpy(float)
+    return {
+        **dict.fromkeys(REDUCTION_COLUMNS, np.nan),
+        "site_code": code,
+        "target": target.name,
+        "kind": target.kind,
+        "target_value": target.value,
+        "status": "no_receptors",
+        "reachable": False,
+        "baseline_pct": float(baseline_pct),
+        "zone_farms": int(mine.sum()),
+        "zone_emission_kg_nh3": float(em[mine & (em > 0)].sum()),
+        "receptors": 0,
+        "sensitive_ha": 0.0,
+        "metric": target.metric,
+        "binding_receptor_id": None,
+    }
+
+
 def _baseline(
     farms: pd.DataFrame, baseline_cut_kg: np.ndarray | None, baseline_pct: float
 ) -> np.ndarray:
@@ -294,6 +319,36 @@ def _baseline(
     return np.minimum(cut, em)
 
 
+def zone_baseline(
+    scenario: Scenario | None,
+    farms: gpd.GeoDataFrame,
+    receptors: gpd.GeoDataFrame,
+    model: DepositionModel,
+) -> tuple[np.ndarray, float]:
+    """The baseline of :func:`required_reduction` from a ``zone_reduction`` scenario.
+
+    Returns
+    -------
+    tuple
+        The scenario's cut per farm (kg NH3/yr, in the order of ``farms``;
+        :func:`n2kzones.scenarios.scenario_cut`) and its ``reduction_pct`` (pp); zeros and
+        0.0 for None (no baseline).
+
+    Raises
+    ------
+    ConfigError
+        For a scenario of another kind (its cut is not a share of the zone farms' emission).
+    """
+    if scenario is None:
+        return np.zeros(len(farms)), 0.0
+    if scenario.kind != "zone_reduction":
+        raise ConfigError(
+            f"the baseline of a required reduction must be a zone_reduction scenario; "
+            f"{scenario.name!r} is a {scenario.kind}"
+        )
+    return scenario_cut(scenario, farms, receptors, model), float(scenario.reduction_pct)
+
+
 def required_reduction(
     farms: gpd.GeoDataFrame,
     receptors: gpd.GeoDataFrame,
@@ -302,6 +357,7 @@ def required_reduction(
     *,
     baseline_cut_kg: np.ndarray | None = None,
     baseline_pct: float = 0.0,
+    areas: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Per area and target: the extra zone cut (pp of current emission) that reaches the target.
 
@@ -329,6 +385,9 @@ def required_reduction(
         The baseline's cut in percentage points of current emission (0-100; a
         ``zone_reduction`` scenario's ``reduction_pct``); ``total_pct_points`` is it plus the
         extra cut.
+    areas
+        Optional areas with ``site_code``: those without receptors get rows too (status
+        ``no_receptors``); None: the areas are the receptors' ``site_code`` values.
 
     Returns
     -------
@@ -384,10 +443,14 @@ def required_reduction(
     rid = receptors["receptor_id"].to_numpy()
     site = receptors["site_code"].astype(str).to_numpy()
     uniform_max = 100.0 - baseline_pct
+    codes = set(site) | (set() if areas is None else set(areas["site_code"].astype(str)))
     rows = []
-    for code in sorted(set(site)):
+    for code in sorted(codes):
         sel = np.flatnonzero(site == code)
         mine = in_area_zone(farms["area_codes"], code)
+        if sel.size == 0:
+            rows += [_no_receptor_row(code, t, baseline_pct, farms, mine) for t in targets]
+            continue
         zone = np.flatnonzero(mine & (em > 0))
         u = (
             model.at_points(
