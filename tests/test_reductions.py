@@ -23,6 +23,7 @@ from n2kzones.reductions import (
     ReductionTarget,
     required_reduction,
     zone_baseline,
+    zone_members,
 )
 from n2kzones.scenarios import apply_cut, scenario_cut
 
@@ -442,6 +443,18 @@ def test_sample_required_cut_applied_as_scenario_meets_target(sample) -> None:
         else:
             assert got_max < t.value
     assert set(result["status"]) >= {"extra_needed", "out_of_reach", "baseline_reaches"}
+
+
+def test_zone_members_is_in_area_zone(sample, two_three) -> None:
+    """One pass over the farms gives per area exactly in_area_zone's farms (the hand case's
+    F1 in A and B; every sample area, incl. farms in two zones)."""
+    for farms in (two_three[0], sample[0]):
+        members = zone_members(farms["area_codes"])
+        codes = {c for s in farms["area_codes"].fillna("") for c in s.split(";") if c}
+        assert set(members) == codes
+        for code in codes:
+            assert members[code] == np.flatnonzero(in_area_zone(farms["area_codes"], code)).tolist()
+    assert zone_members(two_three[0]["area_codes"]) == {"A": [0, 1], "B": [1]}
 
 
 def test_sample_engines_and_row_order(sample) -> None:

@@ -3,10 +3,11 @@
 For each area ``A`` (the ``site_code`` of the receptors) and each :class:`ReductionTarget`,
 :func:`required_reduction` finds the smallest extra cut ``p``, in percentage points of the
 *current* emission of every farm in ``A``'s zone (``A`` among the farm's ``;``-separated
-``area_codes``, :func:`n2kzones.effectiveness.in_area_zone`), on top of a baseline cut (a
-``zone_reduction`` scenario such as the config's ``zones_20pp``), for which the target holds on
-``A``'s receptors. Farms in several areas' zones are part of each of those zones; every area is
-solved on its own (its own zone farms cut, the other zones only the baseline).
+``area_codes``, as :func:`n2kzones.effectiveness.in_area_zone`, for all areas at once by
+:func:`zone_members`), on top of a baseline cut (a ``zone_reduction`` scenario such as the
+config's ``zones_20pp``), for which the target holds on ``A``'s receptors. Farms in several
+areas' zones are part of each of those zones; every area is solved on its own (its own zone
+farms cut, the other zones only the baseline).
 
 Targets are measured from the current state (the receptors' ``total_mol_ha``) and the
 baseline's effect counts towards them: ``p = 0`` where the baseline alone reaches the target.
@@ -60,7 +61,6 @@ import pandas as pd
 
 from n2kzones.config import Scenario
 from n2kzones.deposition.model import DepositionModel
-from n2kzones.effectiveness import in_area_zone
 from n2kzones.errors import ConfigError, InputError
 from n2kzones.scenarios import scenario_cut
 from n2kzones.selection import sort_inputs
@@ -278,6 +278,19 @@ def _solve(area: _Area, target: ReductionTarget) -> tuple[float, int | None]:
     return float(p_r[i]), (i if p_r[i] > 0 else None)
 
 
+def zone_members(area_codes: pd.Series) -> dict[str, list[int]]:
+    """Per site code, the positions of the farms in its zone: the membership of
+    :func:`n2kzones.effectiveness.in_area_zone` (``site_code`` among the ``;``-separated
+    ``area_codes``) for every area in one pass over the farms (a farm in several zones is
+    listed under each)."""
+    out: dict[str, list[int]] = {}
+    for i, s in enumerate(area_codes.fillna("").astype(str).to_numpy(dtype=object)):
+        for code in dict.fromkeys(s.split(";")):
+            if code:
+                out.setdefault(code, []).append(i)
+    return out
+
+
 def _no_receptor_row(
     code: str, target: ReductionTarget, baseline_pct: float, farms: pd.DataFrame, mine: np.ndarray
 ) -> dict:
@@ -444,10 +457,12 @@ def required_reduction(
     site = receptors["site_code"].astype(str).to_numpy()
     uniform_max = 100.0 - baseline_pct
     codes = set(site) | (set() if areas is None else set(areas["site_code"].astype(str)))
+    members = zone_members(farms["area_codes"])
     rows = []
     for code in sorted(codes):
         sel = np.flatnonzero(site == code)
-        mine = in_area_zone(farms["area_codes"], code)
+        mine = np.zeros(len(farms), bool)
+        mine[members.get(code, [])] = True
         if sel.size == 0:
             rows += [_no_receptor_row(code, t, baseline_pct, farms, mine) for t in targets]
             continue
@@ -459,7 +474,11 @@ def required_reduction(
                 em[zone] * PER_PCT_POINT,
                 rx[sel],
                 ry[sel],
-                **model.classes_for(farms.iloc[zone], receptors.iloc[sel]),
+                **(
+                    {}
+                    if model.classes is None
+                    else model.classes_for(farms.iloc[zone], receptors.iloc[sel])
+                ),
             )
             if zone.size
             else np.zeros(sel.size)
