@@ -44,7 +44,11 @@ can still make: ``100 * min_i (emission_i - baseline_i) / emission_i`` over the 
 farms with emission (``100 - baseline_pct`` for a uniform baseline of ``baseline_pct`` %; a
 value within :data:`PCT_SNAP` pp of it is taken as exactly that). Otherwise the row reports
 ``reachable = False``, ``extra_pct_points = NaN`` and, in ``metric_after``, what the zone
-achieves at its maximum cut. Every area gets a row per target; ``status`` says which case
+achieves at its maximum cut. ``metric_after`` and ``overloaded_ha_after`` are evaluated in the
+same linear model (a receptor counts as restored from its ``p_r`` on), so they agree with the
+answer exactly; applied as a scenario (:func:`n2kzones.scenarios.apply_cut` with baseline +
+``p`` / 100 x the zone farms' emission) they hold to float rounding (tested to 1e-9
+relative). Every area gets a row per target; ``status`` says which case
 applies (:data:`STATUSES`).
 """
 
