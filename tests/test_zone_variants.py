@@ -339,3 +339,23 @@ def test_variants_on_the_sample_are_consistent(sample_tables) -> None:
     new, old = table.xs("ta_luft", level="variant"), table.xs("ta_luft_2002", level="variant")
     assert (new["farms"] >= old["farms"]).all() and (new["zone_ha"] >= old["zone_ha"] - 1e-9).all()
     assert (table["farms"] > 0).groupby(level="variant").any().all()
+
+
+def test_habitat_without_site_code_belongs_to_the_area_it_lies_in(square) -> None:
+    from n2kzones.zone_variants import sensitive_habitat_by_area
+
+    s = square
+    loose = s["habitat"].drop(columns="site_code")
+    # a second sensitive polygon straddling A's east edge: only its part inside A counts
+    extra = gpd.GeoDataFrame(
+        {"habitat_code": ["H4030"], "kdw_mol_ha": [1000.0]},
+        geometry=[shapely.box(900, 0, 1100, 100)],
+        crs=RD,
+    )
+    hab = sensitive_habitat_by_area(
+        s["areas"], pd.concat([loose, extra], ignore_index=True), 2400.0
+    )
+    assert hab.index.tolist() == ["A"]
+    assert hab["A"].area == pytest.approx(200 * 200 + 100 * 100)
+    coded = sensitive_habitat_by_area(s["areas"], s["habitat"], 2400.0)
+    assert coded["A"].equals(shapely.box(400, 400, 600, 600))
