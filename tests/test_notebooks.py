@@ -114,6 +114,7 @@ def test_notebooks_present() -> None:
         "02_rko_threshold_study.ipynb",
         "03_kernel_and_validation.ipynb",
         "04_zone_effectiveness.ipynb",
+        "05_policy_variants.ipynb",
     ]
 
 

@@ -55,6 +55,8 @@ _API: dict[str, str] = {
     "run_stage": "n2kzones.stages.run",
     "run_stale": "n2kzones.stages.run",
     "DepositionModel": "n2kzones.deposition.model",
+    # analysis
+    "compare_zone_bases": "n2kzones.zone_variants",
 }
 
 __all__ = [
@@ -86,6 +88,7 @@ __all__ = [
     "run_stage",
     "run_stale",
     "DepositionModel",
+    "compare_zone_bases",
 ]
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
@@ -108,6 +111,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from n2kzones.stages.scenario import run_scenarios
     from n2kzones.stages.select import run_select
     from n2kzones.stages.zones import run_zones
+    from n2kzones.zone_variants import compare_zone_bases
     from n2kzones.zones import build_zones, resolve_widths
 
 

@@ -18,6 +18,7 @@ outside part is the all-farm cut minus the area's inside part, computed exactly 
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 
 import geopandas as gpd
 import numpy as np
@@ -163,10 +164,8 @@ def zone_effectiveness(
     Returns
     -------
     DataFrame
-        One row per area with receptors (by ``site_code``) and a national row ``"ALL"``:
-        farms and kg NH3/yr cut per group, reduction (habitat-weighted mean, mol N/ha/yr;
-        habitat-summed, mol N/yr), the same per kg NH3/yr cut, and ``ratio_inside_outside``
-        (:func:`effect_ratio`: NaN where the outside effect is float noise or nothing is cut).
+        See :func:`effectiveness_by_membership`; "inside" is a farm in some zone nationally
+        and a farm in the area's own zone per area.
     """
     _, farms, receptors = sort_inputs(None, farms, receptors)
     names = (
@@ -174,11 +173,65 @@ def zone_effectiveness(
         if areas is None
         else dict(zip(areas["site_code"].astype(str), areas["name"].astype(str), strict=True))
     )
+    inside = farms["zone_key"].fillna("").astype(str).to_numpy() != ""
+    codes = sorted(set(receptors["site_code"].astype(str)))
+    by_area = {code: in_area_zone(farms["area_codes"], code) for code in codes}
+    return effectiveness_by_membership(
+        farms, receptors, model, inside, by_area, names=names, cut_pct=cut_pct
+    )
+
+
+def effectiveness_by_membership(
+    farms: gpd.GeoDataFrame,
+    receptors: gpd.GeoDataFrame,
+    model: DepositionModel,
+    inside_national: np.ndarray,
+    inside_by_area: Mapping[str, np.ndarray],
+    *,
+    names: Mapping[str, str] | None = None,
+    cut_pct: float = 1.0,
+) -> pd.DataFrame:
+    """Deposition reduction per kg NH3 cut by the farms of a membership mask against the others.
+
+    The zone rule is whatever made the masks: :func:`zone_effectiveness` takes the zones of
+    the overlay, :func:`n2kzones.zone_variants.compare_zone_bases` other zone bases.
+
+    Parameters
+    ----------
+    farms
+        Farms with ``emission_kg_nh3`` (kg NH3/yr) and point geometry (m), in the order of the
+        masks (sort them with :func:`n2kzones.selection.sort_inputs` first for results that do
+        not depend on the input order).
+    receptors
+        Receptors with ``site_code`` and ``habitat_ha`` (ha), sorted likewise.
+    model
+        Deposition kernel and settings (the only deposition computation here).
+    inside_national
+        Boolean per farm: "inside" for the national row.
+    inside_by_area
+        Boolean per farm for each ``site_code``: "inside" for that area's row; an area with
+        receptors and no entry has no farm inside.
+    names
+        Area name per site code (default: the code).
+    cut_pct
+        Uniform cut of every farm's emission, in %.
+
+    Returns
+    -------
+    DataFrame
+        :data:`EFFECTIVENESS_COLUMNS`: one row per area with receptors (by ``site_code``) and
+        a national row ``"ALL"``: farms and kg NH3/yr cut per group, reduction
+        (habitat-weighted mean, mol N/ha/yr; habitat-summed, mol N/yr), the same per kg
+        NH3/yr cut, and ``ratio_inside_outside`` (:func:`effect_ratio`: NaN where the outside
+        effect is float noise or nothing is cut). Per area the outside part is the all-farm
+        reduction minus the inside part (the cut is linear).
+    """
+    names = dict(names or {})
+    inside = np.asarray(inside_national, dtype=bool)
     cut = farms["emission_kg_nh3"].to_numpy(float) * (cut_pct / 100.0)
     sx, sy = farms.geometry.x.to_numpy(), farms.geometry.y.to_numpy()
     rx, ry = receptors.geometry.x.to_numpy(), receptors.geometry.y.to_numpy()
     w = receptors["habitat_ha"].to_numpy(float)
-    inside = farms["zone_key"].fillna("").astype(str).to_numpy() != ""
     by_group = model.at_points(
         sx, sy, cut, rx, ry, groups=np.where(inside, 0, 1).astype(np.int64), n_groups=2,
         **model.classes_for(farms, receptors),
@@ -186,9 +239,10 @@ def zone_effectiveness(
     all_farms = by_group.sum(axis=0)
     rows = []
     site = receptors["site_code"].astype(str).to_numpy()
+    none = np.zeros(len(farms), dtype=bool)
     for code in sorted(set(site)):
         sel = np.flatnonzero(site == code)
-        mine = in_area_zone(farms["area_codes"], code)
+        mine = np.asarray(inside_by_area.get(code, none), dtype=bool)
         f = np.flatnonzero(mine)
         red_in = (
             model.at_points(sx[f], sy[f], cut[f], rx[sel], ry[sel], **model.classes_for(farms.iloc[f], receptors.iloc[sel]))

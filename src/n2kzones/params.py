@@ -64,6 +64,13 @@ class LivestockCategory(_Strict):
     grazing: bool
 
 
+class TaLuftParams(_Strict):
+    """The TA Luft minimum distance x_min = sqrt(F * Q) (m; Q in Mg NH3/yr), Anhang 1."""
+
+    f_m2_yr_per_mg: float = Field(gt=0, description="F of TA Luft 2021 (in force), m2 yr/Mg.")
+    f_2002_m2_yr_per_mg: float = Field(gt=0, description="F of TA Luft 2002 (Abb. 4), m2 yr/Mg.")
+
+
 class LandBasedParams(_Strict):
     max_gve_per_ha: float = Field(gt=0)
     min_grassland_share: float = Field(ge=0, le=1)
@@ -130,6 +137,7 @@ class Parameters(_Strict):
     kdw: KdwParams
     livestock: dict[str, LivestockCategory]
     land_based: LandBasedParams
+    ta_luft: TaLuftParams
     source_classes: SourceClassParams
     receptor_classes: ReceptorClassParams
     crs: CrsParams
