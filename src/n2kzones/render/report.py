@@ -19,6 +19,7 @@ import matplotlib
 matplotlib.use("Agg")  # no display needed; must precede pyplot
 
 import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from n2kzones.habitats import HABITAT_SOURCE_COLUMN, standin_areas  # noqa: E402
@@ -36,7 +37,7 @@ log = logging.getLogger(__name__)
 LINKED = (
     "area_summary", "farm_summary", "area_deposition", "rko_sweep", "rko_by_area", "zone_proposal",
     "scenarios", "scenario_farms", "zone_effectiveness", "overlay_gpkg", "deposition_gpkg",
-    "rko_sources",
+    "rko_sources", "policy_area_thresholds", "policy_thresholds",
     "deposition_farms_tif", "deposition_total_tif", "exceedance_tif",
 )
 
@@ -54,6 +55,8 @@ OUTPUT_TEXT_KEYS = {
     "overlay_gpkg": "report.out_overlay_gpkg",
     "deposition_gpkg": "report.out_deposition_gpkg",
     "rko_sources": "report.out_rko_sources",
+    "policy_area_thresholds": "report.out_policy_area_thresholds",
+    "policy_thresholds": "report.out_policy_thresholds",
     "deposition_farms_tif": "report.out_deposition_farms_tif",
     "deposition_total_tif": "report.out_deposition_total_tif",
     "exceedance_tif": "report.out_exceedance_tif",
@@ -232,6 +235,23 @@ COLUMN_KEYS = {
     "scenario": "report.c_scenario",
     "overloaded_ha_change": "report.c_overloaded_ha_change",
     "nh3_reduced_kg": "report.c_nh3_reduced_kg",
+    "threshold_text": "report.c_threshold_text",
+    "binding_receptor_id": "report.c_binding_receptor_id",
+    "binding_sum_mol_ha": "report.c_binding_sum_mol_ha",
+    "binding_sum_next_mol_ha": "report.c_binding_sum_next_mol_ha",
+    "bound_mol_ha": "report.c_bound_mol_ha",
+    "permit_free_sources": "report.c_permit_free_sources",
+    "permit_free_nh3_kg": "report.c_permit_free_nh3_kg",
+    "sources_considered": "report.c_sources_considered",
+    "rule": "report.c_rule",
+    "rule_value": "report.c_rule_value",
+    "applies_to": "report.c_applies_to",
+    "n_sources_below": "report.c_n_sources_below",
+    "emission_below_kg_nh3": "report.c_emission_below_kg_nh3",
+    "max_sum_mol_ha": "report.c_max_sum_mol_ha",
+    "mean_sum_mol_ha": "report.c_mean_sum_mol_ha",
+    "ha_tipped_overload": "report.c_ha_tipped_overload",
+    "source": "report.c_source",
 }
 
 
@@ -256,6 +276,69 @@ def _table_html(
             f"<th>{escape(c)}</th>", f'<th data-column="{escape(c, quote=True)}">{head}</th>', 1
         )
     return html
+
+
+def fig_policy(area_thr: pd.DataFrame, path: Path, lang: str = DEFAULT_LANGUAGE) -> Path:
+    """Distribution of the area-specific thresholds (mol N/ha/yr, log scale); areas where every
+    source fits are counted in the legend."""
+    t = pd.to_numeric(area_thr["threshold_mol_ha"], errors="coerce")
+    finite = t[np.isfinite(t) & (t > 0)]
+    n_fit = int((~np.isfinite(t)).sum())
+    fig, ax = plt.subplots(figsize=(7, 3.6))
+    if len(finite):
+        lo, hi = np.log10(finite.min()), np.log10(finite.max())
+        bins = np.logspace(lo - 0.1, hi + 0.1, max(5, min(30, len(finite) // 2 + 2)))
+        ax.hist(finite, bins=bins, color="#4477aa", label=tr("report.f_policy_areas", lang, n=len(finite)))
+        ax.set_xscale("log")
+    ax.plot([], [], " ", label=tr("report.f_policy_all_fit", lang, n=n_fit))
+    ax.set_xlabel(tr("report.f_policy_x", lang))
+    ax.set_ylabel(tr("report.f_policy_y", lang))
+    ax.legend(fontsize=8)
+    return _save(fig, path)
+
+
+def policy_section(
+    area_thr: pd.DataFrame | None, rules: pd.DataFrame | None, out: Path, lang: str = DEFAULT_LANGUAGE,
+    *, figures_done: bool = False,
+) -> str:
+    """HTML of the policy section: the thresholds-per-area figure and table (area names, not
+    codes) and the table of named and relative thresholds with their sources; empty without
+    the policy stage's tables."""
+    if area_thr is None or rules is None:
+        return ""
+    parts = [f"<h2>{escape(tr('report.policy_title', lang))}</h2>"]
+    bound = area_thr[["bound_value", "bound_kind", "scope"]].iloc[0] if len(area_thr) else None
+    if bound is not None:
+        kind = tr("report.policy_bound_mol_ha" if bound["bound_kind"] == "mol_ha" else "report.policy_bound_kdw", lang,
+                  value=fmt_number(float(bound["bound_value"]) * (1 if bound["bound_kind"] == "mol_ha" else 100), 3, lang))
+        scope = tr("report.policy_scope_overloaded" if bound["scope"] == "overloaded" else "report.policy_scope_sensitive", lang)
+        parts.append(f"<p>{escape(tr('report.policy_caption', lang, bound=kind, scope=scope))}</p>")
+        png = out / "policy_area_thresholds.png"
+        if not figures_done:
+            fig_policy(area_thr, png, lang)
+        title = tr("report.policy_fig", lang)
+        parts.append(f'<img src="{escape(png.name, quote=True)}" alt="{escape(title, quote=True)}">')
+        t = pd.to_numeric(area_thr["threshold_mol_ha"], errors="coerce")
+        shown = area_thr.assign(
+            name=area_thr["name"] if "name" in area_thr else area_thr["site_code"],
+            threshold_text=[fmt_number(v, 3, lang) if np.isfinite(v) else tr("report.policy_all_fit", lang) for v in t],
+        ).sort_values("threshold_mol_ha", kind="stable")
+        parts.append(
+            f"<h3>{escape(tr('report.policy_area_table', lang))}</h3>"
+            + _table_html(shown, ["name", "threshold_text", "binding_receptor_id", "binding_sum_mol_ha",
+                                  "binding_sum_next_mol_ha", "bound_mol_ha", "permit_free_sources",
+                                  "sources_considered", "permit_free_nh3_kg"], lang, "policy-areas")
+        )
+    nat = rules.loc[rules["site_code"].astype(str) == "ALL"]
+    if len(nat):
+        unit = {"absolute_mol_ha": "mol/ha/j" if lang == "nl" else "mol/ha/yr", "pct_kdw": tr("report.policy_pct_kdw", lang)}
+        nat = nat.assign(rule_value=[f"{fmt_number(v, 3, lang)} {unit.get(k, '')}" for v, k in zip(nat["value"], nat["kind"], strict=True)])
+        parts.append(
+            f"<h3>{escape(tr('report.policy_rules_table', lang))}</h3><p>{escape(tr('report.policy_rules_caption', lang))}</p>"
+            + _table_html(nat, ["rule", "rule_value", "applies_to", "n_sources_below", "emission_below_kg_nh3",
+                                "max_sum_mol_ha", "mean_sum_mol_ha", "ha_tipped_overload", "source"], lang, "policy-rules")
+        )
+    return "".join(parts)
 
 
 def unknown_note(proposal: pd.DataFrame, lang: str = DEFAULT_LANGUAGE) -> str:
@@ -566,6 +649,11 @@ def render_report(
                 "proposal",
             )
         )
+    policy = policy_section(
+        tables.get("policy_area_thresholds"), tables.get("policy_thresholds"), out, lang, figures_done=figures_done
+    )
+    if policy:
+        sections.append(policy)
     if sc is not None and len(sc):
         tot = scenario_totals(sc)
         sections.append(

@@ -18,7 +18,7 @@ from n2kzones.io.writers import safe_file_stem
 from n2kzones.zones import ZONE_WIDTH_COLUMN
 
 #: The pipeline's stages in the order ``n2kzones run`` executes them.
-STAGES: tuple[str, ...] = ("zones", "overlay", "deposition", "rko", "select", "scenario", "maps", "report")
+STAGES: tuple[str, ...] = ("zones", "overlay", "deposition", "rko", "select", "scenario", "policy", "maps", "report")
 
 
 @dataclass(frozen=True)
@@ -104,6 +104,15 @@ _OUTPUTS = (
            ("scenario", "farm_id", "nh3_reduced_kg")),
     Output("scenario_receptors", "scenario", "stages/scenario_{name}.parquet",
            "receptor deposition (mol N/ha/yr) of one scenario", optional=True),
+    # policy
+    Output("policy_area_thresholds", "policy", "policy_area_thresholds.csv",
+           "largest area-specific threshold (mol N/ha/yr) per area for the [policy] bound, binding receptor, "
+           "permit-free sources and NH3 (kg/yr)",
+           ("site_code", "threshold_mol_ha", "all_sources_fit", "permit_free_sources", "permit_free_nh3_kg")),
+    Output("policy_thresholds", "policy", "policy_thresholds.csv",
+           "named, relative (% of KDW) and absolute threshold rules, national (ALL) and per area: "
+           "permit-free sources and NH3 and their summed deposition (mol N/ha/yr)",
+           ("rule", "site_code", "kind", "source", "n_sources_below", "emission_below_kg_nh3", "max_sum_mol_ha")),
     # maps and report (folders)
     Output("maps", "maps", "maps", "interactive maps: index.html and one page per area"),
     Output("report", "report", "report",
@@ -124,11 +133,12 @@ READS: dict[str, tuple[str, ...]] = {
     "rko": ("farms", "receptors"),
     "select": ("areas", "farms", "receptors"),
     "scenario": ("areas", "farms", "receptors"),
+    "policy": ("farms", "receptors"),
     "maps": ("areas", "zones_by_area", "zones", "parcel_pieces", "farms", "receptors", "area_deposition",
              "deposition_farms_tif", "exceedance_tif", "rko_sources"),
     "report": ("areas", "farms", "receptors", "area_summary", "farm_summary", "area_deposition",
                "rko_sweep", "rko_by_area", "rko_sources", "zone_proposal", "scenarios",
-               "scenario_farms", "zone_effectiveness", "maps"),
+               "scenario_farms", "zone_effectiveness", "policy_area_thresholds", "policy_thresholds", "maps"),
 }
 
 #: Config sections (dotted keys) each stage's outputs depend on; ``parameters`` is the resolved
@@ -147,6 +157,7 @@ CONFIG_KEYS: dict[str, tuple[str, ...]] = {
                "parameters"),
     "scenario": ("project.csv_flavour", "project.crs", "deposition", "scenarios",
                  "effectiveness_cut_pct", "parameters"),
+    "policy": ("project.csv_flavour", "project.crs", "deposition", "policy", "parameters"),
     "maps": ("project.csv_flavour", "project.language", "project.name", "project.crs", "inputs.habitats", "inputs.context",
              "rko.map_threshold_mol_ha", "rko.ranges_m",
              "parameters"),

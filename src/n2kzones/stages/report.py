@@ -49,7 +49,9 @@ from n2kzones.stages.manifest import read_manifest
 log = logging.getLogger(__name__)
 
 #: Tables the report draws figures from (catalogue keys).
-FIGURE_TABLES = ("rko_sweep", "area_deposition", "zone_proposal", "scenarios")
+FIGURE_TABLES = (
+    "rko_sweep", "area_deposition", "zone_proposal", "scenarios", "policy_area_thresholds", "policy_thresholds",
+)
 #: CSV tables the area pages and farm sheets read (catalogue keys).
 PAGE_TABLES = (
     "area_summary",
@@ -72,6 +74,8 @@ TEXT_COLUMNS = {
         "zone_key",
         "scenario",
         "range",
+        "rule",
+        "binding_receptor_id",
     )
 }
 #: The print version of the report (index and every area), removed after printing.
@@ -99,6 +103,10 @@ def _read_tables(run: StageRun) -> dict[str, pd.DataFrame | None]:
         x_m=centres.x.to_numpy(),
         y_m=centres.y.to_numpy(),
     )
+    thr = tables.get("policy_area_thresholds")
+    if thr is not None:  # the report names areas, not codes
+        names = tables["areas"][["site_code", "name"]].drop_duplicates("site_code")
+        tables["policy_area_thresholds"] = thr.merge(names, on="site_code", how="left", validate="many_to_one")
     src = pyogrio.read_dataframe(run.upstream("rko_sources"), layer="sources", read_geometry=False)
     tables["rko_sources"] = src.assign(farm_id=src["farm_id"].astype(str))
     return tables
