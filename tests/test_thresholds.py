@@ -311,17 +311,15 @@ def test_stage_writes_both_tables_and_the_report_section(sample, tmp_path) -> No
     from n2kzones.io.writers import read_csv
     from n2kzones.render.report import render_report
     from n2kzones.stages.policy import NATIONAL, policy_rules, run_policy
-    from n2kzones.stages.rko import run_rko
 
     cfg, farms, rec, _ = sample
-    run_rko(cfg)  # not needed by policy; keeps the folder's stages consistent for other modules
     tables = run_policy(cfg)
     root = cfg.output_dir
     area = read_csv(root / "policy_area_thresholds.csv", dtype={"site_code": str})
     assert set(area["site_code"]) == set(rec["site_code"].astype(str))
     assert {"threshold_mol_ha", "binding_receptor_id", "permit_free_sources", "permit_free_nh3_kg"} <= set(area)
     rules = read_csv(root / "policy_thresholds.csv", dtype={"site_code": str})
-    names = [r.name for r in policy_rules(cfg)]
+    names = [r.name for r in policy_rules(cfg.policy)]
     nat = rules.loc[rules["site_code"] == NATIONAL]
     assert list(nat["rule"]) == names and "pct_kdw_1" in names and "de_ta_luft_0.3kg" in names
     assert (nat["source"].str.len() > 5).all()

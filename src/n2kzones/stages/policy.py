@@ -31,7 +31,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from n2kzones.compute import Backend, open_backend
-from n2kzones.config import Config
+from n2kzones.config import Config, PolicySettings
 from n2kzones.deposition.model import DepositionModel
 from n2kzones.io.writers import write_csv
 from n2kzones.params import load_threshold_presets
@@ -65,20 +65,20 @@ class PolicyAnalysis:
     compute: Callable[[PolicyInputs], pd.DataFrame]
 
 
-def policy_rules(cfg: Config) -> list[ThresholdRule]:
-    """The threshold rules of the config: the chosen presets, then ``relative_pct_kdw`` and
+def policy_rules(policy: PolicySettings) -> list[ThresholdRule]:
+    """The threshold rules of ``[policy]``: the chosen presets, then ``relative_pct_kdw`` and
     ``absolute_mol_ha`` (names ``pct_kdw_<p>`` and ``abs_<t>``)."""
     table = load_threshold_presets().set_index("name")
     rules = []
-    for name in cfg.policy.presets:
+    for name in policy.presets:
         row = table.loc[name]
         absolute = row["kind"] == "absolute_mol_ha"
         rules.append(ThresholdRule(
             name, row["kind"], float(row["value_mol_ha"] if absolute else row["value_pct_kdw"]),
             applies_to=str(row["applies_to"]), source=f"{row['source']}; {row['article']}",
         ))
-    rules += [ThresholdRule(f"pct_kdw_{p:g}", "pct_kdw", p, source="[policy] relative_pct_kdw") for p in cfg.policy.relative_pct_kdw]
-    rules += [ThresholdRule(f"abs_{t:g}", "absolute_mol_ha", t, source="[policy] absolute_mol_ha") for t in cfg.policy.absolute_mol_ha]
+    rules += [ThresholdRule(f"pct_kdw_{p:g}", "pct_kdw", p, source="[policy] relative_pct_kdw") for p in policy.relative_pct_kdw]
+    rules += [ThresholdRule(f"abs_{t:g}", "absolute_mol_ha", t, source="[policy] absolute_mol_ha") for t in policy.absolute_mol_ha]
     return rules
 
 
@@ -96,7 +96,7 @@ def _area_thresholds(inp: PolicyInputs) -> pd.DataFrame:
 
 
 def _thresholds(inp: PolicyInputs) -> pd.DataFrame:
-    rules = policy_rules(inp.cfg)
+    rules = policy_rules(inp.cfg.policy)
     res = threshold_rules(
         inp.farms, inp.receptors, inp.model, rules=rules,
         near_margin_mol_ha=inp.cfg.params.kdw.near_overload_margin_mol_ha, backend=inp.backend,
