@@ -19,6 +19,7 @@ import matplotlib
 matplotlib.use("Agg")  # no display needed; must precede pyplot
 
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.ticker import FuncFormatter, NullFormatter  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
@@ -279,22 +280,40 @@ def _table_html(
 
 
 def fig_policy(area_thr: pd.DataFrame, path: Path, lang: str = DEFAULT_LANGUAGE) -> Path:
-    """Distribution of the area-specific thresholds (mol N/ha/yr, log scale); areas where every
-    source fits are counted in the legend."""
+    """Distribution of the area-specific thresholds (mol N/ha/yr; log scale when they span more
+    than a decade); areas where every source fits are counted in the legend."""
     t = pd.to_numeric(area_thr["threshold_mol_ha"], errors="coerce")
     finite = t[np.isfinite(t) & (t > 0)]
     n_fit = int((~np.isfinite(t)).sum())
     fig, ax = plt.subplots(figsize=(7, 3.6))
     if len(finite):
         lo, hi = np.log10(finite.min()), np.log10(finite.max())
-        bins = np.logspace(lo - 0.1, hi + 0.1, max(5, min(30, len(finite) // 2 + 2)))
+        n_bins = max(5, min(30, len(finite) // 2 + 2))
+        wide = hi - lo > 1  # more than a decade: log scale
+        bins = np.logspace(lo - 0.1, hi + 0.1, n_bins) if wide else n_bins
         ax.hist(finite, bins=bins, color="#4477aa", label=tr("report.f_policy_areas", lang, n=len(finite)))
-        ax.set_xscale("log")
+        if wide:
+            ax.set_xscale("log")
+            ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+            ax.xaxis.set_minor_formatter(NullFormatter())
     ax.plot([], [], " ", label=tr("report.f_policy_all_fit", lang, n=n_fit))
     ax.set_xlabel(tr("report.f_policy_x", lang))
     ax.set_ylabel(tr("report.f_policy_y", lang))
     ax.legend(fontsize=8)
     return _save(fig, path)
+
+
+def _fmt_dep(value: object, lang: str) -> str:
+    """A deposition (mol N/ha/yr) for a table: 3 decimals below 10, else 1."""
+    try:
+        v = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return fmt_number(value, 1, lang)
+    return fmt_number(v, 3 if abs(v) < 10 else 1, lang)
+
+
+#: Deposition columns of the policy tables shown with :func:`_fmt_dep`.
+POLICY_DEP_COLUMNS = ("binding_sum_mol_ha", "binding_sum_next_mol_ha", "bound_mol_ha", "max_sum_mol_ha", "mean_sum_mol_ha")
 
 
 def policy_section(
@@ -323,6 +342,7 @@ def policy_section(
             name=area_thr["name"] if "name" in area_thr else area_thr["site_code"],
             threshold_text=[fmt_number(v, 3, lang) if np.isfinite(v) else tr("report.policy_all_fit", lang) for v in t],
         ).sort_values("threshold_mol_ha", kind="stable")
+        shown = shown.assign(**{c: [_fmt_dep(v, lang) for v in shown[c]] for c in POLICY_DEP_COLUMNS if c in shown})
         parts.append(
             f"<h3>{escape(tr('report.policy_area_table', lang))}</h3>"
             + _table_html(shown, ["name", "threshold_text", "binding_receptor_id", "binding_sum_mol_ha",
@@ -333,6 +353,7 @@ def policy_section(
     if len(nat):
         unit = {"absolute_mol_ha": "mol/ha/j" if lang == "nl" else "mol/ha/yr", "pct_kdw": tr("report.policy_pct_kdw", lang)}
         nat = nat.assign(rule_value=[f"{fmt_number(v, 3, lang)} {unit.get(k, '')}" for v, k in zip(nat["value"], nat["kind"], strict=True)])
+        nat = nat.assign(**{c: [_fmt_dep(v, lang) for v in nat[c]] for c in POLICY_DEP_COLUMNS if c in nat})
         parts.append(
             f"<h3>{escape(tr('report.policy_rules_table', lang))}</h3><p>{escape(tr('report.policy_rules_caption', lang))}</p>"
             + _table_html(nat, ["rule", "rule_value", "applies_to", "n_sources_below", "emission_below_kg_nh3",
