@@ -32,7 +32,12 @@ from _common import national_sample, peak_rss_gb, quiet_logging  # noqa: E402
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--data", type=Path, default=None, help="folder of a national-sized sample (default: generate)")
+    ap.add_argument(
+        "--data",
+        type=Path,
+        default=None,
+        help="folder of a national-sized sample (default: generate)",
+    )
     args = ap.parse_args()
     quiet_logging()
 
@@ -60,7 +65,9 @@ def main() -> None:
     rec = hexagon_receptors(hab, not_sensitive_from_mol_ha=params.kdw.not_sensitive_from_mol_ha)
     rx, ry = rec.geometry.x.to_numpy(), rec.geometry.y.to_numpy()
     with rasterio.open(root / "background_deposition.tif") as src:
-        rec["total_mol_ha"] = np.array([v[0] for v in src.sample(np.column_stack([rx, ry]))], dtype=float)
+        rec["total_mol_ha"] = np.array(
+            [v[0] for v in src.sample(np.column_stack([rx, ry]))], dtype=float
+        )
     farms = gpd.read_file(root / "veehouderijen.gpkg")
     farms["farm_id"] = farms["farm_id"].astype(str)
     overloaded = int((rec["total_mol_ha"] > rec["kdw_mol_ha"]).sum())
@@ -73,19 +80,32 @@ def main() -> None:
     # the disc of the 1 ha receptor hexagon, as n2kzones.stages.common.receptor_radius_m
     radius = float(hexagon_side_m(1.0) * np.sqrt(3 * np.sqrt(3) / (2 * np.pi)))
     model = DepositionModel(k, None, policy.range_m, "numba", radius)
-    area_thresholds(farms.iloc[:20], rec.iloc[:2000], model, bound=ThresholdBound("mol_ha", 1.0))  # warm-up (JIT)
+    area_thresholds(
+        farms.iloc[:20], rec.iloc[:2000], model, bound=ThresholdBound("mol_ha", 1.0)
+    )  # warm-up (JIT)
 
     t = time.perf_counter()
     rko_sweep(
-        farms, rec, k, thresholds_mol_ha=RkoSettings().thresholds_mol_ha, ranges_m=[policy.range_m],
-        receptor_radius_m=radius, near_margin_mol_ha=params.kdw.near_overload_margin_mol_ha,
+        farms,
+        rec,
+        k,
+        thresholds_mol_ha=RkoSettings().thresholds_mol_ha,
+        ranges_m=[policy.range_m],
+        receptor_radius_m=radius,
+        near_margin_mol_ha=params.kdw.near_overload_margin_mol_ha,
     )
     t_sweep = time.perf_counter() - t
-    print(f"RKO sweep (ranges none and {policy.range_m:g} m, {len(RkoSettings().thresholds_mol_ha)} thresholds): {t_sweep:.1f} s")
+    print(
+        f"RKO sweep (ranges none and {policy.range_m:g} m, {len(RkoSettings().thresholds_mol_ha)} thresholds): {t_sweep:.1f} s"
+    )
 
     t = time.perf_counter()
     area = area_thresholds(
-        farms, rec, model, bound=ThresholdBound(policy.bound_kind, policy.bound_mol_ha), scope=policy.scope,
+        farms,
+        rec,
+        model,
+        bound=ThresholdBound(policy.bound_kind, policy.bound_mol_ha),
+        scope=policy.scope,
     )
     t_area = time.perf_counter() - t
     print(
@@ -96,20 +116,40 @@ def main() -> None:
 
     rules = policy_rules(policy)
     t = time.perf_counter()
-    res = threshold_rules(farms, rec, model, rules=rules, near_margin_mol_ha=params.kdw.near_overload_margin_mol_ha)
+    res = threshold_rules(
+        farms, rec, model, rules=rules, near_margin_mol_ha=params.kdw.near_overload_margin_mol_ha
+    )
     t_rules = time.perf_counter() - t
-    print(f"threshold rules ({len(rules)} rules, 2 grouped passes): {t_rules:.1f} s = x{t_rules / t_sweep:.2f} the sweep")
+    print(
+        f"threshold rules ({len(rules)} rules, 2 grouped passes): {t_rules:.1f} s = x{t_rules / t_sweep:.2f} the sweep"
+    )
     total = t_area + t_rules
-    print(f"policy analyses together: {total:.1f} s = x{total / t_sweep:.2f} the sweep; under a minute: {total < 60}")
+    print(
+        f"policy analyses together: {total:.1f} s = x{total / t_sweep:.2f} the sweep; under a minute: {total < 60}"
+    )
 
-    thr = area["threshold_mol_ha"].to_numpy(float)
+    thr = area["area_threshold_mol_ha"].to_numpy(float)
     fin = thr[np.isfinite(thr)]
     print(
         f"\nthresholds per area: {fin.size} areas with a threshold, {int((~np.isfinite(thr)).sum())} where every farm fits; "
-        + (f"min {fin.min():.3g}, P25 {np.percentile(fin, 25):.3g}, median {np.median(fin):.3g}, "
-           f"P75 {np.percentile(fin, 75):.3g}, max {fin.max():.3g} mol N/ha/yr" if fin.size else "")
+        + (
+            f"min {fin.min():.3g}, P25 {np.percentile(fin, 25):.3g}, median {np.median(fin):.3g}, "
+            f"P75 {np.percentile(fin, 75):.3g}, max {fin.max():.3g} mol N/ha/yr"
+            if fin.size
+            else ""
+        )
     )
-    nat = res.national[["rule", "n_sources_below", "share_sources_below", "emission_below_kg_nh3", "max_sum_mol_ha", "mean_sum_mol_ha", "ha_tipped_overload"]]
+    nat = res.national[
+        [
+            "rule",
+            "n_sources_below",
+            "share_sources_below",
+            "emission_below_kg_nh3",
+            "max_sum_mol_ha",
+            "mean_sum_mol_ha",
+            "ha_tipped_overload",
+        ]
+    ]
     print(nat.to_string(index=False, float_format="{:.4g}".format))
     print(f"\npeak RSS {peak_rss_gb():.1f} GB")
 

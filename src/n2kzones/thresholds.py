@@ -33,7 +33,14 @@ import numpy as np
 import pandas as pd
 
 from n2kzones.errors import InputError
-from n2kzones.rko import NO_AREA, _receptor_stats, _source_counts, _sources_frame, _xy, threshold_buckets
+from n2kzones.rko import (
+    NO_AREA,
+    _receptor_stats,
+    _source_counts,
+    _sources_frame,
+    _xy,
+    threshold_buckets,
+)
 
 if TYPE_CHECKING:
     from n2kzones.compute import Backend
@@ -70,7 +77,9 @@ class ThresholdBound:
 
     def __post_init__(self) -> None:
         if self.kind not in ("mol_ha", "kdw_share"):
-            raise InputError(f"threshold bound kind must be 'mol_ha' or 'kdw_share', not {self.kind!r}")
+            raise InputError(
+                f"threshold bound kind must be 'mol_ha' or 'kdw_share', not {self.kind!r}"
+            )
         if not np.isfinite(self.value) or self.value < 0:
             raise InputError(f"threshold bound must be a finite number >= 0, not {self.value!r}")
 
@@ -116,13 +125,17 @@ class ThresholdRule:
 
     def __post_init__(self) -> None:
         if self.kind not in RULE_KINDS:
-            raise InputError(f"threshold rule {self.name!r}: kind must be one of {RULE_KINDS}, not {self.kind!r}")
+            raise InputError(
+                f"threshold rule {self.name!r}: kind must be one of {RULE_KINDS}, not {self.kind!r}"
+            )
         if not np.isfinite(self.value) or self.value <= 0:
             raise InputError(f"threshold rule {self.name!r}: value must be a finite number > 0")
 
 
 # -- helpers -----------------------------------------------------------------------------------
-def _subset_classes(kw: dict[str, Any], src_idx: np.ndarray | None, rec_idx: np.ndarray | None) -> dict[str, Any]:
+def _subset_classes(
+    kw: dict[str, Any], src_idx: np.ndarray | None, rec_idx: np.ndarray | None
+) -> dict[str, Any]:
     """The class-aware model's keyword arguments for a subset of sources and receptors."""
     out: dict[str, Any] = {}
     if "source_height_m" in kw:
@@ -156,14 +169,27 @@ def scope_mask(receptors: pd.DataFrame, scope: str) -> np.ndarray:
     missing = [c for c in ("total_mol_ha", "kdw_mol_ha") if c not in receptors]
     if missing:
         raise InputError(f"scope 'overloaded' needs the receptors' columns {missing}")
-    return (receptors["total_mol_ha"].to_numpy(float) > receptors["kdw_mol_ha"].to_numpy(float))
+    return receptors["total_mol_ha"].to_numpy(float) > receptors["kdw_mol_ha"].to_numpy(float)
 
 
 # -- threshold per area ------------------------------------------------------------------------
 AREA_THRESHOLD_COLUMNS = (
-    "site_code", "threshold_mol_ha", "all_sources_fit", "binding_receptor_id", "binding_sum_mol_ha",
-    "binding_sum_next_mol_ha", "bound_mol_ha", "bound_kind", "bound_value", "scope", "permit_free_sources",
-    "permit_free_nh3_kg", "sources_considered", "sources_nh3_kg", "receptors_in_scope", "deposition_passes",
+    "site_code",
+    "area_threshold_mol_ha",
+    "all_sources_fit",
+    "binding_receptor_id",
+    "binding_sum_mol_ha",
+    "binding_sum_next_mol_ha",
+    "bound_mol_ha",
+    "bound_kind",
+    "bound_value",
+    "scope",
+    "permit_free_sources",
+    "permit_free_nh3_kg",
+    "sources_considered",
+    "sources_nh3_kg",
+    "receptors_in_scope",
+    "deposition_passes",
 )
 
 
@@ -209,7 +235,7 @@ def area_thresholds(
     -------
     DataFrame
         One row per area (``site_code`` sorted), columns :data:`AREA_THRESHOLD_COLUMNS`:
-        ``threshold_mol_ha`` (``T*``; ``inf`` when every source fits, then ``all_sources_fit``
+        ``area_threshold_mol_ha`` (``T*``; ``inf`` when every source fits, then ``all_sources_fit``
         is True), ``binding_receptor_id`` (where the bound breaks when the next sources enter;
         when all fit, the receptor with the least headroom), ``binding_sum_mol_ha`` (the summed
         permit-free deposition there at ``T*``), ``binding_sum_next_mol_ha`` (the sum there once
@@ -236,7 +262,7 @@ def area_thresholds(
     of ``m_iA``: with the distinct maxima ``u_1 < u_2 < ... < u_K`` and ``P_k`` the sum of the
     sources with ``m_iA <= u_k`` (``P_0 = 0``), ``S(T) = P_k`` for ``u_k < T <= u_{k+1}``. Let
     ``k*`` be the largest ``k`` with ``P_k <= bound`` everywhere in scope (monotone in ``k``).
-    If ``k* = K`` every source fits (``T* = inf``); otherwise ``T* = u_{k*+1}``: at ``T* `` the
+    If ``k* = K`` every source fits (``T* = inf``); otherwise ``T* = u_{k*+1}``: at ``T*`` the
     sources with maxima ``< u_{k*+1}`` are in (``P_{k*}`` fits), and any larger ``T`` lets the
     sources with maximum ``u_{k*+1}`` in (``P_{k*+1}`` breaks the bound). Sources with equal
     maxima enter together (the rule is ``< T``). So ``T*`` is always one of the ``m_iA``, and
@@ -265,22 +291,35 @@ def area_thresholds(
     t0 = time.perf_counter()
     for code in np.unique(site):
         ra = np.flatnonzero(site == code)
-        m, _ = model.max_contribution(sx, sy, e, rx[ra], ry[ra], backend=backend, **_subset_classes(kw, None, ra))
+        m, _ = model.max_contribution(
+            sx, sy, e, rx[ra], ry[ra], backend=backend, **_subset_classes(kw, None, ra)
+        )
         reach = np.flatnonzero(m > 0)
         rs = ra[in_scope[ra]]
         base_row = {
-            "site_code": code, "bound_kind": bound.kind, "bound_value": float(bound.value), "scope": scope,
-            "sources_considered": int(reach.size), "sources_nh3_kg": float(e[reach].sum()),
+            "site_code": code,
+            "bound_kind": bound.kind,
+            "bound_value": float(bound.value),
+            "scope": scope,
+            "sources_considered": int(reach.size),
+            "sources_nh3_kg": float(e[reach].sum()),
             "receptors_in_scope": int(rs.size),
         }
         if rs.size == 0 or reach.size == 0:
-            rows.append({
-                **base_row, "threshold_mol_ha": np.inf, "all_sources_fit": True,
-                "binding_receptor_id": None if rs.size == 0 else rid[rs[0]], "binding_sum_mol_ha": 0.0 if rs.size else np.nan,
-                "binding_sum_next_mol_ha": np.nan, "bound_mol_ha": float(bound_r[rs[0]]) if rs.size else np.nan,
-                "permit_free_sources": int(reach.size), "permit_free_nh3_kg": float(e[reach].sum()),
-                "deposition_passes": 0,
-            })
+            rows.append(
+                {
+                    **base_row,
+                    "area_threshold_mol_ha": np.inf,
+                    "all_sources_fit": True,
+                    "binding_receptor_id": None if rs.size == 0 else rid[rs[0]],
+                    "binding_sum_mol_ha": 0.0 if rs.size else np.nan,
+                    "binding_sum_next_mol_ha": np.nan,
+                    "bound_mol_ha": float(bound_r[rs[0]]) if rs.size else np.nan,
+                    "permit_free_sources": int(reach.size),
+                    "permit_free_nh3_kg": float(e[reach].sum()),
+                    "deposition_passes": 0,
+                }
+            )
             continue
         res = _search(model, sx, sy, e, rx, ry, kw, m, reach, rs, bound_r[rs], buckets, backend)
         order, k_next, p_fit, p_next, passes = res
@@ -295,13 +334,27 @@ def area_thresholds(
             n_free = int(k_next)
             nxt = float(p_next[j])
         free = order[:n_free]
-        rows.append({
-            **base_row, "threshold_mol_ha": thr, "all_sources_fit": k_next is None,
-            "binding_receptor_id": rid[rs[j]], "binding_sum_mol_ha": float(p_fit[j]), "binding_sum_next_mol_ha": nxt,
-            "bound_mol_ha": float(bound_r[rs[j]]), "permit_free_sources": n_free,
-            "permit_free_nh3_kg": float(e[free].sum()), "deposition_passes": passes,
-        })
-    log.info("area thresholds: %d areas, bound %s on %s receptors, in %.1f s", len(rows), bound.label, scope, time.perf_counter() - t0)
+        rows.append(
+            {
+                **base_row,
+                "area_threshold_mol_ha": thr,
+                "all_sources_fit": k_next is None,
+                "binding_receptor_id": rid[rs[j]],
+                "binding_sum_mol_ha": float(p_fit[j]),
+                "binding_sum_next_mol_ha": nxt,
+                "bound_mol_ha": float(bound_r[rs[j]]),
+                "permit_free_sources": n_free,
+                "permit_free_nh3_kg": float(e[free].sum()),
+                "deposition_passes": passes,
+            }
+        )
+    log.info(
+        "area thresholds: %d areas, bound %s on %s receptors, in %.1f s",
+        len(rows),
+        bound.label,
+        scope,
+        time.perf_counter() - t0,
+    )
     return pd.DataFrame(rows, columns=list(AREA_THRESHOLD_COLUMNS))
 
 
@@ -345,7 +398,14 @@ def _search(
         sel = order[p0:p1]
         src_bucket = np.repeat(gbucket, np.diff(starts[lo : hi + 1]))
         dep = model.at_points(
-            sx[sel], sy[sel], e[sel], rxs, rys, groups=src_bucket, n_groups=nb, backend=backend,
+            sx[sel],
+            sy[sel],
+            e[sel],
+            rxs,
+            rys,
+            groups=src_bucket,
+            n_groups=nb,
+            backend=backend,
             **_subset_classes(kw, sel, rs),
         )
         passes += 1
@@ -383,7 +443,9 @@ def _relative_max_arrays(
     ok = np.isfinite(kdw) & (kdw > 0)
     for value in np.unique(kdw[ok]):
         group = np.flatnonzero(kdw == value)
-        mx, gi = model.max_contribution(sx, sy, e, rx[group], ry[group], backend=backend, **_subset_classes(kw, None, group))
+        mx, gi = model.max_contribution(
+            sx, sy, e, rx[group], ry[group], backend=backend, **_subset_classes(kw, None, group)
+        )
         ratio = mx / value
         better = ratio > best
         best[better] = ratio[better]
@@ -428,18 +490,29 @@ def relative_maxima(
     src, rec, kw = _prepared(sources, receptors, model, id_column)
     rx, ry = _xy(rec)
     ratio, idx = _relative_max_arrays(
-        model, src["x"].to_numpy(), src["y"].to_numpy(), src["emission_kg_nh3"].to_numpy(float), rx, ry,
-        rec["kdw_mol_ha"].to_numpy(float), kw, backend,
+        model,
+        src["x"].to_numpy(),
+        src["y"].to_numpy(),
+        src["emission_kg_nh3"].to_numpy(float),
+        rx,
+        ry,
+        rec["kdw_mol_ha"].to_numpy(float),
+        kw,
+        backend,
     )
     ok = idx >= 0
     safe = np.maximum(idx, 0)
-    return pd.DataFrame({
-        id_column: src[id_column].to_numpy(),
-        "emission_kg_nh3": src["emission_kg_nh3"].to_numpy(float),
-        "max_kdw_ratio": ratio,
-        "receptor_kdw_ratio": np.where(ok, rec["receptor_id"].to_numpy()[safe], None),
-        "site_code_kdw_ratio": np.where(ok, rec["site_code"].astype(str).to_numpy()[safe], None),
-    })
+    return pd.DataFrame(
+        {
+            id_column: src[id_column].to_numpy(),
+            "emission_kg_nh3": src["emission_kg_nh3"].to_numpy(float),
+            "max_kdw_ratio": ratio,
+            "receptor_kdw_ratio": np.where(ok, rec["receptor_id"].to_numpy()[safe], None),
+            "site_code_kdw_ratio": np.where(
+                ok, rec["site_code"].astype(str).to_numpy()[safe], None
+            ),
+        }
+    )
 
 
 # -- threshold rules ---------------------------------------------------------------------------
@@ -533,40 +606,63 @@ def threshold_rules(
         scale = 1.0 if kind == "absolute_mol_ha" else 0.01
         t = np.asarray(sorted({r.value * scale for r in fam}), dtype=np.float64)
         bucket = threshold_buckets(maxima, t)
-        dep = model.at_points(sx, sy, e, rx, ry, groups=bucket, n_groups=t.size + 1, backend=backend, **kw)
+        dep = model.at_points(
+            sx, sy, e, rx, ry, groups=bucket, n_groups=t.size + 1, backend=backend, **kw
+        )
         sub = np.cumsum(dep[:-1], axis=0)
         for r in fam:
             j = int(np.searchsorted(t, r.value * scale))
             below[r.name] = bucket <= j
             sums[r.name] = sub[j]
-    log.info("threshold rules: %d rules in %d grouped passes, %.1f s", len(rules), len(family_max), time.perf_counter() - t0)
+    log.info(
+        "threshold rules: %d rules in %d grouped passes, %.1f s",
+        len(rules),
+        len(family_max),
+        time.perf_counter() - t0,
+    )
     e_tot = float(e.sum())
     codes = [*np.unique(site), *([NO_AREA] if (src_area == NO_AREA).any() else [])]
     area_index = {c: np.flatnonzero(site == c) for c in codes}
     nat_rows, area_rows = [], []
     for r in rules:
         head = {
-            "rule": r.name, "kind": r.kind, "applies_to": r.applies_to, "value": float(r.value),
+            "rule": r.name,
+            "kind": r.kind,
+            "applies_to": r.applies_to,
+            "value": float(r.value),
             "threshold_mol_ha": float(r.value) if r.kind == "absolute_mol_ha" else np.nan,
-            "pct_kdw": float(r.value) if r.kind == "pct_kdw" else np.nan, "source": r.source,
+            "pct_kdw": float(r.value) if r.kind == "pct_kdw" else np.nan,
+            "source": r.source,
         }
         b, s = below[r.name], sums[r.name]
-        nat_rows.append({
-            **head, **_source_counts(b, e, e.size, e_tot), "sensitive_ha": float(ha.sum()),
-            **_receptor_stats(s, ha, total, kdw, near_margin_mol_ha),
-        })
+        nat_rows.append(
+            {
+                **head,
+                **_source_counts(b, e, e.size, e_tot),
+                "sensitive_ha": float(ha.sum()),
+                **_receptor_stats(s, ha, total, kdw, near_margin_mol_ha),
+            }
+        )
         for code in codes:
             in_area = src_area == code
             ri = area_index[code]
-            area_rows.append({
-                **head, "site_code": code,
-                **_source_counts(b & in_area, e * in_area, int(in_area.sum()), float(e[in_area].sum())),
-                "sensitive_ha": float(ha[ri].sum()),
-                **_receptor_stats(
-                    s[ri], ha[ri], None if total is None else total[ri], None if kdw is None else kdw[ri],
-                    near_margin_mol_ha,
-                ),
-            })
+            area_rows.append(
+                {
+                    **head,
+                    "site_code": code,
+                    **_source_counts(
+                        b & in_area, e * in_area, int(in_area.sum()), float(e[in_area].sum())
+                    ),
+                    "sensitive_ha": float(ha[ri].sum()),
+                    **_receptor_stats(
+                        s[ri],
+                        ha[ri],
+                        None if total is None else total[ri],
+                        None if kdw is None else kdw[ri],
+                        near_margin_mol_ha,
+                    ),
+                }
+            )
     return RuleResult(pd.DataFrame(nat_rows), pd.DataFrame(area_rows), sums)
 
 

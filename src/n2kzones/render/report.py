@@ -19,9 +19,9 @@ import matplotlib
 matplotlib.use("Agg")  # no display needed; must precede pyplot
 
 import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib.ticker import FuncFormatter, NullFormatter  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+from matplotlib.ticker import FuncFormatter, NullFormatter  # noqa: E402
 
 from n2kzones.habitats import HABITAT_SOURCE_COLUMN, standin_areas  # noqa: E402
 from n2kzones.io.writers import atomic_path, safe_file_stem  # noqa: E402
@@ -282,7 +282,7 @@ def _table_html(
 def fig_policy(area_thr: pd.DataFrame, path: Path, lang: str = DEFAULT_LANGUAGE) -> Path:
     """Distribution of the area-specific thresholds (mol N/ha/yr; log scale when they span more
     than a decade); areas where every source fits are counted in the legend."""
-    t = pd.to_numeric(area_thr["threshold_mol_ha"], errors="coerce")
+    t = pd.to_numeric(area_thr["area_threshold_mol_ha"], errors="coerce")
     finite = t[np.isfinite(t) & (t > 0)]
     n_fit = int((~np.isfinite(t)).sum())
     fig, ax = plt.subplots(figsize=(7, 3.6))
@@ -337,11 +337,11 @@ def policy_section(
             fig_policy(area_thr, png, lang)
         title = tr("report.policy_fig", lang)
         parts.append(f'<img src="{escape(png.name, quote=True)}" alt="{escape(title, quote=True)}">')
-        t = pd.to_numeric(area_thr["threshold_mol_ha"], errors="coerce")
+        t = pd.to_numeric(area_thr["area_threshold_mol_ha"], errors="coerce")
         shown = area_thr.assign(
             name=area_thr["name"] if "name" in area_thr else area_thr["site_code"],
             threshold_text=[fmt_number(v, 3, lang) if np.isfinite(v) else tr("report.policy_all_fit", lang) for v in t],
-        ).sort_values("threshold_mol_ha", kind="stable")
+        ).sort_values("area_threshold_mol_ha", kind="stable")
         shown = shown.assign(**{c: [_fmt_dep(v, lang) for v in shown[c]] for c in POLICY_DEP_COLUMNS if c in shown})
         parts.append(
             f"<h3>{escape(tr('report.policy_area_table', lang))}</h3>"

@@ -108,7 +108,7 @@ _OUTPUTS = (
     Output("policy_area_thresholds", "policy", "policy_area_thresholds.csv",
            "largest area-specific threshold (mol N/ha/yr) per area for the [policy] bound, binding receptor, "
            "permit-free sources and NH3 (kg/yr)",
-           ("site_code", "threshold_mol_ha", "all_sources_fit", "permit_free_sources", "permit_free_nh3_kg")),
+           ("site_code", "area_threshold_mol_ha", "all_sources_fit", "permit_free_sources", "permit_free_nh3_kg")),
     Output("policy_thresholds", "policy", "policy_thresholds.csv",
            "named, relative (% of KDW) and absolute threshold rules, national (ALL) and per area: "
            "permit-free sources and NH3 and their summed deposition (mol N/ha/yr)",

@@ -73,23 +73,39 @@ def policy_rules(policy: PolicySettings) -> list[ThresholdRule]:
     for name in policy.presets:
         row = table.loc[name]
         absolute = row["kind"] == "absolute_mol_ha"
-        rules.append(ThresholdRule(
-            name, row["kind"], float(row["value_mol_ha"] if absolute else row["value_pct_kdw"]),
-            applies_to=str(row["applies_to"]), source=f"{row['source']}; {row['article']}",
-        ))
-    rules += [ThresholdRule(f"pct_kdw_{p:g}", "pct_kdw", p, source="[policy] relative_pct_kdw") for p in policy.relative_pct_kdw]
-    rules += [ThresholdRule(f"abs_{t:g}", "absolute_mol_ha", t, source="[policy] absolute_mol_ha") for t in policy.absolute_mol_ha]
+        rules.append(
+            ThresholdRule(
+                name,
+                row["kind"],
+                float(row["value_mol_ha"] if absolute else row["value_pct_kdw"]),
+                applies_to=str(row["applies_to"]),
+                source=f"{row['source']}; {row['article']}",
+            )
+        )
+    rules += [
+        ThresholdRule(f"pct_kdw_{p:g}", "pct_kdw", p, source="[policy] relative_pct_kdw")
+        for p in policy.relative_pct_kdw
+    ]
+    rules += [
+        ThresholdRule(f"abs_{t:g}", "absolute_mol_ha", t, source="[policy] absolute_mol_ha")
+        for t in policy.absolute_mol_ha
+    ]
     return rules
 
 
 def _area_thresholds(inp: PolicyInputs) -> pd.DataFrame:
     p = inp.cfg.policy
     table = area_thresholds(
-        inp.farms, inp.receptors, inp.model, bound=ThresholdBound(p.bound_kind, p.bound_mol_ha), scope=p.scope,
+        inp.farms,
+        inp.receptors,
+        inp.model,
+        bound=ThresholdBound(p.bound_kind, p.bound_mol_ha),
+        scope=p.scope,
         backend=inp.backend,
     )
     inp.run.extra["area_thresholds"] = {
-        "areas": len(table), "all_sources_fit": int(table["all_sources_fit"].sum()),
+        "areas": len(table),
+        "all_sources_fit": int(table["all_sources_fit"].sum()),
         "deposition_passes": int(table["deposition_passes"].sum()),
     }
     return table
@@ -98,8 +114,12 @@ def _area_thresholds(inp: PolicyInputs) -> pd.DataFrame:
 def _thresholds(inp: PolicyInputs) -> pd.DataFrame:
     rules = policy_rules(inp.cfg.policy)
     res = threshold_rules(
-        inp.farms, inp.receptors, inp.model, rules=rules,
-        near_margin_mol_ha=inp.cfg.params.kdw.near_overload_margin_mol_ha, backend=inp.backend,
+        inp.farms,
+        inp.receptors,
+        inp.model,
+        rules=rules,
+        near_margin_mol_ha=inp.cfg.params.kdw.near_overload_margin_mol_ha,
+        backend=inp.backend,
     )
     national = res.national.assign(site_code=NATIONAL)
     table = pd.concat([national, res.by_area], ignore_index=True)
@@ -134,9 +154,19 @@ def run_policy(cfg: Config, *, backend: Backend | None = None) -> dict[str, pd.D
             table = analysis.compute(inp)
             write_csv(run.output(analysis.output), table, flavour=cfg.project.csv_flavour)
             tables[analysis.output] = table
-            log.info("policy %s: %d rows in %.1f s", analysis.output, len(table), time.perf_counter() - t0)
+            log.info(
+                "policy %s: %d rows in %.1f s",
+                analysis.output,
+                len(table),
+                time.perf_counter() - t0,
+            )
         run.extra.update(
-            kernel=model.kernel.provenance, range_m=cfg.policy.range_m, bound=f"{cfg.policy.bound_mol_ha:g} {cfg.policy.bound_kind}",
-            scope=cfg.policy.scope, farms=len(farms), receptors=len(receptors), engine=backend.name,
+            kernel=model.kernel.provenance,
+            range_m=cfg.policy.range_m,
+            bound=f"{cfg.policy.bound_mol_ha:g} {cfg.policy.bound_kind}",
+            scope=cfg.policy.scope,
+            farms=len(farms),
+            receptors=len(receptors),
+            engine=backend.name,
         )
     return tables
