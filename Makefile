@@ -19,7 +19,7 @@ CONFIG ?= config/sample.toml
 RAW    := data/raw/sample
 SEED   ?= 20260626
 N2K    := $(BIN)/n2kzones
-STAGES := zones overlay deposition rko select scenario maps report
+STAGES := zones overlay deposition rko select scenario policy maps report
 
 PKG     := src/n2kzones
 SAMPLE_MANIFEST := $(RAW)/manifest.json
@@ -74,6 +74,7 @@ deposition: $(N2K_TARGET_deposition)  ## NH3 deposition on hexagon receptors and
 rko: $(N2K_TARGET_rko)  ## RKO threshold sweep: permit-free sources and their summed deposition
 select: $(N2K_TARGET_select)  ## Propose zone widths from the deposition coming from the zones
 scenario: $(N2K_TARGET_scenario)  ## Scenarios from the config and zone effectiveness (inside vs outside)
+policy: $(N2K_TARGET_policy)  ## Thresholds per area, relative (% of KDW) and named foreign thresholds
 maps: $(N2K_TARGET_maps)  ## Interactive maps: national overview and one map per area (self-contained HTML)
 report: $(N2K_TARGET_report)  ## HTML report: figures, links to the maps and tables
 

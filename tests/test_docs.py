@@ -73,7 +73,7 @@ def test_cli_reference_lists_every_command(gen, tmp_path):
     text = (tmp_path / "cli.md").read_text("utf-8")
     root = typer.main.get_command(app)
     names = list(root.commands)
-    assert {"zones", "overlay", "deposition", "rko", "select", "scenario", "maps", "report", "run", "deps"} <= set(names)
+    assert {"zones", "overlay", "deposition", "rko", "select", "scenario", "policy", "maps", "report", "run", "deps"} <= set(names)
     for name in names:
         assert f"## `n2kzones {name}`" in text, f"command {name} missing from docs/cli.md"
         for param in root.commands[name].params:

@@ -52,7 +52,7 @@ def standin_run(sample_config, tmp_path_factory):
             ),
         }
     )
-    run_all(cfg, stages=("zones", "overlay", "deposition", "rko", "select", "scenario"))
+    run_all(cfg, stages=("zones", "overlay", "deposition", "rko", "select", "scenario", "policy"))
     run_maps(cfg, self_contained=False)
     report = run_report(cfg)
     return {

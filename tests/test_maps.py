@@ -40,7 +40,7 @@ def mapped(sample_config, tmp_path_factory):
             "inputs": sample_config.inputs.model_copy(update={"areas": spec.model_copy(update={"path": hostile})}),
         }
     )
-    run_all(cfg, stages=("zones", "overlay", "deposition", "rko", "select", "scenario"))
+    run_all(cfg, stages=("zones", "overlay", "deposition", "rko", "select", "scenario", "policy"))
     inline = run_maps(cfg, self_contained=True)
     areas = gpd.read_parquet(out / "stages" / "areas.parquet")
     assert XSS in set(areas["name"])

@@ -65,7 +65,7 @@ def outside(sample_config, tmp_path_factory):
             ),
         }
     )
-    run_all(cfg, stages=("zones", "overlay", "deposition", "rko", "select", "scenario"))
+    run_all(cfg, stages=("zones", "overlay", "deposition", "rko", "select", "scenario", "policy"))
     maps = run_maps(cfg, self_contained=False)
     report = run_report(cfg)
     return {
@@ -83,7 +83,7 @@ def baseline(sample_config, tmp_path_factory):
     out = tmp_path_factory.mktemp("outside-grid-baseline") / "out"
     project = sample_config.project.model_copy(update={"output_dir": out, "language": "en"})
     cfg = sample_config.model_copy(update={"project": project})
-    run_all(cfg, stages=("zones", "overlay", "deposition", "rko", "select", "scenario"))
+    run_all(cfg, stages=("zones", "overlay", "deposition", "rko", "select", "scenario", "policy"))
     run_maps(cfg, self_contained=False)
     return {"cfg": cfg}
 

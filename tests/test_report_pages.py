@@ -38,7 +38,7 @@ def reported(sample_config, tmp_path_factory):
     # English: the tables are read by their English headers (tests/test_i18n.py checks Dutch)
     project = sample_config.project.model_copy(update={"output_dir": out, "language": "en"})
     cfg = sample_config.model_copy(update={"project": project})
-    run_all(cfg, stages=("zones", "overlay", "deposition", "rko", "select", "scenario", "maps"))
+    run_all(cfg, stages=("zones", "overlay", "deposition", "rko", "select", "scenario", "policy", "maps"))
     cfg = cfg.with_report(pdf=True, farm_ids=list(FARMS))
     index = run_report(cfg)
     return {"cfg": cfg, "out": out, "index": index}

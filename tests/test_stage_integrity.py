@@ -414,14 +414,14 @@ def test_make_reruns_exactly_the_stages_that_read_a_touched_input(project, compl
     habitats = complete / "input" / "habitats.gpkg"
     os.utime(habitats)  # touched: newer than the deposition stage's target
     dry = _make(config, "-n", "report")
-    assert _stages_make_runs(dry) == ["deposition", "rko", "select", "scenario", "maps", "report"], dry.stdout
+    assert _stages_make_runs(dry) == ["deposition", "rko", "select", "scenario", "policy", "maps", "report"], dry.stdout
     res = _make(config, "report")
     assert res.returncode == 0, res.stderr
-    assert _stages_make_runs(res) == ["deposition", "rko", "select", "scenario", "maps", "report"]
+    assert _stages_make_runs(res) == ["deposition", "rko", "select", "scenario", "policy", "maps", "report"]
     assert _make(config, "-q", "report").returncode == 0
     farms = complete / "input" / "veehouderijen.gpkg"
     os.utime(farms)
-    assert _stages_make_runs(_make(config, "-n", "report")) == ["overlay", "deposition", "rko", "select", "scenario", "maps", "report"]
+    assert _stages_make_runs(_make(config, "-n", "report")) == ["overlay", "deposition", "rko", "select", "scenario", "policy", "maps", "report"]
     assert problems(config) == {}
     os.utime(farms, (then, then))
     # a config edit reruns the stages whose config keys changed, and those after them

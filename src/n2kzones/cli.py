@@ -354,6 +354,17 @@ def scenario(
 
 
 @app.command()
+def policy(
+    config: ConfigOpt = DEFAULT_CONFIG, backend: BackendOpt = None, scheduler: SchedulerOpt = None,
+    rebuild_upstream: RebuildOpt = False, engine: EngineOpt = None, areas: AreasOpt = None,
+    province: ProvinceOpt = None,
+) -> None:
+    """Thresholds per area, relative (% of KDW) and named foreign thresholds: permit-free sources and their sum."""
+    _stage("policy", config, rebuild=rebuild_upstream, backend=backend, scheduler=scheduler,
+           engine=engine, areas=areas, province=province)
+
+
+@app.command()
 def maps(
     config: ConfigOpt = DEFAULT_CONFIG,
     self_contained: Annotated[

@@ -19,7 +19,7 @@ import tomllib
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from n2kzones.errors import ConfigError
-from n2kzones.params import Parameters, load_parameters
+from n2kzones.params import Parameters, load_parameters, threshold_preset_names
 
 PRESETS: dict[str, tuple[str, ...]] = {
     "areas": ("n2kzones", "pdok_natura2000", "eea_natura2000", "natura2000_json"),
@@ -248,6 +248,107 @@ class RkoSettings(_Strict):
         return sorted(set(v))
 
 
+class PolicyTarget(_Strict):
+    """A target per area for the required extra reduction in its zone (see
+    :mod:`n2kzones.reductions`)."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_-]+$")
+    kind: Literal["mean_reduction_mol_ha", "overloaded_share_pct", "max_exceedance_mol_ha"]
+    value: float = Field(description="X mol N/ha/yr (>= 0), Y % (0-100) or Z mol N/ha/yr.")
+
+
+class PolicySettings(_Strict):
+    """The policy stage: thresholds per area, relative and named thresholds (issue 17).
+
+    See :mod:`n2kzones.thresholds` for what is computed and :mod:`n2kzones.stages.policy` for
+    the tables written.
+    """
+
+    bound_mol_ha: float = Field(
+        1.0, ge=0,
+        description="Bound on the summed deposition of the permit-free sources per receptor: mol N/ha/yr "
+        "(bound_kind = 'mol_ha') or a share of the receptor's KDW (bound_kind = 'kdw_share', 0.03 = 3 %).",
+    )
+    bound_kind: Literal["mol_ha", "kdw_share"] = Field(
+        "mol_ha", description="'mol_ha': bound_mol_ha in mol N/ha/yr; 'kdw_share': bound_mol_ha x KDW."
+    )
+    scope: Literal["overloaded", "sensitive"] = Field(
+        "overloaded",
+        description="Receptors where the bound must hold: 'overloaded' (total deposition above the KDW) or "
+        "'sensitive' (every receptor of the area).",
+    )
+    range_m: float | None = Field(
+        25_000.0, gt=0,
+        description="Calculation range (m) of the maxima and sums, AERIUS's 25 km by default; 'none' = every pair.",
+    )
+    relative_pct_kdw: list[float] = Field(
+        default_factory=lambda: [1.0, 3.0],
+        description="Relative thresholds in % of the receptor's KDW (UK screening 1 %, DE cumulative 3 %).",
+    )
+    absolute_mol_ha: list[float] = Field(
+        default_factory=list,
+        description="Further absolute thresholds in mol N/ha/yr (the presets already hold 0.005, 0.05 and 1).",
+    )
+    presets: list[str] = Field(
+        default_factory=threshold_preset_names,
+        description="Named precedents from n2kzones/data/threshold_presets.csv (default: all of them).",
+    )
+
+    targets: list[PolicyTarget] = Field(
+        default_factory=list,
+        description="Targets per area for the required extra zone reduction "
+        "(policy_reductions.csv): [[policy.targets]] with name, kind ('mean_reduction_mol_ha': "
+        "mean deposition on sensitive habitat down by value mol N/ha/yr; 'overloaded_share_pct': "
+        "value % of the overloaded hectares back under the KDW; 'max_exceedance_mol_ha': no "
+        "hectare above KDW + value) and value. Empty: no reduction table.",
+    )
+    baseline_scenario: str | None = Field(
+        None,
+        description="A zone_reduction scenario of [[scenarios]] whose cut the required reduction "
+        "comes on top of (the letter's 20 percentage points); None: no baseline.",
+    )
+    zone_variants: list[str] = Field(
+        default_factory=lambda: ["area_edge", "habitat_edge", "ta_luft"],
+        description="Zone bases compared in policy_zone_variants.csv: 'area_edge' (the letter: "
+        "the zone width from the area's edge), 'habitat_edge' (the same width from the edge of "
+        "the area's nitrogen-sensitive habitat), 'ta_luft' / 'ta_luft_2002' (a farm is in the zone "
+        "within sqrt(F x its NH3 in Mg/yr) of sensitive habitat; F in [parameters.ta_luft]). "
+        "Needs [inputs.habitats] and [inputs.parcels]; empty: no comparison.",
+    )
+
+    @field_validator("zone_variants")
+    @classmethod
+    def _known_variants(cls, v: list[str]) -> list[str]:
+        known = ("area_edge", "habitat_edge", "ta_luft", "ta_luft_2002")
+        unknown = [n for n in v if n not in known]
+        if unknown:
+            raise ValueError(f"unknown zone variants {unknown}; choose from {', '.join(known)}")
+        return list(dict.fromkeys(v))
+
+    @field_validator("range_m", mode="before")
+    @classmethod
+    def _none_range(cls, v: Any) -> Any:
+        return None if isinstance(v, str) and v.strip().lower() == "none" else v
+
+    @field_validator("relative_pct_kdw", "absolute_mol_ha")
+    @classmethod
+    def _positive(cls, v: list[float]) -> list[float]:
+        if any(not (t > 0) for t in v):
+            raise ValueError("thresholds must be > 0")
+        return sorted(set(v))
+
+    @field_validator("presets")
+    @classmethod
+    def _known_presets(cls, v: list[str]) -> list[str]:
+        known = threshold_preset_names()
+        unknown = [n for n in v if n not in known]
+        if unknown:
+            raise ValueError(f"unknown threshold presets {unknown}; known presets: {', '.join(known)}")
+        if len(set(v)) != len(v):
+            raise ValueError("threshold presets repeat")
+        return v
+
+
 class SelectionSettings(_Strict):
     """Proposal of zone widths from the deposition the zones carry."""
 
@@ -437,6 +538,10 @@ class Config(_Strict):
     zones: ZoneRules = Field(default_factory=ZoneRules)
     deposition: DepositionSettings = Field(default_factory=DepositionSettings)
     rko: RkoSettings = Field(default_factory=RkoSettings)
+    policy: PolicySettings = Field(
+        default_factory=PolicySettings,
+        description="Thresholds per area, relative and named thresholds (the policy stage).",
+    )
     selection: SelectionSettings = Field(default_factory=SelectionSettings)
     scenarios: list[Scenario] = Field(default_factory=list)
     report: ReportSettings = Field(
@@ -455,6 +560,20 @@ class Config(_Strict):
     )
     source_path: Path | None = Field(None, exclude=True)
     base_dir: Path = Field(Path("."), exclude=True)
+
+    @model_validator(mode="after")
+    def _policy_baseline_is_a_zone_scenario(self) -> Config:
+        name = self.policy.baseline_scenario
+        if name is None:
+            return self
+        kinds = {sc.name: sc.kind for sc in self.scenarios}
+        if kinds.get(name) != "zone_reduction":
+            zone = [n for n, k in kinds.items() if k == "zone_reduction"]
+            raise ValueError(
+                f"[policy] baseline_scenario = {name!r} is not a zone_reduction scenario of "
+                f"[[scenarios]] (those are: {', '.join(zone) or 'none'}); name one or remove the key"
+            )
+        return self
 
     @model_validator(mode="after")
     def _aerius_grid_fits(self) -> Config:

@@ -216,3 +216,57 @@ def wur_kdw_habitats() -> dict[str, dict[str, Any]]:
     ``[kdw.habitats]`` and a config's ``[parameters.kdw.habitats]`` override or add entries.
     """
     return {c: {"name": n, "kdw_mol_ha": v} for c, n, v in _wur_kdw_habitats()}
+
+
+# -- threshold presets -------------------------------------------------------------------------
+#: The packaged table of named threshold precedents (see its ``.provenance.json``).
+THRESHOLD_PRESETS_CSV = "data/threshold_presets.csv"
+#: Columns every row of the presets table has.
+THRESHOLD_PRESET_COLUMNS = (
+    "name", "jurisdiction", "kind", "applies_to", "value", "unit", "value_mol_ha", "value_pct_kdw",
+    "conversion", "source", "article", "year", "url", "quote", "verified", "note",
+)
+
+
+@functools.lru_cache(maxsize=1)
+def _threshold_presets_text() -> str:
+    return resources.files("n2kzones").joinpath(THRESHOLD_PRESETS_CSV).read_text("utf-8")
+
+
+def load_threshold_presets() -> Any:
+    """The named threshold precedents (``data/threshold_presets.csv``) as a DataFrame.
+
+    One row per preset: ``kind`` ``absolute_mol_ha`` (``value_mol_ha`` in mol N/ha/yr,
+    converted from kg N/ha/yr at 1 kg N = 1000 / 14.007 mol N where the source gives kg) or
+    ``pct_kdw`` (``value_pct_kdw`` in per cent of the receptor's KDW), with the source, the
+    article, the url, the quote that states the number and whether it was ``verified``
+    against a primary text (``data/threshold_presets.provenance.json``).
+
+    Raises
+    ------
+    ValueError
+        A row without a source or url, an unknown kind or a non-positive value (a broken
+        package file).
+    """
+    import io
+
+    import pandas as pd
+
+    table = pd.read_csv(io.StringIO(_threshold_presets_text()), dtype={"year": "Int64"}, keep_default_na=False, na_values={"value_mol_ha": [""], "value_pct_kdw": [""]})
+    missing = [c for c in THRESHOLD_PRESET_COLUMNS if c not in table]
+    if missing:
+        raise ValueError(f"{THRESHOLD_PRESETS_CSV}: missing columns {missing}")
+    for row in table.itertuples():
+        value = row.value_mol_ha if row.kind == "absolute_mol_ha" else row.value_pct_kdw
+        if row.kind not in ("absolute_mol_ha", "pct_kdw") or not value > 0:
+            raise ValueError(f"{THRESHOLD_PRESETS_CSV}: preset {row.name!r} has kind {row.kind!r} and value {value!r}")
+        if not str(row.source).strip() or not str(row.url).strip():
+            raise ValueError(f"{THRESHOLD_PRESETS_CSV}: preset {row.name!r} has no source")
+    if table["name"].duplicated().any():
+        raise ValueError(f"{THRESHOLD_PRESETS_CSV}: preset names repeat")
+    return table
+
+
+def threshold_preset_names() -> list[str]:
+    """Names of the packaged threshold presets, in table order."""
+    return [str(n) for n in load_threshold_presets()["name"]]

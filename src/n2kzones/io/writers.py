@@ -312,11 +312,19 @@ CSV_FLAVOURS: dict[str, CsvFlavour] = {
 #: first pattern that matches wins; ``("dp", n)`` rounds to ``n`` decimals, ``("sig", n)`` to
 #: ``n`` significant digits, ``("dpsig", n)`` to ``n`` decimals but keeps 3 significant digits
 #: of smaller values (a summed sub-threshold deposition of 0.0043 mol N/ha/yr is not
-#: 0.0). Machine outputs (GeoPackage, GeoParquet, GeoTIFF) keep full
+#: 0.0), ``("floorsig", n)`` rounds down to ``n`` significant digits (an upper limit stays
+#: admissible), ``("ceildp", n)`` up to ``n`` decimals (a required amount stays sufficient; a
+#: value within 1e-9 of the grid is not pushed up). Machine outputs (GeoPackage, GeoParquet, GeoTIFF) keep full
 #: precision. Units follow the column suffix (``_ha`` hectares, ``_mol_ha`` mol N/ha/yr,
 #: ``_mol`` mol N/yr, ``_kg``/``kg_nh3`` kg NH3/yr, ``_pct`` per cent, ``_m`` metres).
 CSV_ROUNDING: tuple[tuple[str, tuple[str, int]], ...] = (
     (r"ratio|per_kg|^reduction_", ("sig", 3)),  # ratios and marginal effects: 3 significant
+    # an admissible upper limit (the policy stage's threshold per area) rounded down to 3
+    # significant digits, so the rounded value is admissible too
+    (r"^area_threshold", ("floorsig", 3)),
+    # a required cut (the policy stage's extra percentage points) rounded up to 2 decimals: a
+    # rounded-down cut would fall short of its target
+    (r"_pct_points$", ("ceildp", 2)),
     (r"threshold", ("sig", 6)),  # parameter values (RKO thresholds 0.005 mol/ha/yr) as given
     (r"_mol_ha($|_)", ("dpsig", 2)),  # mol N/ha/yr: 2 decimals (3 significant below 1)
     (r"_mol($|_)", ("dp", 1)),  # summed mol N/yr: 1 decimal
@@ -346,6 +354,16 @@ def _round_sig(x: np.ndarray, digits: int) -> np.ndarray:
     return out
 
 
+def _floor_sig(x: np.ndarray, digits: int) -> np.ndarray:
+    """``x`` rounded down (towards zero) to ``digits`` significant digits."""
+    out = x.astype(float).copy()
+    ok = np.isfinite(out) & (out != 0)
+    mag = np.floor(np.log10(np.abs(out[ok])))
+    scale = 10.0 ** (digits - 1 - mag)
+    out[ok] = np.trunc(out[ok] * scale) / scale
+    return out
+
+
 def round_for_people(df: pd.DataFrame) -> pd.DataFrame:
     """A copy of ``df`` with each float column rounded by :data:`CSV_ROUNDING`."""
     out = df.copy()
@@ -358,6 +376,11 @@ def round_for_people(df: pd.DataFrame) -> pd.DataFrame:
             out[col] = np.round(values, n)
         elif kind == "sig":
             out[col] = _round_sig(values, n)
+        elif kind == "floorsig":
+            out[col] = _floor_sig(values, n)
+        elif kind == "ceildp":
+            scaled = values * 10.0**n
+            out[col] = np.ceil(scaled - 1e-9 * np.maximum(1.0, np.abs(scaled))) / 10.0**n + 0.0  # no -0.0
         else:  # dpsig: n decimals, or 3 significant digits where that keeps more
             big = np.abs(values) >= 10.0 ** (2 - n)
             out[col] = np.where(big, np.round(values, n), _round_sig(values, 3))

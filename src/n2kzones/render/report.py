@@ -19,7 +19,9 @@ import matplotlib
 matplotlib.use("Agg")  # no display needed; must precede pyplot
 
 import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+from matplotlib.ticker import FuncFormatter, NullFormatter  # noqa: E402
 
 from n2kzones.habitats import HABITAT_SOURCE_COLUMN, standin_areas  # noqa: E402
 from n2kzones.io.headers import header_for  # noqa: E402
@@ -36,8 +38,8 @@ log = logging.getLogger(__name__)
 LINKED = (
     "area_summary", "farm_summary", "area_deposition", "rko_sweep", "rko_by_area", "zone_proposal",
     "scenarios", "scenario_farms", "zone_effectiveness", "overlay_gpkg", "deposition_gpkg",
-    "rko_sources",
-    "deposition_farms_tif", "deposition_total_tif", "exceedance_tif",
+    "rko_sources", "policy_area_thresholds", "policy_thresholds", "policy_reductions",
+    "policy_zone_variants", "deposition_farms_tif", "deposition_total_tif", "exceedance_tif",
 )
 
 #: Output catalogue key -> the key of its description for people in the report's link list.
@@ -54,6 +56,10 @@ OUTPUT_TEXT_KEYS = {
     "overlay_gpkg": "report.out_overlay_gpkg",
     "deposition_gpkg": "report.out_deposition_gpkg",
     "rko_sources": "report.out_rko_sources",
+    "policy_area_thresholds": "report.out_policy_area_thresholds",
+    "policy_thresholds": "report.out_policy_thresholds",
+    "policy_reductions": "report.out_policy_reductions",
+    "policy_zone_variants": "report.out_policy_zone_variants",
     "deposition_farms_tif": "report.out_deposition_farms_tif",
     "deposition_total_tif": "report.out_deposition_total_tif",
     "exceedance_tif": "report.out_exceedance_tif",
@@ -236,6 +242,153 @@ def _table_html(
             f"<th>{escape(c)}</th>", f'<th data-column="{escape(c, quote=True)}">{head}</th>', 1
         )
     return html
+
+
+def fig_policy(area_thr: pd.DataFrame, path: Path, lang: str = DEFAULT_LANGUAGE) -> Path:
+    """Distribution of the area-specific thresholds (mol N/ha/yr; log scale when they span more
+    than a decade); areas where every source fits are counted in the legend."""
+    t = pd.to_numeric(area_thr["area_threshold_mol_ha"], errors="coerce")
+    finite = t[np.isfinite(t) & (t > 0)]
+    n_fit = int((~np.isfinite(t)).sum())
+    fig, ax = plt.subplots(figsize=(7, 3.6))
+    if len(finite):
+        lo, hi = np.log10(finite.min()), np.log10(finite.max())
+        n_bins = max(5, min(30, len(finite) // 2 + 2))
+        wide = hi - lo > 1  # more than a decade: log scale
+        bins = np.logspace(lo - 0.1, hi + 0.1, n_bins) if wide else n_bins
+        ax.hist(finite, bins=bins, color="#4477aa", label=tr("report.f_policy_areas", lang, n=len(finite)))
+        if wide:
+            ax.set_xscale("log")
+            ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+            ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.plot([], [], " ", label=tr("report.f_policy_all_fit", lang, n=n_fit))
+    ax.set_xlabel(tr("report.f_policy_x", lang))
+    ax.set_ylabel(tr("report.f_policy_y", lang))
+    ax.legend(fontsize=8)
+    return _save(fig, path)
+
+
+def _fmt_dep(value: object, lang: str) -> str:
+    """A deposition (mol N/ha/yr) for a table: 3 decimals below 10, else 1."""
+    try:
+        v = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return fmt_number(value, 1, lang)
+    return fmt_number(v, 3 if abs(v) < 10 else 1, lang)
+
+
+#: Deposition columns of the policy tables shown with :func:`_fmt_dep`.
+POLICY_DEP_COLUMNS = ("binding_sum_mol_ha", "binding_sum_next_mol_ha", "bound_mol_ha", "max_sum_mol_ha", "mean_sum_mol_ha")
+
+
+def policy_section(
+    area_thr: pd.DataFrame | None, rules: pd.DataFrame | None, out: Path, lang: str = DEFAULT_LANGUAGE,
+    *, figures_done: bool = False, reductions: pd.DataFrame | None = None,
+    variants: pd.DataFrame | None = None,
+) -> str:
+    """HTML of the policy section: the thresholds-per-area figure and table (area names, not
+    codes) and the table of named and relative thresholds with their sources; empty without
+    the policy stage's tables."""
+    if area_thr is None or rules is None:
+        return ""
+    parts = [f"<h2>{escape(tr('report.policy_title', lang))}</h2>"]
+    bound = area_thr[["bound_value", "bound_kind", "scope"]].iloc[0] if len(area_thr) else None
+    if bound is not None:
+        kind = tr("report.policy_bound_mol_ha" if bound["bound_kind"] == "mol_ha" else "report.policy_bound_kdw", lang,
+                  value=fmt_number(float(bound["bound_value"]) * (1 if bound["bound_kind"] == "mol_ha" else 100), 3, lang))
+        scope = tr("report.policy_scope_overloaded" if bound["scope"] == "overloaded" else "report.policy_scope_sensitive", lang)
+        parts.append(f"<p>{escape(tr('report.policy_caption', lang, bound=kind, scope=scope))}</p>")
+        png = out / "policy_area_thresholds.png"
+        if not figures_done:
+            fig_policy(area_thr, png, lang)
+        title = tr("report.policy_fig", lang)
+        parts.append(f'<img src="{escape(png.name, quote=True)}" alt="{escape(title, quote=True)}">')
+        t = pd.to_numeric(area_thr["area_threshold_mol_ha"], errors="coerce")
+        shown = area_thr.assign(
+            name=area_thr["name"] if "name" in area_thr else area_thr["site_code"],
+            threshold_text=[fmt_number(v, 3, lang) if np.isfinite(v) else tr("report.policy_all_fit", lang) for v in t],
+        ).sort_values("area_threshold_mol_ha", kind="stable")
+        shown = shown.assign(**{c: [_fmt_dep(v, lang) for v in shown[c]] for c in POLICY_DEP_COLUMNS if c in shown})
+        parts.append(
+            f"<h3>{escape(tr('report.policy_area_table', lang))}</h3>"
+            + _table_html(shown, ["name", "threshold_text", "binding_receptor_id", "binding_sum_mol_ha",
+                                  "binding_sum_next_mol_ha", "bound_mol_ha", "permit_free_sources",
+                                  "sources_considered", "permit_free_nh3_kg"], lang, "policy-areas")
+        )
+    nat = rules.loc[rules["site_code"].astype(str) == "ALL"]
+    if len(nat):
+        unit = {"absolute_mol_ha": "mol/ha/j" if lang == "nl" else "mol/ha/yr", "pct_kdw": tr("report.policy_pct_kdw", lang)}
+        nat = nat.assign(rule_value=[f"{fmt_number(v, 3, lang)} {unit.get(k, '')}" for v, k in zip(nat["value"], nat["kind"], strict=True)])
+        nat = nat.assign(**{c: [_fmt_dep(v, lang) for v in nat[c]] for c in POLICY_DEP_COLUMNS if c in nat})
+        parts.append(
+            f"<h3>{escape(tr('report.policy_rules_table', lang))}</h3><p>{escape(tr('report.policy_rules_caption', lang))}</p>"
+            + _table_html(nat, ["rule", "rule_value", "applies_to", "n_sources_below", "emission_below_kg_nh3",
+                                "max_sum_mol_ha", "mean_sum_mol_ha", "ha_tipped_overload", "source"], lang, "policy-rules")
+        )
+    parts.append(reductions_html(reductions, lang))
+    parts.append(zone_variants_html(variants, lang))
+    return "".join(parts)
+
+
+#: Catalogue key of each status of the required reduction (:data:`n2kzones.reductions.STATUSES`).
+REDUCTION_STATUS_KEYS = {
+    "met_now": "report.red_met_now",
+    "baseline_reaches": "report.red_baseline_reaches",
+    "extra_needed": "report.red_extra_needed",
+    "out_of_reach": "report.red_out_of_reach",
+    "no_zone_farms": "report.red_no_zone_farms",
+    "no_overloaded_habitat": "report.red_no_overloaded_habitat",
+    "no_habitat": "report.red_no_habitat",
+    "no_receptors": "report.red_no_receptors",
+}
+#: Catalogue key of each zone basis (:data:`n2kzones.zone_variants.ZONE_BASES`).
+ZONE_VARIANT_KEYS = {
+    "area_edge": "report.variant_area_edge",
+    "habitat_edge": "report.variant_habitat_edge",
+    "ta_luft": "report.variant_ta_luft",
+    "ta_luft_2002": "report.variant_ta_luft_2002",
+}
+
+
+def reductions_html(table: pd.DataFrame | None, lang: str = DEFAULT_LANGUAGE) -> str:
+    """The required extra zone reduction per area and target (``policy_reductions.csv``), one
+    table per target, areas by name; "" without the table."""
+    if table is None or not len(table):
+        return ""
+    parts = [
+        f"<h3>{escape(tr('report.policy_reductions_table', lang))}</h3>"
+        f"<p>{escape(tr('report.policy_reductions_caption', lang, baseline=fmt_number(table['baseline_pct'].max(), 1, lang)))}</p>"
+    ]
+    for target, rows in table.groupby("target", sort=False):
+        reach = int(rows["reachable"].astype(bool).sum())
+        shown = rows.assign(
+            name=rows["name"] if "name" in rows else rows["site_code"],
+            status=[tr(REDUCTION_STATUS_KEYS.get(str(v), "report.red_extra_needed"), lang) for v in rows["status"]],
+        ).sort_values("extra_pct_points", kind="stable", na_position="last")
+        head = tr("report.policy_reductions_target", lang, target=target, kind=str(rows["kind"].iloc[0]),
+                  value=fmt_number(float(rows["target_value"].iloc[0]), 2, lang), reach=reach, n=len(rows))
+        parts.append(
+            f"<h4>{escape(head)}</h4>"
+            + _table_html(shown, ["name", "status", "extra_pct_points", "nh3_cut_kg", "zone_farms",
+                                  "metric_before", "metric_after"], lang, f"policy-reduction-{safe_file_stem(target)}")
+        )
+    return "".join(parts)
+
+
+def zone_variants_html(table: pd.DataFrame | None, lang: str = DEFAULT_LANGUAGE) -> str:
+    """The zone bases compared nationally (``policy_zone_variants.csv``, rows ``ALL``); "" without
+    the table."""
+    if table is None or not len(table):
+        return ""
+    nat = table.loc[table["site_code"].astype(str) == NATIONAL_ROW]
+    nat = nat.assign(variant=[tr(ZONE_VARIANT_KEYS.get(str(v), "report.variant_area_edge"), lang) for v in nat["variant"]])
+    return (
+        f"<h3>{escape(tr('report.policy_variants_table', lang))}</h3>"
+        f"<p>{escape(tr('report.policy_variants_caption', lang))}</p>"
+        + _table_html(nat, ["variant", "zone_ha", "farmland_ha", "farms", "emission_kg_nh3",
+                            "per_kg_inside_sum_mol", "per_kg_outside_sum_mol", "ratio_inside_outside"],
+                      lang, "policy-variants")
+    )
 
 
 def unknown_note(proposal: pd.DataFrame, lang: str = DEFAULT_LANGUAGE) -> str:
@@ -547,6 +700,12 @@ def render_report(
                 "proposal",
             )
         )
+    policy = policy_section(
+        tables.get("policy_area_thresholds"), tables.get("policy_thresholds"), out, lang, figures_done=figures_done,
+        reductions=tables.get("policy_reductions"), variants=tables.get("policy_zone_variants"),
+    )
+    if policy:
+        sections.append(policy)
     if sc is not None and len(sc):
         tot = scenario_totals(sc)
         sections.append(

@@ -18,7 +18,7 @@ from n2kzones.io.writers import safe_file_stem
 from n2kzones.zones import ZONE_WIDTH_COLUMN
 
 #: The pipeline's stages in the order ``n2kzones run`` executes them.
-STAGES: tuple[str, ...] = ("zones", "overlay", "deposition", "rko", "select", "scenario", "maps", "report")
+STAGES: tuple[str, ...] = ("zones", "overlay", "deposition", "rko", "select", "scenario", "policy", "maps", "report")
 
 
 @dataclass(frozen=True)
@@ -104,6 +104,23 @@ _OUTPUTS = (
            ("scenario", "farm_id", "nh3_reduced_kg")),
     Output("scenario_receptors", "scenario", "stages/scenario_{name}.parquet",
            "receptor deposition (mol N/ha/yr) of one scenario", optional=True),
+    # policy
+    Output("policy_area_thresholds", "policy", "policy_area_thresholds.csv",
+           "largest area-specific threshold (mol N/ha/yr) per area for the [policy] bound, binding receptor, "
+           "permit-free sources and NH3 (kg/yr)",
+           ("site_code", "area_threshold_mol_ha", "all_sources_fit", "permit_free_sources", "permit_free_nh3_kg")),
+    Output("policy_thresholds", "policy", "policy_thresholds.csv",
+           "named, relative (% of KDW) and absolute threshold rules, national (ALL) and per area: "
+           "permit-free sources and NH3 and their summed deposition (mol N/ha/yr)",
+           ("rule", "site_code", "kind", "source", "n_sources_below", "emission_below_kg_nh3", "max_sum_mol_ha")),
+    Output("policy_reductions", "policy", "policy_reductions.csv",
+           "extra zone reduction (percentage points of current emission, on top of the baseline "
+           "scenario) each area needs to reach each [[policy.targets]] target, or that it is out of reach",
+           ("site_code", "target", "status", "reachable", "extra_pct_points", "nh3_cut_kg"), optional=True),
+    Output("policy_zone_variants", "policy", "policy_zone_variants.csv",
+           "zone bases compared per area and nationally (ALL): zone and farmland (ha), farms, NH3 (kg/yr) "
+           "and the effect of a kg cut inside against outside",
+           ("variant", "site_code", "zone_ha", "farms", "emission_kg_nh3", "ratio_inside_outside"), optional=True),
     # maps and report (folders)
     Output("maps", "maps", "maps", "interactive maps: index.html and one page per area"),
     Output("report", "report", "report",
@@ -124,11 +141,13 @@ READS: dict[str, tuple[str, ...]] = {
     "rko": ("farms", "receptors"),
     "select": ("areas", "farms", "receptors"),
     "scenario": ("areas", "farms", "receptors"),
+    "policy": ("areas", "farms", "receptors"),
     "maps": ("areas", "zones_by_area", "zones", "parcel_pieces", "farms", "receptors", "area_deposition",
              "deposition_farms_tif", "exceedance_tif", "rko_sources"),
     "report": ("areas", "farms", "receptors", "area_summary", "farm_summary", "area_deposition",
                "rko_sweep", "rko_by_area", "rko_sources", "zone_proposal", "scenarios",
-               "scenario_farms", "zone_effectiveness", "maps"),
+               "scenario_farms", "zone_effectiveness", "policy_area_thresholds", "policy_thresholds", "policy_reductions", "policy_zone_variants",
+               "maps"),
 }
 
 #: Config sections (dotted keys) each stage's outputs depend on; ``parameters`` is the resolved
@@ -136,21 +155,23 @@ READS: dict[str, tuple[str, ...]] = {
 CONFIG_KEYS: dict[str, tuple[str, ...]] = {
     "zones": ("project.crs", "project.areas", "project.province", "inputs.areas",
               "inputs.provinces", "zones", "parameters"),
-    "overlay": ("project.csv_flavour", "project.crs", "inputs.parcels", "inputs.farms",
+    "overlay": ("project.csv_flavour", "project.csv_headers", "project.language", "project.crs", "inputs.parcels", "inputs.farms",
                 "compute.pieces_in_geopackage", "parameters"),
-    "deposition": ("project.csv_flavour", "project.crs", "inputs.habitats",
+    "deposition": ("project.csv_flavour", "project.csv_headers", "project.language", "project.crs", "inputs.habitats",
                    "inputs.background_deposition", "inputs.nh3_background",
                    "inputs.receptor_landuse", "inputs.receptor_z0", "deposition", "parameters"),
-    "rko": ("project.csv_flavour", "project.crs", "deposition", "rko", "parameters"),
-    "select": ("project.csv_flavour", "inputs.habitats", "deposition", "selection",
+    "rko": ("project.csv_flavour", "project.csv_headers", "project.language", "project.crs", "deposition", "rko", "parameters"),
+    "select": ("project.csv_flavour", "project.csv_headers", "project.language", "inputs.habitats", "deposition", "selection",
                "zones.overrides", "zones.overrides_csv", "zones.default_width_m",
                "parameters"),
-    "scenario": ("project.csv_flavour", "project.crs", "deposition", "scenarios",
+    "scenario": ("project.csv_flavour", "project.csv_headers", "project.language", "project.crs", "deposition", "scenarios",
                  "effectiveness_cut_pct", "parameters"),
-    "maps": ("project.csv_flavour", "project.language", "project.name", "project.crs", "inputs.habitats", "inputs.context",
+    "policy": ("project.csv_flavour", "project.csv_headers", "project.language", "project.crs", "inputs.habitats", "inputs.parcels",
+               "deposition", "zones", "scenarios", "effectiveness_cut_pct", "policy", "parameters"),
+    "maps": ("project.csv_flavour", "project.csv_headers", "project.language", "project.name", "project.crs", "inputs.habitats", "inputs.context",
              "rko.map_threshold_mol_ha", "rko.ranges_m",
              "parameters"),
-    "report": ("project.csv_flavour", "project.language", "project.name", "rko.thresholds_mol_ha", "rko.ranges_m", "rko.map_threshold_mol_ha",
+    "report": ("project.csv_flavour", "project.csv_headers", "project.language", "project.name", "rko.thresholds_mol_ha", "rko.ranges_m", "rko.map_threshold_mol_ha",
                "zones.default_width_m", "selection.n_wide", "report", "parameters"),
 }
 

@@ -40,6 +40,7 @@ STAGE_INPUTS: dict[str, tuple[str, ...]] = {
     "rko": ("deposition.", "rko.projects"),
     "select": ("deposition.", "zones.overrides_csv"),
     "scenario": ("deposition.", "scenarios."),
+    "policy": ("inputs.habitats", "inputs.parcels", "deposition.", "scenarios."),
     "maps": ("inputs.habitats", "inputs.context."),
     "report": (),
 }

@@ -49,7 +49,10 @@ from n2kzones.stages.manifest import read_manifest
 log = logging.getLogger(__name__)
 
 #: Tables the report draws figures from (catalogue keys).
-FIGURE_TABLES = ("rko_sweep", "area_deposition", "zone_proposal", "scenarios")
+FIGURE_TABLES = (
+    "rko_sweep", "area_deposition", "zone_proposal", "scenarios", "policy_area_thresholds", "policy_thresholds",
+    "policy_reductions", "policy_zone_variants",
+)
 #: CSV tables the area pages and farm sheets read (catalogue keys).
 PAGE_TABLES = (
     "area_summary",
@@ -72,6 +75,8 @@ TEXT_COLUMNS = {
         "zone_key",
         "scenario",
         "range",
+        "rule",
+        "binding_receptor_id",
     )
 }
 #: The print version of the report (index and every area), removed after printing.
@@ -99,6 +104,10 @@ def _read_tables(run: StageRun) -> dict[str, pd.DataFrame | None]:
         x_m=centres.x.to_numpy(),
         y_m=centres.y.to_numpy(),
     )
+    names = tables["areas"][["site_code", "name"]].drop_duplicates("site_code")
+    for key in ("policy_area_thresholds", "policy_reductions"):  # the report names areas, not codes
+        if (t := tables.get(key)) is not None and "name" not in t:
+            tables[key] = t.merge(names, on="site_code", how="left", validate="many_to_one")
     src = pyogrio.read_dataframe(run.upstream("rko_sources"), layer="sources", read_geometry=False)
     tables["rko_sources"] = src.assign(farm_id=src["farm_id"].astype(str))
     return tables

@@ -22,6 +22,7 @@ from n2kzones.stages.integrity import output_lock
 from n2kzones.stages.manifest import ancestors, stage_problems, upstream_problems
 from n2kzones.stages.maps import run_maps
 from n2kzones.stages.overlay import run_overlay
+from n2kzones.stages.policy import run_policy
 from n2kzones.stages.report import run_report
 from n2kzones.stages.rko import run_rko
 from n2kzones.stages.scenario import run_scenarios
@@ -31,7 +32,7 @@ from n2kzones.stages.zones import run_zones
 log = logging.getLogger(__name__)
 
 #: Stages that run their heavy steps on a compute backend (``[compute] backend``).
-ON_BACKEND = ("overlay", "deposition", "rko")
+ON_BACKEND = ("overlay", "deposition", "rko", "policy")
 
 RUNNERS: dict[str, Callable[..., Any]] = {
     "zones": run_zones,
@@ -40,6 +41,7 @@ RUNNERS: dict[str, Callable[..., Any]] = {
     "rko": run_rko,
     "select": run_select,
     "scenario": run_scenarios,
+    "policy": run_policy,
     "maps": run_maps,
     "report": run_report,
 }

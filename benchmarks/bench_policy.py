@@ -1,0 +1,158 @@
+"""Benchmark the policy stage's analyses against the RKO sweep on the national-sized sample.
+
+Receptors: 1 ha hexagons over the sensitive habitat of the national-sized sample
+(``benchmarks/_common.py``, generated once under ``data/raw/national``, or ``--data``), with
+the background deposition as ``total_mol_ha`` (as ``bench_rko.py``); sources: its livestock
+farms. With the ``[policy]`` defaults (bound 1 mol N/ha/yr on overloaded receptors, 25 km
+range) it times, in one run and after a warm-up:
+
+* the RKO sweep (:func:`n2kzones.rko.rko_sweep`, the config's thresholds, the 25 km range);
+* the area-threshold search (:func:`n2kzones.thresholds.area_thresholds`) and
+* the threshold rules (:func:`n2kzones.thresholds.threshold_rules`: the presets and the
+  relative thresholds of ``[policy]``),
+
+and prints each time with its ratio to the sweep (the check: the policy stage's analyses in
+under a minute on 2 cores), and the distribution of the thresholds per area.
+
+Run: ``.venv/bin/python benchmarks/bench_policy.py [--data data/raw/national]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import national_sample, peak_rss_gb, quiet_logging  # noqa: E402
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument(
+        "--data",
+        type=Path,
+        default=None,
+        help="folder of a national-sized sample (default: generate)",
+    )
+    args = ap.parse_args()
+    quiet_logging()
+
+    import geopandas as gpd
+    import numba
+    import rasterio
+
+    from n2kzones.config import PolicySettings, RkoSettings
+    from n2kzones.deposition import default_kernel
+    from n2kzones.deposition.model import DepositionModel
+    from n2kzones.deposition.receptors import hexagon_receptors, hexagon_side_m
+    from n2kzones.params import load_parameters
+    from n2kzones.rko import rko_sweep
+    from n2kzones.stages.policy import policy_rules
+    from n2kzones.thresholds import ThresholdBound, area_thresholds, threshold_rules
+
+    root = args.data or national_sample()
+    params = load_parameters()
+    policy = PolicySettings()
+    t = time.perf_counter()
+    hab = gpd.read_file(root / "habitats.gpkg")
+    if "kdw_mol_ha" not in hab:
+        table = {c: h.kdw_mol_ha for c, h in params.kdw.habitats.items()}
+        hab["kdw_mol_ha"] = hab["habitat_code"].map(table).astype(float)
+    rec = hexagon_receptors(hab, not_sensitive_from_mol_ha=params.kdw.not_sensitive_from_mol_ha)
+    rx, ry = rec.geometry.x.to_numpy(), rec.geometry.y.to_numpy()
+    with rasterio.open(root / "background_deposition.tif") as src:
+        rec["total_mol_ha"] = np.array(
+            [v[0] for v in src.sample(np.column_stack([rx, ry]))], dtype=float
+        )
+    farms = gpd.read_file(root / "veehouderijen.gpkg")
+    farms["farm_id"] = farms["farm_id"].astype(str)
+    overloaded = int((rec["total_mol_ha"] > rec["kdw_mol_ha"]).sum())
+    print(
+        f"receptors: {len(rec):,} ({overloaded:,} overloaded; built in {time.perf_counter() - t:.1f} s); "
+        f"farms: {len(farms):,}; areas: {rec['site_code'].nunique()}; numba threads: {numba.get_num_threads()}"
+    )
+
+    k = default_kernel()
+    # the disc of the 1 ha receptor hexagon, as n2kzones.stages.common.receptor_radius_m
+    radius = float(hexagon_side_m(1.0) * np.sqrt(3 * np.sqrt(3) / (2 * np.pi)))
+    model = DepositionModel(k, None, policy.range_m, "numba", radius)
+    area_thresholds(
+        farms.iloc[:20], rec.iloc[:2000], model, bound=ThresholdBound("mol_ha", 1.0)
+    )  # warm-up (JIT)
+
+    t = time.perf_counter()
+    rko_sweep(
+        farms,
+        rec,
+        k,
+        thresholds_mol_ha=RkoSettings().thresholds_mol_ha,
+        ranges_m=[policy.range_m],
+        receptor_radius_m=radius,
+        near_margin_mol_ha=params.kdw.near_overload_margin_mol_ha,
+    )
+    t_sweep = time.perf_counter() - t
+    print(
+        f"RKO sweep (ranges none and {policy.range_m:g} m, {len(RkoSettings().thresholds_mol_ha)} thresholds): {t_sweep:.1f} s"
+    )
+
+    t = time.perf_counter()
+    area = area_thresholds(
+        farms,
+        rec,
+        model,
+        bound=ThresholdBound(policy.bound_kind, policy.bound_mol_ha),
+        scope=policy.scope,
+    )
+    t_area = time.perf_counter() - t
+    print(
+        f"area thresholds ({policy.bound_mol_ha:g} {policy.bound_kind} on {policy.scope} receptors, "
+        f"{len(area)} areas, {int(area['deposition_passes'].sum())} grouped passes): {t_area:.1f} s "
+        f"= x{t_area / t_sweep:.2f} the sweep"
+    )
+
+    rules = policy_rules(policy)
+    t = time.perf_counter()
+    res = threshold_rules(
+        farms, rec, model, rules=rules, near_margin_mol_ha=params.kdw.near_overload_margin_mol_ha
+    )
+    t_rules = time.perf_counter() - t
+    print(
+        f"threshold rules ({len(rules)} rules, 2 grouped passes): {t_rules:.1f} s = x{t_rules / t_sweep:.2f} the sweep"
+    )
+    total = t_area + t_rules
+    print(
+        f"policy analyses together: {total:.1f} s = x{total / t_sweep:.2f} the sweep; under a minute: {total < 60}"
+    )
+
+    thr = area["area_threshold_mol_ha"].to_numpy(float)
+    fin = thr[np.isfinite(thr)]
+    print(
+        f"\nthresholds per area: {fin.size} areas with a threshold, {int((~np.isfinite(thr)).sum())} where every farm fits; "
+        + (
+            f"min {fin.min():.3g}, P25 {np.percentile(fin, 25):.3g}, median {np.median(fin):.3g}, "
+            f"P75 {np.percentile(fin, 75):.3g}, max {fin.max():.3g} mol N/ha/yr"
+            if fin.size
+            else ""
+        )
+    )
+    nat = res.national[
+        [
+            "rule",
+            "n_sources_below",
+            "share_sources_below",
+            "emission_below_kg_nh3",
+            "max_sum_mol_ha",
+            "mean_sum_mol_ha",
+            "ha_tipped_overload",
+        ]
+    ]
+    print(nat.to_string(index=False, float_format="{:.4g}".format))
+    print(f"\npeak RSS {peak_rss_gb():.1f} GB")
+
+
+if __name__ == "__main__":
+    main()
