@@ -14,7 +14,14 @@ range) it times, in one run and after a warm-up:
 and prints each time with its ratio to the sweep (the check: the policy stage's analyses in
 under a minute on 2 cores), and the distribution of the thresholds per area.
 
-Run: ``.venv/bin/python benchmarks/bench_policy.py [--data data/raw/national]``
+With ``--stages OUT`` it times the two *stages* instead, as the pipeline runs them: it brings
+the national-sized sample's pipeline up to the scenario stage in ``OUT`` (not timed; reused
+when current), then runs the ``rko`` stage and the ``policy`` stage (all four analyses:
+thresholds per area, threshold rules, required reductions for two targets on top of a 20 pp
+zone baseline, and the three zone bases) once each, and prints their wall times, the ratio and
+the headline figures of the policy tables.
+
+Run: ``.venv/bin/python benchmarks/bench_policy.py [--data data/raw/national] [--stages OUT]``
 """
 
 from __future__ import annotations
@@ -27,7 +34,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import national_sample, peak_rss_gb, quiet_logging  # noqa: E402
+from _common import national_config, national_sample, peak_rss_gb, quiet_logging  # noqa: E402
 
 
 def main() -> None:
@@ -38,8 +45,17 @@ def main() -> None:
         default=None,
         help="folder of a national-sized sample (default: generate)",
     )
+    ap.add_argument(
+        "--stages",
+        type=Path,
+        default=None,
+        help="time the rko and policy stages in this output folder instead of the analyses",
+    )
     args = ap.parse_args()
     quiet_logging()
+    if args.stages is not None:
+        time_stages(args.stages, args.data)
+        return
 
     import geopandas as gpd
     import numba
@@ -152,6 +168,53 @@ def main() -> None:
     ]
     print(nat.to_string(index=False, float_format="{:.4g}".format))
     print(f"\npeak RSS {peak_rss_gb():.1f} GB")
+
+
+def time_stages(out: Path, data: Path | None) -> None:
+    """The rko and policy stages on the national-sized sample, each timed as the pipeline runs
+    it (see the module docstring)."""
+    from n2kzones.config import config_from_dict
+    from n2kzones.io.writers import read_table
+    from n2kzones.stages.run import run_stage, run_stale
+
+    raw = national_config(out, data)
+    raw["scenarios"] = [{"name": "zones_20pp", "kind": "zone_reduction", "reduction_pct": 20}]
+    raw["policy"] = {
+        "baseline_scenario": "zones_20pp",
+        "targets": [
+            {"name": "mean_minus_20", "kind": "mean_reduction_mol_ha", "value": 20},
+            {"name": "overloaded_10pct_restored", "kind": "overloaded_share_pct", "value": 10},
+        ],
+    }
+    cfg = config_from_dict(raw, base_dir=Path.cwd(), source="bench_policy --stages")
+    t = time.perf_counter()
+    ran = run_stale(cfg, ["scenario"])
+    print(f"upstream up to scenario: {', '.join(s for s, r in ran.items() if r) or 'all reused'} "
+          f"({time.perf_counter() - t:.0f} s, not timed)")
+    times = {}
+    for stage in ("rko", "policy"):
+        t = time.perf_counter()
+        run_stage(stage, cfg)
+        times[stage] = time.perf_counter() - t
+    print(f"rko stage {times['rko']:.1f} s; policy stage {times['policy']:.1f} s "
+          f"= x{times['policy'] / times['rko']:.2f} the rko stage; under a minute: {times['policy'] < 60}")
+    area = read_table(out / "policy_area_thresholds.csv")
+    thr = area["area_threshold_mol_ha"].to_numpy(float)
+    fin = thr[np.isfinite(thr)]
+    if fin.size:
+        print(f"thresholds per area ({fin.size} areas): min {fin.min():.3g}, P25 {np.percentile(fin, 25):.3g}, "
+              f"median {np.median(fin):.3g}, P75 {np.percentile(fin, 75):.3g}, max {fin.max():.3g} mol N/ha/yr")
+    red = read_table(out / "policy_reductions.csv")
+    for target, rows in red.groupby("target", sort=False):
+        reach = rows.loc[rows["reachable"].astype(bool), "extra_pct_points"].astype(float)
+        print(f"required extra reduction, {target}: reachable in {len(reach)} of {len(rows)} areas; "
+              + (f"median {reach.median():.1f}, P90 {reach.quantile(0.9):.1f}, max {reach.max():.1f} pp"
+                 if len(reach) else ""))
+    var = read_table(out / "policy_zone_variants.csv")
+    nat = var[var["site_code"] == "ALL"].set_index("variant")
+    print(nat[["zone_ha", "farmland_ha", "farms", "emission_kg_nh3", "ratio_inside_outside"]]
+          .to_string(float_format="{:,.2f}".format))
+    print(f"peak RSS {peak_rss_gb():.1f} GB")
 
 
 if __name__ == "__main__":

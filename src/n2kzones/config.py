@@ -252,8 +252,12 @@ class PolicyTarget(_Strict):
     """A target per area for the required extra reduction in its zone (see
     :mod:`n2kzones.reductions`)."""
 
-    name: str = Field(pattern=r"^[A-Za-z0-9_-]+$")
-    kind: Literal["mean_reduction_mol_ha", "overloaded_share_pct", "max_exceedance_mol_ha"]
+    name: str = Field(pattern=r"^[A-Za-z0-9_-]+$", description="Name of the target (a label in the tables).")
+    kind: Literal["mean_reduction_mol_ha", "overloaded_share_pct", "max_exceedance_mol_ha"] = Field(
+        description="'mean_reduction_mol_ha': the mean deposition on the area's sensitive habitat "
+        "down by value; 'overloaded_share_pct': value % of its overloaded hectares back under the "
+        "KDW; 'max_exceedance_mol_ha': no hectare above KDW + value."
+    )
     value: float = Field(description="X mol N/ha/yr (>= 0), Y % (0-100) or Z mol N/ha/yr.")
 
 
