@@ -37,8 +37,9 @@ functions):
     ``rose = (packed, dir_steps)`` or ``None`` (isotropic)
         Wind-rose weight by the direction lookup of
         :meth:`n2kzones.deposition.kernel.WindRose.weight_dxdy`: a pseudo-angle round the
-        circle and one packed table of the weight (float32 start value and step, as the kernel
-        table), so one memory gather per pair; no ``atan2``.
+        circle and one small packed table (two uint64 per step: float32 start value and
+        step, float32 sector-centre position and slope change; 8 KB, so it stays in the
+        level-1 cache), one gather per pair; no ``atan2``.
 ``cells = (c, x0, y0, h, ncx, ncy, start)``
     Cell list for a cut-off ``c`` (m): sources are pre-sorted by square cells of side ``h``
     (row-major from ``(x0, y0)``), ``start[k]:start[k+1]`` being cell ``k``. A receptor
@@ -144,8 +145,10 @@ def _rose_weight(dx, dy, rose):
     p = 2.0 - u if dy < 0.0 else (4.0 + u if u < 0.0 else u)
     x = p * dir_steps
     i = np.int32(x)  # int32: AVX2 converts those in vectors (int64 it cannot)
-    value, step = _unpack(packed[np.uint32(i)])
-    return value + (x - np.float64(i)) * step
+    g = x - np.float64(i)
+    value, step = _unpack(packed[np.uint32(i), 0])
+    kink, bend = _unpack(packed[np.uint32(i), 1])
+    return (value + g * step) + max(g - kink, 0.0) * bend
 
 
 @ngjit
