@@ -101,7 +101,8 @@ def pack_rose(rose: Any) -> tuple | None:
     if rose is None:
         return None
     tab = rose.direction_packed
-    return (np.ascontiguousarray(tab[:, 0]), np.ascontiguousarray(tab[:, 1]), float(rose.direction_steps))
+    steps = float(rose.direction_steps)
+    return (np.ascontiguousarray(tab[:, 0]), np.ascontiguousarray(tab[:, 1]), steps)
 
 
 def pack_cells(

@@ -535,7 +535,8 @@ def direction_steps_for(n_sectors: int) -> int:
 
 def _pack32(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
     """Two float32 arrays packed into one uint64 each (``lo`` in the low 32 bits)."""
-    return lo.view(np.uint32).astype(np.uint64) | (hi.view(np.uint32).astype(np.uint64) << np.uint64(32))
+    high = hi.view(np.uint32).astype(np.uint64) << np.uint64(32)
+    return lo.view(np.uint32).astype(np.uint64) | high
 
 
 @dataclass(frozen=True, eq=False)
