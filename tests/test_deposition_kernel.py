@@ -277,7 +277,7 @@ def test_direction_lookup_within_documented_deviation() -> None:
     dev = np.abs(rose.weight_dxdy(dx, dy) / rose.exact_weight_dxdy(dx, dy) - 1.0)
     assert dev.max() <= DIRECTION_MAX_DEVIATION
     assert dev.max() > 0.0  # an approximation, not atan2
-    for n in (3, 8, 36):  # any rose: absolute bound from the bearing error
+    for n in (3, 8, 36, 200):  # any rose (200 sectors: 256 steps): bound from the bearing error
         other = WindRose.from_ratios(rng.uniform(0.2, 3.0, n))
         steps = np.abs(np.diff(np.append(other.weights, other.weights[0])))
         bound = DIRECTION_MAX_BEARING_ERROR_RAD * n / (2 * np.pi) * steps.max()
@@ -289,3 +289,26 @@ def test_direction_lookup_within_documented_deviation() -> None:
     ax, ay = np.array([0.0, 5.0, 0.0, -5.0, 0.0]), np.array([5.0, 0.0, -5.0, 0.0, 0.0])
     got = four.weight_dxdy(ax, ay)
     np.testing.assert_allclose(got, [2.0, 1.0, 1.0, 0.0, 2.0], atol=1e-12)
+
+
+def test_direction_lookup_exact_at_sector_centres_between_nodes() -> None:
+    # 3 sectors: centres at 0, 120 and 240 degrees; 120 and 240 fall inside a step of the
+    # table (pseudo-angle 1.366 and 2.634, not on a node), where the weight has its kinks
+    three = WindRose.from_ratios([3.0, 0.0, 0.0])
+    assert three.direction_steps == 128 and three.direction_packed.shape == (4 * 128 + 1, 2)
+    from n2kzones.deposition.kernel import DIRECTION_MAX_BEARING_ERROR_RAD
+
+    b = np.deg2rad([0.0, 120.0, 240.0, 30.0, 60.0, 180.0, 300.0])
+    got = three.weight_dxdy(np.sin(b), np.cos(b))
+    # exact (to float32) at the centres: 3 at north, 0 at 120 and 240 degrees
+    np.testing.assert_allclose(got[:3], [3.0, 0.0, 0.0], atol=1e-6)
+    # linear in bearing in between, within the bound (slope 3 per 120 degrees)
+    slope_per_rad = 3.0 / np.deg2rad(120.0)
+    tol = DIRECTION_MAX_BEARING_ERROR_RAD * slope_per_rad + 1e-6
+    np.testing.assert_allclose(got[3:], [2.25, 1.5, 0.0, 1.5], atol=tol)
+    # either side of the kink at 120 degrees: slope -3/120 per degree before, 0 after
+    eps = np.deg2rad([-0.05, 0.05])
+    near = three.weight_dxdy(np.sin(b[1] + eps), np.cos(b[1] + eps))
+    np.testing.assert_allclose(near, [0.05 * 3.0 / 120.0, 0.0], atol=tol)
+    # more sectors than the minimum steps: at least one step per sector
+    assert WindRose.from_ratios(np.ones(200)).direction_steps == 256

@@ -512,16 +512,31 @@ class LookupStack:
         return KernelLookup(table=self.tables[i], exp_min=self.exp_min, mantissa_bits=self.mantissa_bits)
 
 
-#: Steps of the direction lookup per quadrant of the pseudo-angle (see :class:`WindRose`).
-DIRECTION_STEPS = 4096
+#: Steps of the direction lookup per quadrant of the pseudo-angle (see :class:`WindRose`): the
+#: minimum; a rose with more sectors gets the next power of two >= its sector count, so a step
+#: (at most ``2/M`` rad of bearing) never holds more than one sector centre.
+DIRECTION_STEPS = 128
 #: Floor of ``|dx| + |dy|`` in the direction lookup (a zero offset then points north).
 _TINY = 1e-300
 #: Documented bound on the relative deviation of :meth:`WindRose.weight_dxdy` (the engines'
 #: direction lookup) from the exact bearing interpolation, for the packaged wind rose.
 DIRECTION_MAX_DEVIATION = 2e-4
-#: Bound on the bearing error (rad) of the direction lookup, any number of sectors: a kink
-#: inside a step of at most ``2/M`` rad errs by at most a quarter step times the slope jump.
-DIRECTION_MAX_BEARING_ERROR_RAD = 1.0 / DIRECTION_STEPS
+#: Bound on the bearing error (rad) of the direction lookup, any number of sectors: the lookup
+#: is exact at the nodes and at the sector centres and linear in the pseudo-angle between them,
+#: where the bearing curves by at most ``|d2 bearing / dP2| = 3 sqrt(3) / 2``; linear
+#: interpolation over a step ``1/M`` errs by at most ``1/(8 M^2)`` times that (1.98e-5 rad).
+DIRECTION_MAX_BEARING_ERROR_RAD = 3.0 * math.sqrt(3.0) / (16.0 * DIRECTION_STEPS**2)
+
+
+def direction_steps_for(n_sectors: int) -> int:
+    """Steps per quadrant of the direction lookup for a rose of ``n_sectors`` sectors."""
+    return max(DIRECTION_STEPS, 1 << max(int(n_sectors) - 1, 0).bit_length())
+
+
+def _pack32(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """Two float32 arrays packed into one uint64 each (``lo`` in the low 32 bits)."""
+    high = hi.view(np.uint32).astype(np.uint64) << np.uint64(32)
+    return lo.view(np.uint32).astype(np.uint64) | high
 
 
 @dataclass(frozen=True, eq=False)
@@ -543,18 +558,23 @@ class WindRose:
     ``P = 2 - u`` (``dy < 0``)
 
     runs from 0 to 4 once round the circle, clockwise from north, monotone in the bearing
-    ``90 deg * floor(P) + atan2(f, 1 - f)`` (``f`` the fractional part of ``P``). One table
-    holds the exact weight at ``P = k / M`` (``M`` = :data:`DIRECTION_STEPS` = 4096 steps per
-    quadrant) as float32 start value and step, packed into one uint64 like the kernel
-    table, so a pair costs one memory gather for its direction: with ``x = M P``,
-    ``i = int(x)``, the weight is ``value[i] + (x - i) * step[i]``. The weight is
-    piecewise linear in the bearing with kinks at the sector centres; the table is linear in
-    ``P`` between its nodes, so it errs to first order only in the step holding a kink: at
-    most ``(1/M) * n/(2 pi) * max_k |w[k+1] - w[k]|`` absolute (a bearing error of at most
-    ``1/M`` = 2.4e-4 rad, 0.014 degrees; :data:`DIRECTION_MAX_BEARING_ERROR_RAD`), and for
-    the packaged rose ``ops_2005_region5`` 1.3e-4 relative (:data:`DIRECTION_MAX_DEVIATION`
+    ``90 deg * floor(P) + atan2(f, 1 - f)`` (``f`` the fractional part of ``P``). One table of
+    ``4 M + 1`` nodes ``P = k / M`` (``M`` = :attr:`direction_steps`: :data:`DIRECTION_STEPS`
+    = 128 steps per quadrant, more for a rose of more than 128 sectors) holds per step two
+    uint64, each two float32: the exact weight at the node and the step to the next node, and
+    the position ``t`` (fraction of the step) of the sector centre inside the step with the
+    change of slope ``d`` there (``t = 1``, ``d = 0`` in a step without one). With
+    ``x = M P``, ``i = int(x)``, ``g = x - i`` the weight is
+    ``(value[i] + g * step[i]) + max(g - t[i], 0) * d[i]``: exact at every node and at every
+    sector centre (the kinks of the bearing interpolation), linear in ``P`` in between, where
+    the exact weight is linear in the bearing and the bearing curves only gently in ``P``. So
+    it errs by at most :data:`DIRECTION_MAX_BEARING_ERROR_RAD` (1.98e-5 rad, 0.0011 degrees)
+    times the largest slope ``n/(2 pi) * max_k |w[k+1] - w[k]|``, plus float32 rounding; for
+    the packaged rose ``ops_2005_region5`` 2.1e-5 relative (:data:`DIRECTION_MAX_DEVIATION`
     = 2e-4 is the documented, tested bound), far below the rose's own uncertainty (12
-    sectors, one meteo period). A zero offset points north.
+    sectors, one meteo period). The table is 8 KB (12 sectors), so it stays in the level-1
+    cache beside the kernel table: a pair costs one cached gather for its direction. A zero
+    offset points north.
 
     Parameters
     ----------
@@ -569,6 +589,8 @@ class WindRose:
     provenance: dict[str, Any] = field(default_factory=dict)
     direction_value32: np.ndarray = field(init=False, repr=False)
     direction_step32: np.ndarray = field(init=False, repr=False)
+    direction_kink32: np.ndarray = field(init=False, repr=False)
+    direction_bend32: np.ndarray = field(init=False, repr=False)
     direction_packed: np.ndarray = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -584,24 +606,44 @@ class WindRose:
             )
         w.setflags(write=False)
         object.__setattr__(self, "weights", w)
-        # exact weight at the nodes P = k / M of the pseudo-angle, P = 4 being north again
-        m = DIRECTION_STEPS
-        k = np.arange(4 * m + 1)
-        quadrant, f = np.divmod(k, m)
-        bearing = 90.0 * quadrant + np.rad2deg(np.arctan2(f / m, 1.0 - f / m))
-        wk = self.weight_at_bearing(bearing)
-        value32 = wk.astype(np.float32)
-        step32 = np.append(np.diff(wk), 0.0).astype(np.float32)  # P == 4: no step
-        packed = value32.view(np.uint32).astype(np.uint64) | (
-            step32.view(np.uint32).astype(np.uint64) << np.uint64(32)
-        )
+        value, step, kink, bend = self._direction_table(direction_steps_for(w.size))
+        packed = np.stack((_pack32(value, step), _pack32(kink, bend)), axis=1)
         for name, arr in (
-            ("direction_value32", value32.astype(np.float64)),
-            ("direction_step32", step32.astype(np.float64)),
+            ("direction_value32", value.astype(np.float64)),
+            ("direction_step32", step.astype(np.float64)),
+            ("direction_kink32", kink.astype(np.float64)),
+            ("direction_bend32", bend.astype(np.float64)),
             ("direction_packed", packed),
         ):
             arr.setflags(write=False)
             object.__setattr__(self, name, arr)
+
+    def _direction_table(self, m: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """float32 value, step, sector-centre position and slope change per node of the
+        direction lookup with ``m`` steps per quadrant (see the class docstring)."""
+        n = self.n_sectors
+        k = np.arange(4 * m + 1)
+        quadrant, f = np.divmod(k, m)
+        bearing = 90.0 * quadrant + np.rad2deg(np.arctan2(f / m, 1.0 - f / m))
+        wk = self.weight_at_bearing(bearing)  # exact weight at the nodes P = k / M
+        step = np.append(np.diff(wk), 0.0)  # P == 4 (north again): no step
+        kink = np.ones(wk.size)
+        bend = np.zeros(wk.size)
+        # sector centre c (bearing c * 360/n, weight w[c]) at P = q + sin(a) / (sin(a) + cos(a))
+        c = np.arange(n)
+        q = (4 * c) // n
+        a = np.deg2rad(c * (360.0 / n) - 90.0 * q)
+        x = (q + np.sin(a) / (np.sin(a) + np.cos(a))) * m
+        i = np.floor(x).astype(np.int64)
+        t = x - i
+        inside = (t > 1e-9) & (t < 1.0 - 1e-9)  # else on a node: exact already
+        i, t = i[inside], t[inside]
+        s = (self.weights[c[inside]] - wk[i]) / t  # slope from the node to the centre
+        bend[i] = (wk[i + 1] - wk[i] - s) / (1.0 - t)  # slope change at the centre
+        step[i] = s
+        kink[i] = t
+        f32 = np.float32
+        return wk.astype(f32), step.astype(f32), kink.astype(f32), bend.astype(f32)
 
     @property
     def n_sectors(self) -> int:
@@ -621,7 +663,7 @@ class WindRose:
     @property
     def direction_steps(self) -> int:
         """Steps of the direction lookup per unit of the pseudo-angle (per quadrant)."""
-        return DIRECTION_STEPS
+        return direction_steps_for(self.n_sectors)
 
     @classmethod
     def isotropic(cls, n_sectors: int = 12) -> WindRose:
@@ -670,9 +712,11 @@ class WindRose:
         dy = np.asarray(dy_m, dtype=np.float64)
         u = dx / np.maximum(np.abs(dx) + np.abs(dy), _TINY)
         p = np.where(dy < 0.0, 2.0 - u, np.where(u < 0.0, 4.0 + u, u))
-        x = p * float(DIRECTION_STEPS)
+        x = p * float(self.direction_steps)
         i = x.astype(np.int64)
-        return self.direction_value32[i] + (x - i.astype(np.float64)) * self.direction_step32[i]
+        g = x - i.astype(np.float64)
+        linear = self.direction_value32[i] + g * self.direction_step32[i]
+        return linear + np.maximum(g - self.direction_kink32[i], 0.0) * self.direction_bend32[i]
 
 
 def default_kernel() -> RadialKernel:
