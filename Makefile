@@ -74,7 +74,7 @@ deposition: $(N2K_TARGET_deposition)  ## NH3 deposition on hexagon receptors and
 rko: $(N2K_TARGET_rko)  ## RKO threshold sweep: permit-free sources and their summed deposition
 select: $(N2K_TARGET_select)  ## Propose zone widths from the deposition coming from the zones
 scenario: $(N2K_TARGET_scenario)  ## Scenarios from the config and zone effectiveness (inside vs outside)
-policy: $(N2K_TARGET_policy)  ## Thresholds per area, relative (% of KDW) and named foreign thresholds
+policy: $(N2K_TARGET_policy)  ## Thresholds per area, relative and foreign thresholds, required reductions, zone bases
 maps: $(N2K_TARGET_maps)  ## Interactive maps: national overview and one map per area (self-contained HTML)
 report: $(N2K_TARGET_report)  ## HTML report: figures, links to the maps and tables
 
