@@ -226,9 +226,10 @@ def test_presets_table_has_a_source_for_every_row() -> None:
         "dk_cat1_0.2kg",
         "dk_cat2_1.0kg",
     } <= set(t["name"])
-    assert (t["source"].str.len() > 10).all() and t["url"].str.startswith("https://").all()
+    assert (t["source"].str.len() > 10).all() and t["url"].str.match(r"https?://").all()
     assert set(t["verified"]) <= {"yes", "no"}
     assert (t.loc[t["verified"] == "yes", "quote"].str.len() > 20).all()
+    assert (t["note"].str.len() > 20).all()  # every row says what was and was not checked
     kg = t["unit"] == "kg N/ha/yr"
     np.testing.assert_allclose(
         t.loc[kg, "value_mol_ha"], t.loc[kg, "value"] * 1000 / 14.007, rtol=1e-5
@@ -238,6 +239,22 @@ def test_presets_table_has_a_source_for_every_row() -> None:
     )
     assert t.set_index("name").loc["uk_ea_1pct_kdw", "value_pct_kdw"] == 1.0
     assert threshold_preset_names() == list(t["name"])
+
+
+def test_verified_presets_quote_their_number() -> None:
+    # A row marked verified must carry the number in its quote, as the source writes it
+    # (decimal comma in Dutch, German and Danish texts, point in English ones).
+    t = load_threshold_presets()
+    for row in t[t["verified"] == "yes"].itertuples():
+        point = f"{row.value:g}"
+        forms = {point, point.replace(".", ","), f"{row.value:.1f}".replace(".", ",")}
+        assert any(f in row.quote for f in forms), (row.name, row.quote)
+    # the Danish rows give each limit with its condition: 0.2 / 0.4 / 0.7 kg on kategori 1, 1.0 on 2
+    dk = t[t["jurisdiction"] == "DK"].set_index("name")
+    assert dk["value"].to_dict() == {
+        "dk_cat1_0.2kg": 0.2, "dk_cat1_0.4kg": 0.4, "dk_cat1_0.7kg": 0.7, "dk_cat2_1.0kg": 1.0
+    }
+    assert dk.loc["dk_cat2_1.0kg", "article"].startswith("kategori 2-natur (outside Natura 2000")
 
 
 def test_policy_config_defaults_and_unknown_preset() -> None:
