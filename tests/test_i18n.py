@@ -91,7 +91,9 @@ def test_tr_fills_fields_and_falls_back() -> None:
         tr("map.no_such_key", "nl")
 
 
-def test_language_setting_defaults_to_dutch_and_reruns_maps_and_report() -> None:
+def test_language_setting_defaults_to_dutch_and_reruns_what_people_read() -> None:
+    """The language reruns the maps and the report, and every stage that writes a CSV (its
+    headers for people are in the language)."""
     from n2kzones.config import ProjectSection
     from n2kzones.stages.catalogue import CONFIG_KEYS
 
@@ -99,18 +101,18 @@ def test_language_setting_defaults_to_dutch_and_reruns_maps_and_report() -> None
     assert ProjectSection(language="en").language == "en"
     with pytest.raises(ValueError):
         ProjectSection(language="de")
-    assert "project.language" in CONFIG_KEYS["maps"] and "project.language" in CONFIG_KEYS["report"]
+    for stage in ("overlay", "deposition", "rko", "select", "scenario", "policy", "maps", "report"):
+        assert "project.language" in CONFIG_KEYS[stage], stage
+    assert "project.language" not in CONFIG_KEYS["zones"]  # writes no table for people
 
 
 # -- outputs on the sample -----------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def outputs(sample_config, tmp_path_factory) -> dict[str, dict[str, str]]:
     """The overview map, one area map, the report index and one area page on the sample: with
-    the default config, then with ``language = "en"`` (the maps and report stages rerun)."""
+    the default config, then with ``language = "en"`` (every stage but zones reruns)."""
     from n2kzones.stages.catalogue import area_page_name
-    from n2kzones.stages.maps import run_maps
-    from n2kzones.stages.report import run_report
-    from n2kzones.stages.run import run_all
+    from n2kzones.stages.run import run_all, run_stale
 
     out = tmp_path_factory.mktemp("i18n-out")
     cfg = sample_config.model_copy(
@@ -133,8 +135,8 @@ def outputs(sample_config, tmp_path_factory) -> dict[str, dict[str, str]]:
     en_cfg = cfg.model_copy(
         update={"project": cfg.project.model_copy(update={"language": "en"})}
     )
-    run_maps(en_cfg)
-    run_report(en_cfg, pdf=False)
+    ran = run_stale(en_cfg, ["report"], pdf=False)
+    assert ran == {s: s != "zones" for s in ran}  # every stage with outputs for people reran
     return {"nl": nl, "en": read()}
 
 

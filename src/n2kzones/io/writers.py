@@ -325,6 +325,8 @@ CSV_ROUNDING: tuple[tuple[str, tuple[str, int]], ...] = (
     # a required cut (the policy stage's extra percentage points) rounded up to 2 decimals: a
     # rounded-down cut would fall short of its target
     (r"_pct_points$", ("ceildp", 2)),
+    # a target's metric (mol N/ha/yr or % of hectares, see the row's `metric`): as mol N/ha/yr
+    (r"^metric_", ("dpsig", 2)),
     (r"threshold", ("sig", 6)),  # parameter values (RKO thresholds 0.005 mol/ha/yr) as given
     (r"_mol_ha($|_)", ("dpsig", 2)),  # mol N/ha/yr: 2 decimals (3 significant below 1)
     (r"_mol($|_)", ("dp", 1)),  # summed mol N/yr: 1 decimal
