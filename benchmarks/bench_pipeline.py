@@ -250,9 +250,13 @@ def run_separate(config: Path, figures: dict[str, StageFigures], stages: tuple[s
     logs = log_folder(config.with_suffix(""))
     for stage in stages:
         print(f"  {stage} ...", end=" ", flush=True)
-        wall, peak = run_child(
-            stage, stage_command(stage, config), logs / f"log_{stage}.txt", env
-        )
+        try:
+            wall, peak = run_child(
+                stage, stage_command(stage, config), logs / f"log_{stage}.txt", env
+            )
+        except StageFailed:
+            print("FAILED", flush=True)
+            raise
         figures[stage].separate_s, figures[stage].separate_peak_gb = wall, peak
         print(f"{wall:.1f} s", flush=True)
 
