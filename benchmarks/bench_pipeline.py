@@ -139,13 +139,18 @@ class StageFailed(RuntimeError):
 # -- the sample and the config ------------------------------------------------------------
 
 
-def sample_folder(scale: int, data: Path | None) -> Path:
-    """The sample to run on: ``data`` if given (it must hold a sample's manifest), else the
-    sample of ``scale`` tiles, generated once (see the module docstring)."""
+def sample_folder(scale: int | None, data: Path | None) -> Path:
+    """The sample to run on: ``data`` if given (it must hold a sample's manifest, of ``scale``
+    tiles if that is given too), else the sample of ``scale`` tiles (default
+    :data:`NATIONAL_SCALE`), generated once (see the module docstring)."""
     if data is not None:
         if not (data / "manifest.json").is_file():
             raise SystemExit(f"--data {data}: no manifest.json there (not a generated sample)")
+        made = json.loads((data / "manifest.json").read_text("utf-8")).get("scale")
+        if scale is not None and made != scale:
+            raise SystemExit(f"--data {data} holds a sample of scale {made}, not --scale {scale}")
         return data
+    scale = NATIONAL_SCALE if scale is None else scale
     out = REPO / "data" / "raw" / f"bench-scale-{scale}"
     out = NATIONAL_DIR if scale == NATIONAL_SCALE else out
     folder = national_sample(scale, out)
@@ -657,7 +662,7 @@ def section(title: str) -> Iterator[None]:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--scale", type=int, default=NATIONAL_SCALE,
+    ap.add_argument("--scale", type=int, default=None,
                     help=f"sample tiles of 40 x 40 km (default {NATIONAL_SCALE}: national-sized)")
     ap.add_argument("--data", type=Path, default=None,
                     help="folder of a generated sample to use (instead of --scale)")

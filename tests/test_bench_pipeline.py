@@ -154,3 +154,13 @@ def test_checks_on_hand_figures() -> None:
     (t_text, t_met), (r_text, r_met), (m_text, m_met) = bp.checks(fig, totals)
     assert t_met and not r_met and not m_met
     assert "['overlay']" in r_text and "4.50 GB" in m_text
+
+
+def test_data_folder_must_be_a_sample_of_the_asked_scale(tmp_path: Path) -> None:
+    with pytest.raises(SystemExit, match="no manifest.json"):
+        bp.sample_folder(None, tmp_path)
+    (tmp_path / "manifest.json").write_text('{"scale": 1}')
+    assert bp.sample_folder(None, tmp_path) == tmp_path
+    assert bp.sample_folder(1, tmp_path) == tmp_path
+    with pytest.raises(SystemExit, match="scale 1, not --scale 2"):
+        bp.sample_folder(2, tmp_path)
