@@ -66,21 +66,29 @@ def _toml_value(v: Any) -> str:
     raise TypeError(f"no TOML form for {v!r}")
 
 
+def _is_table_list(v: Any) -> bool:
+    return isinstance(v, list | tuple) and bool(v) and all(isinstance(x, dict) for x in v)
+
+
 def toml_text(data: dict[str, Any], _prefix: str = "") -> str:
-    """A config dict (tables of scalars and lists; None values left out) as TOML text."""
+    """A config dict (tables of scalars and lists, lists of tables such as ``scenarios``;
+    None values left out) as TOML text."""
     lines = [
         f"{k} = {_toml_value(v)}"
         for k, v in data.items()
-        if v is not None and not isinstance(v, dict)
+        if v is not None and not isinstance(v, dict) and not _is_table_list(v)
     ]
     text = "\n".join(lines) + ("\n" if lines else "")
     for k, v in data.items():
+        name = f"{_prefix}{k}"
         if isinstance(v, dict):
-            name = f"{_prefix}{k}"
             body = toml_text(v, f"{name}.")
             if any(not isinstance(x, dict) for x in v.values()):
                 body = f"[{name}]\n{body}"
             text += ("\n" if text else "") + body
+        elif _is_table_list(v):  # an array of tables: one [[name]] per item
+            for item in v:
+                text += ("\n" if text else "") + f"[[{name}]]\n" + toml_text(item, f"{name}.")
     return text
 
 
