@@ -54,6 +54,35 @@ def national_config(out: Path, folder: Path | None = None) -> dict[str, Any]:
     }
 
 
+def with_policy(raw: dict[str, Any]) -> dict[str, Any]:
+    """``raw`` (a config dict) with the letter's 20 pp zone reduction as scenario and a
+    ``[policy]`` that takes it as the baseline of two reduction targets (the benchmarks' policy
+    settings)."""
+    raw["scenarios"] = [{"name": "zones_20pp", "kind": "zone_reduction", "reduction_pct": 20}]
+    raw["policy"] = {
+        "baseline_scenario": "zones_20pp",
+        "targets": [
+            {"name": "mean_minus_20", "kind": "mean_reduction_mol_ha", "value": 20},
+            {"name": "overloaded_10pct_restored", "kind": "overloaded_share_pct", "value": 10},
+        ],
+    }
+    return raw
+
+
+def sample_receptors(root: Path, params: Any) -> Any:
+    """1 ha hexagon receptors over the sensitive habitat of the sample in ``root``, KDW from
+    ``params`` where the habitat layer has none (a GeoDataFrame)."""
+    import geopandas as gpd
+
+    from n2kzones.deposition.receptors import hexagon_receptors
+
+    hab = gpd.read_file(root / "habitats.gpkg")
+    if "kdw_mol_ha" not in hab:
+        table = {c: h.kdw_mol_ha for c, h in params.kdw.habitats.items()}
+        hab["kdw_mol_ha"] = hab["habitat_code"].map(table).astype(float)
+    return hexagon_receptors(hab, not_sensitive_from_mol_ha=params.kdw.not_sensitive_from_mol_ha)
+
+
 def _toml_value(v: Any) -> str:
     if isinstance(v, bool):
         return "true" if v else "false"

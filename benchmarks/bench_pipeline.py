@@ -63,6 +63,7 @@ from _common import (  # noqa: E402
     national_sample,
     quiet_logging,
     toml_text,
+    with_policy,
 )
 
 #: The checks of issue 18 (national-sized sample, default config, 2 idle cores).
@@ -164,16 +165,7 @@ def pipeline_config(out: Path, folder: Path) -> dict[str, Any]:
     """The benchmark's config (a dict as parsed TOML): :func:`_common.national_config` for
     ``folder`` writing to ``out``, with the scenario and ``[policy]`` settings of
     ``bench_policy.py`` (a 20 pp zone reduction as the policy's baseline, two targets)."""
-    raw = national_config(out, folder)
-    raw["scenarios"] = [{"name": "zones_20pp", "kind": "zone_reduction", "reduction_pct": 20}]
-    raw["policy"] = {
-        "baseline_scenario": "zones_20pp",
-        "targets": [
-            {"name": "mean_minus_20", "kind": "mean_reduction_mol_ha", "value": 20},
-            {"name": "overloaded_10pct_restored", "kind": "overloaded_share_pct", "value": 10},
-        ],
-    }
-    return raw
+    return with_policy(national_config(out, folder))
 
 
 def write_config(root: Path, run: str, folder: Path) -> Path:

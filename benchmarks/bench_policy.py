@@ -34,7 +34,14 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import national_config, national_sample, peak_rss_gb, quiet_logging  # noqa: E402
+from _common import (  # noqa: E402
+    national_config,
+    national_sample,
+    peak_rss_gb,
+    quiet_logging,
+    sample_receptors,
+    with_policy,
+)
 
 
 def main() -> None:
@@ -64,7 +71,7 @@ def main() -> None:
     from n2kzones.config import PolicySettings, RkoSettings
     from n2kzones.deposition import default_kernel
     from n2kzones.deposition.model import DepositionModel
-    from n2kzones.deposition.receptors import hexagon_receptors, hexagon_side_m
+    from n2kzones.deposition.receptors import hexagon_side_m
     from n2kzones.params import load_parameters
     from n2kzones.rko import rko_sweep
     from n2kzones.stages.policy import policy_rules
@@ -74,11 +81,7 @@ def main() -> None:
     params = load_parameters()
     policy = PolicySettings()
     t = time.perf_counter()
-    hab = gpd.read_file(root / "habitats.gpkg")
-    if "kdw_mol_ha" not in hab:
-        table = {c: h.kdw_mol_ha for c, h in params.kdw.habitats.items()}
-        hab["kdw_mol_ha"] = hab["habitat_code"].map(table).astype(float)
-    rec = hexagon_receptors(hab, not_sensitive_from_mol_ha=params.kdw.not_sensitive_from_mol_ha)
+    rec = sample_receptors(root, params)
     rx, ry = rec.geometry.x.to_numpy(), rec.geometry.y.to_numpy()
     with rasterio.open(root / "background_deposition.tif") as src:
         rec["total_mol_ha"] = np.array(
@@ -177,15 +180,7 @@ def time_stages(out: Path, data: Path | None) -> None:
     from n2kzones.io.writers import read_table
     from n2kzones.stages.run import run_stage, run_stale
 
-    raw = national_config(out, data)
-    raw["scenarios"] = [{"name": "zones_20pp", "kind": "zone_reduction", "reduction_pct": 20}]
-    raw["policy"] = {
-        "baseline_scenario": "zones_20pp",
-        "targets": [
-            {"name": "mean_minus_20", "kind": "mean_reduction_mol_ha", "value": 20},
-            {"name": "overloaded_10pct_restored", "kind": "overloaded_share_pct", "value": 10},
-        ],
-    }
+    raw = with_policy(national_config(out, data))
     cfg = config_from_dict(raw, base_dir=Path.cwd(), source="bench_policy --stages")
     t = time.perf_counter()
     ran = run_stale(cfg, ["scenario"])

@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import national_sample, peak_rss_gb, quiet_logging  # noqa: E402
+from _common import national_sample, peak_rss_gb, quiet_logging, sample_receptors  # noqa: E402
 
 from n2kzones.config import RkoSettings  # noqa: E402
 
@@ -46,18 +46,13 @@ def main() -> None:
 
     from n2kzones.deposition import default_kernel, load_wind_rose
     from n2kzones.deposition.maxima import brute_force_max, max_contribution
-    from n2kzones.deposition.receptors import hexagon_receptors
     from n2kzones.params import load_parameters
     from n2kzones.rko import rko_sweep
 
     root = national_sample()
     params = load_parameters()
     t = time.perf_counter()
-    hab = gpd.read_file(root / "habitats.gpkg")
-    if "kdw_mol_ha" not in hab:
-        table = {c: h.kdw_mol_ha for c, h in params.kdw.habitats.items()}
-        hab["kdw_mol_ha"] = hab["habitat_code"].map(table).astype(float)
-    rec = hexagon_receptors(hab, not_sensitive_from_mol_ha=params.kdw.not_sensitive_from_mol_ha)
+    rec = sample_receptors(root, params)
     farms = gpd.read_file(root / "veehouderijen.gpkg")
     farms["farm_id"] = farms["farm_id"].astype(str)
     print(
