@@ -18,8 +18,8 @@ With ``--stages OUT`` it times the two *stages* instead, as the pipeline runs th
 the national-sized sample's pipeline up to the scenario stage in ``OUT`` (not timed; reused
 when current), then runs the ``rko`` stage and the ``policy`` stage (all four analyses:
 thresholds per area, threshold rules, required reductions for two targets on top of a 20 pp
-zone baseline, and the three zone bases) once each, and prints their wall times, the ratio and
-the headline figures of the policy tables.
+zone baseline, and with ``--variants`` the three zone bases) once each, and prints their wall
+times, the ratio and the headline figures of the policy tables.
 
 Run: ``.venv/bin/python benchmarks/bench_policy.py [--data data/raw/national] [--stages OUT]``
 """
@@ -58,10 +58,15 @@ def main() -> None:
         default=None,
         help="time the rko and policy stages in this output folder instead of the analyses",
     )
+    ap.add_argument(
+        "--variants",
+        action="store_true",
+        help="with --stages: the policy stage also compares the zone bases ([policy] zone_variants)",
+    )
     args = ap.parse_args()
     quiet_logging()
     if args.stages is not None:
-        time_stages(args.stages, args.data)
+        time_stages(args.stages, args.data, variants=args.variants)
         return
 
     import geopandas as gpd
@@ -173,7 +178,7 @@ def main() -> None:
     print(f"\npeak RSS {peak_rss_gb():.1f} GB")
 
 
-def time_stages(out: Path, data: Path | None) -> None:
+def time_stages(out: Path, data: Path | None, *, variants: bool = False) -> None:
     """The rko and policy stages on the national-sized sample, each timed as the pipeline runs
     it (see the module docstring)."""
     from n2kzones.config import config_from_dict
@@ -181,6 +186,8 @@ def time_stages(out: Path, data: Path | None) -> None:
     from n2kzones.stages.run import run_stage, run_stale
 
     raw = with_policy(national_config(out, data))
+    if variants:
+        raw["policy"]["zone_variants"] = ["area_edge", "habitat_edge", "ta_luft"]
     cfg = config_from_dict(raw, base_dir=Path.cwd(), source="bench_policy --stages")
     t = time.perf_counter()
     ran = run_stale(cfg, ["scenario"])
@@ -205,10 +212,11 @@ def time_stages(out: Path, data: Path | None) -> None:
         print(f"required extra reduction, {target}: reachable in {len(reach)} of {len(rows)} areas; "
               + (f"median {reach.median():.1f}, P90 {reach.quantile(0.9):.1f}, max {reach.max():.1f} pp"
                  if len(reach) else ""))
-    var = read_table(out / "policy_zone_variants.csv")
-    nat = var[var["site_code"] == "ALL"].set_index("variant")
-    print(nat[["zone_ha", "farmland_ha", "farms", "emission_kg_nh3", "ratio_inside_outside"]]
-          .to_string(float_format="{:,.2f}".format))
+    if (out / "policy_zone_variants.csv").exists():  # with --variants
+        var = read_table(out / "policy_zone_variants.csv")
+        nat = var[var["site_code"] == "ALL"].set_index("variant")
+        print(nat[["zone_ha", "farmland_ha", "farms", "emission_kg_nh3", "ratio_inside_outside"]]
+              .to_string(float_format="{:,.2f}".format))
     print(f"peak RSS {peak_rss_gb():.1f} GB")
 
 
