@@ -401,9 +401,9 @@ class Fn:
 
 def runner_key(stage: str) -> str:
     """``path/of/module.py:function`` of the stage's runner (the end of a profile frame name)."""
-    from n2kzones.stages.run import RUNNERS
+    from n2kzones.stages.run import runner
 
-    fn = RUNNERS[stage]
+    fn = runner(stage)
     return f"{fn.__module__.replace('.', '/')}.py:{fn.__name__}"
 
 

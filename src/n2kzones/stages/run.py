@@ -1,13 +1,15 @@
 """Run stages by name: one stage (rebuilding stale upstream stages on request) or all of them.
 
-:data:`RUNNERS` maps every stage of :data:`~n2kzones.stages.catalogue.STAGES` to its runner;
-:func:`run_stage` is what the CLI calls; :func:`run_stale` runs only what is missing or stale
+:data:`RUNNERS` maps every stage of :data:`~n2kzones.stages.catalogue.STAGES` to its runner,
+imported on first use (:func:`runner`), so ``n2kzones zones`` does not import the maps'
+folium or the report's matplotlib; :func:`run_stage` is what the CLI calls; :func:`run_stale` runs only what is missing or stale
 (the notebooks use it, so a second run on a large config reuses the outputs).
 """
 
 from __future__ import annotations
 
 import contextlib
+import importlib
 import logging
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
@@ -16,36 +18,34 @@ from n2kzones.compute import Backend, open_backend
 from n2kzones.config import Config
 from n2kzones.errors import UpstreamError
 from n2kzones.stages.catalogue import STAGES
-from n2kzones.stages.deposition import run_deposition
 from n2kzones.stages.framework import check_paths
 from n2kzones.stages.integrity import output_lock
 from n2kzones.stages.manifest import ancestors, stage_problems, upstream_problems
-from n2kzones.stages.maps import run_maps
-from n2kzones.stages.overlay import run_overlay
-from n2kzones.stages.policy import run_policy
-from n2kzones.stages.report import run_report
-from n2kzones.stages.rko import run_rko
-from n2kzones.stages.scenario import run_scenarios
-from n2kzones.stages.select import run_select
-from n2kzones.stages.zones import run_zones
 
 log = logging.getLogger(__name__)
 
 #: Stages that run their heavy steps on a compute backend (``[compute] backend``).
 ON_BACKEND = ("overlay", "deposition", "rko", "policy")
 
-RUNNERS: dict[str, Callable[..., Any]] = {
-    "zones": run_zones,
-    "overlay": run_overlay,
-    "deposition": run_deposition,
-    "rko": run_rko,
-    "select": run_select,
-    "scenario": run_scenarios,
-    "policy": run_policy,
-    "maps": run_maps,
-    "report": run_report,
+#: Stage -> ``module:function`` of its runner (see :func:`runner`).
+RUNNERS: dict[str, str] = {
+    "zones": "n2kzones.stages.zones:run_zones",
+    "overlay": "n2kzones.stages.overlay:run_overlay",
+    "deposition": "n2kzones.stages.deposition:run_deposition",
+    "rko": "n2kzones.stages.rko:run_rko",
+    "select": "n2kzones.stages.select:run_select",
+    "scenario": "n2kzones.stages.scenario:run_scenarios",
+    "policy": "n2kzones.stages.policy:run_policy",
+    "maps": "n2kzones.stages.maps:run_maps",
+    "report": "n2kzones.stages.report:run_report",
 }
 assert tuple(RUNNERS) == STAGES
+
+
+def runner(name: str) -> Callable[..., Any]:
+    """The runner of stage ``name`` (its module imported now)."""
+    module, _, function = RUNNERS[name].partition(":")
+    return getattr(importlib.import_module(module), function)
 
 
 #: The runner options each stage takes (a ``run_all`` / ``run_stale`` call's other options are
@@ -66,7 +66,7 @@ def _call(name: str, cfg: Config, backend: Backend | None, options: dict[str, An
     kwargs = dict(options)
     if name in ON_BACKEND and backend is not None:
         kwargs["backend"] = backend
-    return RUNNERS[name](cfg, **kwargs)
+    return runner(name)(cfg, **kwargs)
 
 
 def run_stage(
