@@ -338,8 +338,10 @@ def _validate_table(
 
 
 @functools.lru_cache(maxsize=4)
+@functools.cache
 def _gauss_legendre(n: int) -> tuple[np.ndarray, np.ndarray]:
-    """Gauss-Legendre nodes and weights on [-1, 1] (computed once: an eigenvalue problem)."""
+    """Gauss-Legendre nodes and weights on [-1, 1] (computed once per ``n`` and kept read-only:
+    an eigenvalue problem, which every blended class kernel's cell average would repeat)."""
     t, w = np.polynomial.legendre.leggauss(n)
     t.setflags(write=False)
     w.setflags(write=False)
