@@ -172,6 +172,34 @@ def test_area_page_tables_equal_the_csv_rows(reported) -> None:
         assert int(s.loc[row.scenario, "farms affected"]) == row.farms_affected
 
 
+def test_area_page_policy_section_equals_the_policy_tables(reported) -> None:
+    """Each area page shows the policy stage's rows of that area: its threshold, the extra
+    reduction per target and the zone bases (English run: numbers with a decimal point)."""
+    from n2kzones.stages.catalogue import area_page_name
+
+    out = reported["out"]
+    thr = _csv(out, "policy_area_thresholds.csv").set_index("site_code")
+    red = _csv(out, "policy_reductions.csv")
+    var = _csv(out, "policy_zone_variants.csv")
+    for code in thr.index:
+        html = (out / "report" / "areas" / area_page_name(code)).read_text()
+        assert 'id="policy-threshold"' in html, code
+        shown = _table(html, "policy-threshold").iloc[:, 1]
+        t = float(thr.loc[code, "area_threshold_mol_ha"])
+        first = str(shown.iloc[0])
+        assert (first == "none needed: all farms fit") if not np.isfinite(t) else float(first) == pytest.approx(t, rel=1e-3)
+        assert int(float(shown.iloc[2])) == int(thr.loc[code, "permit_free_sources"])
+        rows = red[red["site_code"] == code]
+        page = _table(html, "policy-reductions")
+        assert list(page.iloc[:, 0]) == list(rows["target"])
+        extra = pd.to_numeric(page.iloc[:, 2], errors="coerce").to_numpy(float)
+        np.testing.assert_allclose(extra, rows["extra_pct_points"].to_numpy(float), atol=0.006)
+        bases = _table(html, "policy-variants")
+        np.testing.assert_array_equal(
+            bases.iloc[:, 2].to_numpy(int), var.loc[var["site_code"] == code, "farms"].to_numpy(int)
+        )
+
+
 def test_habitat_table_known_answer() -> None:
     """Two types: sums, weighted means, % of KDW and (near) overload by hand."""
     from n2kzones.render.area_page import habitat_table

@@ -21,7 +21,14 @@ from html import escape
 import numpy as np
 import pandas as pd
 
-from n2kzones.render.i18n import DEFAULT_LANGUAGE, fmt_number, localise, tr
+from n2kzones.render.i18n import (
+    DEFAULT_LANGUAGE,
+    REDUCTION_STATUS_KEYS,
+    ZONE_VARIANT_KEYS,
+    fmt_number,
+    localise,
+    tr,
+)
 
 #: Part of an area's rows in ``area_summary.csv`` -> its column heading.
 PART_KEYS = {"ring": "area.part_ring", "inner": "area.part_inner"}
@@ -173,6 +180,9 @@ class AreaTables:
     rko_by_area: pd.DataFrame | None = None
     scenarios: pd.DataFrame | None = None
     zone_effectiveness: pd.DataFrame | None = None
+    policy_area_thresholds: pd.DataFrame | None = None
+    policy_reductions: pd.DataFrame | None = None
+    policy_zone_variants: pd.DataFrame | None = None
 
 
 @dataclass
@@ -504,6 +514,49 @@ def _scenario_section(code: str, t: AreaTables, ctx: PageContext) -> str:
     return out
 
 
+def _policy_section(code: str, t: AreaTables, ctx: PageContext) -> str:
+    """The policy stage's answers for the area: its own threshold, the extra zone reduction
+    per target and the zone bases compared; "" where the stage wrote none of them."""
+    lang = ctx.lang
+    thr, red, var = (_rows_of(x, code) for x in (t.policy_area_thresholds, t.policy_reductions, t.policy_zone_variants))
+    if not (len(thr) or len(red) or len(var)):
+        return ""
+    out = f"<h2>{escape(tr('area.policy', lang))}</h2>"
+    if len(thr):
+        r = thr.iloc[0]
+        v = float(r["area_threshold_mol_ha"])
+        rows = [
+            [tr("area.p_threshold", lang), fmt_number(v, 4, lang) if np.isfinite(v) else tr("area.p_all_fit", lang)],
+            [tr("area.p_binding", lang), str(r.get("binding_receptor_id", "") or "")],
+            [tr("area.p_permit_free", lang), r.get("permit_free_sources")],
+            [tr("area.p_permit_free_nh3", lang), r.get("permit_free_nh3_kg")],
+        ]
+        out += f"<p>{escape(tr('area.p_threshold_caption', lang))}</p>" + html_table(
+            ["", ""], rows, digits=[0, 0], lang=lang, css_id="policy-threshold"
+        )
+    if len(red):
+        rows = [
+            [r.target, tr(REDUCTION_STATUS_KEYS[r.status], lang) if r.status in REDUCTION_STATUS_KEYS else r.status,
+             r.extra_pct_points, r.nh3_cut_kg, r.metric_before, r.metric_after]
+            for r in red.itertuples(index=False)
+        ]
+        header = [tr(k, lang) for k in ("area.r_target", "area.r_status", "area.r_extra", "area.r_nh3", "area.r_before", "area.r_after")]
+        out += f"<h3>{escape(tr('area.reductions', lang))}</h3>" + html_table(
+            header, rows, digits=[0, 0, 2, 0, 2, 2], lang=lang, text_cols=2, css_id="policy-reductions"
+        )
+    if len(var):
+        rows = [
+            [tr(ZONE_VARIANT_KEYS[r.variant], lang) if r.variant in ZONE_VARIANT_KEYS else r.variant,
+             r.zone_ha, r.farms, r.emission_kg_nh3, r.ratio_inside_outside]
+            for r in var.itertuples(index=False)
+        ]
+        header = [tr(k, lang) for k in ("area.v_basis", "area.v_zone_ha", "area.v_farms", "area.v_nh3", "area.v_ratio")]
+        out += f"<h3>{escape(tr('area.zone_bases', lang))}</h3>" + html_table(
+            header, rows, digits=[0, 1, 0, 0, 2], lang=lang, text_cols=1, css_id="policy-variants"
+        )
+    return out
+
+
 def area_name(tables: AreaTables, code: str) -> str:
     """The area's name from the areas table (its code where it has none)."""
     rows = _rows_of(tables.areas, code)
@@ -536,6 +589,7 @@ def area_section(code: str, tables: AreaTables, ctx: PageContext, *, heading_lev
         + _distance_section(code, tables, ctx)
         + _rko_section(code, tables, ctx)
         + _scenario_section(code, tables, ctx)
+        + _policy_section(code, tables, ctx)
     )
     if heading_level != 1:
         body = (

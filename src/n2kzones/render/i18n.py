@@ -110,6 +110,26 @@ def fmt_number(value: object, digits: int = 1, lang: str = DEFAULT_LANGUAGE) -> 
     return localise(s, lang)
 
 
+#: Catalogue key of each status of the required reduction (:data:`n2kzones.reductions.STATUSES`).
+REDUCTION_STATUS_KEYS = {
+    "met_now": "report.red_met_now",
+    "baseline_reaches": "report.red_baseline_reaches",
+    "extra_needed": "report.red_extra_needed",
+    "out_of_reach": "report.red_out_of_reach",
+    "no_zone_farms": "report.red_no_zone_farms",
+    "no_overloaded_habitat": "report.red_no_overloaded_habitat",
+    "no_habitat": "report.red_no_habitat",
+    "no_receptors": "report.red_no_receptors",
+}
+#: Catalogue key of each zone basis (:data:`n2kzones.zone_variants.ZONE_BASES`).
+ZONE_VARIANT_KEYS = {
+    "area_edge": "report.variant_area_edge",
+    "habitat_edge": "report.variant_habitat_edge",
+    "ta_luft": "report.variant_ta_luft",
+    "ta_luft_2002": "report.variant_ta_luft_2002",
+}
+
+
 #: Catalogue key of each zone-proposal reason code (:data:`n2kzones.selection.REASON_CODES`).
 ZONE_REASON_KEYS = {
     "not_sensitive": "area.reason_not_sensitive",

@@ -26,7 +26,14 @@ from matplotlib.ticker import FuncFormatter, NullFormatter  # noqa: E402
 from n2kzones.habitats import HABITAT_SOURCE_COLUMN, standin_areas  # noqa: E402
 from n2kzones.io.headers import header_for  # noqa: E402
 from n2kzones.io.writers import atomic_path, safe_file_stem  # noqa: E402
-from n2kzones.render.i18n import DEFAULT_LANGUAGE, fmt_number, localise, tr  # noqa: E402
+from n2kzones.render.i18n import (  # noqa: E402
+    DEFAULT_LANGUAGE,
+    REDUCTION_STATUS_KEYS,
+    ZONE_VARIANT_KEYS,
+    fmt_number,
+    localise,
+    tr,
+)
 from n2kzones.rko import NO_RANGE  # noqa: E402
 from n2kzones.scenarios import NATIONAL_ROW  # noqa: E402
 from n2kzones.selection import UNKNOWN_NO_HABITAT  # noqa: E402
@@ -328,26 +335,6 @@ def policy_section(
     parts.append(reductions_html(reductions, lang))
     parts.append(zone_variants_html(variants, lang))
     return "".join(parts)
-
-
-#: Catalogue key of each status of the required reduction (:data:`n2kzones.reductions.STATUSES`).
-REDUCTION_STATUS_KEYS = {
-    "met_now": "report.red_met_now",
-    "baseline_reaches": "report.red_baseline_reaches",
-    "extra_needed": "report.red_extra_needed",
-    "out_of_reach": "report.red_out_of_reach",
-    "no_zone_farms": "report.red_no_zone_farms",
-    "no_overloaded_habitat": "report.red_no_overloaded_habitat",
-    "no_habitat": "report.red_no_habitat",
-    "no_receptors": "report.red_no_receptors",
-}
-#: Catalogue key of each zone basis (:data:`n2kzones.zone_variants.ZONE_BASES`).
-ZONE_VARIANT_KEYS = {
-    "area_edge": "report.variant_area_edge",
-    "habitat_edge": "report.variant_habitat_edge",
-    "ta_luft": "report.variant_ta_luft",
-    "ta_luft_2002": "report.variant_ta_luft_2002",
-}
 
 
 def reductions_html(table: pd.DataFrame | None, lang: str = DEFAULT_LANGUAGE) -> str:

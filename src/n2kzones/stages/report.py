@@ -291,6 +291,9 @@ def run_report(cfg: Config, *, pdf: bool | None = None) -> os.PathLike:
                     "rko_by_area",
                     "scenarios",
                     "zone_effectiveness",
+                    "policy_area_thresholds",
+                    "policy_reductions",
+                    "policy_zone_variants",
                 )
             }
         )
