@@ -268,3 +268,27 @@ def test_every_csv_has_dutch_headers_that_read_back(complete: Path) -> None:
         assert header == [header_for(i, "nl") for i in ids], path.name
         assert header != ids, path.name
         assert list(read_table(path).columns) == ids
+
+
+# -- the same content as recorded (issue 18: optimisations change speed, not outputs) ------------
+DIGEST = Path(__file__).parent / "data" / "sample_outputs_digest.json"
+
+
+def test_outputs_have_the_recorded_content(complete: Path, tmp_path: Path) -> None:
+    """Every CSV (byte for byte), GeoTIFF (pixel for pixel) and GeoPackage layer (row for row)
+    of a whole sample run has the content recorded in ``tests/data/sample_outputs_digest.json``
+    (recorded before the performance work of issue 18, with ``tools/output_digest.py``)."""
+    import json
+
+    from n2kzones.io.digest import output_digest
+
+    recorded = json.loads(DIGEST.read_text())
+    got = output_digest(complete)
+    (tmp_path / "digest.json").write_text(json.dumps(got, indent=1, sort_keys=True))
+    assert len(recorded) > 20 and any(k.endswith(".tif") for k in recorded) and any(":" in k for k in recorded)
+    missing, extra = sorted(set(recorded) - set(got)), sorted(set(got) - set(recorded))
+    changed = sorted(k for k in set(recorded) & set(got) if recorded[k] != got[k])
+    assert not (missing or extra or changed), (
+        f"outputs differ from the recorded content: changed {changed}, missing {missing}, new {extra}. "
+        f"If the change is intended, record it: copy {tmp_path / 'digest.json'} to {DIGEST} and say why in the commit"
+    )
