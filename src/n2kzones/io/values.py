@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
@@ -62,6 +62,15 @@ _COMMA_GROUPED = re.compile(r"^[-+]?\d{1,3}(,\d{3})+(\.\d+)?$")  # 1,654 / 1,654
 
 def _fold(name: str) -> str:
     return re.sub(r"\s+", "", str(name)).casefold()
+
+
+def _map_distinct(text: pd.Series, fn: Callable[[str], str]) -> pd.Series:
+    """``fn`` applied to each distinct non-missing value once (a column of 758,470 crop
+    names has a few hundred), then spread back; missing values stay missing. Same result as
+    ``text.map(fn, na_action="ignore")``, as a ``string`` Series with ``text``'s index."""
+    codes, uniques = pd.factorize(text, use_na_sentinel=True)
+    mapped = np.array([fn(v) for v in uniques] + [pd.NA], dtype=object)
+    return pd.Series(mapped[codes], index=text.index, dtype="string")
 
 
 def _rows(index: Iterable[int], input_row: pd.Series | None) -> list[int]:
@@ -282,11 +291,10 @@ def normalise_codes(
     """Codes trimmed, inner whitespace removed, Unicode-normalised and upper-cased; matched
     against ``vocabulary`` (case-insensitively) where one is given. Changes are counted."""
     text = values.astype("string")
-    norm = text.map(lambda v: v if v is pd.NA else re.sub(r"\s+", "", unicodedata.normalize("NFKC", v)), na_action="ignore")
-    norm = norm.astype("string")
+    norm = _map_distinct(text, lambda v: re.sub(r"\s+", "", unicodedata.normalize("NFKC", v)))
     if vocabulary is not None:
         lookup = {_fold(v): v for v in vocabulary}
-        matched = norm.map(lambda v: lookup.get(_fold(v), v.upper()) if v is not pd.NA else v, na_action="ignore")
+        matched = _map_distinct(norm, lambda v: lookup.get(_fold(v), v.upper()))
     else:
         matched = norm.str.upper()
     matched = matched.astype("string")
@@ -303,8 +311,12 @@ def normalise_categories(values: pd.Series, *, column: str, report: LayerReport,
     values outside it are kept as written (trimmed) and noted."""
     text = values.astype("string")
     lookup = {_fold(v): v for v in vocabulary}
-    trimmed = text.str.strip().str.replace(r"\s+", " ", regex=True)
-    matched = trimmed.map(lambda v: lookup.get(_fold(v), v) if v is not pd.NA else v, na_action="ignore").astype("string")
+
+    def match(value: str) -> str:
+        trimmed = re.sub(r"\s+", " ", value.strip())
+        return lookup.get(_fold(trimmed), trimmed)
+
+    matched = _map_distinct(text, match)
     changed = (matched != text).fillna(False) & text.notna()
     if changed.any():
         examples = sorted({f"{a!r} -> {b!r}" for a, b in zip(text[changed], matched[changed], strict=True)})[:3]
