@@ -69,3 +69,19 @@ def test_random_boxes_give_the_brute_force_pairs() -> None:
 def test_non_polygons_take_the_pairwise_path() -> None:
     geoms = np.array([shapely.Point(0, 0), box(0, 0, 1, 1)], dtype=object)
     assert not is_polygon_coverage(geoms)
+
+
+@pytest.mark.parametrize("x", [0.0, 9.5, 19.5, 29.5, 38.2])
+def test_strips_find_an_overlap_wherever_it_lies(monkeypatch: pytest.MonkeyPatch, x: float) -> None:
+    # a big layer is checked in vertical strips in threads: an overlap across a strip's edge counts
+    import n2kzones.io.validate as validate
+
+    monkeypatch.setattr(validate, "_COVERAGE_STRIP_MIN", 10)
+    monkeypatch.setattr(validate.os, "cpu_count", lambda: 4)
+    xs = np.arange(40.0)
+    grid = [box(i, j, i + 1, j + 1) for i in xs for j in xs[:5]]
+    assert is_polygon_coverage(np.array(grid, dtype=object))
+    geoms = np.array([*grid, box(x + 0.25, 1.25, x + 0.75, 1.75)], dtype=object)
+    assert not is_polygon_coverage(geoms)
+    a, b, _ = overlapping_pairs(geoms)
+    assert set(zip(a.tolist(), b.tolist())) == _brute_pairs(geoms)
