@@ -74,9 +74,10 @@ MEMORY_GOAL_GB = 4.0
 #: Compute core of each stage: ``(where, name)`` pairs, ``where`` a module (or
 #: ``module:Class``) in which the stage's code looks ``name`` up at call time. The time inside
 #: these calls is the stage's core time; everything else (reading, writing, tables, per-row
-#: Python) is overhead. The deposition core is the receptor pass (``DepositionModel.at_points``)
-#: and the grid kernels that ``grid_tile`` calls (background sampling and KDW rasterisation of
-#: the tiles are not core); the maps core builds the folium maps (``area_map``,
+#: Python) is overhead. The deposition core is building the receptors (``hexagon_receptors``:
+#: the habitat map cut by the hexagon grid, a polygon overlay like the overlay stage's core),
+#: the receptor pass (``DepositionModel.at_points``) and the grid kernels that ``grid_tile``
+#: calls (background sampling and KDW rasterisation of the tiles are not core); the maps core builds the folium maps (``area_map``,
 #: ``overview_map``), and rendering them to HTML (``write_map``) is overhead.
 CORES: dict[str, tuple[tuple[str, str], ...]] = {
     "zones": (("n2kzones.stages.zones", "build_zones"),),
@@ -85,6 +86,7 @@ CORES: dict[str, tuple[tuple[str, str], ...]] = {
         ("n2kzones.stages.overlay", "overlay_farms"),
     ),
     "deposition": (
+        ("n2kzones.stages.deposition", "hexagon_receptors"),
         ("n2kzones.deposition.model:DepositionModel", "at_points"),
         ("n2kzones.deposition.tiles", "deposition_on_grid"),
         ("n2kzones.deposition.tiles", "class_deposition_on_grid"),
