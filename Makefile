@@ -25,7 +25,7 @@ PKG     := src/n2kzones
 SAMPLE_MANIFEST := $(RAW)/manifest.json
 DEPS    := .n2k-deps/$(subst /,_,$(CONFIG)).mk
 
-.PHONY: help venv demo real test sample $(STAGES) bench bench-scale bench-pipeline clean clean-outputs lint docs data-real data-landuse habitat-standin
+.PHONY: help venv demo real test sample $(STAGES) bench bench-scale bench-pipeline bench-growth clean clean-outputs lint docs data-real data-landuse habitat-standin
 
 help:  ## Show the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -51,7 +51,7 @@ $(SAMPLE_MANIFEST): $(STAMP) $(PKG)/datasets/sample.py $(PKG)/datasets/shapes.py
 sample: $(SAMPLE_MANIFEST)  ## Generate the sample region into data/raw/sample
 
 # -- stages: targets from `n2kzones deps` (not needed for help, venv, test, lint, docs, clean) --
-NO_DEPS_GOALS := help venv test lint docs clean clean-outputs bench bench-scale bench-pipeline data-real data-landuse habitat-standin sample real
+NO_DEPS_GOALS := help venv test lint docs clean clean-outputs bench bench-scale bench-pipeline bench-growth data-real data-landuse habitat-standin sample real
 ifneq ($(filter-out $(NO_DEPS_GOALS),$(or $(MAKECMDGOALS),help)),)
 $(DEPS): $(CONFIG) $(STAMP) $(wildcard $(PKG)/stages/*.py)
 	@mkdir -p $(dir $@)
@@ -106,6 +106,9 @@ bench-scale: $(STAMP)  ## Dask engine: 1 and 2 workers, national sample and 10x 
 BENCH_ARGS ?=
 bench-pipeline: $(STAMP)  ## Every stage vs its compute core, national sample (slow; BENCH_ARGS='--scale 1 --profile')
 	$(BIN)/python benchmarks/bench_pipeline.py $(BENCH_ARGS)
+
+bench-growth: $(STAMP)  ## Every stage at 1x, 2x and 4x the national sample: seconds, GB, growth exponent (slow)
+	$(BIN)/python benchmarks/bench_growth.py $(BENCH_ARGS)
 
 docs: $(STAMP)  ## Generate docs/cli.md and docs/config.md from the code, then build the site into build/site
 	$(BIN)/python tools/gen_reference.py

@@ -4,6 +4,7 @@ py-spy summary, a failing stage process and the checks of issue 18."""
 from __future__ import annotations
 
 import importlib.util
+import math
 import sys
 import types
 from pathlib import Path
@@ -164,3 +165,32 @@ def test_data_folder_must_be_a_sample_of_the_asked_scale(tmp_path: Path) -> None
     assert bp.sample_folder(1, tmp_path) == tmp_path
     with pytest.raises(SystemExit, match="scale 1, not --scale 2"):
         bp.sample_folder(2, tmp_path)
+
+
+# -- bench_growth: the growth exponent -----------------------------------------------------------
+def _growth():
+    spec = importlib.util.spec_from_file_location("bench_growth", REPO / "benchmarks" / "bench_growth.py")
+    mod = importlib.util.module_from_spec(spec)
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    try:
+        spec.loader.exec_module(mod)
+    finally:
+        sys.path.remove(str(REPO / "benchmarks"))
+    return mod
+
+
+@pytest.mark.parametrize(
+    ("costs", "exponent"),
+    [([3.0, 6.0, 12.0], 1.0), ([1.0, 4.0, 16.0], 2.0), ([5.0, 5.0, 5.0], 0.0), ([2.0, 2.0 * 2**1.5, 16.0], 1.5)],
+)
+def test_growth_exponent_of_power_laws(costs: list[float], exponent: float) -> None:
+    assert _growth().growth_exponent([1.0, 2.0, 4.0], costs) == pytest.approx(exponent)
+
+
+def test_growth_exponent_needs_two_measured_points() -> None:
+    g = _growth()
+    assert g.growth_exponent([1.0, 2.0, 4.0], [0.0, 0.0, 3.0]) is None
+    assert g.growth_exponent([1.0, 2.0], [1.0, None]) is None
+    # n log n over 1x-4x of 758,470 parcels fits an exponent just above 1
+    n = [758_470.0 * k for k in (1, 2, 4)]
+    assert 1.0 < g.growth_exponent(n, [v * math.log(v) for v in n]) < g.FLAG_EXPONENT
