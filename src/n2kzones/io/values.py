@@ -73,6 +73,12 @@ def _map_distinct(text: pd.Series, fn: Callable[[str], str]) -> pd.Series:
     return pd.Series(mapped[codes], index=text.index, dtype="string")
 
 
+def _change_examples(before: pd.Series, after: pd.Series, changed: pd.Series, n: int = 3) -> list[str]:
+    """The first ``n`` (sorted) distinct ``'before' -> 'after'`` pairs among the changed rows."""
+    pairs = pd.DataFrame({"a": before[changed], "b": after[changed]}).drop_duplicates()
+    return sorted({f"{a!r} -> {b!r}" for a, b in zip(pairs["a"], pairs["b"], strict=True)})[:n]
+
+
 def _rows(index: Iterable[int], input_row: pd.Series | None) -> list[int]:
     idx = list(index)[:5]
     if input_row is not None:
@@ -301,7 +307,7 @@ def normalise_codes(
     matched = matched.where(matched != "", pd.NA)
     changed = (matched != text).fillna(False) & text.notna() & (text.str.strip() != "")
     if changed.any():
-        examples = sorted({f"{a!r} -> {b!r}" for a, b in zip(text[changed], matched[changed], strict=True)})[:3]
+        examples = _change_examples(text, matched, changed)
         report.count_change(column, int(changed.sum()), f"codes normalised (case, spaces), e.g. {', '.join(examples)}")
     return matched
 
@@ -319,9 +325,9 @@ def normalise_categories(values: pd.Series, *, column: str, report: LayerReport,
     matched = _map_distinct(text, match)
     changed = (matched != text).fillna(False) & text.notna()
     if changed.any():
-        examples = sorted({f"{a!r} -> {b!r}" for a, b in zip(text[changed], matched[changed], strict=True)})[:3]
+        examples = _change_examples(text, matched, changed)
         report.count_change(column, int(changed.sum()), f"categories matched to the known ones (case, spaces), e.g. {', '.join(examples)}")
-    unknown = sorted(set(matched.dropna()) - set(lookup.values()))
+    unknown = sorted(set(matched.dropna().unique()) - set(lookup.values()))
     if unknown:
         report.note(f"column {column!r}: {len(unknown)} values outside the known categories {list(vocabulary)}: {unknown[:5]}")
     return matched
