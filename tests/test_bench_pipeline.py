@@ -155,6 +155,11 @@ def test_checks_on_hand_figures() -> None:
     (t_text, t_met), (r_text, r_met), (m_text, m_met) = bp.checks(fig, totals)
     assert t_met and not r_met and not m_met
     assert "['overlay']" in r_text and "4.50 GB" in m_text
+    # the one process's import time is no stage: it has no core and is not judged as one
+    fig[bp.IMPORTS] = bp.StageFigures(one_s=3.0)
+    fig["overlay"].core_s = 10.0
+    (_, _), (r_text, r_met), (_, _) = bp.checks(fig, totals)
+    assert r_met and "none" in r_text
 
 
 def test_data_folder_must_be_a_sample_of_the_asked_scale(tmp_path: Path) -> None:
