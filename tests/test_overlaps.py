@@ -77,7 +77,7 @@ def test_strips_find_an_overlap_wherever_it_lies(monkeypatch: pytest.MonkeyPatch
     import n2kzones.io.validate as validate
 
     monkeypatch.setattr(validate, "_COVERAGE_STRIP_MIN", 10)
-    monkeypatch.setattr(validate.os, "cpu_count", lambda: 4)
+    monkeypatch.setenv("N2KZONES_THREADS", "4")
     xs = np.arange(40.0)
     grid = [box(i, j, i + 1, j + 1) for i in xs for j in xs[:5]]
     assert is_polygon_coverage(np.array(grid, dtype=object))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 
 import geopandas as gpd
 import numpy as np
@@ -18,6 +19,7 @@ import pandas as pd
 import shapely
 from tqdm.auto import tqdm
 
+from n2kzones.threads import available_threads, thread_map
 from n2kzones.params import Parameters
 from n2kzones.summary import AREA_QUANTUM_M2, area_quanta
 
@@ -38,6 +40,18 @@ def _polygonal_parts(geoms: np.ndarray) -> np.ndarray:
     return geoms
 
 
+def _in_chunks(op: Callable[[np.ndarray, np.ndarray], np.ndarray], a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``op(a, b)`` (an element-wise shapely operation) in chunks, one thread each."""
+    n = available_threads()
+    if n == 1 or len(a) < 2 * _CHUNK_MIN:
+        return op(a, b)
+    bounds = np.linspace(0, len(a), n + 1).astype(int)
+    parts = thread_map(lambda k: op(a[bounds[k]:bounds[k + 1]], b[bounds[k]:bounds[k + 1]]), range(n))
+    return np.concatenate(parts)
+
+
+#: Element-wise geometry work shorter than twice this runs in one call.
+_CHUNK_MIN = 2_000
 #: Relative tolerance on a parcel's pieces adding up to its area.
 AREA_RTOL = 1e-7
 #: Grid (m) of the snap-rounding overlay used where the floating-point overlay fails.
@@ -116,31 +130,36 @@ def overlay_parcels(
     zgeoms = zones.geometry.to_numpy()
     shapely.prepare(zgeoms)
 
+    def cut_face(z: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Face ``z``: the parcels wholly in it, and those on its edge with their pieces."""
+        idx = tree.query(zgeoms[z], predicate="intersects")
+        inside = shapely.contains_properly(zgeoms[z], pgeoms[idx])
+        edge = idx[~inside]
+        inter = _polygonal_parts(shapely.intersection(pgeoms[edge], zgeoms[z]))
+        real = shapely.area(inter) > 0  # touching only: no piece
+        bar.update(1)
+        return idx[inside], edge[real], inter[real]
+
+    # Faces are independent (each prepared face is used by one thread only); results are
+    # taken in face order, so the pieces do not depend on the number of threads.
+    faces = range(len(zgeoms))
+    with tqdm(total=len(faces), desc="overlay", unit="face", disable=not progress) as bar:
+        cuts = thread_map(cut_face, list(faces))
     piece_parcel: list[np.ndarray] = []
     piece_zone: list[np.ndarray] = []
     piece_geom: list[np.ndarray] = []
     cut_parcel: list[np.ndarray] = []
     cut_zone: list[np.ndarray] = []
     n_inside = 0
-    for z in tqdm(range(len(zgeoms)), desc="overlay", unit="face", disable=not progress):
-        idx = tree.query(zgeoms[z], predicate="intersects")
-        if len(idx) == 0:
+    for z, (whole, edge, inter) in zip(faces, cuts, strict=True):
+        if not len(whole) and not len(edge):
             continue
-        inside = shapely.contains_properly(zgeoms[z], pgeoms[idx])
-        whole = idx[inside]
         n_inside += len(whole)
-        piece_parcel.append(whole)
-        piece_zone.append(np.full(len(whole), z))
-        piece_geom.append(pgeoms[whole])
-        edge = idx[~inside]
-        if len(edge):
-            inter = _polygonal_parts(shapely.intersection(pgeoms[edge], zgeoms[z]))
-            real = shapely.area(inter) > 0  # touching only: no piece
-            piece_parcel.append(edge[real])
-            piece_zone.append(np.full(int(real.sum()), z))
-            piece_geom.append(inter[real])
-            cut_parcel.append(edge[real])
-            cut_zone.append(np.full(int(real.sum()), z))
+        piece_parcel += [whole, edge]
+        piece_zone += [np.full(len(whole), z), np.full(len(edge), z)]
+        piece_geom += [pgeoms[whole], inter]
+        cut_parcel.append(edge)
+        cut_zone.append(np.full(len(edge), z))
 
     pp = np.concatenate(piece_parcel) if piece_parcel else np.empty(0, np.int64)
     pz = np.concatenate(piece_zone) if piece_zone else np.empty(0, np.int64)
@@ -159,8 +178,8 @@ def overlay_parcels(
     # Subtract the zone faces of each cut parcel, one round per face (vectorised per round).
     counts = np.diff(np.append(first, len(cp)))
     for r in range(int(counts.max()) if len(counts) else 0):
-        sel = counts > r
-        remainder[sel] = shapely.difference(remainder[sel], zgeoms[cz[first[sel] + r]])
+        sel = np.flatnonzero(counts > r)
+        remainder[sel] = _in_chunks(shapely.difference, remainder[sel], zgeoms[cz[first[sel] + r]])
     remainder = _polygonal_parts(remainder)
     has_rest = shapely.area(remainder) > 0
 

@@ -9,9 +9,7 @@ dropped silently: every input feature is either kept or counted under a reason.
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import geopandas as gpd
@@ -21,6 +19,7 @@ import pyproj
 import shapely
 
 from n2kzones.errors import CRSError, InputError, SchemaError
+from n2kzones.threads import available_threads, thread_map
 
 log = logging.getLogger(__name__)
 
@@ -645,7 +644,7 @@ def _coverage_is_valid(geoms: np.ndarray) -> bool:
     the layer has no overlap. (A strip of a valid coverage is one too, so nothing that was
     answered True before is answered False; a False only sends the layer the slow way.)
     """
-    n_threads = max(1, min(os.cpu_count() or 1, 8))
+    n_threads = available_threads()
     if len(geoms) < _COVERAGE_STRIP_MIN or n_threads == 1:
         return bool(shapely.coverage_is_valid(geoms))
     box = shapely.bounds(geoms)
@@ -656,8 +655,7 @@ def _coverage_is_valid(geoms: np.ndarray) -> bool:
         x1, y1 = box[own, 2].max(), box[own, 3].max()
         meets = (box[:, 0] <= x1) & (box[:, 2] >= x0) & (box[:, 1] <= y1) & (box[:, 3] >= y0)
         strips.append(geoms[meets])
-    with ThreadPoolExecutor(n_threads) as pool:
-        return all(bool(v) for v in pool.map(shapely.coverage_is_valid, strips))
+    return all(bool(v) for v in thread_map(shapely.coverage_is_valid, strips, threads=n_threads))
 
 
 def overlapping_pairs(geoms: np.ndarray, groups: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

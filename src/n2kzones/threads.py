@@ -1,0 +1,56 @@
+"""Threads for GEOS work in this process: shapely's vectorised operations release the GIL.
+
+:func:`thread_map` runs independent pieces of geometry work (a chunk of parcels, a strip of
+a layer) on this machine's cores and returns their results in input order, so a caller that
+concatenates them gets the same arrays as a serial loop: the result never depends on the
+number of threads.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+#: At most this many threads (GEOS work does not gain from more on one machine's memory bus).
+MAX_THREADS = 8
+
+
+def available_threads() -> int:
+    """Threads for GEOS work here, at most :data:`MAX_THREADS`.
+
+    ``N2KZONES_THREADS`` if set; in a Dask worker, the worker's own threads (the cluster
+    already spreads the work over the cores); else the cores this process may run on (its
+    CPU affinity).
+    """
+    env = os.environ.get("N2KZONES_THREADS", "").strip()
+    if env:
+        return max(1, min(int(env), MAX_THREADS))
+    distributed = sys.modules.get("distributed")  # only where Dask is already in use
+    if distributed is not None:
+        try:
+            return max(1, min(distributed.get_worker().state.nthreads, MAX_THREADS))
+        except (ValueError, AttributeError):  # not in a worker
+            pass
+    try:
+        n = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        n = os.cpu_count() or 1
+    return max(1, min(n, MAX_THREADS))
+
+
+def thread_map(fn: Callable[[T], R], items: Sequence[T], *, threads: int | None = None) -> list[R]:
+    """``[fn(x) for x in items]``, on up to ``threads`` threads (default :func:`available_threads`).
+
+    Results are in the order of ``items``; an exception in one call is raised here.
+    """
+    n = available_threads() if threads is None else max(1, threads)
+    if n == 1 or len(items) <= 1:
+        return [fn(x) for x in items]
+    with ThreadPoolExecutor(min(n, len(items))) as pool:
+        return list(pool.map(fn, items))
