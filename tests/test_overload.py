@@ -6,7 +6,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from n2kzones.overload import area_overload_table, flag_overload, weighted_quantile
+from n2kzones.overload import (
+    area_overload_table,
+    flag_overload,
+    positions_by_code,
+    weighted_quantile,
+)
 
 
 def test_flags_at_the_boundaries() -> None:
@@ -54,3 +59,18 @@ def test_a_wholly_overloaded_area_is_exactly_100_percent() -> None:
     rec = pd.concat([rec, flag_overload(rec["total_mol_ha"], rec["kdw_mol_ha"])], axis=1)
     t = area_overload_table(rec).set_index("site_code")
     assert t.loc["A", "pct_overloaded"] == 100.0 and t.loc["A", "pct_near_overload"] == 100.0
+
+
+def test_positions_by_code_are_the_masks_positions() -> None:
+    """One stable sort gives per code exactly ``np.flatnonzero(codes == code)``, codes sorted."""
+    codes = np.array(["B", "A", "C", "A", "B", "B", "(none)"], dtype=object)
+    got = positions_by_code(codes)
+    assert list(got) == ["(none)", "A", "B", "C"]
+    assert {k: v.tolist() for k, v in got.items()} == {
+        "(none)": [6], "A": [1, 3], "B": [0, 4, 5], "C": [2]
+    }
+    rng = np.random.default_rng(3)
+    many = rng.choice(["NL1", "NL2", "NL10", "x"], size=1000)
+    for code, pos in positions_by_code(many).items():
+        np.testing.assert_array_equal(pos, np.flatnonzero(many == code))
+    assert positions_by_code(np.array([], dtype=str)) == {}

@@ -15,7 +15,7 @@ import shapely
 from n2kzones.config import Scenario
 from n2kzones.deposition.kernel import RadialKernel
 from n2kzones.deposition.model import DepositionModel
-from n2kzones.effectiveness import in_area_zone
+from n2kzones.effectiveness import in_area_zone, in_area_zones
 from n2kzones.errors import ConfigError, InputError
 from n2kzones.reductions import (
     REDUCTION_COLUMNS,
@@ -455,6 +455,13 @@ def test_zone_members_is_in_area_zone(sample, two_three) -> None:
         for code in codes:
             assert members[code] == np.flatnonzero(in_area_zone(farms["area_codes"], code)).tolist()
     assert zone_members(two_three[0]["area_codes"]) == {"A": [0, 1], "B": [1]}
+    for farms in (two_three[0], sample[0]):
+        codes = {c for s in farms["area_codes"].fillna("") for c in s.split(";")}
+        codes = sorted(codes | {"", "none"})
+        masks = in_area_zones(farms["area_codes"], codes)
+        assert list(masks) == codes
+        for code in codes:  # "" (farms outside every zone) and a code of no zone included
+            np.testing.assert_array_equal(masks[code], in_area_zone(farms["area_codes"], code))
 
 
 def test_sample_engines_and_row_order(sample) -> None:

@@ -16,6 +16,10 @@ from n2kzones.io.readers import read_layer
 from n2kzones.io.writers import read_table
 from n2kzones.params import load_parameters
 from n2kzones.rko import (
+    NO_AREA,
+    AreaGroups,
+    _receptor_stats,
+    _source_counts,
     projects_rko,
     range_labels,
     rko_sweep,
@@ -324,3 +328,42 @@ def test_imaer_gml_projects(sample, real_dir: Path) -> None:
         assert g["n_permit_free"].is_monotonic_increasing
         assert g["ha_tipped_overload"].is_monotonic_increasing
     assert cum["n_permit_free"].max() > 0
+
+
+@pytest.mark.parametrize("adds", [False, True])
+def test_area_rows_equal_the_rows_of_boolean_masks(adds) -> None:
+    """AreaGroups gives bitwise the rows of a boolean mask over every source and receptor per
+    area (the same values summed in the same order), incl. an area without sources and the
+    sources of no area."""
+    rng = np.random.default_rng(7)
+    n_src, n_rec = 3000, 2000
+    site = rng.choice(["A", "B", "C", "D"], size=n_rec).astype(object)
+    src_area = rng.choice(["A", "B", "C", NO_AREA], size=n_src).astype(object)  # D: no source
+    e = rng.lognormal(5.0, 2.0, n_src)
+    ha = rng.uniform(0.0, 1.0, n_rec)
+    total = rng.uniform(500.0, 2500.0, n_rec)
+    kdw = rng.uniform(400.0, 2400.0, n_rec)
+    sub = rng.exponential(2.0, n_rec)
+    below = rng.random(n_src) < 0.4
+    codes = [*np.unique(site), NO_AREA]
+    index = {c: np.flatnonzero(site == c) for c in np.unique(site)}
+    groups = AreaGroups.of(codes, src_area, index, e, ha, total, kdw)
+    head = {"threshold_mol_ha": 1.0}
+    got = groups.rows(head, below, sub, 70.0, adds=adds)
+    want = []
+    for code in codes:
+        in_area = src_area == code
+        ri = index.get(code, np.zeros(0, dtype=np.int64))
+        want.append(
+            {
+                **head,
+                "site_code": code,
+                **_source_counts(
+                    below & in_area, e * in_area, int(in_area.sum()), float(e[in_area].sum())
+                ),
+                "sensitive_ha": float(ha[ri].sum()),
+                **_receptor_stats(sub[ri], ha[ri], total[ri], kdw[ri], 70.0, adds=adds),
+            }
+        )
+    pd.testing.assert_frame_equal(pd.DataFrame(got), pd.DataFrame(want), check_exact=True)
+    assert pd.DataFrame(got).set_index("site_code").loc["D", "n_sources"] == 0

@@ -19,6 +19,7 @@ from n2kzones.thresholds import (
     ThresholdBound,
     ThresholdRule,
     area_thresholds,
+    range_candidates,
     relative_maxima,
     scope_mask,
     threshold_rules,
@@ -464,3 +465,41 @@ def test_the_csv_rounds_a_threshold_per_area_down() -> None:
     assert csv_rounding("threshold_mol_ha") == ("sig", 6)  # the RKO thresholds as given
     df = pd.DataFrame({"area_threshold_mol_ha": [0.0164376, 0.01649, 21.4179, np.inf, 0.1]})
     assert list(round_for_people(df)["area_threshold_mol_ha"]) == [0.0164, 0.0164, 21.4, np.inf, 0.1]
+
+
+def test_range_candidates_keep_every_maximum_bitwise(sample) -> None:
+    """Per area, the maxima of the candidate sources alone are bitwise those of a call with
+    every source, and every source left out has maximum 0 (beyond the range)."""
+    cfg, farms, rec, model = sample
+    sx, sy = farms.geometry.x.to_numpy(), farms.geometry.y.to_numpy()
+    e = farms["emission_kg_nh3"].to_numpy(float)
+    rx, ry = rec.geometry.x.to_numpy(), rec.geometry.y.to_numpy()
+    site = rec["site_code"].astype(str).to_numpy()
+    fewer = 0
+    for code in np.unique(site):
+        ra = np.flatnonzero(site == code)
+        cand = range_candidates(sx, sy, rx[ra], ry[ra], model.cutoff_m)
+        full, _ = model.max_contribution(sx, sy, e, rx[ra], ry[ra])
+        part, _ = model.max_contribution(sx[cand], sy[cand], e[cand], rx[ra], ry[ra])
+        np.testing.assert_array_equal(part, full[cand])
+        left_out = np.setdiff1d(np.arange(sx.size), cand)
+        assert (full[left_out] == 0).all()
+        fewer += left_out.size > 0
+    assert fewer >= 1  # the range leaves sources out somewhere
+    # no range: every source; the bounding-box extremes are always kept
+    assert range_candidates(sx, sy, rx, ry, None).tolist() == list(range(sx.size))
+    far = range_candidates(sx, sy, rx[:1], ry[:1], 1.0)
+    extremes = {int(np.argmin(sx)), int(np.argmax(sx)), int(np.argmin(sy)), int(np.argmax(sy))}
+    assert extremes <= set(far.tolist())
+
+
+def test_range_candidates_by_hand() -> None:
+    """Receptors in the box [0, 10] x [0, 10] m, range 100 m: a source 100 m right of the box is
+    in, one 102 m above it out (unless it is an extreme of the sources' box)."""
+    rx, ry = np.array([0.0, 10.0]), np.array([0.0, 10.0])
+    sx = np.array([5.0, 110.0, 5.0, 5.0, -500.0])
+    sy = np.array([5.0, 5.0, 112.0, -80.0, 0.0])
+    # source 4 is the leftmost (an extreme); 2 is the topmost (an extreme) -> both kept
+    assert range_candidates(sx, sy, rx, ry, 100.0).tolist() == [0, 1, 2, 3, 4]
+    sx2, sy2 = np.r_[sx, 5.0, 5.0], np.r_[sy, 300.0, 5.0]  # 5 now the topmost, 2 out
+    assert range_candidates(sx2, sy2, rx, ry, 100.0).tolist() == [0, 1, 3, 4, 5, 6]

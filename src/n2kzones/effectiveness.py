@@ -18,13 +18,14 @@ outside part is the all-farm cut minus the area's inside part, computed exactly 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 
 from n2kzones.deposition.model import DepositionModel
+from n2kzones.overload import positions_by_code
 from n2kzones.selection import sort_inputs
 
 log = logging.getLogger(__name__)
@@ -64,6 +65,34 @@ def in_area_zone(area_codes: pd.Series, site_code: str) -> np.ndarray:
     """Boolean per farm: is ``site_code`` among its ``;``-separated ``area_codes``."""
     codes = area_codes.fillna("").astype(str)
     return np.array([site_code in s.split(";") for s in codes], dtype=bool)
+
+
+def zone_members(area_codes: pd.Series) -> dict[str, list[int]]:
+    """Per site code, the positions of the farms in its zone: the membership of
+    :func:`in_area_zone` (``site_code`` among the ``;``-separated ``area_codes``) for every
+    area in one pass over the farms (a farm in several zones is listed under each)."""
+    out: dict[str, list[int]] = {}
+    for i, s in enumerate(area_codes.fillna("").astype(str).to_numpy(dtype=object)):
+        for code in dict.fromkeys(s.split(";")):
+            if code:
+                out.setdefault(code, []).append(i)
+    return out
+
+
+def in_area_zones(area_codes: pd.Series, site_codes: Iterable[str]) -> dict[str, np.ndarray]:
+    """:func:`in_area_zone` for each of ``site_codes`` (boolean per farm), from one pass over
+    the farms (:func:`zone_members`)."""
+    members = zone_members(area_codes)
+    n = len(area_codes)
+    out: dict[str, np.ndarray] = {}
+    for code in site_codes:
+        if not code:  # "" is no zone's code; in_area_zone's reading of it is kept
+            out[code] = in_area_zone(area_codes, code)
+            continue
+        mask = np.zeros(n, dtype=bool)
+        mask[np.asarray(members.get(code, []), dtype=np.int64)] = True
+        out[code] = mask
+    return out
 
 
 def effect_ratio(sum_in: float, sum_out: float, kg_in: float, kg_out: float) -> float:
@@ -175,7 +204,7 @@ def zone_effectiveness(
     )
     inside = farms["zone_key"].fillna("").astype(str).to_numpy() != ""
     codes = sorted(set(receptors["site_code"].astype(str)))
-    by_area = {code: in_area_zone(farms["area_codes"], code) for code in codes}
+    by_area = in_area_zones(farms["area_codes"], codes)
     return effectiveness_by_membership(
         farms, receptors, model, inside, by_area, names=names, cut_pct=cut_pct
     )
@@ -240,12 +269,13 @@ def effectiveness_by_membership(
     rows = []
     site = receptors["site_code"].astype(str).to_numpy()
     none = np.zeros(len(farms), dtype=bool)
-    for code in sorted(set(site)):
-        sel = np.flatnonzero(site == code)
+    radial = model.classes is None
+    for code, sel in sorted(positions_by_code(site).items()):
         mine = np.asarray(inside_by_area.get(code, none), dtype=bool)
         f = np.flatnonzero(mine)
+        classes = {} if radial else model.classes_for(farms.iloc[f], receptors.iloc[sel])
         red_in = (
-            model.at_points(sx[f], sy[f], cut[f], rx[sel], ry[sel], **model.classes_for(farms.iloc[f], receptors.iloc[sel]))
+            model.at_points(sx[f], sy[f], cut[f], rx[sel], ry[sel], **classes)
             if f.size
             else np.zeros(sel.size)
         )

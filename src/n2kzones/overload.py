@@ -47,6 +47,18 @@ def flag_overload(
     )
 
 
+def positions_by_code(codes: np.ndarray) -> dict[str, np.ndarray]:
+    """Per distinct value of ``codes`` (sorted), the positions holding it, ascending: what
+    ``np.flatnonzero(codes == code)`` gives for each, from one stable sort."""
+    order = np.argsort(codes, kind="stable")
+    sorted_codes = codes[order]
+    if sorted_codes.size == 0:
+        return {}
+    starts = np.flatnonzero(np.r_[True, sorted_codes[1:] != sorted_codes[:-1]])
+    ends = np.r_[starts[1:], sorted_codes.size]
+    return {str(sorted_codes[a]): order[a:b] for a, b in zip(starts, ends, strict=True)}
+
+
 def weighted_quantile(values: np.ndarray, weights: np.ndarray, q: float) -> float:
     """Quantile ``q`` (0..1) of ``values`` weighted by ``weights`` (inverted weighted CDF);
     the result has the unit of ``values`` (here mol N/ha/yr, weights in ha)."""

@@ -65,7 +65,9 @@ import pandas as pd
 
 from n2kzones.config import Scenario
 from n2kzones.deposition.model import DepositionModel
+from n2kzones.effectiveness import zone_members
 from n2kzones.errors import ConfigError, InputError
+from n2kzones.overload import positions_by_code
 from n2kzones.scenarios import scenario_cut
 from n2kzones.selection import sort_inputs
 
@@ -282,19 +284,6 @@ def _solve(area: _Area, target: ReductionTarget) -> tuple[float, int | None]:
     return float(p_r[i]), (i if p_r[i] > 0 else None)
 
 
-def zone_members(area_codes: pd.Series) -> dict[str, list[int]]:
-    """Per site code, the positions of the farms in its zone: the membership of
-    :func:`n2kzones.effectiveness.in_area_zone` (``site_code`` among the ``;``-separated
-    ``area_codes``) for every area in one pass over the farms (a farm in several zones is
-    listed under each)."""
-    out: dict[str, list[int]] = {}
-    for i, s in enumerate(area_codes.fillna("").astype(str).to_numpy(dtype=object)):
-        for code in dict.fromkeys(s.split(";")):
-            if code:
-                out.setdefault(code, []).append(i)
-    return out
-
-
 def _no_receptor_row(
     code: str, target: ReductionTarget, baseline_pct: float, farms: pd.DataFrame, mine: np.ndarray
 ) -> dict:
@@ -462,9 +451,11 @@ def required_reduction(
     uniform_max = 100.0 - baseline_pct
     codes = set(site) | (set() if areas is None else set(areas["site_code"].astype(str)))
     members = zone_members(farms["area_codes"])
+    by_code = positions_by_code(site)
+    no_receptor = np.zeros(0, dtype=np.int64)
     rows = []
     for code in sorted(codes):
-        sel = np.flatnonzero(site == code)
+        sel = by_code.get(code, no_receptor)
         mine = np.zeros(len(farms), bool)
         mine[members.get(code, [])] = True
         if sel.size == 0:

@@ -36,7 +36,7 @@ from n2kzones.deposition import RadialKernel, WindRose
 from n2kzones.deposition.classes import KernelTable, ReceptorTerms, SourceTerms
 from n2kzones.deposition.distributed import deposition_at_points_on, max_contribution_on
 from n2kzones.errors import InputError
-from n2kzones.overload import weighted_quantile
+from n2kzones.overload import positions_by_code, weighted_quantile
 
 if TYPE_CHECKING:
     from n2kzones.compute import Backend
@@ -67,6 +67,28 @@ def threshold_buckets(max_mol_ha: np.ndarray, thresholds_mol_ha: np.ndarray) -> 
     return np.searchsorted(np.asarray(thresholds_mol_ha, float), max_mol_ha, side="right").astype(
         np.int64
     )
+
+
+def with_bounding_box(keep: np.ndarray, sx: np.ndarray, sy: np.ndarray) -> np.ndarray:
+    """Positions (ascending) of the sources ``keep`` (boolean per source) and of the sources at
+    the extremes of all sources' bounding box (smallest and largest ``sx``, ``sy`` in m).
+
+    A deposition pass or maxima search over these sources has the bounding box of the pass over
+    all of them, and the engines derive their kernel lookup range and source cell list from
+    that box alone; the sources keep their order. So every sum over the kept sources adds the
+    same terms in the same order: bitwise what the pass over all sources gives them.
+    """
+    keep = np.array(keep, dtype=bool)
+    if keep.size:
+        keep[[np.argmin(sx), np.argmax(sx), np.argmin(sy), np.argmax(sy)]] = True
+    return np.flatnonzero(keep)
+
+
+def below_top(bucket: np.ndarray, n_thresholds: int, sx: np.ndarray, sy: np.ndarray) -> np.ndarray:
+    """Sources a grouped pass by :func:`threshold_buckets` needs: those below the largest of
+    ``n_thresholds`` thresholds (bucket < n_thresholds), with the bounding box kept
+    (:func:`with_bounding_box`; the extremes' own bucket is not used)."""
+    return with_bounding_box(np.asarray(bucket) < n_thresholds, sx, sy)
 
 
 def _sorted_thresholds(thresholds_mol_ha: Sequence[float]) -> np.ndarray:
@@ -215,7 +237,7 @@ def rko_sweep(
     total = rec["total_mol_ha"].to_numpy(float) if "total_mol_ha" in rec else None
     kdw = rec["kdw_mol_ha"].to_numpy(float) if "kdw_mol_ha" in rec else None
     area_codes = np.unique(site)
-    area_index = {c: np.flatnonzero(site == c) for c in area_codes}
+    area_index = positions_by_code(site)
     nat_rows: list[dict] = []
     area_rows: list[dict] = []
     sums: dict[str, np.ndarray] = {}
@@ -243,17 +265,19 @@ def rko_sweep(
         )
         out_src[f"site_code_{label}"] = src_area
         bucket = threshold_buckets(mx, t)
+        # sources above every threshold count in no sum: the pass leaves them out (radial model)
+        p = np.arange(sx.size) if by_class else below_top(bucket, t.size, sx, sy)
         dep = deposition_at_points_on(
             backend,
-            sx,
-            sy,
-            e,
+            sx[p],
+            sy[p],
+            e[p],
             rx,
             ry,
             kernel,
             wind_rose=wind_rose,
             cutoff_m=cutoff,
-            groups=bucket,
+            groups=bucket[p],
             n_groups=t.size + 1,
             receptor_radius_m=receptor_radius_m,
             engine=engine,  # type: ignore[arg-type]
@@ -264,6 +288,8 @@ def rko_sweep(
         log.info(
             "RKO range %s: maxima and one grouped pass in %.1f s", label, time.perf_counter() - t0
         )
+        codes = [*area_codes, *([NO_AREA] if (src_area == NO_AREA).any() else [])]
+        groups = AreaGroups.of(codes, src_area, area_index, e, ha, total, kdw)
         for j, thr in enumerate(t):
             below = bucket <= j
             base = {
@@ -279,36 +305,104 @@ def rko_sweep(
                     **_receptor_stats(sub_all[j], ha, total, kdw, near_margin_mol_ha, adds=adds),
                 }
             )
-            for code in [*area_codes, *([NO_AREA] if (src_area == NO_AREA).any() else [])]:
-                in_area = src_area == code
-                ri = area_index.get(code, np.zeros(0, dtype=np.int64))
-                area_rows.append(
-                    {
-                        **base,
-                        "site_code": code,
-                        **_source_counts(
-                            below & in_area,
-                            e * in_area,
-                            int(in_area.sum()),
-                            float(e[in_area].sum()),
-                        ),
-                        "sensitive_ha": float(ha[ri].sum()),
-                        **_receptor_stats(
-                            sub_all[j][ri],
-                            ha[ri],
-                            None if total is None else total[ri],
-                            None if kdw is None else kdw[ri],
-                            near_margin_mol_ha,
-                            adds=adds,
-                        ),
-                    }
-                )
+            area_rows += groups.rows(base, below, sub_all[j], near_margin_mol_ha, adds=adds)
     return SweepResult(pd.DataFrame(nat_rows), pd.DataFrame(area_rows), out_src, sums)
 
 
+@dataclass(frozen=True)
+class _Area:
+    """One area's sources (positions, their emission in kg NH3/yr) and receptors (positions,
+    habitat ha, total and KDW in mol N/ha/yr) for the per-area rows."""
+
+    code: str
+    sources: np.ndarray
+    e: np.ndarray
+    e_tot: float
+    receptors: np.ndarray
+    ha: np.ndarray
+    ha_tot: float
+    total: np.ndarray | None
+    kdw: np.ndarray | None
+
+
+@dataclass(frozen=True)
+class AreaGroups:
+    """The sources and receptors of each area, gathered once for the rows of every threshold
+    (:func:`rko_sweep`, :func:`n2kzones.thresholds.threshold_rules`).
+
+    Each area keeps its sources' and receptors' positions in ascending order, so every sum and
+    statistic of a row runs over the same values in the same order as with a boolean mask over
+    all rows (bitwise the same figures), without a pass over all sources per area and threshold.
+    """
+
+    areas: tuple[_Area, ...]
+
+    @classmethod
+    def of(
+        cls,
+        codes: Sequence[str],
+        src_area: np.ndarray,
+        receptors_by_code: dict[str, np.ndarray],
+        e: np.ndarray,
+        ha: np.ndarray,
+        total: np.ndarray | None,
+        kdw: np.ndarray | None,
+    ) -> AreaGroups:
+        """Areas ``codes`` (rows in this order); ``src_area`` the area per source,
+        ``receptors_by_code`` the receptor positions per area (missing: none), ``e`` the
+        emission per source (kg NH3/yr), ``ha``, ``total``, ``kdw`` per receptor."""
+        by_source = positions_by_code(src_area)
+        none = np.zeros(0, dtype=np.int64)
+        out = []
+        for code in codes:
+            si = by_source.get(str(code), none)
+            ri = receptors_by_code.get(str(code), none)
+            out.append(
+                _Area(
+                    code=code, sources=si, e=e[si], e_tot=float(e[si].sum()), receptors=ri,
+                    ha=ha[ri], ha_tot=float(ha[ri].sum()),
+                    total=None if total is None else total[ri],
+                    kdw=None if kdw is None else kdw[ri],
+                )
+            )
+        return cls(tuple(out))
+
+    def rows(
+        self,
+        head: dict,
+        below: np.ndarray,
+        sub: np.ndarray,
+        near_margin_mol_ha: float,
+        *,
+        adds: bool = False,
+    ) -> list[dict]:
+        """One row per area: ``head``, the area's sources below (``below`` per source) and the
+        statistics of the summed deposition ``sub`` (mol N/ha/yr per receptor) on its receptors,
+        as :func:`_source_counts` and :func:`_receptor_stats` give them."""
+        rows = []
+        for a in self.areas:
+            b = below[a.sources]
+            rows.append(
+                {
+                    **head,
+                    "site_code": a.code,
+                    **_counts(int(b.sum()), float(a.e[b].sum()), a.sources.size, a.e_tot),
+                    "sensitive_ha": a.ha_tot,
+                    **_receptor_stats(
+                        sub[a.receptors], a.ha, a.total, a.kdw, near_margin_mol_ha, adds=adds
+                    ),
+                }
+            )
+        return rows
+
+
 def _source_counts(below: np.ndarray, e: np.ndarray, n: int, e_tot: float) -> dict[str, float]:
-    nb = int(below.sum())
-    eb = float(e[below].sum())
+    return _counts(int(below.sum()), float(e[below].sum()), n, e_tot)
+
+
+def _counts(nb: int, eb: float, n: int, e_tot: float) -> dict[str, float]:
+    """The source columns of a row: ``nb`` of ``n`` sources below, ``eb`` of ``e_tot`` kg
+    NH3/yr theirs."""
     return {
         "n_sources": n,
         "n_sources_below": nb,
@@ -413,9 +507,12 @@ def projects_rko(
 
 
 __all__ = [
+    "AreaGroups",
     "SweepResult",
+    "below_top",
     "projects_rko",
     "range_labels",
     "rko_sweep",
     "threshold_buckets",
+    "with_bounding_box",
 ]

@@ -33,13 +33,17 @@ import numpy as np
 import pandas as pd
 
 from n2kzones.errors import InputError
+from n2kzones.overload import positions_by_code
 from n2kzones.rko import (
     NO_AREA,
+    AreaGroups,
     _receptor_stats,
     _source_counts,
     _sources_frame,
     _xy,
+    below_top,
     threshold_buckets,
+    with_bounding_box,
 )
 
 if TYPE_CHECKING:
@@ -157,6 +161,27 @@ def _prepared(
     src = _sources_frame(sources, id_column)
     rec = receptors.sort_values("receptor_id", kind="stable").reset_index(drop=True)
     return src, rec, model.classes_for(src, rec)
+
+
+def range_candidates(
+    sx: np.ndarray, sy: np.ndarray, rx: np.ndarray, ry: np.ndarray, cutoff_m: float | None
+) -> np.ndarray:
+    """Positions (ascending) of the sources that can reach a receptor ``(rx, ry)`` within the
+    calculation range ``cutoff_m`` (m; None: every source), plus the sources at the extremes of
+    the sources' bounding box.
+
+    A source left out is farther than the range (with a margin of 1 m) from the receptors'
+    bounding box, so its largest contribution on them is 0. The extremes keep the bounding box
+    of sources and receptors, and with it the kernel lookup range of
+    :meth:`~n2kzones.deposition.model.DepositionModel.max_contribution`, as with all sources:
+    the maxima of the sources kept are bitwise those of a call with every source.
+    """
+    if cutoff_m is None or sx.size == 0 or rx.size == 0:
+        return np.arange(sx.size)
+    reach = float(cutoff_m) * (1.0 + 1e-9) + 1.0
+    gap_x = np.maximum(np.maximum(rx.min() - sx, sx - rx.max()), 0.0)
+    gap_y = np.maximum(np.maximum(ry.min() - sy, sy - ry.max()), 0.0)
+    return with_bounding_box(gap_x * gap_x + gap_y * gap_y <= reach * reach, sx, sy)
 
 
 def scope_mask(receptors: pd.DataFrame, scope: str) -> np.ndarray:
@@ -289,10 +314,12 @@ def area_thresholds(
     in_scope = scope_mask(rec, scope) & np.isfinite(bound_r)
     rows = []
     t0 = time.perf_counter()
-    for code in np.unique(site):
-        ra = np.flatnonzero(site == code)
-        m, _ = model.max_contribution(
-            sx, sy, e, rx[ra], ry[ra], backend=backend, **_subset_classes(kw, None, ra)
+    for code, ra in positions_by_code(site).items():
+        cand = range_candidates(sx, sy, rx[ra], ry[ra], model.cutoff_m)
+        m = np.zeros(sx.size)
+        m[cand], _ = model.max_contribution(
+            sx[cand], sy[cand], e[cand], rx[ra], ry[ra], backend=backend,
+            **_subset_classes(kw, cand, ra),
         )
         reach = np.flatnonzero(m > 0)
         rs = ra[in_scope[ra]]
@@ -606,8 +633,11 @@ def threshold_rules(
         scale = 1.0 if kind == "absolute_mol_ha" else 0.01
         t = np.asarray(sorted({r.value * scale for r in fam}), dtype=np.float64)
         bucket = threshold_buckets(maxima, t)
+        # sources above the family's every threshold count in no sum (left out, radial model)
+        p = np.arange(sx.size) if kw else below_top(bucket, t.size, sx, sy)
         dep = model.at_points(
-            sx, sy, e, rx, ry, groups=bucket, n_groups=t.size + 1, backend=backend, **kw
+            sx[p], sy[p], e[p], rx, ry, groups=bucket[p], n_groups=t.size + 1, backend=backend,
+            **_subset_classes(kw, p, None),
         )
         sub = np.cumsum(dep[:-1], axis=0)
         for r in fam:
@@ -622,7 +652,7 @@ def threshold_rules(
     )
     e_tot = float(e.sum())
     codes = [*np.unique(site), *([NO_AREA] if (src_area == NO_AREA).any() else [])]
-    area_index = {c: np.flatnonzero(site == c) for c in codes}
+    groups = AreaGroups.of(codes, src_area, positions_by_code(site), e, ha, total, kdw)
     nat_rows, area_rows = [], []
     for r in rules:
         head = {
@@ -643,26 +673,7 @@ def threshold_rules(
                 **_receptor_stats(s, ha, total, kdw, near_margin_mol_ha),
             }
         )
-        for code in codes:
-            in_area = src_area == code
-            ri = area_index[code]
-            area_rows.append(
-                {
-                    **head,
-                    "site_code": code,
-                    **_source_counts(
-                        b & in_area, e * in_area, int(in_area.sum()), float(e[in_area].sum())
-                    ),
-                    "sensitive_ha": float(ha[ri].sum()),
-                    **_receptor_stats(
-                        s[ri],
-                        ha[ri],
-                        None if total is None else total[ri],
-                        None if kdw is None else kdw[ri],
-                        near_margin_mol_ha,
-                    ),
-                }
-            )
+        area_rows += groups.rows(head, b, s, near_margin_mol_ha)
     return RuleResult(pd.DataFrame(nat_rows), pd.DataFrame(area_rows), sums)
 
 
@@ -674,6 +685,7 @@ __all__ = [
     "ThresholdBound",
     "ThresholdRule",
     "area_thresholds",
+    "range_candidates",
     "relative_maxima",
     "scope_mask",
     "threshold_rules",
