@@ -23,7 +23,6 @@ from n2kzones.overlay import farm_land_use, land_by_farm, overlay_farms, overlay
 from n2kzones.render.qgis import farms_style, parcel_pieces_style, zones_style
 from n2kzones.stages.framework import stage_run
 from n2kzones.summary import area_summary, farm_summary, land_by_zone
-from n2kzones.threads import thread_map
 
 log = logging.getLogger(__name__)
 
@@ -79,9 +78,9 @@ def run_overlay(cfg: Config, *, progress: bool = False, backend: Backend | None 
             summary = area_summary(by_area, national, land, farms_z, params)
             farms_table = farm_summary(farms_z, params)
 
-            writes = [lambda: write_parquet(run.output("farms"), farms_z)]
             if backend.name == "local":
-                writes.append(lambda: write_parquet(run.output("parcel_pieces"), pieces))
+                write_parquet(run.output("parcel_pieces"), pieces)
+            write_parquet(run.output("farms"), farms_z)
             layers = {"areas": areas, "zones": national, "zones_by_area": by_area, "parcel_pieces": pieces_layer, "farms": farms_z}
             if not cfg.compute.pieces_in_geopackage:
                 del layers["parcel_pieces"]
@@ -91,8 +90,9 @@ def run_overlay(cfg: Config, *, progress: bool = False, backend: Backend | None 
                 "parcel_pieces": parcel_pieces_style([*BRP_CATEGORIES, "Onbekend"]),
                 "farms": farms_style(),
             }
-            writes.append(lambda: write_geopackage(run.output("overlay_gpkg"), layers, styles=styles))
-            thread_map(lambda write: write(), writes)  # GDAL and Arrow write side by side
+            # one after the other: on a full disk the first failing write ends the stage, and
+            # GDAL does not go on to fail (and print) inside a half-written GeoPackage
+            write_geopackage(run.output("overlay_gpkg"), layers, styles=styles)
             run.write_table("area_summary", summary)
             run.write_table("farm_summary", farms_table)
     result = {"farms": farms_z, "area_summary": summary, "land_by_zone": land}
