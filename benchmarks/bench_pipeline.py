@@ -77,7 +77,10 @@ MEMORY_GOAL_GB = 4.0
 #: Python) is overhead. The deposition core is the receptor pass (``DepositionModel.at_points``)
 #: and the grid kernels that ``grid_tile`` calls (background sampling and KDW rasterisation of
 #: the tiles are not core); the maps core builds the folium maps (``area_map``,
-#: ``overview_map``), and rendering them to HTML (``write_map``) is overhead.
+#: ``overview_map``), and rendering them to HTML (``write_map``) is overhead. The report's
+#: figures are drawn in worker processes while the stage writes the area pages: its core is
+#: the pages, the HTML, starting the figures (drawing them, with one worker) and waiting for
+#: them (``Figures.wait``); reading the tables is overhead.
 CORES: dict[str, tuple[tuple[str, str], ...]] = {
     "zones": (("n2kzones.stages.zones", "build_zones"),),
     "overlay": (
@@ -108,6 +111,8 @@ CORES: dict[str, tuple[tuple[str, str], ...]] = {
         ("n2kzones.stages.report", "render_report"),
         ("n2kzones.stages.report", "area_page"),
         ("n2kzones.stages.report", "area_section"),
+        ("n2kzones.stages.report", "start_figures"),
+        ("n2kzones.render.report:Figures", "wait"),
     ),
 }
 
