@@ -20,8 +20,6 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
 
 from n2kzones.errors import ConfigError, InputError
 
@@ -581,6 +579,9 @@ def national_zones(parts: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
         ``n_areas``, ``width_m``, ``inside_area`` (the face lies inside a protected area),
         ``area_m2``.
     """
+    from scipy.sparse import coo_matrix  # here, not with the module: only this needs SciPy
+    from scipy.sparse.csgraph import connected_components
+
     t0 = time.perf_counter()
     parts = parts.reset_index(drop=True)
     geoms = parts.geometry.to_numpy()
