@@ -81,6 +81,9 @@ OUTPUT_TEXT_KEYS = {
 
 def _save(fig: plt.Figure, path: Path) -> Path:
     fig.tight_layout()
+    # tight_layout leaves a placeholder layout engine, for which savefig would draw the whole
+    # figure once more before drawing it (a dry run that changes nothing: the layout is done)
+    fig.set_layout_engine(None)
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=110)
     plt.close(fig)
