@@ -77,8 +77,11 @@ MEMORY_GOAL_GB = 4.0
 #: Python) is overhead. The deposition core is building the receptors (``hexagon_receptors``:
 #: the habitat map cut by the hexagon grid, a polygon overlay like the overlay stage's core),
 #: the receptor pass (``DepositionModel.at_points``) and the grid kernels that ``grid_tile``
-#: calls (background sampling and KDW rasterisation of the tiles are not core); the maps core builds the folium maps (``area_map``,
-#: ``overview_map``), and rendering them to HTML (``write_map``) is overhead.
+#: calls (background sampling and KDW rasterisation of the tiles are not core); the maps core
+#: builds the folium maps (``area_map``, ``overview_map``), and rendering them to HTML
+#: (``write_map``) is overhead. The report's figures are drawn in worker processes while the
+#: stage writes the area pages: its core is the pages, the HTML, starting the figures (drawing
+#: them, with one worker) and waiting for them (``Figures.wait``); reading the tables is overhead.
 CORES: dict[str, tuple[tuple[str, str], ...]] = {
     "zones": (("n2kzones.stages.zones", "build_zones"),),
     "overlay": (
@@ -110,6 +113,8 @@ CORES: dict[str, tuple[tuple[str, str], ...]] = {
         ("n2kzones.stages.report", "render_report"),
         ("n2kzones.stages.report", "area_page"),
         ("n2kzones.stages.report", "area_section"),
+        ("n2kzones.stages.report", "start_figures"),
+        ("n2kzones.render.report:Figures", "wait"),
     ),
 }
 

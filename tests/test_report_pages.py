@@ -229,6 +229,83 @@ def test_habitat_table_known_answer() -> None:
     assert t.loc["ALL", "receptors"] == 3
 
 
+def test_habitat_table_types_in_order_rows_kept_in_each_type() -> None:
+    """Interleaved types, a missing code ("?") and a receptor in two rows: each type's rows are
+    its own (hectares, counts, the first-row maximum), sorted by code, then the total."""
+    from n2kzones.render.area_page import habitat_table
+
+    rec = pd.DataFrame(
+        {
+            "receptor_id": ["a", "b", "a", "c", "d"],
+            "habitat_code": ["H2", None, "H1", "H2", "H1"],
+            "habitat_ha": [1.0, 2.0, 4.0, 8.0, 16.0],
+            "kdw_mol_ha": [500.0, 700.0, 1000.0, 400.0, 900.0],
+            "total_mol_ha": [600.0, 100.0, 900.0, 300.0, 1000.0],
+            "overload": [True, False, False, False, True],
+            "near_overload": [True, False, True, False, True],
+            "farms_mol_ha": [1.0, 2.0, 3.0, 4.0, 5.0],
+        }
+    )
+    t = habitat_table(rec)
+    assert list(t["habitat_code"]) == ["?", "H1", "H2", "ALL"]
+    t = t.set_index("habitat_code")
+    assert list(t["habitat_ha"]) == [2.0, 20.0, 9.0, 31.0]
+    assert list(t["receptors"]) == [1, 2, 2, 4]  # "a" counts once in the total
+    assert list(t["overloaded_ha"]) == [0.0, 16.0, 1.0, 17.0]
+    assert t.loc["H1", "kdw_mol_ha"] == 900.0 and t.loc["H2", "max_mol_ha"] == 600.0
+    assert t.loc["H2", "mean_farms_mol_ha"] == pytest.approx((1 + 8 * 4) / 9)
+    assert np.isnan(t.loc["ALL", "mean_farms_in_zone_mol_ha"])  # no in-zone column
+
+
+def test_area_tables_rows_are_the_areas_rows_in_table_order() -> None:
+    """An area's rows (and their dicts) are those of the table with its code, in the table's
+    order with their index; no rows: an empty frame with the columns; a replaced table is
+    looked up anew."""
+    from n2kzones.render.area_page import AreaTables
+
+    scen = pd.DataFrame(
+        {"site_code": ["B", "A", "B", "C", "B"], "v": [1, 2, 3, 4, 5]}, index=[10, 11, 12, 13, 14]
+    )
+    t = AreaTables(areas=pd.DataFrame({"site_code": ["A"]}), scenarios=scen)
+    b = t.rows("scenarios", "B")
+    pd.testing.assert_frame_equal(b, scen.loc[scen["site_code"] == "B"])
+    assert t.records("scenarios", "B") == [
+        {"site_code": "B", "v": 1}, {"site_code": "B", "v": 3}, {"site_code": "B", "v": 5}
+    ]
+    none = t.rows("scenarios", "X")
+    assert none.empty and list(none.columns) == ["site_code", "v"]
+    assert t.records("scenarios", "X") == [] and t.records("zone_proposal", "A") == []
+    assert t.rows("zone_proposal", "A").empty  # no such table
+    t.scenarios = scen.assign(v=scen["v"] * 10)
+    assert [r["v"] for r in t.records("scenarios", "B")] == [10, 30, 50]
+
+
+def test_figures_drawn_in_worker_processes_are_the_same_files(tmp_path) -> None:
+    """The report's figures drawn in two worker processes are byte for byte those drawn in
+    this process, in the order of the jobs, one per table with rows."""
+    from n2kzones.render.report import draw_figures, figure_jobs
+
+    tables = {
+        "area_deposition": pd.DataFrame(
+            {"site_code": ["A", "B", "C"], "pct_overloaded": [10.0, 50.0, 0.0],
+             "pct_near_overload": [20.0, 60.0, 5.0]}
+        ),
+        "scenarios": pd.DataFrame(
+            {"site_code": ["A", "B", "ALL"], "scenario": ["s", "s", "s"],
+             "overloaded_ha_change": [-1.0, -2.5, -3.5]}
+        ),
+        "zone_proposal": pd.DataFrame(),  # no rows: no figure
+    }
+    one, two = tmp_path / "one", tmp_path / "two"
+    one.mkdir()
+    two.mkdir()
+    paths = draw_figures(figure_jobs(one, tables, "en"), workers=1)
+    assert [p.name for p in paths] == ["overload_per_area.png", "scenarios.png"]
+    assert draw_figures(figure_jobs(two, tables, "en"), workers=2) == [two / p.name for p in paths]
+    for p in paths:
+        assert p.read_bytes() == (two / p.name).read_bytes()
+
+
 def _pdf_pages(path: Path) -> list[str]:
     pdfplumber = pytest.importorskip("pdfplumber")
     with pdfplumber.open(path) as pdf:

@@ -119,3 +119,28 @@ def test_inner_part_is_the_area_itself(two_squares) -> None:
     assert inner.equals(two_squares.geometry.iloc[0])
     no_inner = zone_parts(two_squares, pd.Series({"A": 500.0, "B": 500.0}), include_inner=False)
     assert set(no_inner["part"]) == {RING}
+
+
+def test_connected_components_known_answer_numbered_by_lowest_node() -> None:
+    from n2kzones.zones import _connected_components as connected_components
+
+    # {0, 1, 4}, {2}, {3, 5}: numbered in the order of each component's lowest node
+    got = connected_components(6, np.array([4, 5, 1]), np.array([1, 3, 0]))
+    assert got.tolist() == [0, 0, 1, 2, 0, 2]
+    assert connected_components(3, np.array([], int), np.array([], int)).tolist() == [0, 1, 2]
+    assert connected_components(0, np.array([], int), np.array([], int)).tolist() == []
+
+
+def test_connected_components_as_scipy_numbers_them() -> None:
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components as scipy_components
+
+    from n2kzones.zones import _connected_components as connected_components
+
+    rng = np.random.default_rng(18)
+    for _ in range(200):
+        n = int(rng.integers(1, 50))
+        k = int(rng.integers(0, 60))
+        a, b = rng.integers(0, n, k), rng.integers(0, n, k)
+        _, want = scipy_components(coo_matrix((np.ones(k), (a, b)), shape=(n, n)), directed=False)
+        assert connected_components(n, a, b).tolist() == want.tolist()

@@ -32,14 +32,13 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from n2kzones.deposition import RadialKernel, WindRose
-from n2kzones.deposition.classes import KernelTable, ReceptorTerms, SourceTerms
-from n2kzones.deposition.distributed import deposition_at_points_on, max_contribution_on
 from n2kzones.errors import InputError
 from n2kzones.overload import positions_by_code, weighted_quantile
 
 if TYPE_CHECKING:
     from n2kzones.compute import Backend
+    from n2kzones.deposition import RadialKernel, WindRose
+    from n2kzones.deposition.classes import KernelTable
 
 log = logging.getLogger(__name__)
 
@@ -220,6 +219,11 @@ def rko_sweep(
     below ``T_j`` is the cumulative sum of buckets ``0..j``. A source's area is the
     ``site_code`` of its maximum-contribution receptor.
     """
+    # the deposition engine (Numba) is imported here, not with the module: the range labels
+    # and constants of this module are read by stages that compute no deposition
+    from n2kzones.deposition.classes import ReceptorTerms, SourceTerms
+    from n2kzones.deposition.distributed import deposition_at_points_on, max_contribution_on
+
     t = _sorted_thresholds(thresholds_mol_ha)
     src = _sources_frame(sources, id_column)
     rec = receptors.sort_values("receptor_id", kind="stable").reset_index(drop=True)

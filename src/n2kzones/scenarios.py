@@ -32,6 +32,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 import geopandas as gpd
 import numpy as np
@@ -39,10 +40,12 @@ import pandas as pd
 import shapely
 
 from n2kzones.config import Scenario
-from n2kzones.deposition import WindRose
-from n2kzones.deposition.model import DepositionModel
 from n2kzones.errors import ConfigError, InputError
 from n2kzones.overload import flag_overload
+
+if TYPE_CHECKING:  # the deposition engine (Numba) is imported where a scenario is computed
+    from n2kzones.deposition import WindRose
+    from n2kzones.deposition.model import DepositionModel
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +78,8 @@ def reversed_wind_rose(rose: WindRose | None) -> WindRose | None:
 
     Exact for an even number of sectors; with an odd number the weights are interpolated.
     """
+    from n2kzones.deposition import WindRose
+
     if rose is None or rose.is_isotropic:
         return rose
     w = np.asarray(rose.weights, float)

@@ -25,14 +25,17 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
 
-from n2kzones.deposition.model import DepositionModel
 from n2kzones.errors import InputError
+
+if TYPE_CHECKING:  # annotations only: the deposition engine (Numba) comes with the model
+    from n2kzones.deposition.model import DepositionModel
 
 log = logging.getLogger(__name__)
 

@@ -20,8 +20,6 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
 
 from n2kzones.errors import ConfigError, InputError
 
@@ -568,6 +566,43 @@ def _faces_by_polygonize(geoms: list[shapely.Geometry], ids: list[int]) -> list[
     return [(_polygonal(shapely.union_all(cs)), m) for m, cs in groups.items()]
 
 
+def _connected_components(n: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Component of each of ``n`` nodes of the undirected graph with edges ``a[i] - b[i]``.
+
+    Components are numbered 0, 1, ... in the order of their lowest node, as
+    :func:`scipy.sparse.csgraph.connected_components` numbers them (a union-find whose root is
+    each component's lowest node; no SciPy import for a stage that needs only this).
+
+    Parameters
+    ----------
+    n
+        Number of nodes.
+    a, b
+        Node indices of the edges' ends (same length).
+
+    Returns
+    -------
+    ndarray
+        ``int64`` component number per node.
+    """
+    parent = list(range(n))
+
+    def root(x: int) -> int:
+        r = x
+        while parent[r] != r:
+            r = parent[r]
+        while parent[x] != r:  # path compression
+            parent[x], x = r, parent[x]
+        return r
+
+    for i, j in zip(np.asarray(a).tolist(), np.asarray(b).tolist(), strict=True):
+        ri, rj = root(i), root(j)
+        if ri != rj:  # the lower root stays the root: it is the component's lowest node
+            parent[max(ri, rj)] = min(ri, rj)
+    lowest = np.array([root(x) for x in range(n)], dtype=np.int64)
+    return np.unique(lowest, return_inverse=True)[1].astype(np.int64).reshape(n)
+
+
 def national_zones(parts: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     """Non-overlapping faces of all zone parts, one row per distinct membership.
 
@@ -588,13 +623,11 @@ def national_zones(parts: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     left, right = tree.query(geoms, predicate="intersects")
     codes = parts["site_code"].to_numpy()
     keep = (left < right) & (codes[left] != codes[right])
-    n = len(parts)
-    graph = coo_matrix((np.ones(int(keep.sum())), (left[keep], right[keep])), shape=(n, n))
-    n_comp, label = connected_components(graph, directed=False)
+    label = _connected_components(len(parts), left[keep], right[keep])
     member_sets: list[frozenset[int]] = []
     face_geoms: list[shapely.Geometry] = []
-    for comp in range(n_comp):
-        idx = np.flatnonzero(label == comp)
+    order = np.argsort(label, kind="stable")  # each component's parts, in part order
+    for idx in np.split(order, np.flatnonzero(np.diff(label[order])) + 1) if len(order) else []:
         if len(idx) == 1:
             face_geoms.append(geoms[idx[0]])
             member_sets.append(frozenset({int(idx[0])}))

@@ -120,51 +120,97 @@ def habitat_table(
         ``area_deposition.csv``'s ``sensitive_ha``, ``overloaded_ha`` and ``near_overload_ha``.
     """
     names = dict(habitat_names or {})
+    n = len(receptors)
     codes = (
-        receptors["habitat_code"].astype("string").fillna("?")
+        receptors["habitat_code"].astype("string").fillna("?").to_numpy(dtype=object)
         if "habitat_code" in receptors
-        else pd.Series("?", index=receptors.index)
+        else np.full(n, "?", dtype=object)
     )
-    groups = [(str(c), g) for c, g in receptors.groupby(codes.to_numpy(), sort=True)]
+    # The columns once as arrays; each habitat type's rows are a sorted run of positions
+    # (a stable sort, so within a type the rows keep their order and every sum is the same).
+    ha_all = receptors["habitat_ha"].to_numpy(float)
+    dep_all = receptors["total_mol_ha"].to_numpy(float)
+    kdw_all = receptors["kdw_mol_ha"].to_numpy(float)
+    farms_all = receptors["farms_mol_ha"].to_numpy(float)
+    zone_all = (
+        receptors["farms_in_zone_mol_ha"].to_numpy(float)
+        if "farms_in_zone_mol_ha" in receptors
+        else np.full(n, np.nan)
+    )
+    over_all = receptors["overload"].to_numpy(bool)
+    near_all = receptors["near_overload"].to_numpy(bool)
+    ids_all = (
+        receptors["receptor_id"].to_numpy(dtype=object) if "receptor_id" in receptors else None
+    )
+    order = np.argsort(codes, kind="stable")
+    ordered = codes[order]
+    starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]]) if n else np.array([], int)
+    ends = [*starts[1:], n]
+    groups: list[tuple[str, np.ndarray | slice]] = [
+        (str(ordered[a]), order[a:b]) for a, b in zip(starts, ends, strict=True)
+    ]
     rows = []
-    for code, g in [*groups, ("ALL", receptors)]:
-        w = g["habitat_ha"].to_numpy(float)
+    for code, idx in [*groups, ("ALL", slice(None))]:
+        w = ha_all[idx]
+        size = len(w)
         ha = float(w.sum())
-        dep = g["total_mol_ha"].to_numpy(float)
-        kdw = g["kdw_mol_ha"].to_numpy(float)
+        dep = dep_all[idx]
+        kdw = kdw_all[idx]
         pct = np.where(kdw > 0, 100.0 * dep / np.where(kdw > 0, kdw, 1.0), np.nan)
 
         def wmean(x: np.ndarray, w: np.ndarray = w, ha: float = ha) -> float:
             return float(np.average(x, weights=w)) if ha > 0 else float("nan")
 
-        in_zone = (
-            g["farms_in_zone_mol_ha"].to_numpy(float)
-            if "farms_in_zone_mol_ha" in g
-            else np.full(len(g), np.nan)
-        )
+        if ids_all is None:
+            n_receptors = size
+        else:
+            ids = ids_all[idx]
+            n_receptors = len(pd.unique(ids[pd.notna(ids)]))
         rows.append(
             {
                 "habitat_code": code,
                 "name": ""
                 if code == "ALL"
                 else names.get(code, names.get(code.removeprefix("ZG"), "")),
-                "kdw_mol_ha": float(kdw.min()) if len(g) and code != "ALL" else float("nan"),
+                "kdw_mol_ha": float(kdw.min()) if size and code != "ALL" else float("nan"),
                 "habitat_ha": ha,
-                "receptors": int(g["receptor_id"].nunique()) if "receptor_id" in g else len(g),
+                "receptors": int(n_receptors),
                 "sum_mol": float((dep * w).sum()),
-                "max_mol_ha": float(dep.max()) if len(g) else float("nan"),
+                "max_mol_ha": float(dep.max()) if size else float("nan"),
                 "mean_mol_ha": wmean(dep),
-                "mean_pct_kdw": wmean(pct) if len(g) and not np.isnan(pct).all() else float("nan"),
+                "mean_pct_kdw": wmean(pct) if size and not np.isnan(pct).all() else float("nan"),
                 "max_pct_kdw": float(np.nanmax(pct))
-                if len(g) and not np.isnan(pct).all()
+                if size and not np.isnan(pct).all()
                 else float("nan"),
-                "overloaded_ha": float(w[g["overload"].to_numpy(bool)].sum()),
-                "near_overload_ha": float(w[g["near_overload"].to_numpy(bool)].sum()),
-                "mean_farms_mol_ha": wmean(g["farms_mol_ha"].to_numpy(float)),
-                "mean_farms_in_zone_mol_ha": wmean(in_zone),
+                "overloaded_ha": float(w[over_all[idx]].sum()),
+                "near_overload_ha": float(w[near_all[idx]].sum()),
+                "mean_farms_mol_ha": wmean(farms_all[idx]),
+                "mean_farms_in_zone_mol_ha": wmean(zone_all[idx]),
             }
         )
     return pd.DataFrame(rows)
+
+
+@dataclass
+class _ByCode:
+    """One table's rows by site code: the table, its rows sorted by site code (stable), each
+    code's ``(first, end)`` positions in them and (once asked for) those rows as dicts."""
+
+    table: pd.DataFrame
+    ordered: pd.DataFrame
+    spans: dict[str, tuple[int, int]]
+    records: list[dict[str, object]] | None = None
+
+    @classmethod
+    def of(cls, df: pd.DataFrame) -> _ByCode:
+        codes = df["site_code"].astype(str).to_numpy(dtype=object)
+        order = np.argsort(codes, kind="stable")
+        ordered = codes[order]
+        n = len(df)
+        starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]]) if n else []
+        ends = [*starts[1:], n]
+        spans = {str(ordered[a]): (int(a), int(b)) for a, b in zip(starts, ends, strict=True)}
+        return cls(df, df.iloc[order], spans)
 
 
 @dataclass
@@ -183,6 +229,46 @@ class AreaTables:
     policy_area_thresholds: pd.DataFrame | None = None
     policy_reductions: pd.DataFrame | None = None
     policy_zone_variants: pd.DataFrame | None = None
+    _by_code: dict[str, _ByCode] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
+
+    def _index(self, name: str) -> _ByCode | None:
+        df = getattr(self, name)
+        if df is None or "site_code" not in df:
+            return None
+        index = self._by_code.get(name)
+        if index is None or index.table is not df:  # a field replaced since: index it again
+            index = self._by_code[name] = _ByCode.of(df)
+        return index
+
+    def rows(self, name: str, code: str) -> pd.DataFrame:
+        """The rows of table ``name`` (a field) whose ``site_code`` is ``code``, in table order.
+
+        The table is sorted by site code once (stably, so each area's rows keep their order)
+        and an area's rows are then a slice of it, not a scan of the whole table per page; an
+        absent table or one without ``site_code`` gives an empty frame.
+        """
+        index = self._index(name)
+        if index is None:
+            return pd.DataFrame()
+        a, b = index.spans.get(code, (0, 0))
+        return index.ordered.iloc[a:b]
+
+    def records(self, name: str, code: str) -> list[dict[str, object]]:
+        """The rows of :meth:`rows` as dicts (column -> value, Python scalars), in table order.
+
+        The whole table is turned into dicts once; an area's are then a slice of them (cheaper
+        than a pandas row per look-up). ``[]`` for an absent table, one without ``site_code``
+        or an area without rows.
+        """
+        index = self._index(name)
+        if index is None:
+            return []
+        if index.records is None:
+            index.records = index.ordered.to_dict("records")
+        a, b = index.spans.get(code, (0, 0))
+        return index.records[a:b]
 
 
 @dataclass
@@ -221,17 +307,17 @@ class PageContext:
     lang: str = DEFAULT_LANGUAGE
 
 
-def _rows_of(df: pd.DataFrame | None, code: str) -> pd.DataFrame:
-    if df is None or "site_code" not in df:
-        return pd.DataFrame()
-    return df.loc[df["site_code"].astype(str) == code]
+def _nan_last(value: object) -> tuple[bool, float]:
+    """Sort key of a number that puts missing values last (as :meth:`DataFrame.sort_values`)."""
+    missing = bool(pd.isna(value))
+    return missing, 0.0 if missing else float(value)  # type: ignore[arg-type]
 
 
 def _zone_section(code: str, t: AreaTables, ctx: PageContext) -> str:
     lang = ctx.lang
-    area = _rows_of(t.areas, code)
-    prop = _rows_of(t.zone_proposal, code)
-    drawn = area["zone_width_m"].iloc[0] if len(area) and "zone_width_m" in area else float("nan")
+    area = t.records("areas", code)
+    prop = t.records("zone_proposal", code)
+    drawn = area[0]["zone_width_m"] if area and "zone_width_m" in area[0] else float("nan")
     rows: list[list[Cell]] = [
         [tr("area.zone_drawn", lang), f"{fmt_number(drawn, 0, lang)} m"],
         [
@@ -243,8 +329,8 @@ def _zone_section(code: str, t: AreaTables, ctx: PageContext) -> str:
             ),
         ],
     ]
-    if len(prop):
-        p = prop.iloc[0]
+    if prop:
+        p = prop[0]
         rank = p.get("rank")
         reason = str(p.get("reason", "") or "")
         rank_text = (
@@ -273,19 +359,19 @@ def _zone_section(code: str, t: AreaTables, ctx: PageContext) -> str:
     )
 
 
-def _parts(summary: pd.DataFrame) -> list[tuple[str, pd.Series]]:
+def _parts(summary: list[dict[str, object]]) -> list[tuple[str, dict[str, object]]]:
     out = []
     for part in ("ring", "inner"):
-        rows = summary.loc[summary["part"].astype(str) == part]
-        if len(rows):
-            out.append((part, rows.iloc[0]))
+        rows = [r for r in summary if str(r["part"]) == part]
+        if rows:
+            out.append((part, rows[0]))
     return out
 
 
 def _land_and_farms(code: str, t: AreaTables, ctx: PageContext) -> str:
     lang = ctx.lang
-    summary = _rows_of(t.area_summary, code)
-    if not len(summary) or "part" not in summary:
+    summary = t.records("area_summary", code)
+    if not summary or "part" not in summary[0]:
         return f"<h2>{escape(tr('area.land', lang))}</h2><p>{escape(tr('area.no_data', lang))}</p>"
     parts = _parts(summary)
     header = [
@@ -298,13 +384,14 @@ def _land_and_farms(code: str, t: AreaTables, ctx: PageContext) -> str:
         vals = [float(s.get(col, 0.0) or 0.0) for _, s in parts]
         return [label, *vals, float(sum(vals))]
 
-    cats = [c for c in summary.columns if c.startswith("ha_")]
+    columns = list(summary[0])
+    cats = [c for c in columns if c.startswith("ha_")]
     land = [line(c.removeprefix("ha_"), c) for c in cats]
     land += [
         line(tr("area.parcels_ha", lang), "parcels_ha"),
         line(tr("area.zone_ha", lang), "zone_ha"),
     ]
-    animals = [c for c in summary.columns if c.startswith("animals_")]
+    animals = [c for c in columns if c.startswith("animals_")]
     farms = [line(tr("area.n_farms", lang), "farms")]
     farms += [line(tr("area.animals", lang, kind=c.removeprefix("animals_")), c) for c in animals]
     farms += [line(tr("area.gve", lang), "gve"), line(tr("area.nh3", lang), "emission_kg_nh3")]
@@ -319,7 +406,7 @@ def _land_and_farms(code: str, t: AreaTables, ctx: PageContext) -> str:
 def _habitat_section(code: str, t: AreaTables, ctx: PageContext) -> str:
     lang = ctx.lang
     head = f"<h2>{escape(tr('area.habitats', lang))}</h2>"
-    rec = _rows_of(t.receptors, code)
+    rec = t.rows("receptors", code)
     if not len(rec):
         return head + f"<p>{escape(tr('area.no_data', lang))}</p>"
     tab = habitat_table(rec, ctx.habitat_names)
@@ -363,7 +450,7 @@ def _habitat_section(code: str, t: AreaTables, ctx: PageContext) -> str:
         + f'<p class="note">{escape(tr("area.habitats_note", lang, margin=margin))}</p>'
         + html_table(
             [tr(k, lang) for k in keys],
-            tab[cols].itertuples(index=False, name=None),
+            zip(*(tab[c].tolist() for c in cols)),
             digits=digits,
             lang=lang,
             total_last=True,
@@ -376,10 +463,10 @@ def _habitat_section(code: str, t: AreaTables, ctx: PageContext) -> str:
 def _distance_section(code: str, t: AreaTables, ctx: PageContext) -> str:
     lang = ctx.lang
     head = f"<h2>{escape(tr('area.distance', lang))}</h2>"
-    prop = _rows_of(t.zone_proposal, code)
-    if not len(prop) or "dep_within_500m_mol_ha" not in prop:
+    prop = t.records("zone_proposal", code)
+    if not prop or "dep_within_500m_mol_ha" not in prop[0]:
         return head + f"<p>{escape(tr('area.no_data', lang))}</p>"
-    p = prop.iloc[0]
+    p = prop[0]
     total = float(p.get("dep_farms_total_mol_ha", float("nan")))
 
     def share(v: float) -> float:
@@ -412,28 +499,29 @@ def _distance_section(code: str, t: AreaTables, ctx: PageContext) -> str:
 def _rko_section(code: str, t: AreaTables, ctx: PageContext) -> str:
     lang = ctx.lang
     head = f"<h2>{escape(tr('area.rko', lang))}</h2>"
-    rko = _rows_of(t.rko_by_area, code)
-    if not len(rko):
+    rko = t.records("rko_by_area", code)
+    if not rko:
         return head + f"<p>{escape(tr('area.no_data', lang))}</p>"
     rows = []
-    for r in rko.sort_values("threshold_mol_ha", kind="stable").itertuples(index=False):
-        rng = str(r.range)
+    for r in sorted(rko, key=lambda r: _nan_last(r["threshold_mol_ha"])):
+        rng = str(r["range"])
+        range_m = r.get("range_m", np.nan)
         label = (
             tr("area.r_none", lang)
             if rng == "none"
-            else f"{localise(f'{float(r.range_m) / 1000:g}', lang)} km"
-            if pd.notna(getattr(r, "range_m", np.nan))
+            else f"{localise(f'{float(range_m) / 1000:g}', lang)} km"
+            if pd.notna(range_m)
             else rng
         )
         rows.append(
             [
-                localise(f"{float(r.threshold_mol_ha):g}", lang),
+                localise(f"{float(r['threshold_mol_ha']):g}", lang),
                 label,
-                r.n_sources_below,
-                r.emission_below_kg_nh3,
-                r.mean_sum_mol_ha,
-                r.max_sum_mol_ha,
-                r.ha_tipped_overload,
+                r["n_sources_below"],
+                r["emission_below_kg_nh3"],
+                r["mean_sum_mol_ha"],
+                r["max_sum_mol_ha"],
+                r["ha_tipped_overload"],
             ]
         )
     header = [
@@ -460,23 +548,23 @@ def _rko_section(code: str, t: AreaTables, ctx: PageContext) -> str:
 def _scenario_section(code: str, t: AreaTables, ctx: PageContext) -> str:
     lang = ctx.lang
     head = f"<h2>{escape(tr('area.scenarios', lang))}</h2>"
-    sc = _rows_of(t.scenarios, code)
+    sc = t.records("scenarios", code)
     out = head
-    if not len(sc):
+    if not sc:
         out += f"<p>{escape(tr('area.no_data', lang))}</p>"
     else:
         rows = [
             [
-                r.scenario,
-                r.kind,
-                r.farms_affected,
-                r.nh3_reduced_kg,
-                r.mean_change_mol_ha,
-                r.overloaded_ha_before,
-                r.overloaded_ha_after,
-                r.overloaded_ha_change,
+                r["scenario"],
+                r["kind"],
+                r["farms_affected"],
+                r["nh3_reduced_kg"],
+                r["mean_change_mol_ha"],
+                r["overloaded_ha_before"],
+                r["overloaded_ha_after"],
+                r["overloaded_ha_change"],
             ]
-            for r in sc.itertuples(index=False)
+            for r in sc
         ]
         header = [
             tr(k, lang)
@@ -499,9 +587,9 @@ def _scenario_section(code: str, t: AreaTables, ctx: PageContext) -> str:
             text_cols=2,
             css_id="scenarios",
         )
-    eff = _rows_of(t.zone_effectiveness, code)
-    if len(eff):
-        e = eff.iloc[0]
+    eff = t.records("zone_effectiveness", code)
+    if eff:
+        e = eff[0]
         rows = [
             [tr("area.e_cut", lang), localise(f"{float(e.get('cut_pct')):g}", lang)],
             [tr("area.e_inside", lang), e.get("per_kg_inside_mean_mol_ha")],
@@ -518,12 +606,12 @@ def _policy_section(code: str, t: AreaTables, ctx: PageContext) -> str:
     """The policy stage's answers for the area: its own threshold, the extra zone reduction
     per target and the zone bases compared; "" where the stage wrote none of them."""
     lang = ctx.lang
-    thr, red, var = (_rows_of(x, code) for x in (t.policy_area_thresholds, t.policy_reductions, t.policy_zone_variants))
-    if not (len(thr) or len(red) or len(var)):
+    thr, red, var = (t.records(x, code) for x in ("policy_area_thresholds", "policy_reductions", "policy_zone_variants"))
+    if not (thr or red or var):
         return ""
     out = f"<h2>{escape(tr('area.policy', lang))}</h2>"
-    if len(thr):
-        r = thr.iloc[0]
+    if thr:
+        r = thr[0]
         v = float(r["area_threshold_mol_ha"])
         rows = [
             [tr("area.p_threshold", lang), fmt_number(v, 4, lang) if np.isfinite(v) else tr("area.p_all_fit", lang)],
@@ -534,21 +622,21 @@ def _policy_section(code: str, t: AreaTables, ctx: PageContext) -> str:
         out += f"<p>{escape(tr('area.p_threshold_caption', lang))}</p>" + html_table(
             ["", ""], rows, digits=[0, 0], lang=lang, css_id="policy-threshold"
         )
-    if len(red):
+    if red:
         rows = [
-            [r.target, tr(REDUCTION_STATUS_KEYS[r.status], lang) if r.status in REDUCTION_STATUS_KEYS else r.status,
-             r.extra_pct_points, r.nh3_cut_kg, r.metric_before, r.metric_after]
-            for r in red.itertuples(index=False)
+            [r["target"], tr(REDUCTION_STATUS_KEYS[st], lang) if (st := r["status"]) in REDUCTION_STATUS_KEYS else st,
+             r["extra_pct_points"], r["nh3_cut_kg"], r["metric_before"], r["metric_after"]]
+            for r in red
         ]
         header = [tr(k, lang) for k in ("area.r_target", "area.r_status", "area.r_extra", "area.r_nh3", "area.r_before", "area.r_after")]
         out += f"<h3>{escape(tr('area.reductions', lang))}</h3>" + html_table(
             header, rows, digits=[0, 0, 2, 0, 2, 2], lang=lang, text_cols=2, css_id="policy-reductions"
         )
-    if len(var):
+    if var:
         rows = [
-            [tr(ZONE_VARIANT_KEYS[r.variant], lang) if r.variant in ZONE_VARIANT_KEYS else r.variant,
-             r.zone_ha, r.farms, r.emission_kg_nh3, r.ratio_inside_outside]
-            for r in var.itertuples(index=False)
+            [tr(ZONE_VARIANT_KEYS[v], lang) if (v := r["variant"]) in ZONE_VARIANT_KEYS else v,
+             r["zone_ha"], r["farms"], r["emission_kg_nh3"], r["ratio_inside_outside"]]
+            for r in var
         ]
         header = [tr(k, lang) for k in ("area.v_basis", "area.v_zone_ha", "area.v_farms", "area.v_nh3", "area.v_ratio")]
         out += f"<h3>{escape(tr('area.zone_bases', lang))}</h3>" + html_table(
@@ -559,14 +647,9 @@ def _policy_section(code: str, t: AreaTables, ctx: PageContext) -> str:
 
 def area_name(tables: AreaTables, code: str) -> str:
     """The area's name from the areas table (its code where it has none)."""
-    rows = _rows_of(tables.areas, code)
-    if (
-        len(rows)
-        and "name" in rows
-        and pd.notna(rows["name"].iloc[0])
-        and str(rows["name"].iloc[0]).strip()
-    ):
-        return str(rows["name"].iloc[0])
+    rows = tables.records("areas", code)
+    if rows and "name" in rows[0] and pd.notna(rows[0]["name"]) and str(rows[0]["name"]).strip():
+        return str(rows[0]["name"])
     return code
 
 

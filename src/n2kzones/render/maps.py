@@ -51,8 +51,9 @@ from matplotlib import colormaps
 from matplotlib.colors import Normalize, to_hex
 
 from n2kzones.habitats import HABITAT_MAP, habitat_source_by_area
-from n2kzones.io.writers import atomic_path, safe_file_stem
+from n2kzones.io.writers import atomic_path
 from n2kzones.render.i18n import DEFAULT_LANGUAGE, localise, tr
+from n2kzones.render.names import area_map_name, safe_name  # noqa: F401 - used and re-exported
 from n2kzones.zones import ZONE_WIDTH_COLUMN
 
 log = logging.getLogger(__name__)
@@ -80,17 +81,6 @@ RKO_COLOURS = {"below": "#2c7bb6", "above": "#d7191c", "unknown": "#777777"}
 RKO_STATUS = {"below": "map.rko_below", "above": "map.rko_above", "unknown": "map.rko_unknown"}
 
 # --------------------------------------------------------------------------- helpers
-
-
-def safe_name(site_code: str) -> str:
-    """File-name-safe, collision-free, length-limited form of a site code (slug + short hash
-    where the code is not plain; see :func:`n2kzones.io.writers.safe_file_stem`)."""
-    return safe_file_stem(site_code)
-
-
-def area_map_name(site_code: str) -> str:
-    """File name of an area's map: ``area_<code>.html``, or ``area_<slug>-<hash>.html``."""
-    return f"area_{safe_name(site_code)}.html"
 
 
 def _e(value: object, fmt: str = "", lang: str = DEFAULT_LANGUAGE) -> str:

@@ -11,6 +11,11 @@ under headers for people, the CSVs keep their stable English column names.
 from __future__ import annotations
 
 import logging
+import multiprocessing
+import os
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from html import escape
 from pathlib import Path
 
@@ -76,10 +81,104 @@ OUTPUT_TEXT_KEYS = {
 
 def _save(fig: plt.Figure, path: Path) -> Path:
     fig.tight_layout()
+    # tight_layout leaves a placeholder layout engine, for which savefig would draw the whole
+    # figure once more before drawing it (a dry run that changes nothing: the layout is done)
+    fig.set_layout_engine(None)
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=110)
     plt.close(fig)
     return path
+
+
+#: A figure function: ``(table, PNG path, language) -> PNG path``.
+FigureFn = Callable[[pd.DataFrame, Path, str], Path]
+#: One figure to draw: its function, its table, the PNG path and the language.
+FigureJob = tuple[FigureFn, pd.DataFrame, Path, str]
+
+
+def _draw(job: FigureJob) -> Path:
+    fig, table, path, lang = job
+    return fig(table, path, lang)
+
+
+def available_cpus() -> int:
+    """The number of CPU cores this process may run on (at least 1)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+class Figures:
+    """Figures being drawn (:func:`start_figures`): :meth:`wait` for their PNGs."""
+
+    def __init__(self, jobs: Sequence[FigureJob], workers: int = 1) -> None:
+        self.jobs = list(jobs)
+        self._pool: ProcessPoolExecutor | None = None
+        self._futures: dict[int, Future[Path]] = {}
+        self._paths: list[Path] | None = None
+        n = min(int(workers), len(self.jobs))
+        if n > 1 and "fork" in multiprocessing.get_all_start_methods():
+            # fork: the workers have matplotlib and the tables already (no import, no copy)
+            self._pool = ProcessPoolExecutor(n, mp_context=multiprocessing.get_context("fork"))
+            order = sorted(range(len(self.jobs)), key=lambda i: -len(self.jobs[i][1]))
+            self._futures = {i: self._pool.submit(_draw, self.jobs[i]) for i in order}
+        else:
+            self._paths = [_draw(job) for job in self.jobs]
+
+    def wait(self) -> list[Path]:
+        """The PNG paths, in the order of the jobs, once all are drawn (a figure's error is
+        raised here; if a worker process died, this process draws what is missing)."""
+        if self._paths is None:
+            paths: list[Path] = []
+            try:
+                for i, job in enumerate(self.jobs):
+                    try:
+                        paths.append(self._futures[i].result())
+                    except BrokenProcessPool:
+                        log.warning("a figure worker process died; drawing %s here", job[2].name)
+                        paths.append(_draw(job))
+            finally:
+                self.close()
+            self._paths = paths
+        return list(self._paths)
+
+    def close(self) -> None:
+        """Stop the worker processes (figures not started yet are not drawn)."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+    def __enter__(self) -> Figures:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def start_figures(jobs: Sequence[FigureJob], *, workers: int = 1) -> Figures:
+    """Start drawing each figure of ``jobs`` to its PNG; :meth:`Figures.wait` for them.
+
+    With ``workers`` > 1 (and more than one job, on a platform that forks) the figures are
+    drawn in that many worker processes forked from this one, which returns at once and can
+    do other work meanwhile; else they are drawn now, in this process. Each figure is drawn
+    whole by one process with the same function, so the files do not depend on the number
+    of workers; the largest tables go first, as they take longest.
+
+    Parameters
+    ----------
+    jobs
+        ``(function, table, PNG path, language)`` per figure (:func:`figure_jobs`).
+    workers
+        Processes to draw in; 1: this process.
+    """
+    return Figures(jobs, workers)
+
+
+def draw_figures(jobs: Sequence[FigureJob], *, workers: int = 1) -> list[Path]:
+    """Draw each figure of ``jobs`` (:func:`start_figures`) and wait for them; returns the
+    PNG paths in the order of ``jobs``."""
+    return start_figures(jobs, workers=workers).wait()
 
 
 def range_text(label: object, lang: str = DEFAULT_LANGUAGE) -> str:
@@ -284,6 +383,8 @@ def _fmt_dep(value: object, lang: str) -> str:
     return fmt_number(v, 3 if abs(v) < 10 else 1, lang)
 
 
+#: The PNG of :func:`fig_policy` in the report folder.
+POLICY_FIGURE = "policy_area_thresholds.png"
 #: Deposition columns of the policy tables shown with :func:`_fmt_dep`.
 POLICY_DEP_COLUMNS = ("binding_sum_mol_ha", "binding_sum_next_mol_ha", "bound_mol_ha", "max_sum_mol_ha", "mean_sum_mol_ha")
 
@@ -305,7 +406,7 @@ def policy_section(
                   value=fmt_number(float(bound["bound_value"]) * (1 if bound["bound_kind"] == "mol_ha" else 100), 3, lang))
         scope = tr("report.policy_scope_overloaded" if bound["scope"] == "overloaded" else "report.policy_scope_sensitive", lang)
         parts.append(f"<p>{escape(tr('report.policy_caption', lang, bound=kind, scope=scope))}</p>")
-        png = out / "policy_area_thresholds.png"
+        png = out / POLICY_FIGURE
         if not figures_done:
             fig_policy(area_thr, png, lang)
         title = tr("report.policy_fig", lang)
@@ -545,6 +646,47 @@ def area_index(rows: list[dict[str, object]], lang: str = DEFAULT_LANGUAGE) -> s
     )
 
 
+#: The report's figures in the order shown: (table key, title key, caption key, function,
+#: PNG name); each is drawn where its table has rows. The policy figure
+#: (:data:`POLICY_FIGURE`) comes with the policy section.
+FIGURES: tuple[tuple[str, str, str, FigureFn, str], ...] = (
+    ("rko_sweep", "report.rko_title", "report.rko_caption", fig_rko, "rko_sweep.png"),
+    (
+        "area_deposition",
+        "report.overload_title",
+        "report.overload_caption",
+        fig_overload,
+        "overload_per_area.png",
+    ),
+    (
+        "zone_proposal",
+        "report.proposal_title",
+        "report.proposal_caption",
+        fig_proposal,
+        "zone_proposal.png",
+    ),
+    ("scenarios", "report.scenarios_title", "report.scenarios_caption", fig_scenarios, "scenarios.png"),
+)
+
+
+def figure_jobs(
+    out_dir: Path, tables: Mapping[str, pd.DataFrame | None], lang: str = DEFAULT_LANGUAGE
+) -> list[FigureJob]:
+    """The figures :func:`render_report` shows for ``tables``, as jobs for
+    :func:`start_figures` (PNGs in ``out_dir``): those of :data:`FIGURES` whose table has rows,
+    and the policy figure where the policy tables are there (:func:`policy_section`)."""
+    out = Path(out_dir)
+    jobs: list[FigureJob] = [
+        (fig, table, out / png, lang)
+        for key, _, _, fig, png in FIGURES
+        if (table := tables.get(key)) is not None and len(table)
+    ]
+    area_thr, rules = tables.get("policy_area_thresholds"), tables.get("policy_thresholds")
+    if area_thr is not None and rules is not None and len(area_thr):
+        jobs.append((fig_policy, area_thr, out / POLICY_FIGURE, lang))
+    return jobs
+
+
 def render_report(
     out_dir: Path,
     *,
@@ -562,6 +704,7 @@ def render_report(
     figures_done: bool = False,
     extra_css: str = "",
     lang: str = DEFAULT_LANGUAGE,
+    workers: int = 1,
 ) -> Path:
     """Write ``index.html`` and its PNG figures into ``out_dir``; returns the HTML path.
 
@@ -594,11 +737,15 @@ def render_report(
     file_name
         Name of the page in ``out_dir``.
     figures_done
-        The PNG figures are in ``out_dir`` already (a second page of the same report).
+        The PNG figures are in ``out_dir`` already (a second page of the same report, or
+        drawn by :func:`start_figures` on :func:`figure_jobs` meanwhile).
     extra_css
         CSS added to the page's style (the area sections' rules in the printed report).
     lang
         Language of the page (``<html lang>``) and its text (``nl`` or ``en``).
+    workers
+        Processes to draw the figures in (:func:`draw_figures`; the PNGs are the same for
+        any number).
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -626,37 +773,14 @@ def render_report(
     link_items = [f"<li>{_link(href, name)}: {escape(d)}</li>" for href, name, d in links]
     sections.append(f"<h2>{escape(tr('report.tables', lang))}</h2><ul>{''.join(link_items)}</ul>")
 
-    specs = [
-        ("rko_sweep", "report.rko_title", "report.rko_caption", fig_rko, "rko_sweep.png"),
-        (
-            "area_deposition",
-            "report.overload_title",
-            "report.overload_caption",
-            fig_overload,
-            "overload_per_area.png",
-        ),
-        (
-            "zone_proposal",
-            "report.proposal_title",
-            "report.proposal_caption",
-            fig_proposal,
-            "zone_proposal.png",
-        ),
-        (
-            "scenarios",
-            "report.scenarios_title",
-            "report.scenarios_caption",
-            fig_scenarios,
-            "scenarios.png",
-        ),
+    figures = [
+        (tr(title_key, lang), tr(caption_key, lang), out / png)
+        for key, title_key, caption_key, _, png in FIGURES
+        if (table := tables.get(key)) is not None and len(table)
     ]
-    figures: list[tuple[str, str, Path]] = []
-    for key, title_key, caption_key, fig, png in specs:
-        table = tables.get(key)
-        if table is not None and len(table):
-            title, caption = tr(title_key, lang), tr(caption_key, lang)
-            path = out / png if figures_done else fig(table, out / png, lang)
-            figures.append((title, caption, path))
+    area_thr, rules = tables.get("policy_area_thresholds"), tables.get("policy_thresholds")
+    if not figures_done:
+        draw_figures(figure_jobs(out, tables, lang), workers=workers)
     prop, sc = tables.get("zone_proposal"), tables.get("scenarios")
     for title, text, png in figures:
         sections.append(
@@ -688,7 +812,7 @@ def render_report(
             )
         )
     policy = policy_section(
-        tables.get("policy_area_thresholds"), tables.get("policy_thresholds"), out, lang, figures_done=figures_done,
+        area_thr, rules, out, lang, figures_done=True,  # drawn above
         reductions=tables.get("policy_reductions"), variants=tables.get("policy_zone_variants"),
     )
     if policy:

@@ -14,20 +14,26 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from typing import TYPE_CHECKING
+
 from n2kzones.config import Config
-from n2kzones.deposition import RadialKernel, WindRose, default_kernel, load_wind_rose
-from n2kzones.deposition.classes import KernelTable
-from n2kzones.deposition.model import DepositionModel
-from n2kzones.deposition.receptors import hexagon_side_m
 from n2kzones.errors import ConfigError
 from n2kzones.io.readers import read_wind_rose_json
 from n2kzones.stages.framework import StageRun
+
+# The deposition package (its engine compiles with Numba) is imported in the functions that
+# build the model, so that the stages that only read its outputs (maps, report) do not.
+if TYPE_CHECKING:
+    from n2kzones.deposition import RadialKernel, WindRose
+    from n2kzones.deposition.model import DepositionModel
 
 log = logging.getLogger(__name__)
 
 
 def kernel_from_config(cfg: Config, run: StageRun | None = None) -> RadialKernel:
     """The configured kernel: a user's CSV profile, or the packaged OPS fit."""
+    from n2kzones.deposition import RadialKernel, default_kernel
+
     d = cfg.deposition
     if d.kernel_csv is None:
         return default_kernel()
@@ -39,6 +45,8 @@ def kernel_from_config(cfg: Config, run: StageRun | None = None) -> RadialKernel
 
 def wind_rose_from_config(cfg: Config, run: StageRun | None = None) -> WindRose | None:
     """The configured wind rose: None (isotropic), a packaged one, or a JSON file."""
+    from n2kzones.deposition import WindRose, load_wind_rose
+
     name = cfg.deposition.wind_rose
     if name == "isotropic":
         return None
@@ -53,11 +61,16 @@ def wind_rose_from_config(cfg: Config, run: StageRun | None = None) -> WindRose 
 
 def receptor_radius_m(cfg: Config) -> float:
     """Radius (m) of the disc with the receptor hexagon's area (near-source averaging)."""
+    from n2kzones.deposition.receptors import hexagon_side_m
+
     return float(hexagon_side_m(cfg.deposition.hexagon_ha) * np.sqrt(3 * np.sqrt(3) / (2 * np.pi)))
 
 
 def model_from_config(cfg: Config, run: StageRun | None = None) -> DepositionModel:
     """The deposition model exactly as every stage uses it (kernel, classes, rose, range, radius)."""
+    from n2kzones.deposition.classes import KernelTable
+    from n2kzones.deposition.model import DepositionModel
+
     d = cfg.deposition
     classes = None
     if d.kernel == "ops_classes":

@@ -27,14 +27,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import pandas as pd
 
 from n2kzones.config import Config, LayerInput, RasterInput
 from n2kzones.errors import ConfigError, UpstreamError
-from n2kzones.io.raster import Raster, read_raster
 from n2kzones.io.readers import read_layer
 from n2kzones.io.validate import LayerReport
 from n2kzones.io.writers import read_table, write_csv
@@ -47,6 +46,9 @@ from n2kzones.stages.manifest import (
     upstream_problems,
     write_manifest,
 )
+
+if TYPE_CHECKING:  # rasterio is imported by the stages that read a raster (read_raster)
+    from n2kzones.io.raster import Raster
 
 log = logging.getLogger(__name__)
 
@@ -113,6 +115,8 @@ class StageRun:
     def read_raster(self, kind: str, spec: RasterInput | None = None, *, role: str | None = None) -> Raster:
         """Read raster input ``kind`` (from ``[inputs]`` unless ``spec`` is given), recorded, and
         checked against raster role ``role`` (default: ``kind``) of the parameters."""
+        from n2kzones.io.raster import read_raster
+
         spec = spec if spec is not None else getattr(self.cfg.inputs, kind)
         if spec is None:
             raise ConfigError(f"the {self.stage} stage needs [inputs.{kind}] in the config")

@@ -18,9 +18,11 @@ config and package version.
 from __future__ import annotations
 
 import hashlib
+import importlib.metadata
 import json
 import os
 import platform
+import sys
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -119,6 +121,18 @@ def manifest_digest(root: Path, stage: str) -> str | None:
     return sha256(p) if p.exists() else None
 
 
+def _version_of(package: str) -> str | None:
+    """The installed version of ``package``, without importing it (a stage that computes no
+    deposition need not import Numba to record its version); None where not installed."""
+    module = sys.modules.get(package)
+    if module is not None and isinstance(getattr(module, "__version__", None), str):
+        return module.__version__
+    try:
+        return importlib.metadata.version(package)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
 def write_manifest(
     path: Path,
     *,
@@ -146,11 +160,6 @@ def write_manifest(
     outputs
         Path relative to the output folder -> the written file or folder.
     """
-    import geopandas
-    import numba
-    import pandas as pd
-    import shapely
-
     files: dict[str, Any] = {}
     for src in files_read.values():
         for f in input_files(src):
@@ -176,10 +185,7 @@ def write_manifest(
         "output_files": out_fp,
         "versions": {
             "python": platform.python_version(),
-            "geopandas": geopandas.__version__,
-            "shapely": shapely.__version__,
-            "numba": numba.__version__,
-            "pandas": pd.__version__,
+            **{name: _version_of(name) for name in ("geopandas", "shapely", "numba", "pandas")},
         },
         **(extra or {}),
     }

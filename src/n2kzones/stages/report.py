@@ -8,12 +8,14 @@ and the CSVs cannot disagree.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 import pyogrio
 
 from n2kzones.config import Config
@@ -30,8 +32,16 @@ from n2kzones.render.area_page import (
 )
 from n2kzones.render.farm_sheet import SHEET_COLUMNS, FarmContext, farm_sheet_html, farm_sheet_table
 from n2kzones.render.i18n import tr
-from n2kzones.render.maps import area_map_name
-from n2kzones.render.report import LINKED, OUTPUT_TEXT_KEYS, range_text, render_report
+from n2kzones.render.names import area_map_name
+from n2kzones.render.report import (
+    LINKED,
+    OUTPUT_TEXT_KEYS,
+    available_cpus,
+    figure_jobs,
+    range_text,
+    render_report,
+    start_figures,
+)
 from n2kzones.rko import range_labels
 from n2kzones.stages.catalogue import (
     AREA_PAGES_DIR,
@@ -53,7 +63,7 @@ FIGURE_TABLES = (
     "rko_sweep", "area_deposition", "zone_proposal", "scenarios", "policy_area_thresholds", "policy_thresholds",
     "policy_reductions", "policy_zone_variants",
 )
-#: CSV tables the area pages and farm sheets read (catalogue keys).
+#: CSV tables the area pages read (catalogue keys).
 PAGE_TABLES = (
     "area_summary",
     "area_deposition",
@@ -61,9 +71,9 @@ PAGE_TABLES = (
     "rko_by_area",
     "scenarios",
     "zone_effectiveness",
-    "farm_summary",
-    "scenario_farms",
 )
+#: CSV tables only the farm sheets read (catalogue keys): read when sheets are asked for.
+FARM_TABLES = ("farm_summary", "scenario_farms")
 #: Text columns of the CSVs (read as text, not numbers).
 TEXT_COLUMNS = {
     c: str
@@ -89,27 +99,47 @@ def _csv(path: Path, flavour: str) -> pd.DataFrame | None:
     return read_table(path, flavour, dtype=TEXT_COLUMNS, keep_default_na=True)
 
 
-def _read_tables(run: StageRun) -> dict[str, pd.DataFrame | None]:
+def _attributes(path: Path) -> pd.DataFrame:
+    """The columns of a GeoParquet file other than its geometry columns (not decoded)."""
+    schema = pq.read_schema(path)
+    geo = json.loads((schema.metadata or {}).get(b"geo", b"{}"))
+    geometry = set(geo.get("columns", {})) or {"geometry"}
+    return pd.read_parquet(path, columns=[c for c in schema.names if c not in geometry])
+
+
+def _read_tables(run: StageRun, *, farm_sheets: bool = False) -> dict[str, pd.DataFrame | None]:
+    """The tables the report draws from, by catalogue key (None where a CSV is absent).
+
+    With ``farm_sheets`` also those only the farm sheets need (:data:`FARM_TABLES`, the RKO
+    sources, the receptors' coordinates ``x_m`` / ``y_m``); without, those are not read and
+    the receptors' geometry is not decoded.
+    """
     flavour = run.cfg.project.csv_flavour
-    tables = {k: _csv(run.upstream(k), flavour) for k in dict.fromkeys((*FIGURE_TABLES, *PAGE_TABLES))}
-    areas = run.read_upstream("areas")
-    tables["areas"] = pd.DataFrame(areas.drop(columns="geometry")).assign(
-        site_code=areas["site_code"].astype(str)
-    )
-    receptors = run.read_upstream("receptors")
-    centres = receptors.geometry.centroid
-    tables["receptors"] = pd.DataFrame(receptors.drop(columns="geometry")).assign(
+    keys = (*FIGURE_TABLES, *PAGE_TABLES, *(FARM_TABLES if farm_sheets else ()))
+    tables = {k: _csv(run.upstream(k), flavour) for k in dict.fromkeys(keys)}
+    areas = _attributes(run.upstream("areas"))
+    tables["areas"] = areas.assign(site_code=areas["site_code"].astype(str))
+    if farm_sheets:
+        receptors = run.read_upstream("receptors")
+        centres = receptors.geometry.centroid
+        coordinates = {"x_m": centres.x.to_numpy(), "y_m": centres.y.to_numpy()}
+        receptors = pd.DataFrame(receptors.drop(columns="geometry"))
+    else:
+        receptors, coordinates = _attributes(run.upstream("receptors")), {}
+    tables["receptors"] = receptors.assign(
         site_code=receptors["site_code"].astype(str),
         receptor_id=receptors["receptor_id"].astype(str),
-        x_m=centres.x.to_numpy(),
-        y_m=centres.y.to_numpy(),
+        **coordinates,
     )
     names = tables["areas"][["site_code", "name"]].drop_duplicates("site_code")
     for key in ("policy_area_thresholds", "policy_reductions"):  # the report names areas, not codes
         if (t := tables.get(key)) is not None and "name" not in t:
             tables[key] = t.merge(names, on="site_code", how="left", validate="many_to_one")
-    src = pyogrio.read_dataframe(run.upstream("rko_sources"), layer="sources", read_geometry=False)
-    tables["rko_sources"] = src.assign(farm_id=src["farm_id"].astype(str))
+    if farm_sheets:
+        src = pyogrio.read_dataframe(
+            run.upstream("rko_sources"), layer="sources", read_geometry=False
+        )
+        tables["rko_sources"] = src.assign(farm_id=src["farm_id"].astype(str))
     return tables
 
 
@@ -231,6 +261,42 @@ def write_farm_sheets(
     return len(sheets)
 
 
+def _area_pages(
+    codes: list[str],
+    tables: dict[str, pd.DataFrame | None],
+    area_tables: AreaTables,
+    ctx: PageContext,
+    pages_dir: Path,
+    maps_rel: str,
+    map_files: dict[str, str],
+    want_pdf: bool,
+) -> list[dict[str, object]]:
+    """Write the analysis page of each area of ``codes`` into ``pages_dir``; returns the rows
+    of the report's area index (:func:`n2kzones.render.report.area_index`)."""
+    overloaded = {}
+    dep = tables.get("area_deposition")
+    if dep is not None:
+        overloaded = dict(zip(dep["site_code"].astype(str), dep["overloaded_ha"], strict=True))
+    index_rows: list[dict[str, object]] = []
+    for code in codes:
+        page_path = pages_dir / area_page_name(code)
+        with atomic_path(page_path) as tmp:
+            tmp.write_text(area_page(code, area_tables, ctx), encoding="utf-8")
+        rows = area_tables.records("areas", code)
+        index_rows.append(
+            {
+                "site_code": code,
+                "name": area_name(area_tables, code),
+                "map_href": f"{maps_rel}/{map_files[code]}" if code in map_files else None,
+                "page_href": f"{AREA_PAGES_DIR}/{area_page_name(code)}",
+                "pdf_href": f"{AREA_PAGES_DIR}/{area_page_name(code, '.pdf')}" * want_pdf or None,
+                "zone_width_m": float(rows[0]["zone_width_m"]) if rows else np.nan,
+                "overloaded_ha": float(overloaded.get(code, np.nan)),
+            }
+        )
+    return index_rows
+
+
 def run_report(cfg: Config, *, pdf: bool | None = None) -> os.PathLike:
     """Stage ``report``; returns the path of ``report/index.html``.
 
@@ -253,8 +319,8 @@ def run_report(cfg: Config, *, pdf: bool | None = None) -> os.PathLike:
     root = cfg.output_dir
     lang = cfg.project.language
     with stage_run(cfg, "report") as run:
-        tables = _read_tables(run)
-        farm_ids = requested_farms(cfg, tables["farm_summary"])
+        tables = _read_tables(run, farm_sheets=bool(cfg.report.farm_ids or cfg.report.farm_areas))
+        farm_ids = requested_farms(cfg, tables.get("farm_summary"))
         report_dir = root / OUTPUTS["report"].path
         rel = os.path.relpath(root, report_dir).replace(os.sep, "/")
         links = [
@@ -313,27 +379,16 @@ def run_report(cfg: Config, *, pdf: bool | None = None) -> os.PathLike:
         out = run.output("report")
         pages_dir = out / AREA_PAGES_DIR
         pages_dir.mkdir(parents=True, exist_ok=True)
-        overloaded = {}
-        dep = tables.get("area_deposition")
-        if dep is not None:
-            overloaded = dict(zip(dep["site_code"].astype(str), dep["overloaded_ha"], strict=True))
-        index_rows = []
-        for code in codes:
-            page_path = pages_dir / area_page_name(code)
-            with atomic_path(page_path) as tmp:
-                tmp.write_text(area_page(code, area_tables, ctx), encoding="utf-8")
-            width = tables["areas"].loc[tables["areas"]["site_code"] == code, "zone_width_m"]
-            index_rows.append(
-                {
-                    "site_code": code,
-                    "name": area_name(area_tables, code),
-                    "map_href": f"{maps_rel}/{map_files[code]}" if code in map_files else None,
-                    "page_href": f"{AREA_PAGES_DIR}/{area_page_name(code)}",
-                "pdf_href": f"{AREA_PAGES_DIR}/{area_page_name(code, '.pdf')}" * want_pdf or None,
-                    "zone_width_m": float(width.iloc[0]) if len(width) else np.nan,
-                    "overloaded_ha": float(overloaded.get(code, np.nan)),
-                }
+        # the figures are drawn in worker processes while this one writes the pages
+        figures = start_figures(
+            figure_jobs(out, {k: tables.get(k) for k in FIGURE_TABLES}, lang),
+            workers=available_cpus(),
+        )
+        with figures:
+            index_rows = _area_pages(
+                codes, tables, area_tables, ctx, pages_dir, maps_rel, map_files, want_pdf
             )
+            figures.wait()
         common = dict(
             tables={k: tables.get(k) for k in FIGURE_TABLES},
             links=links,
@@ -348,7 +403,7 @@ def run_report(cfg: Config, *, pdf: bool | None = None) -> os.PathLike:
             },
             landuse_source=(read_manifest(root, "deposition") or {}).get("receptor_landuse_source"),
         )
-        render_report(out, pdf_href=REPORT_PDF if want_pdf else None, **common)
+        render_report(out, pdf_href=REPORT_PDF if want_pdf else None, figures_done=True, **common)
         pdfs = 0
         if want_pdf:
             for code in codes:
