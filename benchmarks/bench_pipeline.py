@@ -76,8 +76,11 @@ MEMORY_GOAL_GB = 4.0
 #: these calls is the stage's core time; everything else (reading, writing, tables, per-row
 #: Python) is overhead. The deposition core is the receptor pass (``DepositionModel.at_points``)
 #: and the grid kernels that ``grid_tile`` calls (background sampling and KDW rasterisation of
-#: the tiles are not core); the maps core builds the folium maps (``area_map``,
-#: ``overview_map``), and rendering them to HTML (``write_map``) is overhead.
+#: the tiles are not core); the maps core is the building of the maps: ``build_area_maps``
+#: (its wall time: the area maps are built and written in ``[compute] n_workers`` worker
+#: processes, so it holds their start-up, their reading of the large layers and the HTML
+#: rendering, which overlap there) and ``overview_map``; reading the small layers and the
+#: overview's HTML are overhead.
 CORES: dict[str, tuple[tuple[str, str], ...]] = {
     "zones": (("n2kzones.stages.zones", "build_zones"),),
     "overlay": (
@@ -103,7 +106,10 @@ CORES: dict[str, tuple[tuple[str, str], ...]] = {
         ("n2kzones.stages.policy", "required_reduction"),
         ("n2kzones.stages.policy", "compare_zone_bases"),
     ),
-    "maps": (("n2kzones.stages.maps", "area_map"), ("n2kzones.stages.maps", "overview_map")),
+    "maps": (
+        ("n2kzones.stages.maps", "build_area_maps"),
+        ("n2kzones.stages.maps", "overview_map"),
+    ),
     "report": (
         ("n2kzones.stages.report", "render_report"),
         ("n2kzones.stages.report", "area_page"),
