@@ -12,6 +12,7 @@ way. Workers write only the staging paths this stage gives them.
 
 from __future__ import annotations
 
+import gc
 import logging
 import multiprocessing
 import time
@@ -160,12 +161,16 @@ _WORKER: dict = {}
 
 
 def _init_worker(
-    ctx: MapContext, shared: dict, paths: dict[str, Path], self_contained: bool
+    ctx: MapContext, shared: dict, paths: dict[str, Path], self_contained: bool,
+    freeze: bool = False,
 ) -> None:
-    """Worker start: read the large layers once (:func:`read_area_layers`) beside ``shared``."""
+    """Worker start: read the large layers once (:func:`read_area_layers`) beside ``shared``;
+    with ``freeze`` (a worker process) the garbage collector no longer scans what was read."""
     _WORKER.update(
         ctx=ctx, data={**shared, **read_area_layers(paths)}, self_contained=self_contained
     )
+    if freeze:
+        gc.freeze()
 
 
 def _build_one(code: str, path: Path) -> float:
@@ -242,7 +247,7 @@ def build_area_maps(
     log.info("area maps: %d maps in %d worker processes", len(codes), workers)
     pool = ProcessPoolExecutor(
         max_workers=workers, mp_context=mp, initializer=_init_worker,
-        initargs=(ctx, shared, layers, self_contained),
+        initargs=(ctx, shared, layers, self_contained, True),
     )
     try:
         pending: set[Future] = {pool.submit(_build_one, c, paths[c]) for c in codes}
