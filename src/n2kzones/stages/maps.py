@@ -15,6 +15,8 @@ from __future__ import annotations
 import gc
 import logging
 import multiprocessing
+import pickle
+import tempfile
 import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -173,6 +175,16 @@ def _init_worker(
         gc.freeze()
 
 
+def _init_worker_from(
+    state: str, paths: dict[str, Path], self_contained: bool
+) -> None:
+    """:func:`_init_worker` of a worker process, with the map context and the small layers
+    from the pickle file ``state`` (so that what a new process is sent stays small)."""
+    with open(state, "rb") as f:
+        ctx, shared = pickle.load(f)  # noqa: S301 - written by this run, in a private folder
+    _init_worker(ctx, shared, paths, self_contained, freeze=True)
+
+
 def _build_one(code: str, path: Path) -> float:
     """Build and write the map of area ``code`` to ``path`` (a staging path) in this worker;
     returns the seconds it took."""
@@ -211,7 +223,8 @@ def build_area_maps(
     paths
         Site code -> path of its map (in the stage's staging folder), in map order.
     shared
-        The small layers (areas, zones, habitats, context), sent to each worker once.
+        The small layers (areas, zones, habitats, context), sent to each worker once
+        (through a pickle file in a private temporary folder, not through the pipe).
     layers
         :data:`AREA_LAYERS` key -> upstream path: each worker reads these once.
     workers
@@ -228,7 +241,8 @@ def build_area_maps(
     Raises
     ------
     ComputeError
-        A worker process died (killed, out of memory).
+        A worker process died (killed, out of memory, or a calling script without a
+        ``__main__`` guard).
     """
     codes = list(paths)
     t0 = time.perf_counter()
@@ -245,10 +259,22 @@ def build_area_maps(
         return [paths[c] for c in codes]
     mp = multiprocessing.get_context("spawn")  # no fork of a possibly threaded parent
     log.info("area maps: %d maps in %d worker processes", len(codes), workers)
-    pool = ProcessPoolExecutor(
-        max_workers=workers, mp_context=mp, initializer=_init_worker,
-        initargs=(ctx, shared, layers, self_contained, True),
-    )
+    with tempfile.TemporaryDirectory(prefix="n2kzones-maps-") as tmp:
+        state = Path(tmp) / "state.pickle"
+        state.write_bytes(pickle.dumps((ctx, shared), protocol=pickle.HIGHEST_PROTOCOL))
+        pool = ProcessPoolExecutor(
+            max_workers=workers, mp_context=mp, initializer=_init_worker_from,
+            initargs=(str(state), layers, self_contained),
+        )
+        _run_pool(pool, codes, paths, done)
+    return [paths[c] for c in codes]
+
+
+def _run_pool(
+    pool: ProcessPoolExecutor, codes: list[str], paths: dict[str, Path],
+    done: Callable[[int], None],
+) -> None:
+    """Build the maps of ``codes`` in ``pool``; the first error stops the rest."""
     try:
         pending: set[Future] = {pool.submit(_build_one, c, paths[c]) for c in codes}
         n = 0
@@ -260,11 +286,12 @@ def build_area_maps(
                 done(n)
     except BrokenProcessPool as exc:
         raise ComputeError(
-            "a maps worker process died (out of memory?); rerun with [compute] n_workers = 1"
+            "a maps worker process died (out of memory?); a script that runs the maps stage "
+            "must guard its top-level code with `if __name__ == '__main__':`; or set "
+            "[compute] n_workers = 1"
         ) from exc
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
-    return [paths[c] for c in codes]
 
 
 def run_maps(cfg: Config, *, self_contained: bool = True) -> list[Path]:
