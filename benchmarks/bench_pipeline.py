@@ -77,11 +77,14 @@ MEMORY_GOAL_GB = 4.0
 #: Python) is overhead. The deposition core is building the receptors (``hexagon_receptors``:
 #: the habitat map cut by the hexagon grid, a polygon overlay like the overlay stage's core),
 #: the receptor pass (``DepositionModel.at_points``) and the grid kernels that ``grid_tile``
-#: calls (background sampling and KDW rasterisation of the tiles are not core); the maps core
-#: builds the folium maps (``area_map``, ``overview_map``), and rendering them to HTML
-#: (``write_map``) is overhead. The report's figures are drawn in worker processes while the
-#: stage writes the area pages: its core is the pages, the HTML, starting the figures (drawing
-#: them, with one worker) and waiting for them (``Figures.wait``); reading the tables is overhead.
+#: calls (background sampling and KDW rasterisation of the tiles are not core). The maps core
+#: is the building of the maps: ``build_area_maps`` (its wall time: the area maps are built
+#: and written in ``[compute] n_workers`` worker processes, so it holds their start-up, their
+#: reading of the large layers and the HTML rendering, which overlap there) and
+#: ``overview_map``; reading the small layers and the overview's HTML are overhead. The
+#: report's figures are drawn in worker processes while the stage writes the area pages: its
+#: core is the pages, the HTML, starting the figures (drawing them, with one worker) and
+#: waiting for them (``Figures.wait``); reading the tables is overhead.
 CORES: dict[str, tuple[tuple[str, str], ...]] = {
     "zones": (("n2kzones.stages.zones", "build_zones"),),
     "overlay": (
@@ -108,7 +111,10 @@ CORES: dict[str, tuple[tuple[str, str], ...]] = {
         ("n2kzones.stages.policy", "required_reduction"),
         ("n2kzones.stages.policy", "compare_zone_bases"),
     ),
-    "maps": (("n2kzones.stages.maps", "area_map"), ("n2kzones.stages.maps", "overview_map")),
+    "maps": (
+        ("n2kzones.stages.maps", "build_area_maps"),
+        ("n2kzones.stages.maps", "overview_map"),
+    ),
     "report": (
         ("n2kzones.stages.report", "render_report"),
         ("n2kzones.stages.report", "area_page"),

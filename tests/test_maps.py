@@ -497,3 +497,61 @@ def test_context_layers_from_config(mapped, tmp_path):
     bad["inputs"]["context"] = [{"path": str(path), "preset": "brp_pdok"}]
     with pytest.raises((ConfigError, ValueError), match="inputs.context"):
         Config.model_validate(bad)
+
+
+def _without_ids(html: str) -> str:
+    """``html`` with folium's random element ids numbered in order of appearance."""
+    ids: dict[str, int] = {}
+    return re.sub(r"_[0-9a-f]{32}(?![0-9a-f])", lambda m: f"_{ids.setdefault(m[0], len(ids))}", html)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["plain", "a\nb\n", "a\r\nb\r\n", "a\rb\r", "end\n\n", "", "{{ 1 + 1 }}", "x {# c #} y\n",
+     "{% if true %}t{% endif %}", "}} and { { are text", '{"a": {"b": [1, 2]}}'],
+)
+def test_literal_elements_render_as_branca_does(text):
+    """Rendered text put into the page without compiling it renders as ``Element(text)``."""
+    from branca.element import Element
+
+    from n2kzones.render.maps import _literal
+
+    assert _literal(text).render() == Element(text).render()
+
+
+def test_fast_rendering_gives_the_page_branca_renders(mapped):
+    """:func:`render_html` (no template compiled twice) gives the same page as folium's own
+    rendering (folium's random ids aside), for an area map with every layer and the overview."""
+    from n2kzones.render.maps import MapContext, area_map, overview_map, render_html
+    from n2kzones.stages.catalogue import output_path
+
+    data = map_frames(mapped["cfg"])
+    zones = gpd.read_parquet(output_path(mapped["cfg"].output_dir, "zones"))
+    ctx = MapContext(data_date="2026-01-01", config_name="t", map_threshold_mol_ha=0.05,
+                     below_column="below_0.05_none", context=data["context"])
+    code = str(data["areas"]["site_code"].iloc[0])
+    builders = (
+        lambda: area_map(ctx, code, data, self_contained=False),
+        lambda: overview_map(ctx, data["areas"], zones, None, self_contained=False),
+    )
+    for build in builders:  # a map is rendered once (folium adds to it while rendering)
+        fast, slow = render_html(build()), build().get_root().render()
+        assert "geo_json_" in fast and _without_ids(fast) == _without_ids(slow)
+
+
+def test_maps_do_not_depend_on_the_number_of_workers(mapped, tmp_path):
+    """The maps stage in one process (``[compute] n_workers = 1``) writes the same maps as in
+    worker processes (the ``mapped`` run: 2 workers), folium's random ids aside."""
+    from n2kzones.stages.maps import run_maps
+
+    cfg = mapped["cfg"]
+    assert cfg.compute.n_workers > 1
+    out = tmp_path / "out"
+    shutil.copytree(cfg.output_dir, out)
+    one = cfg.model_copy(
+        update={"project": cfg.project.model_copy(update={"output_dir": out})}
+    ).with_compute(n_workers=1)
+    serial = run_maps(one, self_contained=True)
+    assert [p.name for p in serial] == [p.name for p in mapped["inline"]]
+    for a, b in zip(mapped["inline"], serial, strict=True):
+        assert _without_ids(a.read_text()) == _without_ids(b.read_text()), a.name

@@ -424,7 +424,11 @@ class ComputeSettings(_Strict):
         description="Address of a running Dask scheduler (tcp://host:8786); none = start a "
         "LocalCluster. Workers must reach the input and output folders.",
     )
-    n_workers: int = Field(2, ge=1, le=512, description="LocalCluster: worker processes.")
+    n_workers: int = Field(
+        2, ge=1, le=512,
+        description="Worker processes: of the LocalCluster, and of the maps stage (area maps "
+        "built in parallel; 1 = in the calling process; the maps are the same).",
+    )
     threads_per_worker: int = Field(1, ge=1, le=64, description="LocalCluster: threads per worker.")
     memory_limit: str = Field(
         "auto", description="LocalCluster: memory limit per worker ('4GiB'; 'auto' = RAM / workers)."

@@ -34,8 +34,12 @@ import io
 import json
 import logging
 import math
+import os
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import lru_cache
 from html import escape
 from importlib import resources
 from pathlib import Path
@@ -45,7 +49,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from branca.element import MacroElement
+from branca.element import Element, Figure, MacroElement
 from folium.template import Template
 from matplotlib import colormaps
 from matplotlib.colors import Normalize, to_hex
@@ -117,11 +121,16 @@ def display_geometry(gdf: gpd.GeoDataFrame, simplify_m: float = SIMPLIFY_M) -> g
 
 
 def _feature_collection(geom: gpd.GeoSeries, props: list[dict]) -> dict:
-    feats = []
-    for g, p in zip(geom, props, strict=True):
-        feats.append(
-            {"type": "Feature", "geometry": json.loads(shapely.to_geojson(g)), "properties": p}
-        )
+    """A GeoJSON FeatureCollection of ``geom`` (WGS84) with ``props`` as the features'
+    properties; the geometries are written by GEOS in one call and parsed in one."""
+    if len(geom) != len(props):
+        raise ValueError(f"{len(geom)} geometries but {len(props)} property sets")
+    texts = shapely.to_geojson(np.asarray(geom.to_numpy(), dtype=object))
+    geoms = json.loads("[" + ",".join(texts.tolist()) + "]") if len(texts) else []
+    feats = [
+        {"type": "Feature", "geometry": g, "properties": p}
+        for g, p in zip(geoms, props, strict=True)
+    ]
     return {"type": "FeatureCollection", "features": feats}
 
 
@@ -147,17 +156,27 @@ def geojson_layer(
     common = isinstance(style, dict)
     styles = [style] * len(gdf) if common else style
     table: dict[str, int] = {}
+    seen: dict[tuple, int] = {}  # style items -> index: json.dumps once per distinct style
     index = []
     for st in styles:
-        key = json.dumps(st, sort_keys=True)
-        index.append(table.setdefault(key, len(table)))
-    gdf = gdf.assign(
-        _tip=tips, _popup=popups if popups is not None else [""] * len(gdf), _style=index
+        try:  # the type too: 1 and 1.0 are equal keys but different JSON
+            items: tuple | None = tuple((k, type(v), v) for k, v in sorted(st.items()))
+            i = seen.get(items)  # type: ignore[arg-type]
+        except TypeError:  # an unhashable value
+            items, i = None, None
+        if i is None:
+            i = table.setdefault(json.dumps(st, sort_keys=True), len(table))
+            if items is not None:
+                seen[items] = i
+        index.append(i)
+    cols = pd.DataFrame(
+        {"_tip": tips, "_popup": popups if popups is not None else [""] * len(gdf), "_style": index},
+        index=gdf.index,
     )
     geom = display_geometry(gdf, 0.0 if points else simplify_m)
     if geom.empty:
         return fg
-    rows = gdf.loc[geom.index]
+    rows = cols.loc[geom.index]
     props = []
     for t, p, s in zip(rows["_tip"], rows["_popup"], rows["_style"], strict=True):
         d: dict = {"tip": t}
@@ -271,7 +290,7 @@ def raster_overlay(
     from PIL import Image
     from pyproj import Transformer
     from rasterio.errors import WindowError
-    from rasterio.warp import Resampling, calculate_default_transform, reproject
+    from rasterio.warp import Resampling, reproject
     from rasterio.windows import from_bounds
 
     with rasterio.open(path) as src:
@@ -294,9 +313,7 @@ def raster_overlay(
     h, w = data.shape
     left, top = transform @ (0, 0)
     right, bottom = transform @ (w, h)
-    dst_t, dw, dh = calculate_default_transform(
-        crs, "EPSG:3857", w, h, left=left, bottom=bottom, right=right, top=top
-    )
+    dst_t, dw, dh = _web_mercator_grid(crs, w, h, left, bottom, right, top)
     resampling = Resampling.nearest
     if max(dw, dh) > max_px:  # downsample to the image size a screen shows
         f = max(dw, dh) / max_px
@@ -334,6 +351,33 @@ def raster_overlay(
     )
 
 
+@lru_cache(maxsize=64)
+def _web_mercator_grid(
+    crs: object, width: int, height: int, left: float, bottom: float, right: float, top: float
+) -> tuple[object, int, int]:
+    """GDAL's default Web Mercator grid (transform, width, height in px) for a raster of
+    ``width`` x ``height`` cells with bounds ``left .. top`` (m) in ``crs``.
+
+    Cached: the rasters of an area map share their grid and crop, and every call otherwise
+    sets up a new PROJ transformation (some 50 ms).
+    """
+    from rasterio.warp import calculate_default_transform
+
+    return calculate_default_transform(
+        crs, "EPSG:3857", width, height, left=left, bottom=bottom, right=right, top=top
+    )
+
+
+@lru_cache(maxsize=64)
+def _raster_bounds(path: str, mtime_ns: int, size: int) -> tuple[float, float, float, float]:
+    """Bounds (left, bottom, right, top) of raster ``path`` as it was at ``mtime_ns`` and
+    ``size`` (bytes): read once per file version."""
+    import rasterio
+
+    with rasterio.open(path) as src:
+        return tuple(src.bounds)
+
+
 #: Coverage of a map extent by a raster grid (see :func:`raster_coverage`).
 COVERED, PARTLY_COVERED, NOT_COVERED = "covered", "partly covered", "not covered"
 
@@ -355,10 +399,8 @@ def raster_coverage(path: Path, bbox: tuple[float, float, float, float]) -> str:
         overlap it with a positive area) or :data:`NOT_COVERED` (they do not overlap it, or
         only along an edge).
     """
-    import rasterio
-
-    with rasterio.open(path) as src:
-        left, bottom, right, top = src.bounds
+    st = os.stat(path)
+    left, bottom, right, top = _raster_bounds(str(path), st.st_mtime_ns, st.st_size)
     minx, miny, maxx, maxy = bbox
     if min(right, maxx) <= max(left, minx) or min(top, maxy) <= max(bottom, miny):
         return NOT_COVERED
@@ -609,9 +651,85 @@ def _footer(ctx: MapContext, extra: str = "") -> str:
     return escape(tr("map.footer", ctx.lang, date=ctx.data_date, config=ctx.config_name)) + extra
 
 
+class _Literal(Element):
+    """Text a macro has already rendered, put into the page as it is.
+
+    Branca wraps every rendered header, html and script part of an element in
+    ``Element(text)``, which compiles ``text`` as a Jinja template and renders it again: the
+    GeoJSON of a layer and the PNG of a raster overlay are lexed character by character. For
+    text without Jinja syntax that second rendering only normalises the newlines and drops one
+    trailing newline; this element does the same without compiling (see :func:`_literal`).
+    """
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self._name = "Literal"
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+        self.text = text[:-1] if text.endswith("\n") else text
+
+    def render(self, **kwargs: object) -> str:
+        return self.text
+
+
+#: Jinja's default block, variable and comment openers: text holding one is rendered by Jinja.
+_JINJA_SYNTAX = ("{%", "{{", "{#")
+
+
+def _literal(text: object) -> Element:
+    """``Element(text)`` as branca would add it, compiled only where ``text`` holds Jinja
+    syntax (then exactly as branca does); otherwise a :class:`_Literal` that renders the same."""
+    text = str(text)
+    if any(s in text for s in _JINJA_SYNTAX):
+        return Element(text)
+    return _Literal(text)
+
+
+def _macro_render(self: MacroElement, **kwargs: object) -> None:
+    """``MacroElement.render`` of branca 0.8 with the rendered parts added as
+    :func:`_literal` elements (same order, names and text)."""
+    figure = self.get_root()
+    if not isinstance(figure, Figure):
+        raise AssertionError("You cannot render this Element if it is not in a Figure.")
+    module = self._template.module.__dict__
+    for part in ("header", "html", "script"):
+        macro = module.get(part)
+        if macro is not None:
+            getattr(figure, part).add_child(_literal(macro(self, kwargs)), name=self.get_name())
+    for element in self._children.values():
+        element.render(**kwargs)
+
+
+#: The branca versions whose ``MacroElement.render`` :func:`_macro_render` mirrors.
+_FAST_RENDER_BRANCA = ("0.8.",)
+
+
+@contextmanager
+def _fast_render() -> Iterator[None]:
+    """Render folium maps with :func:`_macro_render` (nothing compiled twice) within the block;
+    with another branca version than :data:`_FAST_RENDER_BRANCA`, as branca does."""
+    import branca
+
+    if not str(getattr(branca, "__version__", "")).startswith(_FAST_RENDER_BRANCA):
+        yield
+        return
+    saved = MacroElement.__dict__["render"]
+    MacroElement.render = _macro_render  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        MacroElement.render = saved  # type: ignore[method-assign]
+
+
+def render_html(m: folium.Map) -> str:
+    """The HTML page of map ``m``: what ``m.get_root().render()`` gives, rendered without
+    compiling each layer's rendered GeoJSON and images as a template again (:class:`_Literal`)."""
+    with _fast_render():
+        return m.get_root().render()
+
+
 def write_map(m: folium.Map, path: Path, *, self_contained: bool) -> Path:
     """Write map ``m`` as one HTML file (atomically; Leaflet inlined if ``self_contained``)."""
-    html = m.get_root().render()
+    html = render_html(m)
     lang = escape(str(getattr(m, "n2k_lang", DEFAULT_LANGUAGE)), quote=True)
     html = html.replace("<html>", f'<html lang="{lang}">', 1)
     if self_contained:
@@ -1297,7 +1415,8 @@ def area_map(ctx: MapContext, site_code: str, data: dict, *, self_contained: boo
     if len(f):
         src = data.get("rko")
         below_col = ctx.below_column
-        if src is not None:
+        if src is not None:  # only the sources of these farms: the same rows, a smaller join
+            src = src.loc[src["farm_id"].isin(f["farm_id"])]
             f = f.merge(src, on="farm_id", how="left", suffixes=("", "_rko"))
         belows = f[below_col].tolist() if below_col in f else [None] * len(f)
         largests = f["max_none_mol_ha"].tolist() if "max_none_mol_ha" in f else [None] * len(f)

@@ -3,19 +3,33 @@
 Reads the zones, parcel pieces, farms, receptors, rasters and RKO sources of the earlier
 stages and renders them with :mod:`n2kzones.render.maps`; every map is one self-contained
 HTML file.
+
+The area maps are independent of each other: :func:`build_area_maps` builds and writes them
+in ``[compute] n_workers`` worker processes (each reads the large layers once, see
+:func:`read_area_layers`), or in this process with one worker; the files are the same either
+way. Workers write only the staging paths this stage gives them.
 """
 
 from __future__ import annotations
 
+import gc
 import logging
+import multiprocessing
+import pickle
+import tempfile
+import time
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 import geopandas as gpd
 import pandas as pd
+import pyarrow.parquet as pq
 import pyogrio
 
 from n2kzones.config import Config
-from n2kzones.errors import OutputError
+from n2kzones.errors import ComputeError, OutputError
 from n2kzones.io.writers import read_table
 from n2kzones.render.maps import (
     NOT_COVERED,
@@ -42,17 +56,48 @@ log = logging.getLogger(__name__)
 RASTERS = {"deposition_farms": ("deposition_farms_tif", False), "exceedance": ("exceedance_tif", True)}
 
 
-def _read(run: StageRun) -> dict:
-    farms = run.read_upstream("farms")
-    src = pyogrio.read_dataframe(run.upstream("rko_sources"), layer="sources", read_geometry=False)
+#: The upstream outputs only the area maps need (catalogue keys), read by
+#: :func:`read_area_layers` where the maps are built.
+AREA_LAYERS = {
+    "pieces": "parcel_pieces", "farms": "farms", "receptors": "receptors", "rko": "rko_sources",
+}
+#: Columns of the parcel pieces an area map uses (:func:`n2kzones.render.maps.area_map`).
+PIECE_COLUMNS = ("parcel_id", "zone_key", "category", "gewas", "share")
+
+
+def read_area_layers(paths: dict[str, Path]) -> dict:
+    """The large layers of the area maps: parcel pieces (only :data:`PIECE_COLUMNS` and the
+    geometry), farms, receptors and RKO sources (farm ids as text).
+
+    Parameters
+    ----------
+    paths
+        :data:`AREA_LAYERS` key -> path of that upstream output.
+
+    Returns
+    -------
+    dict
+        The frames under the keys of :data:`AREA_LAYERS`.
+    """
+    names = pq.read_schema(paths["pieces"]).names
+    columns = [c for c in PIECE_COLUMNS if c in names] + ["geometry"]
+    farms = gpd.read_parquet(paths["farms"])
+    src = pyogrio.read_dataframe(paths["rko"], layer="sources", read_geometry=False)
     src["farm_id"] = src["farm_id"].astype(str)
+    return {
+        "pieces": gpd.read_parquet(paths["pieces"], columns=columns),
+        "farms": farms.assign(farm_id=farms["farm_id"].astype(str)),
+        "receptors": gpd.read_parquet(paths["receptors"]),
+        "rko": src,
+    }
+
+
+def _read(run: StageRun) -> dict:
+    """The small layers every map needs (areas, zones, habitats, context); the large ones are
+    read where the area maps are built (:func:`read_area_layers`)."""
     data: dict = {
         "areas": run.read_upstream("areas"),
         "zones_by_area": run.read_upstream("zones_by_area"),
-        "pieces": run.read_upstream("parcel_pieces"),
-        "farms": farms.assign(farm_id=farms["farm_id"].astype(str)),
-        "receptors": run.read_upstream("receptors"),
-        "rko": src,
     }
     if run.cfg.inputs.habitats is not None:
         habitats, _ = run.read_layer("habitats")
@@ -112,6 +157,143 @@ def grid_coverage_extra(coverage: dict[str, str]) -> dict[str, object]:
     return out
 
 
+#: What a worker process of :func:`build_area_maps` holds: the map context, the layers and
+#: whether maps inline Leaflet (set by :func:`_init_worker`).
+_WORKER: dict = {}
+
+
+def _init_worker(
+    ctx: MapContext, shared: dict, paths: dict[str, Path], self_contained: bool,
+    freeze: bool = False,
+) -> None:
+    """Worker start: read the large layers once (:func:`read_area_layers`) beside ``shared``;
+    with ``freeze`` (a worker process) the garbage collector no longer scans what was read."""
+    _WORKER.update(
+        ctx=ctx, data={**shared, **read_area_layers(paths)}, self_contained=self_contained
+    )
+    if freeze:
+        gc.freeze()
+
+
+def _init_worker_from(
+    state: str, paths: dict[str, Path], self_contained: bool
+) -> None:
+    """:func:`_init_worker` of a worker process, with the map context and the small layers
+    from the pickle file ``state`` (so that what a new process is sent stays small)."""
+    with open(state, "rb") as f:
+        ctx, shared = pickle.load(f)  # noqa: S301 - written by this run, in a private folder
+    _init_worker(ctx, shared, paths, self_contained, freeze=True)
+
+
+def _build_one(code: str, path: Path) -> float:
+    """Build and write the map of area ``code`` to ``path`` (a staging path) in this worker;
+    returns the seconds it took."""
+    t0 = time.perf_counter()
+    ctx, data, inline = _WORKER["ctx"], _WORKER["data"], _WORKER["self_contained"]
+    write_map(area_map(ctx, code, data, self_contained=inline), path, self_contained=inline)
+    return time.perf_counter() - t0
+
+
+def _progress(n_total: int, t0: float) -> Callable[[int], None]:
+    """A logger of the maps built so far: about every tenth of ``n_total`` (count, seconds)."""
+    step = max(1, n_total // 10)
+
+    def done(n: int) -> None:
+        if n % step == 0 or n == n_total:
+            log.info("area maps: %d/%d built (%.1f s)", n, n_total, time.perf_counter() - t0)
+
+    return done
+
+
+def build_area_maps(
+    ctx: MapContext,
+    paths: dict[str, Path],
+    shared: dict,
+    layers: dict[str, Path],
+    *,
+    workers: int,
+    self_contained: bool,
+) -> list[Path]:
+    """Build and write every area map: in ``workers`` processes, or in this one for 1.
+
+    Parameters
+    ----------
+    ctx
+        What every map shows besides its layers.
+    paths
+        Site code -> path of its map (in the stage's staging folder), in map order.
+    shared
+        The small layers (areas, zones, habitats, context), sent to each worker once
+        (through a pickle file in a private temporary folder, not through the pipe).
+    layers
+        :data:`AREA_LAYERS` key -> upstream path: each worker reads these once.
+    workers
+        Worker processes (at most one per map); 1 builds the maps here. The files do not
+        depend on it.
+    self_contained
+        Inline Leaflet into every map.
+
+    Returns
+    -------
+    list of pathlib.Path
+        The written maps, in the order of ``paths``.
+
+    Raises
+    ------
+    ComputeError
+        A worker process died (killed, out of memory, or a calling script without a
+        ``__main__`` guard).
+    """
+    codes = list(paths)
+    t0 = time.perf_counter()
+    done = _progress(len(codes), t0)
+    workers = min(workers, len(codes))
+    if workers <= 1:
+        _init_worker(ctx, shared, layers, self_contained)
+        try:
+            for i, code in enumerate(codes, 1):
+                _build_one(code, paths[code])
+                done(i)
+        finally:
+            _WORKER.clear()
+        return [paths[c] for c in codes]
+    mp = multiprocessing.get_context("spawn")  # no fork of a possibly threaded parent
+    log.info("area maps: %d maps in %d worker processes", len(codes), workers)
+    with tempfile.TemporaryDirectory(prefix="n2kzones-maps-") as tmp:
+        state = Path(tmp) / "state.pickle"
+        state.write_bytes(pickle.dumps((ctx, shared), protocol=pickle.HIGHEST_PROTOCOL))
+        pool = ProcessPoolExecutor(
+            max_workers=workers, mp_context=mp, initializer=_init_worker_from,
+            initargs=(str(state), layers, self_contained),
+        )
+        _run_pool(pool, codes, paths, done)
+    return [paths[c] for c in codes]
+
+
+def _run_pool(
+    pool: ProcessPoolExecutor, codes: list[str], paths: dict[str, Path],
+    done: Callable[[int], None],
+) -> None:
+    """Build the maps of ``codes`` in ``pool``; the first error stops the rest."""
+    try:
+        pending: set[Future] = {pool.submit(_build_one, c, paths[c]) for c in codes}
+        n = 0
+        while pending:
+            finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+            for fut in finished:
+                fut.result()  # a worker's error is raised here
+                n += 1
+                done(n)
+    except BrokenProcessPool as exc:
+        raise ComputeError(
+            "a maps worker process died (out of memory?); a script that runs the maps stage "
+            "must guard its top-level code with `if __name__ == '__main__':`; or set "
+            "[compute] n_workers = 1"
+        ) from exc
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
 def run_maps(cfg: Config, *, self_contained: bool = True) -> list[Path]:
     """Stage ``maps``; returns the written map paths (overview first).
 
@@ -135,7 +317,6 @@ def run_maps(cfg: Config, *, self_contained: bool = True) -> list[Path]:
         )
         out = run.output("maps")
         out.mkdir(parents=True, exist_ok=True)
-        written = []
         codes = list(data["areas"]["site_code"].astype(str))
         names = {code: area_map_name(code) for code in codes}
         clash = pd.Series(list(names.values())).str.lower().duplicated(keep=False)
@@ -151,9 +332,11 @@ def run_maps(cfg: Config, *, self_contained: bool = True) -> list[Path]:
                     "raster layers: %s",
                     len(off), label, ", ".join(off[:10]) + (", ..." if len(off) > 10 else ""),
                 )
-        for code in codes:
-            m = area_map(ctx, code, data, self_contained=self_contained)
-            written.append(write_map(m, out / names[code], self_contained=self_contained))
+        written = build_area_maps(
+            ctx, {code: out / names[code] for code in codes}, data,
+            {k: run.upstream(key) for k, key in AREA_LAYERS.items()},
+            workers=cfg.compute.n_workers, self_contained=self_contained,
+        )
         dep = read_table(
             run.upstream("area_deposition"), cfg.project.csv_flavour, dtype={"site_code": str}
         )
