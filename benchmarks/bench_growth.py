@@ -4,7 +4,8 @@ The synthetic sample grows by tiles of 40 x 40 km, each with its own areas, habi
 and farms, so ``--scales 32 64 128`` (the default) is 1x, 2x and 4x the national-sized sample
 in every layer. For each scale every stage runs in its own process (``n2kzones <stage>``, as
 ``make`` runs it; the same runner as ``bench_pipeline.py``), with the same config
-(``bench_pipeline.pipeline_config``), recording its wall time and peak memory (maximum
+(``bench_pipeline.pipeline_config``, receptors on a local hexagon grid: from 64 tiles the
+sample reaches beyond the AERIUS grid of the Netherlands), recording its wall time and peak memory (maximum
 resident set). It prints per stage the seconds and GB at each scale and the growth exponent
 ``b`` of a least-squares fit ``cost ~ size^b`` on the log-log points (1 = linear; a spatial
 join may reach n log n, about 1.1 over this range; 2 = quadratic), and flags a stage whose
@@ -28,7 +29,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import NATIONAL_SCALE, REPO, national_sample  # noqa: E402
-from bench_pipeline import StageFigures, run_separate, write_config  # noqa: E402
+from bench_pipeline import StageFigures, pipeline_config, run_separate, write_config  # noqa: E402
 
 #: A stage whose time grows faster than this exponent is flagged (n log n over a 4x range is ~1.1).
 FLAG_EXPONENT = 1.25
@@ -43,6 +44,15 @@ def growth_exponent(sizes: list[float], costs: list[float]) -> float | None:
     my = sum(y for _, y in pts) / len(pts)
     sxx = sum((x - mx) ** 2 for x, _ in pts)
     return sum((x - mx) * (y - my) for x, y in pts) / sxx if sxx else None
+
+
+def growth_config(out: Path, folder: Path) -> dict:
+    """``bench_pipeline``'s config with receptors on a local hexagon grid: from 64 tiles on the
+    sample reaches beyond the AERIUS receptor grid of the Netherlands, and every scale uses
+    the same grid so that the points are comparable."""
+    raw = pipeline_config(out, folder)
+    raw.setdefault("deposition", {})["receptor_grid"] = "local"
+    return raw
 
 
 def sample_for(scale: int, data_root: Path | None) -> Path:
@@ -74,7 +84,7 @@ def main() -> int:
         print(f"\nscale {scale}: {counts['natura2000']} areas, {counts['brp_gewas']:,} parcels, "
               f"{counts['veehouderijen']:,} farms (load {os.getloadavg()[0]:.1f})", flush=True)
         figures = {s: StageFigures() for s in STAGES}
-        run_separate(write_config(args.out, f"scale-{scale}", folder), figures, STAGES)
+        run_separate(write_config(args.out, f"scale-{scale}", folder, growth_config), figures, STAGES)
         runs[scale] = figures
 
     base = args.scales[0]

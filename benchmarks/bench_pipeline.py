@@ -185,16 +185,22 @@ def pipeline_config(out: Path, folder: Path) -> dict[str, Any]:
     return with_policy(national_config(out, folder))
 
 
-def write_config(root: Path, run: str, folder: Path) -> Path:
+def write_config(
+    root: Path,
+    run: str,
+    folder: Path,
+    make_config: Callable[[Path, Path], dict[str, Any]] | None = None,
+) -> Path:
     """Write ``<root>/<run>.toml`` with outputs in ``<root>/<run>/`` and logs in
     ``<root>/<run>-logs/`` (both emptied first); checks that the TOML reads back as the config
-    dict (nothing dropped)."""
+    dict (nothing dropped). ``make_config(out, folder)``: the config dict (default
+    :func:`pipeline_config`)."""
     out = root / run
     for path in (out, log_folder(out)):
         if path.exists():
             shutil.rmtree(path)
         path.mkdir(parents=True)
-    raw = pipeline_config(out, folder)
+    raw = (make_config or pipeline_config)(out, folder)
     text = toml_text(raw)
     if tomllib.loads(text) != raw:
         raise SystemExit(f"the TOML written for {run} does not read back as the config")

@@ -199,3 +199,11 @@ def test_growth_exponent_needs_two_measured_points() -> None:
     # n log n over 1x-4x of 758,470 parcels fits an exponent just above 1
     n = [758_470.0 * k for k in (1, 2, 4)]
     assert 1.0 < g.growth_exponent(n, [v * math.log(v) for v in n]) < g.FLAG_EXPONENT
+
+
+def test_growth_config_puts_receptors_on_a_local_grid(tmp_path: Path) -> None:
+    g = _growth()
+    path = bp.write_config(tmp_path, "scale-1", tmp_path / "sample", g.growth_config)
+    raw = tomllib.loads(path.read_text())
+    assert raw["deposition"]["receptor_grid"] == "local"
+    assert raw["project"]["output_dir"] == str(tmp_path / "scale-1")
