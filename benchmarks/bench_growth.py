@@ -89,7 +89,7 @@ def main() -> int:
 
     base = args.scales[0]
     rel = [sizes[s]["brp_gewas"] / sizes[base]["brp_gewas"] for s in args.scales]
-    head = " ".join(f"{f'{r:g}x s':>8}" for r in rel) + " " + " ".join(f"{f'{r:g}x GB':>8}" for r in rel)
+    head = " ".join(f"{f'{r:.1f}x s':>8}" for r in rel) + " " + " ".join(f"{f'{r:.1f}x GB':>8}" for r in rel)
     print(f"\n{'stage':<11}{head}   b time  b mem")
     print("-" * (11 + len(head) + 16))
     table: dict[str, dict[str, object]] = {}

@@ -49,7 +49,10 @@ def flag_overload(
 
 def positions_by_code(codes: np.ndarray) -> dict[str, np.ndarray]:
     """Per distinct value of ``codes`` (sorted), the positions holding it, ascending: what
-    ``np.flatnonzero(codes == code)`` gives for each, from one stable sort."""
+    ``np.flatnonzero(codes == code)`` gives for each, from one stable sort.
+
+    Used to take each area's receptors (their ``habitat_ha``, ``deposition_mol_ha``) in their
+    row order, without comparing every row's site code once per area."""
     order = np.argsort(codes, kind="stable")
     sorted_codes = codes[order]
     if sorted_codes.size == 0:

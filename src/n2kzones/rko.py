@@ -85,8 +85,9 @@ def with_bounding_box(keep: np.ndarray, sx: np.ndarray, sy: np.ndarray) -> np.nd
 
 def below_top(bucket: np.ndarray, n_thresholds: int, sx: np.ndarray, sy: np.ndarray) -> np.ndarray:
     """Sources a grouped pass by :func:`threshold_buckets` needs: those below the largest of
-    ``n_thresholds`` thresholds (bucket < n_thresholds), with the bounding box kept
-    (:func:`with_bounding_box`; the extremes' own bucket is not used)."""
+    ``n_thresholds`` thresholds in mol N/ha/yr (bucket < n_thresholds), with the bounding box
+    of the source coordinates ``sx``, ``sy`` (m) kept (:func:`with_bounding_box`; the
+    extremes' own bucket is not used)."""
     return with_bounding_box(np.asarray(bucket) < n_thresholds, sx, sy)
 
 
