@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 import shapely
@@ -40,5 +42,8 @@ def test_available_threads_follows_the_environment(monkeypatch: pytest.MonkeyPat
     assert available_threads() == 3
     monkeypatch.setenv("N2KZONES_THREADS", "1000")
     assert available_threads() == MAX_THREADS
+    monkeypatch.setenv("N2KZONES_THREADS", "0")
+    assert available_threads() == 1
     monkeypatch.delenv("N2KZONES_THREADS")
-    assert 1 <= available_threads() <= MAX_THREADS
+    # outside a Dask worker: the cores this process may run on, capped
+    assert available_threads() == min(len(os.sched_getaffinity(0)), MAX_THREADS)
