@@ -19,7 +19,7 @@ import pyproj
 import shapely
 
 from n2kzones.errors import CRSError, InputError, SchemaError
-from n2kzones.threads import available_threads, thread_map
+from n2kzones.threads import array_map, available_threads, thread_chunks, thread_map
 
 log = logging.getLogger(__name__)
 
@@ -315,7 +315,7 @@ def repair_polygons(gdf: gpd.GeoDataFrame, report: LayerReport) -> gpd.GeoDataFr
     a line) are set aside and counted under "zero area after repair".
     """
     geoms = gdf.geometry.values
-    invalid = ~shapely.is_valid(geoms)
+    invalid = ~array_map(shapely.is_valid, geoms.to_numpy())
     n_invalid = int(invalid.sum())
     if n_invalid:
         fixed = shapely.make_valid(geoms[invalid], method="structure", keep_collapsed=False)
@@ -549,6 +549,11 @@ def require_finite_nonnegative(df: pd.DataFrame, column: str, report: LayerRepor
         )
 
 
+def _all_finite(geoms: np.ndarray) -> bool:
+    """All x and y of ``geoms`` are finite."""
+    return bool(np.isfinite(shapely.get_coordinates(geoms)).all())
+
+
 def refuse_non_finite_coordinates(gdf: gpd.GeoDataFrame, report: LayerReport) -> None:
     """Refuse geometries with NaN or infinite vertices (never "repaired" into another shape).
 
@@ -560,6 +565,8 @@ def refuse_non_finite_coordinates(gdf: gpd.GeoDataFrame, report: LayerReport) ->
     geoms = gdf.geometry.values
     present = ~(pd.isna(geoms) | shapely.is_empty(geoms))
     if not present.any():
+        return
+    if all(thread_map(_all_finite, thread_chunks(geoms[present].to_numpy()))):  # the usual case
         return
     coords, idx = shapely.get_coordinates(geoms[present], return_index=True)  # x, y (Z is dropped)
     bad_vertex = ~np.isfinite(coords).all(axis=1)

@@ -1,0 +1,76 @@
+"""The GeoPackage written in a background thread: the same file, or no file on an error."""
+
+from __future__ import annotations
+
+import ctypes
+import logging
+import threading
+from concurrent.futures import Future
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pyogrio
+import pytest
+import shapely
+
+from n2kzones.io.gdal_log import gdal_library_path, route_gdal_messages
+from n2kzones.io.writers import write_geopackage, write_geopackage_behind
+
+
+def _frames() -> dict[str, gpd.GeoDataFrame]:
+    rng = np.random.default_rng(5)
+    pts = shapely.points(rng.uniform(0, 1000, 500), rng.uniform(0, 1000, 500))
+    polys = gpd.GeoDataFrame({"k": np.arange(500), "name": [f"p{i}" for i in range(500)]},
+                             geometry=shapely.buffer(pts, 5.0), crs=28992)
+    farms = gpd.GeoDataFrame({"farm_id": np.arange(40), "kg": rng.uniform(0, 9, 40)},
+                             geometry=pts[:40], crs=28992)
+    return {"polys": polys, "farms": farms}
+
+
+def _rows(path: Path) -> dict[str, gpd.GeoDataFrame]:
+    return {layer: pyogrio.read_dataframe(path, layer=layer) for layer, _ in pyogrio.list_layers(path)}
+
+
+def test_behind_with_a_future_layer_writes_the_same_file(tmp_path: Path) -> None:
+    frames = _frames()
+    write_geopackage(tmp_path / "serial.gpkg", frames)
+    farms: Future = Future()
+    with write_geopackage_behind(tmp_path / "behind.gpkg", {"polys": frames["polys"], "farms": farms}):
+        farms.set_result(frames["farms"])  # computed while the first layer is written
+    a, b = _rows(tmp_path / "serial.gpkg"), _rows(tmp_path / "behind.gpkg")
+    assert list(a) == list(b) == ["polys", "farms"]
+    for layer in a:
+        assert a[layer].equals(b[layer]), layer
+
+
+def test_an_error_in_the_block_leaves_no_file_and_is_the_error_raised(tmp_path: Path) -> None:
+    frames = _frames()
+    farms: Future = Future()
+    with pytest.raises(KeyError, match="while computing"):
+        with write_geopackage_behind(tmp_path / "x.gpkg", {"polys": frames["polys"], "farms": farms}):
+            raise KeyError("while computing")
+    assert not list(tmp_path.iterdir())  # not even the temporary file
+
+
+def test_a_future_the_block_forgets_fails_the_write_instead_of_hanging(tmp_path: Path) -> None:
+    with pytest.raises(RuntimeError, match="never computed"):
+        with write_geopackage_behind(tmp_path / "x.gpkg", {"polys": _frames()["polys"], "farms": Future()}):
+            pass
+    assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.skipif(gdal_library_path() is None, reason="GDAL's library is found through /proc (Linux)")
+def test_gdal_messages_outside_pyogrio_calls_go_to_the_log(caplog: pytest.LogCaptureFixture, capfd: pytest.CaptureFixture) -> None:
+    assert route_gdal_messages() and route_gdal_messages()  # installs once
+    lib = ctypes.CDLL(str(gdal_library_path()))
+    lib.CPLError.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_char_p]
+    with caplog.at_level(logging.DEBUG, logger="n2kzones.gdal"):
+        # a thread of its own, as GDAL's messages from the GeoPackage writer thread
+        t = threading.Thread(target=lambda: lib.CPLError(3, 1, b"sqlite3_exec(COMMIT) failed: disk full"))
+        t.start()
+        t.join()
+    assert [(r.levelno, r.getMessage()) for r in caplog.records] == [
+        (logging.WARNING, "GDAL error 1: sqlite3_exec(COMMIT) failed: disk full")
+    ]
+    assert "ERROR 1" not in capfd.readouterr().err
