@@ -13,6 +13,7 @@ import numpy as np
 import pyogrio
 import pytest
 import shapely
+import shapely.affinity
 
 from n2kzones.io.gdal_log import gdal_library_path, route_gdal_messages
 from n2kzones.io.writers import write_geopackage, write_geopackage_behind
@@ -74,3 +75,20 @@ def test_gdal_messages_outside_pyogrio_calls_go_to_the_log(caplog: pytest.LogCap
         (logging.WARNING, "GDAL error 1: sqlite3_exec(COMMIT) failed: disk full")
     ]
     assert "ERROR 1" not in capfd.readouterr().err
+
+
+def test_a_layer_mixing_polygons_and_multipolygons_is_written_as_pyogrio_writes_it(tmp_path: Path) -> None:
+    polys = _frames()["polys"]
+    geoms = polys.geometry.to_numpy().copy()
+    geoms[::3] = shapely.multipolygons([[g, shapely.affinity.translate(g, 2000)] for g in geoms[::3]])
+    mixed = polys.set_geometry(geoms).assign(share=np.linspace(0, 1, len(polys)), flag=polys["k"] % 2 == 0)
+    mixed["name"] = mixed["name"].astype("string")
+    mixed.loc[5, "name"] = None
+    write_geopackage(tmp_path / "ours.gpkg", {"pieces": mixed})
+    pyogrio.write_dataframe(mixed, tmp_path / "pyogrio.gpkg", layer="pieces", driver="GPKG", use_arrow=True)
+    ours, theirs = _rows(tmp_path / "ours.gpkg")["pieces"], _rows(tmp_path / "pyogrio.gpkg")["pieces"]
+    assert ours.equals(theirs)
+    assert set(ours.geom_type) == {"MultiPolygon"}
+    assert (shapely.to_wkb(ours.geometry.values) == shapely.to_wkb(theirs.geometry.values)).all()
+    info = pyogrio.read_info(tmp_path / "ours.gpkg", layer="pieces")
+    assert info["geometry_type"] == "MultiPolygon" and info["crs"] == "EPSG:28992"

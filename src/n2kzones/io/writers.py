@@ -151,7 +151,8 @@ def write_geopackage(
                 # 7.0 s, was 15.2 s). Not for a column of Python objects (ids with None): OGR
                 # stores those as text, Arrow would infer a type, and a layer's schema stays as it was.
                 typed = not any(frame[c].dtype == object for c in frame.columns if c != frame.geometry.name)
-                pyogrio.write_dataframe(frame, tmp, layer=name, driver="GPKG", append=tmp.exists(), use_arrow=typed)
+                if not (typed and _write_mixed_polygons(tmp, name, frame)):
+                    pyogrio.write_dataframe(frame, tmp, layer=name, driver="GPKG", append=tmp.exists(), use_arrow=typed)
                 counts[name] = len(frames)
                 continue
             counts[name] = _write_layer_stream(tmp, name, frames)
@@ -159,6 +160,44 @@ def write_geopackage(
             _write_layer_styles(tmp, {k: v for k, v in styles.items() if k in layers})
     log.info("wrote %s (%s)", path, ", ".join(f"{k}: {v}" for k, v in counts.items()))
     return path
+
+
+#: WKB header of a one-part MultiPolygon (little endian, type 6, one part): a Polygon's WKB
+#: after it is that MultiPolygon's WKB.
+_MULTI_POLYGON_OF_ONE = b"\x01\x06\x00\x00\x00\x01\x00\x00\x00"
+
+
+def _write_mixed_polygons(path: Path, layer: str, frame: gpd.GeoDataFrame) -> bool:
+    """Write a layer mixing Polygons and MultiPolygons (2D, no missing geometry, plain
+    columns) as MultiPolygon through Arrow; False (nothing written) for any other layer.
+
+    What ``pyogrio.write_dataframe(..., use_arrow=True)`` writes for such a layer (it
+    promotes the Polygons), without building a GEOS MultiPolygon per Polygon: the Polygon's
+    WKB gets the one-part MultiPolygon header (:data:`_MULTI_POLYGON_OF_ONE`).
+    """
+    import pyarrow as pa
+    import shapely
+
+    geoms = frame.geometry.to_numpy()
+    types = shapely.get_type_id(geoms)
+    if not len(geoms) or not (np.isin(types, (3, 6)).all() and (types == 3).any() and (types == 6).any()):
+        return False
+    if shapely.has_z(geoms).any() or any(
+        isinstance(frame[c].dtype, pd.DatetimeTZDtype) for c in frame.columns if c != frame.geometry.name
+    ):
+        return False
+    wkb = shapely.to_wkb(geoms, byte_order=1)  # little endian, as the header
+    polygon = np.flatnonzero(types == 3)
+    wkb[polygon] = [_MULTI_POLYGON_OF_ONE + w for w in wkb[polygon]]
+    table = pa.Table.from_pandas(pd.DataFrame(frame.drop(columns=frame.geometry.name)), preserve_index=False)
+    table = table.append_column(frame.geometry.name, pa.array(wkb, type=pa.binary()))
+    epsg = frame.crs.to_epsg() if frame.crs is not None else None
+    pyogrio.write_arrow(
+        table, path, layer=layer, driver="GPKG", append=path.exists(),
+        geometry_name=frame.geometry.name, geometry_type="MultiPolygon",
+        crs=f"EPSG:{epsg}" if epsg else (frame.crs.to_wkt("WKT1_GDAL") if frame.crs is not None else None),
+    )
+    return True
 
 
 @contextlib.contextmanager
