@@ -18,7 +18,6 @@ import shutil
 import tempfile
 import unicodedata
 from collections.abc import Iterable, Iterator, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -116,7 +115,7 @@ def _write_layer_styles(path: Path, styles: Mapping[str, str]) -> None:
 
 def write_geopackage(
     path: str | Path,
-    layers: Mapping[str, gpd.GeoDataFrame | Iterable[gpd.GeoDataFrame] | Future],
+    layers: Mapping[str, gpd.GeoDataFrame | Iterable[gpd.GeoDataFrame]],
     *,
     styles: Mapping[str, str] | None = None,
 ) -> Path:
@@ -128,10 +127,7 @@ def write_geopackage(
         Destination ``.gpkg``.
     layers
         Layer name -> GeoDataFrame (in the working CRS), or an iterable of GeoDataFrames
-        with the same columns, written one after the other (a layer bigger than memory), or
-        a :class:`concurrent.futures.Future` of either: the layers before it are written
-        while another thread computes it (:func:`write_geopackage_behind`). A future that
-        ends in an exception ends the write: no file is left.
+        with the same columns, written one after the other (a layer bigger than memory).
     styles
         Layer name -> QGIS style (QML text), stored as each layer's default style in the
         ``layer_styles`` table (:data:`LAYER_STYLES_COLUMNS`), where QGIS finds it.
@@ -143,8 +139,6 @@ def write_geopackage(
     # every transaction to disk (a crash leaves only the temporary file, which is removed).
     with atomic_path(path) as tmp, _gdal_options(OGR_SQLITE_SYNCHRONOUS="OFF"):
         for name, frames in layers.items():
-            if isinstance(frames, Future):
-                frames = frames.result()
             if isinstance(frames, pd.DataFrame):
                 frame = _prepare_for_ogr(frames)
                 # Through Arrow: about 2x faster than feature by feature (785,860 parcel pieces:
@@ -201,43 +195,79 @@ def _write_mixed_polygons(path: Path, layer: str, frame: gpd.GeoDataFrame) -> bo
 
 
 @contextlib.contextmanager
-def write_geopackage_behind(
+def write_geopackage_aside(
     path: str | Path,
-    layers: Mapping[str, gpd.GeoDataFrame | Iterable[gpd.GeoDataFrame] | Future],
+    layers: Mapping[str, gpd.GeoDataFrame | Iterable[gpd.GeoDataFrame]],
     *,
     styles: Mapping[str, str] | None = None,
+    fork: bool = True,
 ) -> Iterator[None]:
-    """:func:`write_geopackage` in a background thread while the block runs.
+    """:func:`write_geopackage` in a forked process while the block runs.
 
-    GDAL writes the layers on one core, so the block can compute and write other outputs on
-    the other cores meanwhile; a layer the block is still computing is a ``Future`` in
-    ``layers``, which the block resolves (``set_result``). Leaving the block waits for the
-    write and raises its error. When the block raises, every unresolved future is failed
-    with that error, so the write stops and leaves no file, and the block's error is raised.
+    GDAL holds the GIL while it writes a layer (a thread beside it would wait), so the
+    GeoPackage is written by a child forked from this process (it has the layers already:
+    nothing is copied or pickled) while the block computes and writes other outputs. Leaving
+    the block waits for the child and raises its error. The child writes a temporary file
+    that becomes ``path`` only when both the child and the block succeed; on an error in
+    either, no file is left and ``path`` is as it was. The block's error comes first.
 
     Parameters
     ----------
     path, layers, styles
         As :func:`write_geopackage`.
+    fork
+        False (or a platform without ``fork``) writes the GeoPackage here, before the block
+        (it still becomes ``path`` only when the block succeeds): for a process that must not
+        fork (a Dask client's threads).
     """
-    pool = ThreadPoolExecutor(1, thread_name_prefix="gpkg")
-    written = pool.submit(write_geopackage, path, layers, styles=styles)
+    import multiprocessing
+
+    with atomic_path(path) as tmp:
+        if not fork or "fork" not in multiprocessing.get_all_start_methods():
+            write_geopackage(tmp, layers, styles=styles)
+            yield
+            return
+        route_gdal_messages()  # before the fork: the child logs GDAL's messages as this process
+        ctx = multiprocessing.get_context("fork")
+        receive, send = ctx.Pipe(duplex=False)
+        child = ctx.Process(target=_write_in_child, args=(send, tmp, layers, styles), name="gpkg-writer")
+        child.start()
+        send.close()
+        try:
+            yield
+        finally:  # the child's result is read even when the block failed: no orphan, no leftovers
+            error = _child_result(receive, child, tmp)
+        if error is not None:
+            raise error
+
+
+def _write_in_child(send: Any, tmp: Path, layers: Mapping, styles: Mapping[str, str] | None) -> None:
+    """The forked child of :func:`write_geopackage_aside`: write, then send None or the error."""
     try:
-        yield
-    except BaseException as exc:
-        for value in layers.values():
-            if isinstance(value, Future) and not value.done():
-                value.set_exception(exc)
-        with contextlib.suppress(Exception):  # the block's error is the one to raise
-            written.result()
-        raise
+        write_geopackage(tmp, layers, styles=styles)
+    except BaseException as exc:  # noqa: BLE001 - every error goes back to the parent
+        try:
+            send.send(exc)
+        except Exception:  # an error that cannot be pickled: its text
+            send.send(OutputError(f"writing {tmp.name} failed: {exc!r}"))
     else:
-        for name, value in layers.items():
-            if isinstance(value, Future) and not value.done():  # else the write waits forever
-                value.set_exception(RuntimeError(f"layer {name!r} of {Path(path).name} was never computed"))
+        send.send(None)
     finally:
-        pool.shutdown(wait=True)
-    written.result()
+        send.close()
+
+
+def _child_result(receive: Any, child: Any, tmp: Path) -> BaseException | None:
+    """Wait for the child of :func:`write_geopackage_aside`; its error, or None."""
+    try:
+        error = receive.recv()
+    except EOFError:  # it died without a word (killed, out of memory)
+        error = None
+    finally:
+        receive.close()
+        child.join()
+    if error is None and child.exitcode != 0:
+        error = OutputError(f"the process writing {tmp.name} ended with exit code {child.exitcode} (out of memory?)")
+    return error
 
 
 def _write_layer_stream(path: Path, layer: str, frames: Iterable[gpd.GeoDataFrame]) -> int:

@@ -20,7 +20,7 @@ import pandas as pd
 from n2kzones.compute import Backend, chunk_bounds, gather_ordered, open_backend
 from n2kzones.config import Config
 from n2kzones.io.values import BRP_CATEGORIES
-from n2kzones.io.writers import atomic_dir, write_geopackage_behind, write_parquet
+from n2kzones.io.writers import atomic_dir, write_geopackage_aside, write_parquet
 from n2kzones.overlay import farm_land_use, land_by_farm, overlay_farms, overlay_parcels
 from n2kzones.render.qgis import farms_style, parcel_pieces_style, zones_style
 from n2kzones.stages.framework import stage_run
@@ -53,8 +53,10 @@ def run_overlay(cfg: Config, *, progress: bool = False, backend: Backend | None 
         local = backend.name == "local"
         with contextlib.ExitStack() as stack:
             # the farms (one core, GEOS) are placed in a thread while the parcels are read
-            farm_thread = stack.enter_context(ThreadPoolExecutor(1, thread_name_prefix="farms")) if local else None
+            farm_thread = ThreadPoolExecutor(1, thread_name_prefix="farms") if local else None
             farms_overlaid = _submit(farm_thread, _overlay_all_farms, backend, farms, national, areas, cfg)
+            if farm_thread is not None:
+                farm_thread.shutdown(wait=False)  # its thread ends with the task: none is left at the fork
             if local:
                 parcels, _ = run.read_layer("parcels")
                 pieces = overlay_parcels(parcels, national, progress=progress)
@@ -73,8 +75,10 @@ def run_overlay(cfg: Config, *, progress: bool = False, backend: Backend | None 
                 )
                 run.record_input("parcels", cfg.resolve(cfg.inputs.parcels.path))
                 pieces_layer = pieces_frames(pieces_dir)
-            farms_done: Future = Future()  # the GeoPackage's last layer, computed while it is written
-            layers = {"areas": areas, "zones": national, "zones_by_area": by_area, "parcel_pieces": pieces_layer, "farms": farms_done}
+            farms_z = farms_overlaid.result()
+            land_use = farm_land_use(farms_z, farm_land, params)
+            farms_z = farms_z.merge(land_use, on="farm_id", how="left", validate="one_to_one")
+            layers = {"areas": areas, "zones": national, "zones_by_area": by_area, "parcel_pieces": pieces_layer, "farms": farms_z}
             if not cfg.compute.pieces_in_geopackage:
                 del layers["parcel_pieces"]
                 log.info("parcel pieces left out of the GeoPackage ([compute] pieces_in_geopackage = false); they are in stages/parcel_pieces.parquet")
@@ -83,12 +87,9 @@ def run_overlay(cfg: Config, *, progress: bool = False, backend: Backend | None 
                 "parcel_pieces": parcel_pieces_style([*BRP_CATEGORIES, "Onbekend"]),
                 "farms": farms_style(),
             }
-            # GDAL writes the GeoPackage on one core while the rest is computed and written
-            with write_geopackage_behind(run.output("overlay_gpkg"), layers, styles=styles):
-                farms_z = farms_overlaid.result()
-                land_use = farm_land_use(farms_z, farm_land, params)
-                farms_z = farms_z.merge(land_use, on="farm_id", how="left", validate="one_to_one")
-                farms_done.set_result(farms_z)
+            # GDAL writes the GeoPackage in a forked process while the tables are computed and
+            # written here (not beside a Dask client's threads: then before them)
+            with write_geopackage_aside(run.output("overlay_gpkg"), layers, styles=styles, fork=local):
                 summary = area_summary(by_area, national, land, farms_z, params)
                 farms_table = farm_summary(farms_z, params)
                 if local:

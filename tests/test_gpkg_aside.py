@@ -1,11 +1,12 @@
-"""The GeoPackage written in a background thread: the same file, or no file on an error."""
+"""The GeoPackage written in a forked process: the same file, or no (new) file on an error."""
 
 from __future__ import annotations
 
 import ctypes
+import errno
+import os
 import logging
 import threading
-from concurrent.futures import Future
 from pathlib import Path
 
 import geopandas as gpd
@@ -16,7 +17,7 @@ import shapely
 import shapely.affinity
 
 from n2kzones.io.gdal_log import gdal_library_path, route_gdal_messages
-from n2kzones.io.writers import write_geopackage, write_geopackage_behind
+from n2kzones.io.writers import write_geopackage, write_geopackage_aside
 
 
 def _frames() -> dict[str, gpd.GeoDataFrame]:
@@ -33,32 +34,40 @@ def _rows(path: Path) -> dict[str, gpd.GeoDataFrame]:
     return {layer: pyogrio.read_dataframe(path, layer=layer) for layer, _ in pyogrio.list_layers(path)}
 
 
-def test_behind_with_a_future_layer_writes_the_same_file(tmp_path: Path) -> None:
+@pytest.mark.parametrize("fork", [True, False])
+def test_aside_writes_the_same_file_while_the_block_runs(tmp_path: Path, fork: bool) -> None:
     frames = _frames()
     write_geopackage(tmp_path / "serial.gpkg", frames)
-    farms: Future = Future()
-    with write_geopackage_behind(tmp_path / "behind.gpkg", {"polys": frames["polys"], "farms": farms}):
-        farms.set_result(frames["farms"])  # computed while the first layer is written
-    a, b = _rows(tmp_path / "serial.gpkg"), _rows(tmp_path / "behind.gpkg")
+    with write_geopackage_aside(tmp_path / "aside.gpkg", frames, fork=fork):
+        (tmp_path / "table.csv").write_text("written meanwhile\n")
+        assert not (tmp_path / "aside.gpkg").exists()  # in place only when both are done
+    a, b = _rows(tmp_path / "serial.gpkg"), _rows(tmp_path / "aside.gpkg")
     assert list(a) == list(b) == ["polys", "farms"]
     for layer in a:
         assert a[layer].equals(b[layer]), layer
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["aside.gpkg", "serial.gpkg", "table.csv"]
 
 
-def test_an_error_in_the_block_leaves_no_file_and_is_the_error_raised(tmp_path: Path) -> None:
+def test_an_error_in_the_block_leaves_the_earlier_file_and_is_the_error_raised(tmp_path: Path) -> None:
     frames = _frames()
-    farms: Future = Future()
+    (tmp_path / "x.gpkg").write_bytes(b"earlier run")
     with pytest.raises(KeyError, match="while computing"):
-        with write_geopackage_behind(tmp_path / "x.gpkg", {"polys": frames["polys"], "farms": farms}):
+        with write_geopackage_aside(tmp_path / "x.gpkg", frames):
             raise KeyError("while computing")
-    assert not list(tmp_path.iterdir())  # not even the temporary file
+    assert [p.name for p in tmp_path.iterdir()] == ["x.gpkg"]  # no temporary file left
+    assert (tmp_path / "x.gpkg").read_bytes() == b"earlier run"
 
 
-def test_a_future_the_block_forgets_fails_the_write_instead_of_hanging(tmp_path: Path) -> None:
-    with pytest.raises(RuntimeError, match="never computed"):
-        with write_geopackage_behind(tmp_path / "x.gpkg", {"polys": _frames()["polys"], "farms": Future()}):
-            pass
-    assert not list(tmp_path.iterdir())
+def test_an_error_in_the_child_is_raised_here_and_leaves_no_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def full(path: Path, styles: dict) -> None:  # the child inherits this (fork)
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
+
+    monkeypatch.setattr("n2kzones.io.writers._write_layer_styles", full)
+    with pytest.raises(OSError) as caught:
+        with write_geopackage_aside(tmp_path / "x.gpkg", _frames(), styles={"polys": "<qgis/>"}):
+            (tmp_path / "table.csv").write_text("written meanwhile\n")
+    assert caught.value.errno == errno.ENOSPC  # the child's error, as it raised it
+    assert [p.name for p in tmp_path.iterdir()] == ["table.csv"]
 
 
 @pytest.mark.skipif(gdal_library_path() is None, reason="GDAL's library is found through /proc (Linux)")
