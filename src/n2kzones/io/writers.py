@@ -118,6 +118,7 @@ def write_geopackage(
     layers: Mapping[str, gpd.GeoDataFrame | Iterable[gpd.GeoDataFrame]],
     *,
     styles: Mapping[str, str] | None = None,
+    log_as: Path | None = None,
 ) -> Path:
     """Write several layers into one GeoPackage, atomically (all layers or none).
 
@@ -131,6 +132,8 @@ def write_geopackage(
     styles
         Layer name -> QGIS style (QML text), stored as each layer's default style in the
         ``layer_styles`` table (:data:`LAYER_STYLES_COLUMNS`), where QGIS finds it.
+    log_as
+        The path the log names (default ``path``): the final path of a temporary file.
     """
     path = Path(path)
     counts: dict[str, int] = {}
@@ -152,7 +155,7 @@ def write_geopackage(
             counts[name] = _write_layer_stream(tmp, name, frames)
         if styles:
             _write_layer_styles(tmp, {k: v for k, v in styles.items() if k in layers})
-    log.info("wrote %s (%s)", path, ", ".join(f"{k}: {v}" for k, v in counts.items()))
+    log.info("wrote %s (%s)", log_as or path, ", ".join(f"{k}: {v}" for k, v in counts.items()))
     return path
 
 
@@ -224,13 +227,13 @@ def write_geopackage_aside(
 
     with atomic_path(path) as tmp:
         if not fork or "fork" not in multiprocessing.get_all_start_methods():
-            write_geopackage(tmp, layers, styles=styles)
+            write_geopackage(tmp, layers, styles=styles, log_as=Path(path))
             yield
             return
         route_gdal_messages()  # before the fork: the child logs GDAL's messages as this process
         ctx = multiprocessing.get_context("fork")
         receive, send = ctx.Pipe(duplex=False)
-        child = ctx.Process(target=_write_in_child, args=(send, tmp, layers, styles), name="gpkg-writer")
+        child = ctx.Process(target=_write_in_child, args=(send, tmp, Path(path), layers, styles), name="gpkg-writer")
         child.start()
         send.close()
         try:
@@ -241,10 +244,11 @@ def write_geopackage_aside(
             raise error
 
 
-def _write_in_child(send: Any, tmp: Path, layers: Mapping, styles: Mapping[str, str] | None) -> None:
-    """The forked child of :func:`write_geopackage_aside`: write, then send None or the error."""
+def _write_in_child(send: Any, tmp: Path, path: Path, layers: Mapping, styles: Mapping[str, str] | None) -> None:
+    """The forked child of :func:`write_geopackage_aside`: write ``tmp`` (to become ``path``),
+    then send None or the error."""
     try:
-        write_geopackage(tmp, layers, styles=styles)
+        write_geopackage(tmp, layers, styles=styles, log_as=path)
     except BaseException as exc:  # noqa: BLE001 - every error goes back to the parent
         try:
             send.send(exc)
