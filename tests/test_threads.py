@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import shapely
 
-from n2kzones.threads import MAX_THREADS, available_threads, thread_map
+from n2kzones.threads import ARRAY_MAP_MIN, MAX_THREADS, array_map, available_threads, thread_chunks, thread_map
 
 
 def test_thread_map_keeps_the_order_of_its_inputs() -> None:
@@ -47,3 +47,17 @@ def test_available_threads_follows_the_environment(monkeypatch: pytest.MonkeyPat
     monkeypatch.delenv("N2KZONES_THREADS")
     # outside a Dask worker: the cores this process may run on, capped
     assert available_threads() == min(len(os.sched_getaffinity(0)), MAX_THREADS)
+
+
+def test_array_map_equals_one_call_and_chunks_join_to_the_input() -> None:
+    rng = np.random.default_rng(3)
+    n = ARRAY_MAP_MIN + 1_001
+    polys = shapely.buffer(shapely.points(rng.uniform(0, 100, n), rng.uniform(0, 100, n)), 1.0, quad_segs=2)
+    polys[::997] = shapely.Polygon([(0, 0), (1, 1), (1, 0), (0, 1)])  # bow-ties: invalid
+    expected = shapely.is_valid(polys)
+    assert (~expected).sum() == len(polys[::997])
+    for threads in (1, 2, 3):
+        parts = thread_chunks(polys, threads=threads)
+        assert len(parts) == threads and (np.concatenate(parts) == polys).all()
+        assert (array_map(shapely.is_valid, polys, threads=threads) == expected).all()
+    assert len(thread_chunks(polys[:10], threads=4)) == 1  # short: one chunk

@@ -14,6 +14,8 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
+import numpy as np
+
 T = TypeVar("T")
 R = TypeVar("R")
 
@@ -54,3 +56,27 @@ def thread_map(fn: Callable[[T], R], items: Sequence[T], *, threads: int | None 
         return [fn(x) for x in items]
     with ThreadPoolExecutor(min(n, len(items))) as pool:
         return list(pool.map(fn, items))
+
+
+#: Arrays shorter than this are not split by :func:`array_map` (a thread's start costs more).
+ARRAY_MAP_MIN = 50_000
+
+
+def thread_chunks(values: np.ndarray, *, threads: int | None = None) -> list[np.ndarray]:
+    """``values`` in one contiguous chunk per thread (one chunk if short: under
+    :data:`ARRAY_MAP_MIN`), in order: ``np.concatenate`` of them is ``values``."""
+    n = available_threads() if threads is None else max(1, threads)
+    if n == 1 or len(values) < ARRAY_MAP_MIN:
+        return [values]
+    return np.array_split(values, n)
+
+
+def array_map(fn: Callable[[np.ndarray], np.ndarray], values: np.ndarray, *, threads: int | None = None) -> np.ndarray:
+    """``fn(values)`` for an element-wise vectorised ``fn`` (``shapely.is_valid``), on up to
+    ``threads`` threads: the results of :func:`thread_chunks` are joined in order, so the
+    result is the same array as ``fn(values)``.
+    """
+    parts = thread_chunks(values, threads=threads)
+    if len(parts) == 1:
+        return fn(values)
+    return np.concatenate(thread_map(fn, parts, threads=len(parts)))

@@ -9,6 +9,7 @@ dropped silently: every input feature is either kept or counted under a reason.
 from __future__ import annotations
 
 import logging
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -19,7 +20,7 @@ import pyproj
 import shapely
 
 from n2kzones.errors import CRSError, InputError, SchemaError
-from n2kzones.threads import available_threads, thread_map
+from n2kzones.threads import array_map, available_threads, thread_chunks, thread_map
 
 log = logging.getLogger(__name__)
 
@@ -109,27 +110,32 @@ def to_working_crs(
             "input in the config (e.g. 'EPSG:28992' for RD New, 'EPSG:4326' for lon/lat), or "
             "fix the file (a .shp needs its .prj)"
         )
-    _check_plausible_coordinates(gdf, report)
+    bounds = _bounds(gdf)  # once per coordinate system: a pass over every vertex
+    _check_plausible_coordinates(gdf.crs, bounds, report)
     if margin_deg is not None:
-        check_area_of_use(_bounds(gdf), gdf.crs, f"{report.source}: layer {report.name!r}", margin_deg)
+        check_area_of_use(bounds, gdf.crs, f"{report.source}: layer {report.name!r}", margin_deg)
     target = pyproj.CRS.from_user_input(crs)
     if not gdf.crs.equals(target):
         report.note(f"reprojected from {gdf.crs.to_string()} to {target.to_string()}")
         gdf = gdf.to_crs(target)
-    bounds = _bounds(gdf)
+        bounds = _bounds(gdf)
     if margin_deg is not None and bounds is not None:
         check_area_of_use(bounds, target, f"{report.source}: layer {report.name!r} (reprojected)", margin_deg, working=True)
-    _check_plausible_coordinates(gdf, report)
+    _check_plausible_coordinates(gdf.crs, bounds, report)
     if max_scale_error is not None and bounds is not None:
         check_scale_error(bounds, target, f"layer {report.name!r} ({report.source})", max_scale_error)
     return gdf
 
 
 def _bounds(gdf: gpd.GeoDataFrame) -> tuple[float, float, float, float] | None:
-    geoms = gdf.geometry[gdf.geometry.notna() & ~gdf.geometry.is_empty]
-    if geoms.empty:
+    """Bounds (x0, y0, x1, y1) of the layer's geometries, missing and empty ones left out;
+    None when there are none or they are not finite."""
+    geoms = gdf.geometry.to_numpy()
+    if not len(geoms):
         return None
-    b = tuple(float(v) for v in geoms.total_bounds)
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all missing or empty: NaN
+        b = tuple(float(v) for v in shapely.total_bounds(geoms))
     return b if np.isfinite(b).all() else None  # type: ignore[return-value]
 
 
@@ -236,12 +242,13 @@ def check_scale_error(bounds: tuple[float, float, float, float], crs: pyproj.CRS
     )
 
 
-def _check_plausible_coordinates(gdf: gpd.GeoDataFrame, report: LayerReport) -> None:
-    crs = gdf.crs
-    finite = gdf.geometry[~gdf.geometry.is_empty & gdf.geometry.notna()]
-    if finite.empty:
+def _check_plausible_coordinates(
+    crs: pyproj.CRS, bounds: tuple[float, float, float, float] | None, report: LayerReport
+) -> None:
+    """Refuse bounds (:func:`_bounds`; None: nothing to check) that ``crs`` cannot have."""
+    if bounds is None:
         return
-    xmin, ymin, xmax, ymax = finite.total_bounds
+    xmin, ymin, xmax, ymax = bounds
     if crs.is_geographic:
         if xmin < -180 or xmax > 180 or ymin < -90 or ymax > 90:
             raise CRSError(
@@ -315,7 +322,7 @@ def repair_polygons(gdf: gpd.GeoDataFrame, report: LayerReport) -> gpd.GeoDataFr
     a line) are set aside and counted under "zero area after repair".
     """
     geoms = gdf.geometry.values
-    invalid = ~shapely.is_valid(geoms)
+    invalid = ~array_map(shapely.is_valid, geoms.to_numpy())
     n_invalid = int(invalid.sum())
     if n_invalid:
         fixed = shapely.make_valid(geoms[invalid], method="structure", keep_collapsed=False)
@@ -549,6 +556,11 @@ def require_finite_nonnegative(df: pd.DataFrame, column: str, report: LayerRepor
         )
 
 
+def _all_finite(geoms: np.ndarray) -> bool:
+    """All x and y of ``geoms`` are finite."""
+    return bool(np.isfinite(shapely.get_coordinates(geoms)).all())
+
+
 def refuse_non_finite_coordinates(gdf: gpd.GeoDataFrame, report: LayerReport) -> None:
     """Refuse geometries with NaN or infinite vertices (never "repaired" into another shape).
 
@@ -560,6 +572,8 @@ def refuse_non_finite_coordinates(gdf: gpd.GeoDataFrame, report: LayerReport) ->
     geoms = gdf.geometry.values
     present = ~(pd.isna(geoms) | shapely.is_empty(geoms))
     if not present.any():
+        return
+    if all(thread_map(_all_finite, thread_chunks(geoms[present].to_numpy()))):  # the usual case
         return
     coords, idx = shapely.get_coordinates(geoms[present], return_index=True)  # x, y (Z is dropped)
     bad_vertex = ~np.isfinite(coords).all(axis=1)

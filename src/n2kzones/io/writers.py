@@ -28,6 +28,7 @@ import pandas as pd
 import pyogrio
 
 from n2kzones.errors import OutputError
+from n2kzones.io.gdal_log import route_gdal_messages
 from n2kzones.io.headers import HEADER_LANGUAGES, identifier_of, to_machine, to_people
 
 log = logging.getLogger(__name__)
@@ -117,6 +118,7 @@ def write_geopackage(
     layers: Mapping[str, gpd.GeoDataFrame | Iterable[gpd.GeoDataFrame]],
     *,
     styles: Mapping[str, str] | None = None,
+    log_as: Path | None = None,
 ) -> Path:
     """Write several layers into one GeoPackage, atomically (all layers or none).
 
@@ -130,9 +132,12 @@ def write_geopackage(
     styles
         Layer name -> QGIS style (QML text), stored as each layer's default style in the
         ``layer_styles`` table (:data:`LAYER_STYLES_COLUMNS`), where QGIS finds it.
+    log_as
+        The path the log names (default ``path``): the final path of a temporary file.
     """
     path = Path(path)
     counts: dict[str, int] = {}
+    route_gdal_messages()  # what GDAL reports outside pyogrio's calls goes to the log
     # The file is a temporary one until it is complete and renamed, so SQLite need not sync
     # every transaction to disk (a crash leaves only the temporary file, which is removed).
     with atomic_path(path) as tmp, _gdal_options(OGR_SQLITE_SYNCHRONOUS="OFF"):
@@ -143,14 +148,130 @@ def write_geopackage(
                 # 7.0 s, was 15.2 s). Not for a column of Python objects (ids with None): OGR
                 # stores those as text, Arrow would infer a type, and a layer's schema stays as it was.
                 typed = not any(frame[c].dtype == object for c in frame.columns if c != frame.geometry.name)
-                pyogrio.write_dataframe(frame, tmp, layer=name, driver="GPKG", append=tmp.exists(), use_arrow=typed)
+                if not (typed and _write_mixed_polygons(tmp, name, frame)):
+                    pyogrio.write_dataframe(frame, tmp, layer=name, driver="GPKG", append=tmp.exists(), use_arrow=typed)
                 counts[name] = len(frames)
                 continue
             counts[name] = _write_layer_stream(tmp, name, frames)
         if styles:
             _write_layer_styles(tmp, {k: v for k, v in styles.items() if k in layers})
-    log.info("wrote %s (%s)", path, ", ".join(f"{k}: {v}" for k, v in counts.items()))
+    log.info("wrote %s (%s)", log_as or path, ", ".join(f"{k}: {v}" for k, v in counts.items()))
     return path
+
+
+#: WKB header of a one-part MultiPolygon (little endian, type 6, one part): a Polygon's WKB
+#: after it is that MultiPolygon's WKB.
+_MULTI_POLYGON_OF_ONE = b"\x01\x06\x00\x00\x00\x01\x00\x00\x00"
+
+
+def _write_mixed_polygons(path: Path, layer: str, frame: gpd.GeoDataFrame) -> bool:
+    """Write a layer mixing Polygons and MultiPolygons (2D, no missing geometry, plain
+    columns) as MultiPolygon through Arrow; False (nothing written) for any other layer.
+
+    What ``pyogrio.write_dataframe(..., use_arrow=True)`` writes for such a layer (it
+    promotes the Polygons), without building a GEOS MultiPolygon per Polygon: the Polygon's
+    WKB gets the one-part MultiPolygon header (:data:`_MULTI_POLYGON_OF_ONE`).
+    """
+    import pyarrow as pa
+    import shapely
+
+    geoms = frame.geometry.to_numpy()
+    types = shapely.get_type_id(geoms)
+    if not len(geoms) or not (np.isin(types, (3, 6)).all() and (types == 3).any() and (types == 6).any()):
+        return False
+    if shapely.has_z(geoms).any() or any(
+        isinstance(frame[c].dtype, pd.DatetimeTZDtype) for c in frame.columns if c != frame.geometry.name
+    ):
+        return False
+    wkb = shapely.to_wkb(geoms, byte_order=1)  # little endian, as the header
+    polygon = np.flatnonzero(types == 3)
+    wkb[polygon] = [_MULTI_POLYGON_OF_ONE + w for w in wkb[polygon]]
+    table = pa.Table.from_pandas(pd.DataFrame(frame.drop(columns=frame.geometry.name)), preserve_index=False)
+    table = table.append_column(frame.geometry.name, pa.array(wkb, type=pa.binary()))
+    epsg = frame.crs.to_epsg() if frame.crs is not None else None
+    pyogrio.write_arrow(
+        table, path, layer=layer, driver="GPKG", append=path.exists(),
+        geometry_name=frame.geometry.name, geometry_type="MultiPolygon",
+        crs=f"EPSG:{epsg}" if epsg else (frame.crs.to_wkt("WKT1_GDAL") if frame.crs is not None else None),
+    )
+    return True
+
+
+@contextlib.contextmanager
+def write_geopackage_aside(
+    path: str | Path,
+    layers: Mapping[str, gpd.GeoDataFrame | Iterable[gpd.GeoDataFrame]],
+    *,
+    styles: Mapping[str, str] | None = None,
+    fork: bool = True,
+) -> Iterator[None]:
+    """:func:`write_geopackage` in a forked process while the block runs.
+
+    GDAL holds the GIL while it writes a layer (a thread beside it would wait), so the
+    GeoPackage is written by a child forked from this process (it has the layers already:
+    nothing is copied or pickled) while the block computes and writes other outputs. Leaving
+    the block waits for the child and raises its error. The child writes a temporary file
+    that becomes ``path`` only when both the child and the block succeed; on an error in
+    either, no file is left and ``path`` is as it was. The block's error comes first.
+
+    Parameters
+    ----------
+    path, layers, styles
+        As :func:`write_geopackage`.
+    fork
+        False (or a platform without ``fork``) writes the GeoPackage here, before the block
+        (it still becomes ``path`` only when the block succeeds): for a process that must not
+        fork (a Dask client's threads).
+    """
+    import multiprocessing
+
+    with atomic_path(path) as tmp:
+        if not fork or "fork" not in multiprocessing.get_all_start_methods():
+            write_geopackage(tmp, layers, styles=styles, log_as=Path(path))
+            yield
+            return
+        route_gdal_messages()  # before the fork: the child logs GDAL's messages as this process
+        ctx = multiprocessing.get_context("fork")
+        receive, send = ctx.Pipe(duplex=False)
+        child = ctx.Process(target=_write_in_child, args=(send, tmp, Path(path), layers, styles), name="gpkg-writer")
+        child.start()
+        send.close()
+        try:
+            yield
+        finally:  # the child's result is read even when the block failed: no orphan, no leftovers
+            error = _child_result(receive, child, tmp)
+        if error is not None:
+            raise error
+
+
+def _write_in_child(send: Any, tmp: Path, path: Path, layers: Mapping, styles: Mapping[str, str] | None) -> None:
+    """The forked child of :func:`write_geopackage_aside`: write ``tmp`` (to become ``path``),
+    then send None or the error."""
+    try:
+        write_geopackage(tmp, layers, styles=styles, log_as=path)
+    except BaseException as exc:  # noqa: BLE001 - every error goes back to the parent
+        try:
+            send.send(exc)
+        except Exception:  # an error that cannot be pickled: its text
+            send.send(OutputError(f"writing {tmp.name} failed: {exc!r}"))
+    else:
+        send.send(None)
+    finally:
+        send.close()
+
+
+def _child_result(receive: Any, child: Any, tmp: Path) -> BaseException | None:
+    """Wait for the child of :func:`write_geopackage_aside`; its error, or None."""
+    try:
+        error = receive.recv()
+    except EOFError:  # it died without a word (killed, out of memory)
+        error = None
+    finally:
+        receive.close()
+        child.join()
+    if error is None and child.exitcode != 0:
+        error = OutputError(f"the process writing {tmp.name} ended with exit code {child.exitcode} (out of memory?)")
+    return error
 
 
 def _write_layer_stream(path: Path, layer: str, frames: Iterable[gpd.GeoDataFrame]) -> int:
