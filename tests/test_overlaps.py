@@ -85,3 +85,104 @@ def test_strips_find_an_overlap_wherever_it_lies(monkeypatch: pytest.MonkeyPatch
     assert not is_polygon_coverage(geoms)
     a, b, _ = overlapping_pairs(geoms)
     assert set(zip(a.tolist(), b.tolist())) == _brute_pairs(geoms)
+
+
+def _lattice(n: int, rng: np.random.Generator) -> np.ndarray:
+    """Points of an n+1 x n+1 lattice, jittered: quads of it share their edges exactly."""
+    ij = np.stack(np.meshgrid(np.arange(n + 1.0), np.arange(n + 1.0), indexing="ij"), axis=-1)
+    return ij + rng.uniform(-0.3, 0.3, ij.shape)
+
+
+def _quads(p: np.ndarray) -> list[Polygon]:
+    n = p.shape[0] - 1
+    return [Polygon([p[i, j], p[i + 1, j], p[i + 1, j + 1], p[i, j + 1]]) for i in range(n) for j in range(n)]
+
+
+def test_matched_polygons_are_those_inside_a_tessellation() -> None:
+    from n2kzones.io.validate import matched_polygons
+
+    n = 6
+    quads = _quads(_lattice(n, np.random.default_rng(1)))
+    quads[7] = shapely.orient_polygons(quads[7], exterior_cw=True)  # orientation does not matter
+    matched = matched_polygons(np.array(quads, dtype=object))
+    inner = [i * n + j for i in range(1, n - 1) for j in range(1, n - 1)]
+    assert np.flatnonzero(matched).tolist() == inner
+    doubled = np.array([*quads, quads[14]], dtype=object)  # an inner quad twice
+    m = matched_polygons(doubled)
+    assert not m[14] and not m[-1] and not m[[8, 13, 15, 20]].any()  # the copies and their neighbours
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_narrowed_check_agrees_with_brute_force_on_spoilt_tessellations(monkeypatch: pytest.MonkeyPatch, seed: int) -> None:
+    # GEOS judges only the unmatched polygons and their neighbours: an overlap anywhere in a
+    # big tessellation must still answer False
+    import n2kzones.io.validate as validate
+
+    monkeypatch.setattr(validate, "_COVERAGE_STRIP_MIN", 10)
+    rng = np.random.default_rng(seed)
+    n = 24
+    p = _lattice(n, rng)
+    quads = _quads(p)
+    i, j = rng.integers(3, n - 3, 2)
+    k = i * n + j
+    kind = seed % 6
+    if kind == 1:  # one quad's corner moved out alone: an overlap with its neighbours
+        c = np.asarray(quads[k].exterior.coords)[:-1]
+        c[2] += rng.uniform(0.05, 0.2, 2)
+        quads[k] = Polygon(c)
+    elif kind == 2:  # a duplicate deep inside
+        quads.append(quads[k])
+    elif kind == 3:  # a small polygon on top of one
+        quads.append(shapely.buffer(quads[k].centroid, 0.05))
+    elif kind == 4:  # a quad stacked on the union of four, along their outer edges
+        quads.append(Polygon([p[i, j], p[i + 2, j], p[i + 2, j + 2], p[i, j + 2]]))
+    elif kind == 5:  # the union of two neighbours beside the two: shares their outer edges
+        quads.append(shapely.union(quads[k], quads[k + 1]))
+    geoms = np.array(quads, dtype=object)
+    assert shapely.is_valid(geoms).all()
+    judged: list[int] = []
+    strips = validate._coverage_is_valid_in_strips
+    monkeypatch.setattr(validate, "_coverage_is_valid_in_strips", lambda g: judged.append(len(g)) or strips(g))
+    assert bool(_brute_pairs(geoms)) is (kind != 0)  # every spoilt layer has an overlap
+    assert is_polygon_coverage(geoms) is (kind == 0)
+    assert judged and judged[0] < len(geoms) // 2  # GEOS saw the border and the spoilt part only
+
+
+@pytest.mark.parametrize(("kind", "coverage"), [("island", True), ("big island", False), ("multi", True), ("multi stacked", False)])
+def test_narrowed_check_with_holes_and_multipolygons(monkeypatch: pytest.MonkeyPatch, kind: str, coverage: bool) -> None:
+    import n2kzones.io.validate as validate
+
+    monkeypatch.setattr(validate, "_COVERAGE_STRIP_MIN", 10)
+    n = 24
+    quads: list = _quads(_lattice(n, np.random.default_rng(4)))
+    k = 10 * n + 10
+    c = quads[k].centroid
+    if kind in ("island", "big island"):  # a quad with a hole, and the island in it
+        hole = box(c.x - 0.1, c.y - 0.1, c.x + 0.1, c.y + 0.1)
+        quads[k] = Polygon(quads[k].exterior.coords, [hole.exterior.coords])
+        quads.append(hole if kind == "island" else shapely.buffer(hole, 0.02, join_style="mitre"))
+    else:  # two quads far apart as one MultiPolygon
+        quads[k] = shapely.MultiPolygon([quads[k], quads.pop(k + 5 * n)])
+        if kind == "multi stacked":
+            quads.append(shapely.buffer(c, 0.05))
+    geoms = np.array(quads, dtype=object)
+    assert shapely.is_valid(geoms).all()
+    assert bool(_brute_pairs(geoms)) is (not coverage)
+    assert is_polygon_coverage(geoms) is coverage
+    if kind == "island":  # the hole's edges are matched by the island's: both need no judging
+        matched = validate.matched_polygons(geoms)
+        assert matched[k] and matched[-1]
+
+
+def test_layers_of_unmatched_polygons_go_to_geos_whole(monkeypatch: pytest.MonkeyPatch) -> None:
+    import n2kzones.io.validate as validate
+
+    monkeypatch.setattr(validate, "_COVERAGE_STRIP_MIN", 10)
+    judged: list[int] = []
+    strips = validate._coverage_is_valid_in_strips
+    monkeypatch.setattr(validate, "_coverage_is_valid_in_strips", lambda g: judged.append(len(g)) or strips(g))
+    xy = np.arange(30.0) * 2.0  # parcels apart from each other (ditches between): nothing matched
+    geoms = np.array([box(x, y, x + 1.5, y + 1.5) for x in xy for y in xy], dtype=object)
+    assert is_polygon_coverage(geoms) and judged == [len(geoms)]
+    spoilt = np.array([*geoms, box(31.0, 31.0, 32.0, 32.0)], dtype=object)
+    assert not is_polygon_coverage(spoilt) and judged[-1] == len(spoilt)
