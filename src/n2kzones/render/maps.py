@@ -261,7 +261,7 @@ def add_box(m: folium.Map, html_body: str, position: str) -> None:
         f"<div class='n2k-box' style='position:fixed;{where};z-index:9999;background:rgba(255,255,255,.9);"
         f"padding:6px 8px;font:12px sans-serif;border:1px solid #999;border-radius:4px;max-width:320px;max-height:60vh;overflow:auto'>{html_body}</div>"
     )
-    m.get_root().html.add_child(folium.Element(box))
+    m.get_root().html.add_child(_literal(box))
 
 
 def raster_overlay(
@@ -514,13 +514,14 @@ def base_map(
         language in ``m.n2k_lang``.
     """
     minx, miny, maxx, maxy = bounds_wgs84
-    m = folium.Map(
-        location=[(miny + maxy) / 2, (minx + maxx) / 2],
-        zoom_start=11,
-        tiles=None,
-        control_scale=False,  # metric only: added by finish_map
-        zoom_snap=0.25,  # fit the extent closely (whole zoom levels can leave half the screen)
-    )
+    with _cached_templates():  # the page's meta tag
+        m = folium.Map(
+            location=[(miny + maxy) / 2, (minx + maxx) / 2],
+            zoom_start=11,
+            tiles=None,
+            control_scale=False,  # metric only: added by finish_map
+            zoom_snap=0.25,  # fit the extent closely (whole zoom levels can leave half the screen)
+        )
     if (
         self_contained
     ):  # only Leaflet is needed; folium's jQuery/Bootstrap/awesome-markers are not used
@@ -529,7 +530,7 @@ def base_map(
             ("leaflet_css", "https://cdn.jsdelivr.net/npm/leaflet@1.9.4/dist/leaflet.css")
         ]
     m.get_root().title = escape(title)
-    m.get_root().header.add_child(folium.Element(TABLE_CSS + MAP_CSS))
+    m.get_root().header.add_child(_literal(TABLE_CSS + MAP_CSS))
     osm = folium.TileLayer("OpenStreetMap", name="OpenStreetMap").add_to(m)
     pdok = folium.TileLayer(
         tiles=PDOK_BRT,
@@ -581,7 +582,7 @@ def finish_map(
     add_box(m, header + "".join(legend), "bottomleft")
     add_box(m, footer, "bottomright")
     m.get_root().html.add_child(
-        folium.Element(
+        _literal(
             f"<div id='n2k-offline' role='alert'>"
             f"{escape(tr('map.offline', getattr(m, 'n2k_lang', DEFAULT_LANGUAGE)))}</div>"
         )
@@ -703,10 +704,56 @@ def _macro_render(self: MacroElement, **kwargs: object) -> None:
 _FAST_RENDER_BRANCA = ("0.8.",)
 
 
+@lru_cache(maxsize=256)
+def _compiled(cls: type, source: str) -> object:
+    """``cls(source)`` (a Jinja template class), compiled once per source text."""
+    return cls(source)
+
+
+def _template_cache(cls: type) -> object:
+    """A stand-in for the template class ``cls`` that returns one compiled template per source
+    text (:func:`_compiled`): a Jinja template renders the same whatever renders it before."""
+
+    def template(source: str, *args: object, **kwargs: object) -> object:
+        if args or kwargs or not isinstance(source, str):
+            return cls(source, *args, **kwargs)
+        return _compiled(cls, source)
+
+    return template
+
+
+@contextmanager
+def _cached_templates() -> Iterator[None]:
+    """Within the block, the templates branca's ``Element(text)`` and folium's feature
+    renderers compile from a fixed text (the page's meta tag, each tooltip's and popup's
+    style block, the map boxes) are compiled once per process, not once per map or layer;
+    with another branca version than :data:`_FAST_RENDER_BRANCA`, as branca does."""
+    import branca
+    import branca.element
+    import folium.features
+
+    if not str(getattr(branca, "__version__", "")).startswith(_FAST_RENDER_BRANCA):
+        yield
+        return
+    modules = (branca.element, folium.features)
+    saved = [m.Template for m in modules]
+    if not all(isinstance(t, type) for t in saved):  # already within such a block
+        yield
+        return
+    for mod, cls in zip(modules, saved, strict=True):
+        mod.Template = _template_cache(cls)
+    try:
+        yield
+    finally:
+        for mod, cls in zip(modules, saved, strict=True):
+            mod.Template = cls
+
+
 @contextmanager
 def _fast_render() -> Iterator[None]:
-    """Render folium maps with :func:`_macro_render` (nothing compiled twice) within the block;
-    with another branca version than :data:`_FAST_RENDER_BRANCA`, as branca does."""
+    """Render folium maps with :func:`_macro_render` (nothing compiled twice) and fixed
+    templates compiled once (:func:`_cached_templates`) within the block; with another branca
+    version than :data:`_FAST_RENDER_BRANCA`, as branca does."""
     import branca
 
     if not str(getattr(branca, "__version__", "")).startswith(_FAST_RENDER_BRANCA):
@@ -715,7 +762,8 @@ def _fast_render() -> Iterator[None]:
     saved = MacroElement.__dict__["render"]
     MacroElement.render = _macro_render  # type: ignore[method-assign]
     try:
-        yield
+        with _cached_templates():
+            yield
     finally:
         MacroElement.render = saved  # type: ignore[method-assign]
 
