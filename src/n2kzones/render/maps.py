@@ -110,22 +110,33 @@ def _rows(pairs: list[tuple[str, str]]) -> str:
 
 def display_geometry(gdf: gpd.GeoDataFrame, simplify_m: float = SIMPLIFY_M) -> gpd.GeoSeries:
     """Simplified (in metres, projected CRS), WGS84, rounded copy of the geometry, for display."""
+    geoms, pos = _display_arrays(gdf, simplify_m)
+    return gpd.GeoSeries(geoms, index=gdf.index[pos], crs=WGS84)
+
+
+def _display_arrays(gdf: gpd.GeoDataFrame, simplify_m: float) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`display_geometry` as arrays: the display geometries (simplified by
+    ``simplify_m`` m in a projected CRS, WGS84, rounded to :data:`PRECISION_DEG` degrees;
+    none empty) and the positions of their rows in ``gdf``."""
     geom = gdf.geometry
-    geom = geom[~(geom.is_empty | geom.isna())]
+    arr = geom.to_numpy()
+    pos = np.flatnonzero(~(shapely.is_empty(arr) | shapely.is_missing(arr)))
+    arr = arr[pos]
     if simplify_m > 0 and geom.crs is not None and geom.crs.is_projected:
-        geom = geom.simplify(simplify_m, preserve_topology=True)
-    geom = geom.to_crs(WGS84)
-    rounded = shapely.set_precision(geom.to_numpy(), PRECISION_DEG)
-    out = gpd.GeoSeries(rounded, index=geom.index, crs=WGS84)
-    return out[~out.is_empty]
+        arr = shapely.simplify(arr, simplify_m, preserve_topology=True)
+    arr = gpd.GeoSeries(arr, crs=geom.crs).to_crs(WGS84).to_numpy()
+    rounded = shapely.set_precision(np.asarray(arr, dtype=object), PRECISION_DEG)
+    keep = ~shapely.is_empty(rounded)
+    return rounded[keep], pos[keep]
 
 
-def _feature_collection(geom: gpd.GeoSeries, props: list[dict]) -> dict:
+def _feature_collection(geom: np.ndarray | gpd.GeoSeries, props: list[dict]) -> dict:
     """A GeoJSON FeatureCollection of ``geom`` (WGS84) with ``props`` as the features'
     properties; the geometries are written by GEOS in one call and parsed in one."""
     if len(geom) != len(props):
         raise ValueError(f"{len(geom)} geometries but {len(props)} property sets")
-    texts = shapely.to_geojson(np.asarray(geom.to_numpy(), dtype=object))
+    arr = geom.to_numpy() if isinstance(geom, gpd.GeoSeries) else geom
+    texts = shapely.to_geojson(np.asarray(arr, dtype=object))
     geoms = json.loads("[" + ",".join(texts.tolist()) + "]") if len(texts) else []
     feats = [
         {"type": "Feature", "geometry": g, "properties": p}
@@ -169,28 +180,30 @@ def geojson_layer(
             if items is not None:
                 seen[items] = i
         index.append(i)
-    cols = pd.DataFrame(
-        {"_tip": tips, "_popup": popups if popups is not None else [""] * len(gdf), "_style": index},
-        index=gdf.index,
-    )
-    geom = display_geometry(gdf, 0.0 if points else simplify_m)
-    if geom.empty:
+    if len(tips) != len(gdf) or len(index) != len(gdf) or (
+        popups is not None and len(popups) != len(gdf)
+    ):
+        raise ValueError(f"{len(gdf)} features but {len(tips)} tips or {len(index)} styles")
+    geoms, pos = _display_arrays(gdf, 0.0 if points else simplify_m)
+    if not len(geoms):
         return fg
-    rows = cols.loc[geom.index]
-    props = []
-    for t, p, s in zip(rows["_tip"], rows["_popup"], rows["_style"], strict=True):
-        d: dict = {"tip": t}
-        if popups is not None:
-            d["popup"] = p
-        if not (points and common):
-            d["s"] = int(s)
-        props.append(d)
+    tips, styled = list(tips), not (points and common)
+    if popups is None:
+        props = [{"tip": tips[i], "s": index[i]} if styled else {"tip": tips[i]} for i in pos]
+    else:
+        popups = list(popups)
+        props = [
+            {"tip": tips[i], "popup": popups[i], "s": index[i]}
+            if styled
+            else {"tip": tips[i], "popup": popups[i]}
+            for i in pos
+        ]
     kwargs: dict = {"tooltip": folium.GeoJsonTooltip(fields=["tip"], labels=False, sticky=True)}
     if popups is not None:
         kwargs["popup"] = folium.GeoJsonPopup(fields=["popup"], labels=False)
     if points:
         kwargs["marker"] = folium.CircleMarker(**(style if common else {"radius": 4, "fill": True}))
-    gj = folium.GeoJson(_feature_collection(geom, props), name=name, **kwargs).add_to(fg)
+    gj = folium.GeoJson(_feature_collection(geoms, props), name=name, **kwargs).add_to(fg)
     if not (points and common):
         styles_js = "[" + ",".join(table) + "]"
         _Script(
