@@ -90,11 +90,19 @@ RKO_STATUS = {"below": "map.rko_below", "above": "map.rko_above", "unknown": "ma
 def _e(value: object, fmt: str = "", lang: str = DEFAULT_LANGUAGE) -> str:
     """Escaped display string of one value (numbers formatted with ``fmt`` in ``lang``'s
     notation: Dutch ``1.234,5``)."""
+    if type(value) is str:
+        return escape(value)
     if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
         return "&ndash;"
     if fmt and isinstance(value, (int, float, np.integer, np.floating)):
         return escape(localise(format(value, fmt), lang))
     return escape(str(value))
+
+
+def _pylist(values: pd.Series) -> list:
+    """The values of ``values`` as a list of what iterating it gives (Python scalars; the
+    dtype's missing value), without iterating an Arrow-backed array element by element."""
+    return values.to_numpy(dtype=object).tolist()
 
 
 def _missing(value: object) -> bool:
@@ -1297,21 +1305,22 @@ def area_map(ctx: MapContext, site_code: str, data: dict, *, self_contained: boo
     elif len(sel):
         sel = sel.assign(geometry=sel.geometry.intersection(box))
     if len(sel):
-        cats = sel["category"].astype(str).str.lower()
+        cats = _pylist(sel["category"].astype(str).str.lower())
         labels: dict[object, str] = {}
         tips = []
+        parcel_tip, share_tip = tr("map.parcel_tip", lang), tr("map.parcel_share", lang)
         for c, g, pid, zk, s in zip(
-            sel["category"],
-            sel.get("gewas", sel["category"]),
-            sel["parcel_id"],
-            sel["zone_key"],
-            sel["share"],
+            _pylist(sel["category"]),
+            _pylist(sel.get("gewas", sel["category"])),
+            _pylist(sel["parcel_id"]),
+            _pylist(sel["zone_key"]),
+            _pylist(sel["share"]),
             strict=True,
         ):
             if zk not in labels:
                 labels[zk] = zone_label(zk, names, widths, lang)
-            parcel = escape(tr("map.parcel_tip", lang, parcel=pid))
-            part = escape(tr("map.parcel_share", lang, share=f"{100 * float(s):.0f}"))
+            parcel = escape(parcel_tip.format(parcel=pid))
+            part = escape(share_tip.format(share=f"{100 * float(s):.0f}"))
             tips.append(
                 f"<b>{_e(c)}</b> &middot; {_e(g)}<br>{parcel} &middot; {labels[zk]} &middot; {part}"
             )
@@ -1328,7 +1337,8 @@ def area_map(ctx: MapContext, site_code: str, data: dict, *, self_contained: boo
         layers[pname] = geojson_layer(
             pname, sel, tips=tips, style=style, show=False, simplify_m=simplify
         ).add_to(m)
-        present = [c for c in CROP_COLOURS if c in set(cats)]
+        shown = set(cats)
+        present = [c for c in CROP_COLOURS if c in shown]
         legend.append(
             _section(
                 pname,
@@ -1428,13 +1438,12 @@ def area_map(ctx: MapContext, site_code: str, data: dict, *, self_contained: boo
             r = r.nlargest(MAX_RECEPTORS, "exceedance_mol_ha")
         if len(r):
             rname = tr("map.receptors_layer", lang)
+            receptor_tip = tr("map.receptor_tip", lang)
             layers[rname] = geojson_layer(
                 rname,
                 r,
                 tips=[
-                    tr(
-                        "map.receptor_tip",
-                        lang,
+                    receptor_tip.format(
                         receptor=_e(i),
                         habitat=_e(hc),
                         total=_e(t, ",.0f", lang),
@@ -1442,11 +1451,11 @@ def area_map(ctx: MapContext, site_code: str, data: dict, *, self_contained: boo
                         exceedance=_e(x, ",.0f", lang),
                     )
                     for i, hc, t, k, x in zip(
-                        r["receptor_id"],
-                        r["habitat_code"],
-                        r["total_mol_ha"],
-                        r["kdw_mol_ha"],
-                        r["exceedance_mol_ha"],
+                        _pylist(r["receptor_id"]),
+                        _pylist(r["habitat_code"]),
+                        _pylist(r["total_mol_ha"]),
+                        _pylist(r["kdw_mol_ha"]),
+                        _pylist(r["exceedance_mol_ha"]),
                         strict=True,
                     )
                 ],
@@ -1541,7 +1550,8 @@ def area_map(ctx: MapContext, site_code: str, data: dict, *, self_contained: boo
         layers[fname] = geojson_layer(
             fname, f, tips=tips, popups=popups, style=style, points=True
         ).add_to(m)
-        present = [c for c in FARM_CLASSES if c in set(classes)]
+        shown_f = set(classes)
+        present = [c for c in FARM_CLASSES if c in shown_f]
         labels_f = {
             "below": tr("map.farm_class_below", lang, t=t_map),
             "low": tr("map.farm_class_low", lang, t=t_map),
