@@ -222,12 +222,21 @@ def geojson_layer(
 
 
 def colour_for(values: np.ndarray, cmap: str, vmin: float, vmax: float) -> list[str]:
-    norm = Normalize(vmin=vmin, vmax=vmax, clip=True)
-    cm = colormaps[cmap]
-    return [
-        to_hex(cm(norm(v))) if np.isfinite(v) else "#bbbbbb"
-        for v in np.asarray(values, dtype=float)
-    ]
+    """Hex colour of each value on colour map ``cmap`` from ``vmin`` to ``vmax`` (clipped);
+    ``#bbbbbb`` for a value that is not finite. The map is applied to all values at once."""
+    vals = np.asarray(values, dtype=float).ravel()
+    finite = np.isfinite(vals)
+    out = ["#bbbbbb"] * len(vals)
+    if finite.any():
+        norm = Normalize(vmin=vmin, vmax=vmax, clip=True)
+        rgba = np.atleast_2d(colormaps[cmap](norm(vals[finite])))
+        hexes: dict[tuple, str] = {}
+        for i, c in zip(np.flatnonzero(finite).tolist(), map(tuple, rgba.tolist()), strict=True):
+            h = hexes.get(c)
+            if h is None:
+                h = hexes[c] = to_hex(c)
+            out[i] = h
+    return out
 
 
 def _section(layer: str | None, body: str) -> str:
