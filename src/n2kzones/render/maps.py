@@ -1241,6 +1241,80 @@ def farm_class(largest: object, below: object) -> str:
     return "low" if v < 1.0 else ("mid" if v < 10.0 else "high")
 
 
+#: Key of the row index in an area map's ``data`` (:func:`index_area_rows`).
+ROWS_KEY = "rows_by_area"
+
+
+def _site_rows(codes: pd.Series, among: np.ndarray | None = None) -> dict[str, np.ndarray] | None:
+    """Positions of the rows of each site code in ``codes`` (text), ascending; only the rows
+    at positions ``among`` (ascending) if given. None where ``codes`` is not text."""
+    if not pd.api.types.is_string_dtype(codes.dtype):
+        return None
+    pos = np.arange(len(codes)) if among is None else among
+    sub = codes.iloc[pos]
+    keep = sub.notna().to_numpy()
+    pos, sub = pos[keep], sub[keep]
+    groups = pd.Series(pos).groupby(sub.to_numpy(dtype=object), sort=False).indices
+    return {str(k): pos[v] for k, v in groups.items() if isinstance(k, str)}
+
+
+def index_area_rows(data: dict) -> dict:
+    """``data`` with an index of the rows each area map selects (under :data:`ROWS_KEY`):
+    per site code the positions of its habitat polygons and of its overloaded receptors, and
+    per farm id the positions of its RKO sources. Built once where many maps are built from the
+    same layers; :func:`area_map` selects the same rows with or without it.
+
+    Parameters
+    ----------
+    data
+        The maps stage's layers (``habitats``, ``receptors``, ``rko``; each optional).
+
+    Returns
+    -------
+    dict
+        A new dict: ``data`` and the index.
+    """
+    rows: dict[str, object] = {}
+    hab = data.get("habitats")
+    if hab is not None and "site_code" in hab:
+        rows["habitats"] = _site_rows(hab["site_code"])
+    rec = data.get("receptors")
+    if rec is not None and "site_code" in rec and "overload" in rec:
+        over = np.flatnonzero(rec["overload"].astype(bool).to_numpy())
+        rows["receptors"] = _site_rows(rec["site_code"], over)
+    src = data.get("rko")
+    if src is not None and "farm_id" in src and pd.api.types.is_string_dtype(src["farm_id"].dtype):
+        ids = src["farm_id"]
+        ok = np.flatnonzero(ids.notna().to_numpy())
+        groups = pd.Series(ok).groupby(ids.iloc[ok].to_numpy(dtype=object), sort=False).indices
+        rows["rko"] = {k: ok[v] for k, v in groups.items()}
+    return {**data, ROWS_KEY: {k: v for k, v in rows.items() if v is not None}}
+
+
+def _area_rows(data: dict, layer: str, site_code: str) -> gpd.GeoDataFrame:
+    """The rows of ``layer`` (``habitats``; ``receptors``: the overloaded ones) of one area,
+    in their order, through the index of :func:`index_area_rows` where ``data`` has one."""
+    frame = data[layer]
+    index = data.get(ROWS_KEY, {}).get(layer)
+    if index is not None:
+        return frame.iloc[index.get(site_code, np.empty(0, dtype=np.intp))]
+    mask = frame["site_code"] == site_code
+    if layer == "receptors":
+        mask = mask & frame["overload"].astype(bool)
+    return frame.loc[mask]
+
+
+def _farm_rows(data: dict, farm_ids: pd.Series) -> pd.DataFrame:
+    """The RKO sources (``data["rko"]``) of the farms ``farm_ids``, in the sources' order."""
+    src = data["rko"]
+    index = data.get(ROWS_KEY, {}).get("rko")
+    if index is None or farm_ids.hasnans:
+        return src.loc[src["farm_id"].isin(farm_ids)]
+    found = [index[i] for i in set(farm_ids.tolist()) if i in index]
+    pos = np.sort(np.concatenate(found)) if found else np.empty(0, dtype=np.intp)
+    return src.iloc[pos]
+
+
 def area_map(ctx: MapContext, site_code: str, data: dict, *, self_contained: bool) -> folium.Map:
     """The map of one area; ``data`` holds the layers read once for all areas.
 
@@ -1358,7 +1432,7 @@ def area_map(ctx: MapContext, site_code: str, data: dict, *, self_contained: boo
     # habitats: outlines coloured by KDW (hover for the type), not filled
     hab = data.get("habitats")
     if hab is not None:
-        h = hab.loc[hab["site_code"] == site_code]
+        h = _area_rows(data, "habitats", site_code)
         hname = tr("map.habitats_layer", lang)
         names_h = ctx.habitat_names
         kdws = h["kdw_mol_ha"].to_numpy(dtype=float)
@@ -1441,7 +1515,7 @@ def area_map(ctx: MapContext, site_code: str, data: dict, *, self_contained: boo
     # overloaded receptors (off: the exceedance raster shows them)
     rec = data.get("receptors")
     if rec is not None:
-        r = rec.loc[(rec["site_code"] == site_code) & rec["overload"].astype(bool)]
+        r = _area_rows(data, "receptors", site_code)
         total = len(r)
         if total > MAX_RECEPTORS:
             r = r.nlargest(MAX_RECEPTORS, "exceedance_mol_ha")
@@ -1495,7 +1569,7 @@ def area_map(ctx: MapContext, site_code: str, data: dict, *, self_contained: boo
         src = data.get("rko")
         below_col = ctx.below_column
         if src is not None:  # only the sources of these farms: the same rows, a smaller join
-            src = src.loc[src["farm_id"].isin(f["farm_id"])]
+            src = _farm_rows(data, f["farm_id"])
             f = f.merge(src, on="farm_id", how="left", suffixes=("", "_rko"))
         belows = f[below_col].tolist() if below_col in f else [None] * len(f)
         largests = f["max_none_mol_ha"].tolist() if "max_none_mol_ha" in f else [None] * len(f)
