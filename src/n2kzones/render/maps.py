@@ -49,6 +49,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
+import xyzservices
 from branca.element import Element, Figure, MacroElement
 from folium.template import Template
 from matplotlib import colormaps
@@ -517,6 +518,22 @@ MAP_CSS = (
 )
 
 
+@lru_cache(maxsize=8)
+def _tile_provider(name: str) -> xyzservices.TileProvider:
+    """The xyzservices provider ``name``, looked up once (folium otherwise searches all
+    providers for every tile layer given by name or URL)."""
+    return xyzservices.providers.query_name(name)
+
+
+@lru_cache(maxsize=1)
+def _pdok_provider() -> xyzservices.TileProvider:
+    """The PDOK BRT base map (:data:`PDOK_BRT`) as a tile provider: what folium makes of the
+    URL, without searching the named providers for it."""
+    return xyzservices.TileProvider(
+        name="PDOK BRT achtergrondkaart", url=PDOK_BRT, attribution=PDOK_ATTR
+    )
+
+
 def base_map(
     bounds_wgs84: tuple[float, float, float, float],
     *,
@@ -561,9 +578,9 @@ def base_map(
         ]
     m.get_root().title = escape(title)
     m.get_root().header.add_child(_literal(TABLE_CSS + MAP_CSS))
-    osm = folium.TileLayer("OpenStreetMap", name="OpenStreetMap").add_to(m)
+    osm = folium.TileLayer(_tile_provider("OpenStreetMap Mapnik"), name="OpenStreetMap").add_to(m)
     pdok = folium.TileLayer(
-        tiles=PDOK_BRT,
+        tiles=_pdok_provider(),
         attr=PDOK_ATTR,
         name="PDOK BRT achtergrondkaart",
         max_zoom=19,
