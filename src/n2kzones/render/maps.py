@@ -91,8 +91,11 @@ RKO_STATUS = {"below": "map.rko_below", "above": "map.rko_above", "unknown": "ma
 def _e(value: object, fmt: str = "", lang: str = DEFAULT_LANGUAGE) -> str:
     """Escaped display string of one value (numbers formatted with ``fmt`` in ``lang``'s
     notation: Dutch ``1.234,5``)."""
-    if type(value) is str:
+    kind = type(value)
+    if kind is str:
         return escape(value)
+    if kind is float and fmt:  # the common number: what the general case below gives
+        return "&ndash;" if math.isnan(value) else escape(localise(format(value, fmt), lang))
     if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
         return "&ndash;"
     if fmt and isinstance(value, (int, float, np.integer, np.floating)):
