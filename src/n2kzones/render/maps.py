@@ -1270,18 +1270,21 @@ def _site_rows(codes: pd.Series, among: np.ndarray | None = None) -> dict[str, n
     at positions ``among`` (ascending) if given. None where ``codes`` is not text."""
     if not pd.api.types.is_string_dtype(codes.dtype):
         return None
-    pos = np.arange(len(codes)) if among is None else among
-    sub = codes.iloc[pos]
-    keep = sub.notna().to_numpy()
-    pos, sub = pos[keep], sub[keep]
-    groups = pd.Series(pos).groupby(sub.to_numpy(dtype=object), sort=False).indices
-    return {str(k): pos[v] for k, v in groups.items() if isinstance(k, str)}
+    pos = np.arange(len(codes)) if among is None else np.asarray(among)
+    keys, uniques = pd.factorize(codes.iloc[pos].to_numpy(dtype=object), use_na_sentinel=True)
+    order = np.argsort(keys, kind="stable")  # ascending positions within each code
+    bounds = np.searchsorted(keys[order], np.arange(len(uniques) + 1))
+    return {
+        str(u): pos[order[bounds[k] : bounds[k + 1]]]
+        for k, u in enumerate(uniques.tolist())
+        if isinstance(u, str)
+    }
 
 
 def index_area_rows(data: dict) -> dict:
     """``data`` with an index of the rows each area map selects (under :data:`ROWS_KEY`):
     per site code the positions of its habitat polygons and of its overloaded receptors, and
-    per farm id the positions of its RKO sources. Built once where many maps are built from the
+    per farm id the position of its RKO source (where each farm has one). Built once where many maps are built from the
     same layers; :func:`area_map` selects the same rows with or without it.
 
     Parameters
@@ -1303,11 +1306,10 @@ def index_area_rows(data: dict) -> dict:
         over = np.flatnonzero(rec["overload"].astype(bool).to_numpy())
         rows["receptors"] = _site_rows(rec["site_code"], over)
     src = data.get("rko")
-    if src is not None and "farm_id" in src and pd.api.types.is_string_dtype(src["farm_id"].dtype):
+    if src is not None and "farm_id" in src and src["farm_id"].is_unique:
         ids = src["farm_id"]
-        ok = np.flatnonzero(ids.notna().to_numpy())
-        groups = pd.Series(ok).groupby(ids.iloc[ok].to_numpy(dtype=object), sort=False).indices
-        rows["rko"] = {k: ok[v] for k, v in groups.items()}
+        if pd.api.types.is_string_dtype(ids.dtype) and not ids.hasnans:
+            rows["rko"] = dict(zip(ids.tolist(), range(len(ids)), strict=True))
     return {**data, ROWS_KEY: {k: v for k, v in rows.items() if v is not None}}
 
 
@@ -1330,9 +1332,8 @@ def _farm_rows(data: dict, farm_ids: pd.Series) -> pd.DataFrame:
     index = data.get(ROWS_KEY, {}).get("rko")
     if index is None or farm_ids.hasnans:
         return src.loc[src["farm_id"].isin(farm_ids)]
-    found = [index[i] for i in set(farm_ids.tolist()) if i in index]
-    pos = np.sort(np.concatenate(found)) if found else np.empty(0, dtype=np.intp)
-    return src.iloc[pos]
+    pos = sorted(index[i] for i in set(farm_ids.tolist()) if i in index)
+    return src.iloc[np.asarray(pos, dtype=np.intp)]
 
 
 def area_map(ctx: MapContext, site_code: str, data: dict, *, self_contained: bool) -> folium.Map:
