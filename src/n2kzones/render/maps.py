@@ -180,8 +180,13 @@ def geojson_layer(
     styles = [style] * len(gdf) if common else style
     table: dict[str, int] = {}
     seen: dict[tuple, int] = {}  # style items -> index: json.dumps once per distinct style
+    same: dict[int, int] = {}  # id of a style dict met before (``styles`` keeps it alive) -> index
     index = []
     for st in styles:
+        i = same.get(id(st))
+        if i is not None:
+            index.append(i)
+            continue
         try:  # the type too: 1 and 1.0 are equal keys but different JSON
             items: tuple | None = tuple((k, type(v), v) for k, v in sorted(st.items()))
             i = seen.get(items)  # type: ignore[arg-type]
@@ -191,6 +196,7 @@ def geojson_layer(
             i = table.setdefault(json.dumps(st, sort_keys=True), len(table))
             if items is not None:
                 seen[items] = i
+        same[id(st)] = i
         index.append(i)
     if len(tips) != len(gdf) or len(index) != len(gdf) or (
         popups is not None and len(popups) != len(gdf)
@@ -322,7 +328,6 @@ def raster_overlay(
     import rasterio
     from affine import Affine
     from PIL import Image
-    from pyproj import Transformer
     from rasterio.errors import WindowError
     from rasterio.warp import Resampling, reproject
     from rasterio.windows import from_bounds
@@ -377,12 +382,20 @@ def raster_overlay(
     url = "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
     x0, y1 = dst_t @ (0, 0)
     x1, y0 = dst_t @ (dw, dh)
-    tr = Transformer.from_crs("EPSG:3857", WGS84, always_xy=True)
-    lon0, lat0 = tr.transform(x0, y0)
-    lon1, lat1 = tr.transform(x1, y1)
+    to_wgs84 = _transformer("EPSG:3857", WGS84)
+    lon0, lat0 = to_wgs84.transform(x0, y0)
+    lon1, lat1 = to_wgs84.transform(x1, y1)
     return folium.raster_layers.ImageOverlay(
         image=url, bounds=[[lat0, lon0], [lat1, lon1]], name=name, opacity=opacity, show=show
     )
+
+
+@lru_cache(maxsize=8)
+def _transformer(src: str, dst: str) -> object:
+    """The pyproj transformer from ``src`` to ``dst`` (x/y order), set up once per process."""
+    from pyproj import Transformer
+
+    return Transformer.from_crs(src, dst, always_xy=True)
 
 
 @lru_cache(maxsize=64)
@@ -1413,6 +1426,8 @@ def area_map(ctx: MapContext, site_code: str, data: dict, *, self_contained: boo
         labels: dict[object, str] = {}
         tips = []
         parcel_tip, share_tip = tr("map.parcel_tip", lang), tr("map.parcel_share", lang)
+        heads: dict[tuple, str] = {}  # (category, crop) -> escaped start of the tip
+        parts: dict[str, str] = {}  # share (%) -> its escaped text
         for c, g, pid, zk, s in zip(
             _pylist(sel["category"]),
             _pylist(sel.get("gewas", sel["category"])),
@@ -1423,20 +1438,25 @@ def area_map(ctx: MapContext, site_code: str, data: dict, *, self_contained: boo
         ):
             if zk not in labels:
                 labels[zk] = zone_label(zk, names, widths, lang)
+            head = heads.get((c, g))
+            if head is None:
+                head = heads[(c, g)] = f"<b>{_e(c)}</b> &middot; {_e(g)}<br>"
+            share = f"{100 * float(s):.0f}"
+            part = parts.get(share)
+            if part is None:
+                part = parts[share] = escape(share_tip.format(share=share))
             parcel = escape(parcel_tip.format(parcel=pid))
-            part = escape(share_tip.format(share=f"{100 * float(s):.0f}"))
-            tips.append(
-                f"<b>{_e(c)}</b> &middot; {_e(g)}<br>{parcel} &middot; {labels[zk]} &middot; {part}"
-            )
-        style = [
-            {
+            tips.append(f"{head}{parcel} &middot; {labels[zk]} &middot; {part}")
+        crop_style = {
+            c: {
                 "color": "#555",
                 "weight": 0.3,
                 "fillColor": CROP_COLOURS.get(c, "#cccccc"),
                 "fillOpacity": 0.55,
             }
-            for c in cats
-        ]
+            for c in set(cats)
+        }
+        style = [crop_style[c] for c in cats]  # one dict per category
         pname = tr("map.parcels_layer", lang)
         layers[pname] = geojson_layer(
             pname, sel, tips=tips, style=style, show=False, simplify_m=simplify
