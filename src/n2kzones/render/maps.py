@@ -126,6 +126,40 @@ def display_geometry(gdf: gpd.GeoDataFrame, simplify_m: float = SIMPLIFY_M) -> g
     return gpd.GeoSeries(geoms, index=gdf.index[pos], crs=WGS84)
 
 
+@lru_cache(maxsize=16)
+def _wgs84_transform(srs: str) -> tuple[object, object | None]:
+    """The CRS given by ``srs`` and its transformer to WGS84 (None: it is WGS84), as
+    geopandas' ``to_crs`` sets them up, once per CRS."""
+    from pyproj import CRS, Transformer
+
+    crs, dst = CRS.from_user_input(srs), CRS.from_user_input(WGS84)
+    if crs.is_exact_same(dst):
+        return crs, None
+    return crs, Transformer.from_crs(crs, dst, always_xy=True)
+
+
+def _to_wgs84(geoms: np.ndarray, crs: object) -> np.ndarray:
+    """``geopandas.GeoSeries(geoms, crs=crs).to_crs(WGS84)`` as an array: the same
+    transformation applied the same way, without setting up the CRS and transformer for every
+    layer (some milliseconds each)."""
+    if crs is None:
+        raise ValueError(
+            "Cannot transform naive geometries.  Please set a crs on the object first."
+        )
+    _, transformer = _wgs84_transform(crs.srs if hasattr(crs, "srs") else str(crs))
+    geoms = np.asarray(geoms, dtype=object)
+    if transformer is None:
+        return geoms
+    has_z = shapely.has_z(geoms)
+    out = np.empty_like(geoms)
+    for z in (False, True):  # as geopandas.array.transform
+        part = geoms[has_z == z]
+        xyz = shapely.get_coordinates(part, include_z=z)
+        moved = transformer.transform(*(xyz[:, i] for i in range(xyz.shape[1])))
+        out[has_z == z] = shapely.set_coordinates(part.copy(), np.array(moved).T)
+    return out
+
+
 def _display_arrays(gdf: gpd.GeoDataFrame, simplify_m: float) -> tuple[np.ndarray, np.ndarray]:
     """:func:`display_geometry` as arrays: the display geometries (simplified by
     ``simplify_m`` m in a projected CRS, WGS84, rounded to :data:`PRECISION_DEG` degrees;
@@ -136,7 +170,7 @@ def _display_arrays(gdf: gpd.GeoDataFrame, simplify_m: float) -> tuple[np.ndarra
     arr = arr[pos]
     if simplify_m > 0 and geom.crs is not None and geom.crs.is_projected:
         arr = shapely.simplify(arr, simplify_m, preserve_topology=True)
-    arr = gpd.GeoSeries(arr, crs=geom.crs).to_crs(WGS84).to_numpy()
+    arr = _to_wgs84(arr, geom.crs)
     rounded = shapely.set_precision(np.asarray(arr, dtype=object), PRECISION_DEG)
     keep = ~shapely.is_empty(rounded)
     return rounded[keep], pos[keep]
