@@ -1000,7 +1000,9 @@ def context_layer(
     """
     if context is None or context.empty:
         return None
-    ctx = context.to_crs(crs) if context.crs is not None and context.crs != crs else context
+    own = context.crs
+    ctx = context.to_crs(crs) if own is not None and own != crs else context
+    ccrs = ctx.crs
     ctx = ctx.iloc[ctx.sindex.query(box, predicate="intersects")]
     if ctx.empty:
         return None
@@ -1010,7 +1012,7 @@ def context_layer(
     lines = gpd.GeoDataFrame(  # outlines cut at the extent (no line along the cut)
         {"name": ctx["name"].astype(str).to_numpy(), "level": ctx["level"].to_numpy()},
         geometry=simple.boundary.intersection(box).to_numpy(),
-        crs=ctx.crs,
+        crs=ccrs,
     )
     lines = lines.loc[~lines.geometry.is_empty]
     fg = geojson_layer(
@@ -1025,14 +1027,14 @@ def context_layer(
     inside = gpd.GeoDataFrame(
         {"name": ctx["name"].astype(str).to_numpy(), "level": ctx["level"].to_numpy()},
         geometry=clipped.intersection(box).to_numpy(),
-        crs=ctx.crs,
+        crs=ccrs,
     )
     inside = inside.loc[~inside.geometry.is_empty & (inside["name"].str.strip() != "")]
     inside = inside.assign(_a=inside.geometry.area)
     inside = inside.sort_values(["level", "_a"], ascending=[True, False])
     inside = inside.head(MAX_CONTEXT_LABELS)
     if len(inside):
-        pts = gpd.GeoSeries(inside.geometry.representative_point(), crs=ctx.crs).to_crs(WGS84)
+        pts = gpd.GeoSeries(inside.geometry.representative_point(), crs=ccrs).to_crs(WGS84)
         for name, pt in zip(inside["name"], pts, strict=True):
             folium.Marker(
                 [round(pt.y, 5), round(pt.x, 5)],
@@ -1397,6 +1399,7 @@ def area_map(ctx: MapContext, site_code: str, data: dict, *, self_contained: boo
     (:data:`COVERAGE_NOTES`).
     """
     areas: gpd.GeoDataFrame = data["areas"]
+    crs = areas.crs
     area, zones, width = _area_zones(data, site_code)
     name = str(area["name"].iloc[0]) if "name" in area else ""
     names, widths = _names_widths(data)
@@ -1406,7 +1409,7 @@ def area_map(ctx: MapContext, site_code: str, data: dict, *, self_contained: boo
     simplify = map_simplify_m(bbox)
     lang = ctx.lang
     m = base_map(
-        tuple(gpd.GeoSeries([box], crs=areas.crs).to_crs(WGS84).total_bounds),
+        tuple(gpd.GeoSeries([box], crs=crs).to_crs(WGS84).total_bounds),
         self_contained=self_contained,
         title=tr("map.title_area", lang, name=name or site_code, code=site_code),
         lang=lang,
@@ -1419,7 +1422,7 @@ def area_map(ctx: MapContext, site_code: str, data: dict, *, self_contained: boo
         legend.append(
             f"<div class='n2k-grid-note' style='margin-top:4px'><i>{escape(note)}</i></div>"
         )
-    _add_context(m, ctx, box, areas.crs, simplify, layers, legend)
+    _add_context(m, ctx, box, crs, simplify, layers, legend)
 
     # deposition rasters (the exceedance is the one filled layer shown by default)
     t_map = ctx.map_threshold_mol_ha
@@ -1569,7 +1572,7 @@ def area_map(ctx: MapContext, site_code: str, data: dict, *, self_contained: boo
     rings = gpd.GeoDataFrame(
         {"d": [500, 1000]},
         geometry=[geom.buffer(500).boundary, geom.buffer(1000).boundary],
-        crs=areas.crs,
+        crs=crs,
     )
     dname = tr("map.distance_layer", lang)
     layers[dname] = geojson_layer(
