@@ -561,7 +561,13 @@ def test_area_rows_index_selects_the_rows_of_the_masks(mapped):
     """:func:`index_area_rows` gives each area map the rows the per-map comparisons select (the
     same rows in the same order, also for a site code without rows), and so the same page."""
     from n2kzones.render.maps import (
-        ROWS_KEY, MapContext, _area_rows, _farm_rows, area_map, index_area_rows, render_html,
+        ROWS_KEY,
+        MapContext,
+        _area_rows,
+        _farm_rows,
+        area_map,
+        index_area_rows,
+        render_html,
     )
 
     data = map_frames(mapped["cfg"])
@@ -618,7 +624,8 @@ def test_fixed_templates_are_compiled_once_within_the_block():
     assert a is b is c
     fresh = branca.element.Template(text)
     assert fresh is not a and isinstance(branca.element.Template, type)
-    assert a.render(this={"x": "k"}) == fresh.render(this={"x": "k"}) == "<style>.k { color: red }</style>"
+    want = "<style>.k { color: red }</style>"
+    assert a.render(this={"x": "k"}) == fresh.render(this={"x": "k"}) == want
 
 
 def test_display_transform_is_the_geopandas_one():

@@ -1333,8 +1333,9 @@ def _site_rows(codes: pd.Series, among: np.ndarray | None = None) -> dict[str, n
 def index_area_rows(data: dict) -> dict:
     """``data`` with an index of the rows each area map selects (under :data:`ROWS_KEY`):
     per site code the positions of its habitat polygons and of its overloaded receptors, and
-    per farm id the position of its RKO source (where each farm has one). Built once where many maps are built from the
-    same layers; :func:`area_map` selects the same rows with or without it.
+    per farm id the position of its RKO source (where each farm has one). Built once where
+    many maps are built from the same layers; :func:`area_map` selects the same rows with or
+    without it.
 
     Parameters
     ----------
