@@ -555,3 +555,95 @@ def test_maps_do_not_depend_on_the_number_of_workers(mapped, tmp_path):
     assert [p.name for p in serial] == [p.name for p in mapped["inline"]]
     for a, b in zip(mapped["inline"], serial, strict=True):
         assert _without_ids(a.read_text()) == _without_ids(b.read_text()), a.name
+
+
+def test_area_rows_index_selects_the_rows_of_the_masks(mapped):
+    """:func:`index_area_rows` gives each area map the rows the per-map comparisons select (the
+    same rows in the same order, also for a site code without rows), and so the same page."""
+    from n2kzones.render.maps import (
+        ROWS_KEY,
+        MapContext,
+        _area_rows,
+        _farm_rows,
+        area_map,
+        index_area_rows,
+        render_html,
+    )
+
+    data = map_frames(mapped["cfg"])
+    indexed = index_area_rows(data)
+    assert set(indexed[ROWS_KEY]) == {"habitats", "receptors", "rko"}
+    hab, rec, src = data["habitats"], data["receptors"], data["rko"]
+    for code in [*data["areas"]["site_code"].astype(str), "NO-SUCH-SITE"]:
+        want_h = hab.loc[hab["site_code"] == code]
+        want_r = rec.loc[(rec["site_code"] == code) & rec["overload"].astype(bool)]
+        pd.testing.assert_frame_equal(_area_rows(indexed, "habitats", code), want_h)
+        pd.testing.assert_frame_equal(_area_rows(indexed, "receptors", code), want_r)
+        pd.testing.assert_frame_equal(_area_rows(data, "receptors", code), want_r)
+    assert len(_area_rows(indexed, "receptors", code)) == 0
+    some = data["farms"]["farm_id"].iloc[::3]
+    pd.testing.assert_frame_equal(
+        _farm_rows(indexed, some), src.loc[src["farm_id"].isin(some)]
+    )
+    ctx = MapContext(data_date="2026-01-01", config_name="t", map_threshold_mol_ha=0.05,
+                     below_column="below_0.05_none", context=data["context"])
+    code = str(data["areas"]["site_code"].iloc[0])
+    pages = [render_html(area_map(ctx, code, d, self_contained=False)) for d in (data, indexed)]
+    assert _without_ids(pages[0]) == _without_ids(pages[1])
+
+
+def test_colour_for_colours_each_value_as_the_colour_map_does():
+    """:func:`colour_for` (the colour map applied to all values at once) gives each value the
+    colour of the map applied to it alone; grey where the value is not finite."""
+    import numpy as np
+    from matplotlib import colormaps
+    from matplotlib.colors import Normalize, to_hex
+
+    from n2kzones.render.maps import colour_for
+
+    values = np.array([-10.0, 0.0, 399.9, 400.0, 1234.5, 2400.0, 9e9, np.nan, np.inf, -np.inf])
+    norm, cm = Normalize(vmin=400, vmax=2400, clip=True), colormaps["magma"]
+    want = [to_hex(cm(norm(v))) if np.isfinite(v) else "#bbbbbb" for v in values]
+    assert colour_for(values, "magma", 400, 2400) == want
+    assert colour_for(np.array([]), "magma", 400, 2400) == []
+    assert colour_for([np.nan], "magma", 400, 2400) == ["#bbbbbb"]
+
+
+def test_fixed_templates_are_compiled_once_within_the_block():
+    """Within :func:`_cached_templates` a fixed template text is compiled once (the same
+    object each time) and renders as a fresh one; outside it branca compiles it again."""
+    import branca.element
+
+    from n2kzones.render.maps import _cached_templates
+
+    text = "<style>.{{ this.x }} { color: red }</style>"
+    with _cached_templates():
+        a, b = branca.element.Template(text), branca.element.Template(text)
+        with _cached_templates():  # nested: still the cache
+            c = branca.element.Template(text)
+    assert a is b is c
+    fresh = branca.element.Template(text)
+    assert fresh is not a and isinstance(branca.element.Template, type)
+    want = "<style>.k { color: red }</style>"
+    assert a.render(this={"x": "k"}) == fresh.render(this={"x": "k"}) == want
+
+
+def test_display_transform_is_the_geopandas_one():
+    """:func:`_to_wgs84` (one transformer per CRS) moves geometries exactly as
+    ``GeoSeries.to_crs`` does: with and without z, none, and from WGS84 itself."""
+    import numpy as np
+
+    from n2kzones.render.maps import _to_wgs84
+
+    geoms = np.array(
+        [shapely.Point(150000, 450000), shapely.Point(150000, 450000, 7),
+         shapely.LineString([(1e5, 4e5), (2e5, 5e5)]), shapely.box(1e5, 4e5, 1.1e5, 4.1e5)],
+        dtype=object,
+    )
+    want = gpd.GeoSeries(geoms, crs="EPSG:28992").to_crs("EPSG:4326")
+    got = _to_wgs84(geoms, gpd.GeoSeries(geoms, crs="EPSG:28992").crs)
+    assert shapely.equals_identical(got, want.to_numpy()).all()
+    assert shapely.equals_identical(_to_wgs84(want.to_numpy(), want.crs), want.to_numpy()).all()
+    assert _to_wgs84(np.array([], dtype=object), want.crs).shape == (0,)
+    with pytest.raises(ValueError, match="naive"):
+        _to_wgs84(geoms, None)

@@ -49,6 +49,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
+import xyzservices
 from branca.element import Element, Figure, MacroElement
 from folium.template import Template
 from matplotlib import colormaps
@@ -90,11 +91,22 @@ RKO_STATUS = {"below": "map.rko_below", "above": "map.rko_above", "unknown": "ma
 def _e(value: object, fmt: str = "", lang: str = DEFAULT_LANGUAGE) -> str:
     """Escaped display string of one value (numbers formatted with ``fmt`` in ``lang``'s
     notation: Dutch ``1.234,5``)."""
+    kind = type(value)
+    if kind is str:
+        return escape(value)
+    if kind is float and fmt:  # the common number: what the general case below gives
+        return "&ndash;" if math.isnan(value) else escape(localise(format(value, fmt), lang))
     if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
         return "&ndash;"
     if fmt and isinstance(value, (int, float, np.integer, np.floating)):
         return escape(localise(format(value, fmt), lang))
     return escape(str(value))
+
+
+def _pylist(values: pd.Series) -> list:
+    """The values of ``values`` as a list of what iterating it gives (Python scalars; the
+    dtype's missing value), without iterating an Arrow-backed array element by element."""
+    return values.to_numpy(dtype=object).tolist()
 
 
 def _missing(value: object) -> bool:
@@ -110,22 +122,67 @@ def _rows(pairs: list[tuple[str, str]]) -> str:
 
 def display_geometry(gdf: gpd.GeoDataFrame, simplify_m: float = SIMPLIFY_M) -> gpd.GeoSeries:
     """Simplified (in metres, projected CRS), WGS84, rounded copy of the geometry, for display."""
+    geoms, pos = _display_arrays(gdf, simplify_m)
+    return gpd.GeoSeries(geoms, index=gdf.index[pos], crs=WGS84)
+
+
+@lru_cache(maxsize=16)
+def _wgs84_transform(srs: str) -> tuple[object, object | None]:
+    """The CRS given by ``srs`` and its transformer to WGS84 (None: it is WGS84), as
+    geopandas' ``to_crs`` sets them up, once per CRS."""
+    from pyproj import CRS, Transformer
+
+    crs, dst = CRS.from_user_input(srs), CRS.from_user_input(WGS84)
+    if crs.is_exact_same(dst):
+        return crs, None
+    return crs, Transformer.from_crs(crs, dst, always_xy=True)
+
+
+def _to_wgs84(geoms: np.ndarray, crs: object) -> np.ndarray:
+    """``geopandas.GeoSeries(geoms, crs=crs).to_crs(WGS84)`` as an array: the same
+    transformation applied the same way, without setting up the CRS and transformer for every
+    layer (some milliseconds each)."""
+    if crs is None:
+        raise ValueError(
+            "Cannot transform naive geometries.  Please set a crs on the object first."
+        )
+    _, transformer = _wgs84_transform(crs.srs if hasattr(crs, "srs") else str(crs))
+    geoms = np.asarray(geoms, dtype=object)
+    if transformer is None:
+        return geoms
+    has_z = shapely.has_z(geoms)
+    out = np.empty_like(geoms)
+    for z in (False, True):  # as geopandas.array.transform
+        part = geoms[has_z == z]
+        xyz = shapely.get_coordinates(part, include_z=z)
+        moved = transformer.transform(*(xyz[:, i] for i in range(xyz.shape[1])))
+        out[has_z == z] = shapely.set_coordinates(part.copy(), np.array(moved).T)
+    return out
+
+
+def _display_arrays(gdf: gpd.GeoDataFrame, simplify_m: float) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`display_geometry` as arrays: the display geometries (simplified by
+    ``simplify_m`` m in a projected CRS, WGS84, rounded to :data:`PRECISION_DEG` degrees;
+    none empty) and the positions of their rows in ``gdf``."""
     geom = gdf.geometry
-    geom = geom[~(geom.is_empty | geom.isna())]
+    arr = geom.to_numpy()
+    pos = np.flatnonzero(~(shapely.is_empty(arr) | shapely.is_missing(arr)))
+    arr = arr[pos]
     if simplify_m > 0 and geom.crs is not None and geom.crs.is_projected:
-        geom = geom.simplify(simplify_m, preserve_topology=True)
-    geom = geom.to_crs(WGS84)
-    rounded = shapely.set_precision(geom.to_numpy(), PRECISION_DEG)
-    out = gpd.GeoSeries(rounded, index=geom.index, crs=WGS84)
-    return out[~out.is_empty]
+        arr = shapely.simplify(arr, simplify_m, preserve_topology=True)
+    arr = _to_wgs84(arr, geom.crs)
+    rounded = shapely.set_precision(np.asarray(arr, dtype=object), PRECISION_DEG)
+    keep = ~shapely.is_empty(rounded)
+    return rounded[keep], pos[keep]
 
 
-def _feature_collection(geom: gpd.GeoSeries, props: list[dict]) -> dict:
+def _feature_collection(geom: np.ndarray | gpd.GeoSeries, props: list[dict]) -> dict:
     """A GeoJSON FeatureCollection of ``geom`` (WGS84) with ``props`` as the features'
     properties; the geometries are written by GEOS in one call and parsed in one."""
     if len(geom) != len(props):
         raise ValueError(f"{len(geom)} geometries but {len(props)} property sets")
-    texts = shapely.to_geojson(np.asarray(geom.to_numpy(), dtype=object))
+    arr = geom.to_numpy() if isinstance(geom, gpd.GeoSeries) else geom
+    texts = shapely.to_geojson(np.asarray(arr, dtype=object))
     geoms = json.loads("[" + ",".join(texts.tolist()) + "]") if len(texts) else []
     feats = [
         {"type": "Feature", "geometry": g, "properties": p}
@@ -157,8 +214,13 @@ def geojson_layer(
     styles = [style] * len(gdf) if common else style
     table: dict[str, int] = {}
     seen: dict[tuple, int] = {}  # style items -> index: json.dumps once per distinct style
+    same: dict[int, int] = {}  # id of a style dict met before (``styles`` keeps it alive) -> index
     index = []
     for st in styles:
+        i = same.get(id(st))
+        if i is not None:
+            index.append(i)
+            continue
         try:  # the type too: 1 and 1.0 are equal keys but different JSON
             items: tuple | None = tuple((k, type(v), v) for k, v in sorted(st.items()))
             i = seen.get(items)  # type: ignore[arg-type]
@@ -168,29 +230,32 @@ def geojson_layer(
             i = table.setdefault(json.dumps(st, sort_keys=True), len(table))
             if items is not None:
                 seen[items] = i
+        same[id(st)] = i
         index.append(i)
-    cols = pd.DataFrame(
-        {"_tip": tips, "_popup": popups if popups is not None else [""] * len(gdf), "_style": index},
-        index=gdf.index,
-    )
-    geom = display_geometry(gdf, 0.0 if points else simplify_m)
-    if geom.empty:
+    if len(tips) != len(gdf) or len(index) != len(gdf) or (
+        popups is not None and len(popups) != len(gdf)
+    ):
+        raise ValueError(f"{len(gdf)} features but {len(tips)} tips or {len(index)} styles")
+    geoms, pos = _display_arrays(gdf, 0.0 if points else simplify_m)
+    if not len(geoms):
         return fg
-    rows = cols.loc[geom.index]
-    props = []
-    for t, p, s in zip(rows["_tip"], rows["_popup"], rows["_style"], strict=True):
-        d: dict = {"tip": t}
-        if popups is not None:
-            d["popup"] = p
-        if not (points and common):
-            d["s"] = int(s)
-        props.append(d)
+    tips, styled = list(tips), not (points and common)
+    if popups is None:
+        props = [{"tip": tips[i], "s": index[i]} if styled else {"tip": tips[i]} for i in pos]
+    else:
+        popups = list(popups)
+        props = [
+            {"tip": tips[i], "popup": popups[i], "s": index[i]}
+            if styled
+            else {"tip": tips[i], "popup": popups[i]}
+            for i in pos
+        ]
     kwargs: dict = {"tooltip": folium.GeoJsonTooltip(fields=["tip"], labels=False, sticky=True)}
     if popups is not None:
         kwargs["popup"] = folium.GeoJsonPopup(fields=["popup"], labels=False)
     if points:
         kwargs["marker"] = folium.CircleMarker(**(style if common else {"radius": 4, "fill": True}))
-    gj = folium.GeoJson(_feature_collection(geom, props), name=name, **kwargs).add_to(fg)
+    gj = folium.GeoJson(_feature_collection(geoms, props), name=name, **kwargs).add_to(fg)
     if not (points and common):
         styles_js = "[" + ",".join(table) + "]"
         _Script(
@@ -201,12 +266,21 @@ def geojson_layer(
 
 
 def colour_for(values: np.ndarray, cmap: str, vmin: float, vmax: float) -> list[str]:
-    norm = Normalize(vmin=vmin, vmax=vmax, clip=True)
-    cm = colormaps[cmap]
-    return [
-        to_hex(cm(norm(v))) if np.isfinite(v) else "#bbbbbb"
-        for v in np.asarray(values, dtype=float)
-    ]
+    """Hex colour of each value on colour map ``cmap`` from ``vmin`` to ``vmax`` (clipped);
+    ``#bbbbbb`` for a value that is not finite. The map is applied to all values at once."""
+    vals = np.asarray(values, dtype=float).ravel()
+    finite = np.isfinite(vals)
+    out = ["#bbbbbb"] * len(vals)
+    if finite.any():
+        norm = Normalize(vmin=vmin, vmax=vmax, clip=True)
+        rgba = np.atleast_2d(colormaps[cmap](norm(vals[finite])))
+        hexes: dict[tuple, str] = {}
+        for i, c in zip(np.flatnonzero(finite).tolist(), map(tuple, rgba.tolist()), strict=True):
+            h = hexes.get(c)
+            if h is None:
+                h = hexes[c] = to_hex(c)
+            out[i] = h
+    return out
 
 
 def _section(layer: str | None, body: str) -> str:
@@ -261,7 +335,7 @@ def add_box(m: folium.Map, html_body: str, position: str) -> None:
         f"<div class='n2k-box' style='position:fixed;{where};z-index:9999;background:rgba(255,255,255,.9);"
         f"padding:6px 8px;font:12px sans-serif;border:1px solid #999;border-radius:4px;max-width:320px;max-height:60vh;overflow:auto'>{html_body}</div>"
     )
-    m.get_root().html.add_child(folium.Element(box))
+    m.get_root().html.add_child(_literal(box))
 
 
 def raster_overlay(
@@ -288,7 +362,6 @@ def raster_overlay(
     import rasterio
     from affine import Affine
     from PIL import Image
-    from pyproj import Transformer
     from rasterio.errors import WindowError
     from rasterio.warp import Resampling, reproject
     from rasterio.windows import from_bounds
@@ -343,12 +416,20 @@ def raster_overlay(
     url = "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
     x0, y1 = dst_t @ (0, 0)
     x1, y0 = dst_t @ (dw, dh)
-    tr = Transformer.from_crs("EPSG:3857", WGS84, always_xy=True)
-    lon0, lat0 = tr.transform(x0, y0)
-    lon1, lat1 = tr.transform(x1, y1)
+    to_wgs84 = _transformer("EPSG:3857", WGS84)
+    lon0, lat0 = to_wgs84.transform(x0, y0)
+    lon1, lat1 = to_wgs84.transform(x1, y1)
     return folium.raster_layers.ImageOverlay(
         image=url, bounds=[[lat0, lon0], [lat1, lon1]], name=name, opacity=opacity, show=show
     )
+
+
+@lru_cache(maxsize=8)
+def _transformer(src: str, dst: str) -> object:
+    """The pyproj transformer from ``src`` to ``dst`` (x/y order), set up once per process."""
+    from pyproj import Transformer
+
+    return Transformer.from_crs(src, dst, always_xy=True)
 
 
 @lru_cache(maxsize=64)
@@ -487,6 +568,22 @@ MAP_CSS = (
 )
 
 
+@lru_cache(maxsize=8)
+def _tile_provider(name: str) -> xyzservices.TileProvider:
+    """The xyzservices provider ``name``, looked up once (folium otherwise searches all
+    providers for every tile layer given by name or URL)."""
+    return xyzservices.providers.query_name(name)
+
+
+@lru_cache(maxsize=1)
+def _pdok_provider() -> xyzservices.TileProvider:
+    """The PDOK BRT base map (:data:`PDOK_BRT`) as a tile provider: what folium makes of the
+    URL, without searching the named providers for it."""
+    return xyzservices.TileProvider(
+        name="PDOK BRT achtergrondkaart", url=PDOK_BRT, attribution=PDOK_ATTR
+    )
+
+
 def base_map(
     bounds_wgs84: tuple[float, float, float, float],
     *,
@@ -514,13 +611,14 @@ def base_map(
         language in ``m.n2k_lang``.
     """
     minx, miny, maxx, maxy = bounds_wgs84
-    m = folium.Map(
-        location=[(miny + maxy) / 2, (minx + maxx) / 2],
-        zoom_start=11,
-        tiles=None,
-        control_scale=False,  # metric only: added by finish_map
-        zoom_snap=0.25,  # fit the extent closely (whole zoom levels can leave half the screen)
-    )
+    with _cached_templates():  # the page's meta tag
+        m = folium.Map(
+            location=[(miny + maxy) / 2, (minx + maxx) / 2],
+            zoom_start=11,
+            tiles=None,
+            control_scale=False,  # metric only: added by finish_map
+            zoom_snap=0.25,  # fit the extent closely (whole zoom levels can leave half the screen)
+        )
     if (
         self_contained
     ):  # only Leaflet is needed; folium's jQuery/Bootstrap/awesome-markers are not used
@@ -529,10 +627,10 @@ def base_map(
             ("leaflet_css", "https://cdn.jsdelivr.net/npm/leaflet@1.9.4/dist/leaflet.css")
         ]
     m.get_root().title = escape(title)
-    m.get_root().header.add_child(folium.Element(TABLE_CSS + MAP_CSS))
-    osm = folium.TileLayer("OpenStreetMap", name="OpenStreetMap").add_to(m)
+    m.get_root().header.add_child(_literal(TABLE_CSS + MAP_CSS))
+    osm = folium.TileLayer(_tile_provider("OpenStreetMap Mapnik"), name="OpenStreetMap").add_to(m)
     pdok = folium.TileLayer(
-        tiles=PDOK_BRT,
+        tiles=_pdok_provider(),
         attr=PDOK_ATTR,
         name="PDOK BRT achtergrondkaart",
         max_zoom=19,
@@ -581,7 +679,7 @@ def finish_map(
     add_box(m, header + "".join(legend), "bottomleft")
     add_box(m, footer, "bottomright")
     m.get_root().html.add_child(
-        folium.Element(
+        _literal(
             f"<div id='n2k-offline' role='alert'>"
             f"{escape(tr('map.offline', getattr(m, 'n2k_lang', DEFAULT_LANGUAGE)))}</div>"
         )
@@ -703,10 +801,56 @@ def _macro_render(self: MacroElement, **kwargs: object) -> None:
 _FAST_RENDER_BRANCA = ("0.8.",)
 
 
+@lru_cache(maxsize=256)
+def _compiled(cls: type, source: str) -> object:
+    """``cls(source)`` (a Jinja template class), compiled once per source text."""
+    return cls(source)
+
+
+def _template_cache(cls: type) -> object:
+    """A stand-in for the template class ``cls`` that returns one compiled template per source
+    text (:func:`_compiled`): a Jinja template renders the same whatever renders it before."""
+
+    def template(source: str, *args: object, **kwargs: object) -> object:
+        if args or kwargs or not isinstance(source, str):
+            return cls(source, *args, **kwargs)
+        return _compiled(cls, source)
+
+    return template
+
+
+@contextmanager
+def _cached_templates() -> Iterator[None]:
+    """Within the block, the templates branca's ``Element(text)`` and folium's feature
+    renderers compile from a fixed text (the page's meta tag, each tooltip's and popup's
+    style block, the map boxes) are compiled once per process, not once per map or layer;
+    with another branca version than :data:`_FAST_RENDER_BRANCA`, as branca does."""
+    import branca
+    import branca.element
+    import folium.features
+
+    if not str(getattr(branca, "__version__", "")).startswith(_FAST_RENDER_BRANCA):
+        yield
+        return
+    modules = (branca.element, folium.features)
+    saved = [m.Template for m in modules]
+    if not all(isinstance(t, type) for t in saved):  # already within such a block
+        yield
+        return
+    for mod, cls in zip(modules, saved, strict=True):
+        mod.Template = _template_cache(cls)
+    try:
+        yield
+    finally:
+        for mod, cls in zip(modules, saved, strict=True):
+            mod.Template = cls
+
+
 @contextmanager
 def _fast_render() -> Iterator[None]:
-    """Render folium maps with :func:`_macro_render` (nothing compiled twice) within the block;
-    with another branca version than :data:`_FAST_RENDER_BRANCA`, as branca does."""
+    """Render folium maps with :func:`_macro_render` (nothing compiled twice) and fixed
+    templates compiled once (:func:`_cached_templates`) within the block; with another branca
+    version than :data:`_FAST_RENDER_BRANCA`, as branca does."""
     import branca
 
     if not str(getattr(branca, "__version__", "")).startswith(_FAST_RENDER_BRANCA):
@@ -715,7 +859,8 @@ def _fast_render() -> Iterator[None]:
     saved = MacroElement.__dict__["render"]
     MacroElement.render = _macro_render  # type: ignore[method-assign]
     try:
-        yield
+        with _cached_templates():
+            yield
     finally:
         MacroElement.render = saved  # type: ignore[method-assign]
 
@@ -855,7 +1000,9 @@ def context_layer(
     """
     if context is None or context.empty:
         return None
-    ctx = context.to_crs(crs) if context.crs is not None and context.crs != crs else context
+    own = context.crs
+    ctx = context.to_crs(crs) if own is not None and own != crs else context
+    ccrs = ctx.crs
     ctx = ctx.iloc[ctx.sindex.query(box, predicate="intersects")]
     if ctx.empty:
         return None
@@ -865,7 +1012,7 @@ def context_layer(
     lines = gpd.GeoDataFrame(  # outlines cut at the extent (no line along the cut)
         {"name": ctx["name"].astype(str).to_numpy(), "level": ctx["level"].to_numpy()},
         geometry=simple.boundary.intersection(box).to_numpy(),
-        crs=ctx.crs,
+        crs=ccrs,
     )
     lines = lines.loc[~lines.geometry.is_empty]
     fg = geojson_layer(
@@ -880,14 +1027,14 @@ def context_layer(
     inside = gpd.GeoDataFrame(
         {"name": ctx["name"].astype(str).to_numpy(), "level": ctx["level"].to_numpy()},
         geometry=clipped.intersection(box).to_numpy(),
-        crs=ctx.crs,
+        crs=ccrs,
     )
     inside = inside.loc[~inside.geometry.is_empty & (inside["name"].str.strip() != "")]
     inside = inside.assign(_a=inside.geometry.area)
     inside = inside.sort_values(["level", "_a"], ascending=[True, False])
     inside = inside.head(MAX_CONTEXT_LABELS)
     if len(inside):
-        pts = gpd.GeoSeries(inside.geometry.representative_point(), crs=ctx.crs).to_crs(WGS84)
+        pts = gpd.GeoSeries(inside.geometry.representative_point(), crs=ccrs).to_crs(WGS84)
         for name, pt in zip(inside["name"], pts, strict=True):
             folium.Marker(
                 [round(pt.y, 5), round(pt.x, 5)],
@@ -1163,6 +1310,82 @@ def farm_class(largest: object, below: object) -> str:
     return "low" if v < 1.0 else ("mid" if v < 10.0 else "high")
 
 
+#: Key of the row index in an area map's ``data`` (:func:`index_area_rows`).
+ROWS_KEY = "rows_by_area"
+
+
+def _site_rows(codes: pd.Series, among: np.ndarray | None = None) -> dict[str, np.ndarray] | None:
+    """Positions of the rows of each site code in ``codes`` (text), ascending; only the rows
+    at positions ``among`` (ascending) if given. None where ``codes`` is not text."""
+    if not pd.api.types.is_string_dtype(codes.dtype):
+        return None
+    pos = np.arange(len(codes)) if among is None else np.asarray(among)
+    keys, uniques = pd.factorize(codes.iloc[pos].to_numpy(dtype=object), use_na_sentinel=True)
+    order = np.argsort(keys, kind="stable")  # ascending positions within each code
+    bounds = np.searchsorted(keys[order], np.arange(len(uniques) + 1))
+    return {
+        str(u): pos[order[bounds[k] : bounds[k + 1]]]
+        for k, u in enumerate(uniques.tolist())
+        if isinstance(u, str)
+    }
+
+
+def index_area_rows(data: dict) -> dict:
+    """``data`` with an index of the rows each area map selects (under :data:`ROWS_KEY`):
+    per site code the positions of its habitat polygons and of its overloaded receptors, and
+    per farm id the position of its RKO source (where each farm has one). Built once where
+    many maps are built from the same layers; :func:`area_map` selects the same rows with or
+    without it.
+
+    Parameters
+    ----------
+    data
+        The maps stage's layers (``habitats``, ``receptors``, ``rko``; each optional).
+
+    Returns
+    -------
+    dict
+        A new dict: ``data`` and the index.
+    """
+    rows: dict[str, object] = {}
+    hab = data.get("habitats")
+    if hab is not None and "site_code" in hab:
+        rows["habitats"] = _site_rows(hab["site_code"])
+    rec = data.get("receptors")
+    if rec is not None and "site_code" in rec and "overload" in rec:
+        over = np.flatnonzero(rec["overload"].astype(bool).to_numpy())
+        rows["receptors"] = _site_rows(rec["site_code"], over)
+    src = data.get("rko")
+    if src is not None and "farm_id" in src and src["farm_id"].is_unique:
+        ids = src["farm_id"]
+        if pd.api.types.is_string_dtype(ids.dtype) and not ids.hasnans:
+            rows["rko"] = dict(zip(ids.tolist(), range(len(ids)), strict=True))
+    return {**data, ROWS_KEY: {k: v for k, v in rows.items() if v is not None}}
+
+
+def _area_rows(data: dict, layer: str, site_code: str) -> gpd.GeoDataFrame:
+    """The rows of ``layer`` (``habitats``; ``receptors``: the overloaded ones) of one area,
+    in their order, through the index of :func:`index_area_rows` where ``data`` has one."""
+    frame = data[layer]
+    index = data.get(ROWS_KEY, {}).get(layer)
+    if index is not None:
+        return frame.iloc[index.get(site_code, np.empty(0, dtype=np.intp))]
+    mask = frame["site_code"] == site_code
+    if layer == "receptors":
+        mask = mask & frame["overload"].astype(bool)
+    return frame.loc[mask]
+
+
+def _farm_rows(data: dict, farm_ids: pd.Series) -> pd.DataFrame:
+    """The RKO sources (``data["rko"]``) of the farms ``farm_ids``, in the sources' order."""
+    src = data["rko"]
+    index = data.get(ROWS_KEY, {}).get("rko")
+    if index is None or farm_ids.hasnans:
+        return src.loc[src["farm_id"].isin(farm_ids)]
+    pos = sorted(index[i] for i in set(farm_ids.tolist()) if i in index)
+    return src.iloc[np.asarray(pos, dtype=np.intp)]
+
+
 def area_map(ctx: MapContext, site_code: str, data: dict, *, self_contained: bool) -> folium.Map:
     """The map of one area; ``data`` holds the layers read once for all areas.
 
@@ -1177,6 +1400,7 @@ def area_map(ctx: MapContext, site_code: str, data: dict, *, self_contained: boo
     (:data:`COVERAGE_NOTES`).
     """
     areas: gpd.GeoDataFrame = data["areas"]
+    crs = areas.crs
     area, zones, width = _area_zones(data, site_code)
     name = str(area["name"].iloc[0]) if "name" in area else ""
     names, widths = _names_widths(data)
@@ -1186,7 +1410,7 @@ def area_map(ctx: MapContext, site_code: str, data: dict, *, self_contained: boo
     simplify = map_simplify_m(bbox)
     lang = ctx.lang
     m = base_map(
-        tuple(gpd.GeoSeries([box], crs=areas.crs).to_crs(WGS84).total_bounds),
+        tuple(gpd.GeoSeries([box], crs=crs).to_crs(WGS84).total_bounds),
         self_contained=self_contained,
         title=tr("map.title_area", lang, name=name or site_code, code=site_code),
         lang=lang,
@@ -1199,7 +1423,7 @@ def area_map(ctx: MapContext, site_code: str, data: dict, *, self_contained: boo
         legend.append(
             f"<div class='n2k-grid-note' style='margin-top:4px'><i>{escape(note)}</i></div>"
         )
-    _add_context(m, ctx, box, areas.crs, simplify, layers, legend)
+    _add_context(m, ctx, box, crs, simplify, layers, legend)
 
     # deposition rasters (the exceedance is the one filled layer shown by default)
     t_map = ctx.map_threshold_mol_ha
@@ -1236,38 +1460,47 @@ def area_map(ctx: MapContext, site_code: str, data: dict, *, self_contained: boo
     elif len(sel):
         sel = sel.assign(geometry=sel.geometry.intersection(box))
     if len(sel):
-        cats = sel["category"].astype(str).str.lower()
+        cats = _pylist(sel["category"].astype(str).str.lower())
         labels: dict[object, str] = {}
         tips = []
+        parcel_tip, share_tip = tr("map.parcel_tip", lang), tr("map.parcel_share", lang)
+        heads: dict[tuple, str] = {}  # (category, crop) -> escaped start of the tip
+        parts: dict[str, str] = {}  # share (%) -> its escaped text
         for c, g, pid, zk, s in zip(
-            sel["category"],
-            sel.get("gewas", sel["category"]),
-            sel["parcel_id"],
-            sel["zone_key"],
-            sel["share"],
+            _pylist(sel["category"]),
+            _pylist(sel.get("gewas", sel["category"])),
+            _pylist(sel["parcel_id"]),
+            _pylist(sel["zone_key"]),
+            _pylist(sel["share"]),
             strict=True,
         ):
             if zk not in labels:
                 labels[zk] = zone_label(zk, names, widths, lang)
-            parcel = escape(tr("map.parcel_tip", lang, parcel=pid))
-            part = escape(tr("map.parcel_share", lang, share=f"{100 * float(s):.0f}"))
-            tips.append(
-                f"<b>{_e(c)}</b> &middot; {_e(g)}<br>{parcel} &middot; {labels[zk]} &middot; {part}"
-            )
-        style = [
-            {
+            head = heads.get((c, g))
+            if head is None:
+                head = heads[(c, g)] = f"<b>{_e(c)}</b> &middot; {_e(g)}<br>"
+            share = f"{100 * float(s):.0f}"
+            part = parts.get(share)
+            if part is None:
+                part = parts[share] = escape(share_tip.format(share=share))
+            parcel = escape(parcel_tip.format(parcel=pid))
+            tips.append(f"{head}{parcel} &middot; {labels[zk]} &middot; {part}")
+        crop_style = {
+            c: {
                 "color": "#555",
                 "weight": 0.3,
                 "fillColor": CROP_COLOURS.get(c, "#cccccc"),
                 "fillOpacity": 0.55,
             }
-            for c in cats
-        ]
+            for c in set(cats)
+        }
+        style = [crop_style[c] for c in cats]  # one dict per category
         pname = tr("map.parcels_layer", lang)
         layers[pname] = geojson_layer(
             pname, sel, tips=tips, style=style, show=False, simplify_m=simplify
         ).add_to(m)
-        present = [c for c in CROP_COLOURS if c in set(cats)]
+        shown = set(cats)
+        present = [c for c in CROP_COLOURS if c in shown]
         legend.append(
             _section(
                 pname,
@@ -1278,7 +1511,7 @@ def area_map(ctx: MapContext, site_code: str, data: dict, *, self_contained: boo
     # habitats: outlines coloured by KDW (hover for the type), not filled
     hab = data.get("habitats")
     if hab is not None:
-        h = hab.loc[hab["site_code"] == site_code]
+        h = _area_rows(data, "habitats", site_code)
         hname = tr("map.habitats_layer", lang)
         names_h = ctx.habitat_names
         kdws = h["kdw_mol_ha"].to_numpy(dtype=float)
@@ -1340,7 +1573,7 @@ def area_map(ctx: MapContext, site_code: str, data: dict, *, self_contained: boo
     rings = gpd.GeoDataFrame(
         {"d": [500, 1000]},
         geometry=[geom.buffer(500).boundary, geom.buffer(1000).boundary],
-        crs=areas.crs,
+        crs=crs,
     )
     dname = tr("map.distance_layer", lang)
     layers[dname] = geojson_layer(
@@ -1361,19 +1594,18 @@ def area_map(ctx: MapContext, site_code: str, data: dict, *, self_contained: boo
     # overloaded receptors (off: the exceedance raster shows them)
     rec = data.get("receptors")
     if rec is not None:
-        r = rec.loc[(rec["site_code"] == site_code) & rec["overload"].astype(bool)]
+        r = _area_rows(data, "receptors", site_code)
         total = len(r)
         if total > MAX_RECEPTORS:
             r = r.nlargest(MAX_RECEPTORS, "exceedance_mol_ha")
         if len(r):
             rname = tr("map.receptors_layer", lang)
+            receptor_tip = tr("map.receptor_tip", lang)
             layers[rname] = geojson_layer(
                 rname,
                 r,
                 tips=[
-                    tr(
-                        "map.receptor_tip",
-                        lang,
+                    receptor_tip.format(
                         receptor=_e(i),
                         habitat=_e(hc),
                         total=_e(t, ",.0f", lang),
@@ -1381,11 +1613,11 @@ def area_map(ctx: MapContext, site_code: str, data: dict, *, self_contained: boo
                         exceedance=_e(x, ",.0f", lang),
                     )
                     for i, hc, t, k, x in zip(
-                        r["receptor_id"],
-                        r["habitat_code"],
-                        r["total_mol_ha"],
-                        r["kdw_mol_ha"],
-                        r["exceedance_mol_ha"],
+                        _pylist(r["receptor_id"]),
+                        _pylist(r["habitat_code"]),
+                        _pylist(r["total_mol_ha"]),
+                        _pylist(r["kdw_mol_ha"]),
+                        _pylist(r["exceedance_mol_ha"]),
                         strict=True,
                     )
                 ],
@@ -1416,7 +1648,7 @@ def area_map(ctx: MapContext, site_code: str, data: dict, *, self_contained: boo
         src = data.get("rko")
         below_col = ctx.below_column
         if src is not None:  # only the sources of these farms: the same rows, a smaller join
-            src = src.loc[src["farm_id"].isin(f["farm_id"])]
+            src = _farm_rows(data, f["farm_id"])
             f = f.merge(src, on="farm_id", how="left", suffixes=("", "_rko"))
         belows = f[below_col].tolist() if below_col in f else [None] * len(f)
         largests = f["max_none_mol_ha"].tolist() if "max_none_mol_ha" in f else [None] * len(f)
@@ -1480,7 +1712,8 @@ def area_map(ctx: MapContext, site_code: str, data: dict, *, self_contained: boo
         layers[fname] = geojson_layer(
             fname, f, tips=tips, popups=popups, style=style, points=True
         ).add_to(m)
-        present = [c for c in FARM_CLASSES if c in set(classes)]
+        shown_f = set(classes)
+        present = [c for c in FARM_CLASSES if c in shown_f]
         labels_f = {
             "below": tr("map.farm_class_below", lang, t=t_map),
             "low": tr("map.farm_class_low", lang, t=t_map),

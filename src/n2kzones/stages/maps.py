@@ -40,6 +40,7 @@ from n2kzones.render.maps import (
     area_map_name,
     context_from_layers,
     grid_coverage,
+    index_area_rows,
     overview_map,
     raster_range,
     sample_context,
@@ -168,9 +169,8 @@ def _init_worker(
 ) -> None:
     """Worker start: read the large layers once (:func:`read_area_layers`) beside ``shared``;
     with ``freeze`` (a worker process) the garbage collector no longer scans what was read."""
-    _WORKER.update(
-        ctx=ctx, data={**shared, **read_area_layers(paths)}, self_contained=self_contained
-    )
+    data = index_area_rows({**shared, **read_area_layers(paths)})
+    _WORKER.update(ctx=ctx, data=data, self_contained=self_contained)
     if freeze:
         gc.freeze()
 
