@@ -566,3 +566,16 @@ def test_stitch_tiles_makes_seams_a_clean_coverage():
     assert shapely.coverage_is_valid(after)
     assert shapely.is_valid(after).all()
     np.testing.assert_allclose(shapely.area(after), shapely.area(before))
+
+
+def test_cli_density_option_is_validated(tmp_path):
+    from typer.testing import CliRunner
+
+    from n2kzones.cli import app
+
+    runner = CliRunner()
+    res = runner.invoke(app, ["sample", "--out", str(tmp_path / "s"), "--density", "0"])
+    assert res.exit_code == 2 and "density" in res.output.lower()
+    res = runner.invoke(app, ["sample", "--out", str(tmp_path / "s"), "--density", "9"])
+    assert res.exit_code == 2 and "density must be between 1 and 8" in res.output
+    assert not (tmp_path / "s" / "manifest.json").exists()
