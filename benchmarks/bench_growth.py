@@ -1,4 +1,4 @@
-"""How each stage's cost grows with the input: 1x, 2x and 4x the national sample's parcels and farms.
+"""How each stage's cost grows with the input: 1x, 2x, 4x the national sample's parcels, farms.
 
 The sample grows in density, not in extent: ``n2kzones sample --scale 32 --density K`` keeps
 the 32 tiles of 40 x 40 km of the national-sized sample, with the same Natura 2000 areas,
@@ -86,7 +86,8 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--densities", type=int, nargs="+", default=[1, 2, 4],
                     help="parcel and farm multipliers, one run each")
-    ap.add_argument("--scale", type=int, default=NATIONAL_SCALE, help="sample tiles (the same at every density)")
+    ap.add_argument("--scale", type=int, default=NATIONAL_SCALE,
+                    help="sample tiles (the same at every density)")
     ap.add_argument("--data-root", type=Path, default=None, help="folder holding density-K samples")
     ap.add_argument("--out", type=Path, default=REPO / "data" / "processed" / "bench_growth")
     args = ap.parse_args()
@@ -105,7 +106,8 @@ def main() -> int:
               f"{counts['brp_gewas']:,} parcels, {counts['veehouderijen']:,} farms "
               f"(load {os.getloadavg()[0]:.1f})", flush=True)
         figures = {s: StageFigures() for s in STAGES}
-        run_separate(write_config(args.out, f"density-{density}", folder, growth_config), figures, STAGES)
+        config = write_config(args.out, f"density-{density}", folder, growth_config)
+        run_separate(config, figures, STAGES)
         runs[density] = figures
 
     ds = args.densities
@@ -133,13 +135,16 @@ def main() -> int:
         cells = " ".join(f"{v:9.1f}" for v in secs) + " " + " ".join(f"{v:9.2f}" for v in peaks)
         fmt = lambda b: "   n/a" if b is None else f"{b:6.2f}"  # noqa: E731
         print(f"{stage:<11}{cells}  {fmt(b_t)} {fmt(b_m)}")
-    print("\nb: exponent of cost ~ parcels^b fitted over the densities (1 linear, ~1.1 n log n, 2 quadratic)")
+    print("\nb: exponent of cost ~ parcels^b fitted over the densities "
+          "(1 linear, ~1.1 n log n, 2 quadratic)")
     for stage, b in flagged:
         print(f"  FASTER THAN n log n: {stage} (b = {b:.2f}); see docs/scale-out.md")
     args.out.mkdir(parents=True, exist_ok=True)
-    result = {"scale": args.scale, "densities": ds, "counts": {str(d): sizes[d] for d in ds}, "stages": table}
+    counts = {str(d): sizes[d] for d in ds}
+    result = {"scale": args.scale, "densities": ds, "counts": counts, "stages": table}
     (args.out / "results.json").write_text(json.dumps(result, indent=2), "utf-8")
-    print(f"\nbenchmark took {time.perf_counter() - t_start:.0f} s; figures in {args.out / 'results.json'}")
+    print(f"\nbenchmark took {time.perf_counter() - t_start:.0f} s; "
+          f"figures in {args.out / 'results.json'}")
     return 0
 
 

@@ -9,12 +9,14 @@ All layers are in RD New (EPSG:28992).
 The region is made of 40 x 40 km tiles. ``scale=1`` is one tile at (150000, 440000) holding
 nine areas, one of each archetype; ``scale=N`` lays out N tiles on a grid of ceil(sqrt(N))
 columns from (20000, 300000), four areas per tile (``scale=32`` is roughly national: ~120
-areas, ~770,000 parcels, ~50,000 farms). ``density=K`` keeps the tiles, areas, habitats
-and the background grid and makes about K times the parcels and farms: the tessellation's
-mean field area is ``MEAN_CELL_AREA_M2 / K`` and each tile draws K times the farms, each
-aiming at 1/K of the land (a scaling benchmark at fixed extent). Each tile draws from its own random stream,
+areas, ~770,000 parcels, ~50,000 farms). Each tile draws from its own random stream,
 ``numpy.random.SeedSequence(seed, spawn_key=(0, tile_index))``, so a tile does not depend on
 how many tiles come before it.
+
+``density=K`` (a scaling benchmark at a fixed extent) keeps the tiles, areas, habitats and
+the background grid and makes about K times the parcels and farms: the tessellation's mean
+field area is ``MEAN_CELL_AREA_M2 / K`` and each tile draws K times the farms, each aiming at
+1/K of the land its herd would claim.
 
 The same seed gives byte-identical files (the GeoPackage timestamp is pinned through the
 GDAL option ``OGR_CURRENT_DATE``), and each file is written under a temporary name and
@@ -1006,10 +1008,13 @@ def generate_sample(
         standard sample). With ``K``, every tile keeps its areas, habitats and background grid
         (identical geometry) and gets about ``K`` times the parcels, since the mean field
         area of the tessellation is ``MEAN_CELL_AREA_M2 / K`` (71,000 / K m2; the same lattice
-        made ``K`` times finer, not fields split afterwards), and ``K`` times the farms: the
-        farm count drawn per tile is multiplied by ``K`` and each farm aims at ``1/K`` of the
-        hectares its herd would claim (with parcels ``K`` times smaller, a farm owns about as
-        many parcels as at density 1, and the agricultural land still suffices for all farms).
+        made ``K`` times finer, not fields split afterwards; a little less than ``K``-fold, as
+        the faces cut by area boundaries and ditch strips do not multiply with the lattice:
+        2.0x at ``K`` = 2 and 3.65x at ``K`` = 4 on one tile), and ``K`` times the farms: the
+        farm count drawn per tile is multiplied by ``K`` (capped, as before, by the candidate
+        home parcels) and each farm aims at ``1/K`` of the hectares its herd would claim (with
+        parcels ``K`` times smaller, a farm owns about as many parcels as at density 1, and
+        the agricultural land still suffices for all farms).
         Herds per farm are unchanged (so the total emission is about ``K`` times); the
         background deposition's farm term is divided by ``K`` to keep its level. The random
         streams are those of density 1, so ``density=1`` gives the files of the standard
@@ -1023,8 +1028,8 @@ def generate_sample(
     Raises
     ------
     ConfigError
-        If ``seed``, ``scale``, ``workers`` or ``density`` is out of range, or ``params`` lacks a habitat type or an
-        animal category the generator uses.
+        If ``seed``, ``scale``, ``workers`` or ``density`` is out of range, or ``params``
+        lacks a habitat type or an animal category the generator uses.
 
     Notes
     -----
