@@ -1004,21 +1004,24 @@ def generate_sample(
         processes, so call this from the CLI, a notebook, or a script whose top-level code
         is guarded by ``if __name__ == "__main__":``.
     density
-        Integer multiplier of the parcels and farms (1 to ``MAX_DENSITY`` = 8; default 1, the
-        standard sample). With ``K``, every tile keeps its areas, habitats and background grid
-        (identical geometry) and gets about ``K`` times the parcels, since the mean field
-        area of the tessellation is ``MEAN_CELL_AREA_M2 / K`` (71,000 / K m2; the same lattice
-        made ``K`` times finer, not fields split afterwards; a little less than ``K``-fold, as
-        the faces cut by area boundaries and ditch strips do not multiply with the lattice:
-        2.0x at ``K`` = 2 and 3.65x at ``K`` = 4 on one tile), and ``K`` times the farms: the
-        farm count drawn per tile is multiplied by ``K`` (capped, as before, by the candidate
-        home parcels) and each farm aims at ``1/K`` of the hectares its herd would claim (with
-        parcels ``K`` times smaller, a farm owns about as many parcels as at density 1, and
-        the agricultural land still suffices for all farms).
-        Herds per farm are unchanged (so the total emission is about ``K`` times); the
-        background deposition's farm term is divided by ``K`` to keep its level. The random
-        streams are those of density 1, so ``density=1`` gives the files of the standard
-        sample byte for byte; the manifest records ``density`` only when it is not 1.
+        Integer multiplier ``K`` of the parcels and farms (1 to ``MAX_DENSITY`` = 8; default
+        1, the standard sample). Every tile keeps its areas, habitats and background grid
+        (identical geometry) and gets:
+
+        * about ``K`` times the parcels: the tessellation's mean field area is
+          ``MEAN_CELL_AREA_M2 / K`` m2 (the same field lattice made ``K`` times finer, not
+          fields split afterwards). Faces cut by area boundaries and ditch strips do not
+          multiply with the lattice, so the one-tile sample gets 2.0x at ``K`` = 2 and 3.65x
+          at ``K`` = 4; ``scale=32`` gets 4.0x at ``K`` = 4.
+        * ``K`` times the farms: the farm count drawn per tile is multiplied by ``K`` (capped,
+          as before, by the candidate home parcels) and each farm aims at ``1/K`` of the
+          hectares its herd would claim, so that with parcels ``K`` times smaller a farm owns
+          about as many parcels as at density 1 and the agricultural land suffices for all.
+          Herds per farm are unchanged (the total emission is about ``K`` times); the farm
+          term of the background deposition is divided by ``K`` to keep its level.
+
+        The random streams are those of density 1, so ``density=1`` gives the files of the
+        standard sample byte for byte; the manifest records ``density`` only when it is not 1.
 
     Returns
     -------
