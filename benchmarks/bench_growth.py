@@ -3,8 +3,8 @@
 The sample grows in density, not in extent: ``n2kzones sample --scale 32 --density K`` keeps
 the 32 tiles of 40 x 40 km of the national-sized sample, with the same Natura 2000 areas,
 habitats and background grid, and makes about K times its parcels and K times its farms
-(``generate_sample(density=K)``). (Growing by tiles instead would leave the RD New bounds of
-the Netherlands beyond about 64 tiles, which the zones stage refuses.) ``--densities 1 2 4``
+(``generate_sample(density=K)``). (Growing by tiles instead puts 128 tiles beyond the RD New
+bounds of the Netherlands, which the zones stage refuses.) ``--densities 1 2 4``
 (the default) at ``--scale 32`` (the default) is 1x, 2x and 4x the national sample's parcels
 and farms. For each density every stage runs in its own process (``n2kzones <stage>``, as
 ``make`` runs it; the same runner as ``bench_pipeline.py``), with the same config
