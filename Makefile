@@ -107,7 +107,7 @@ BENCH_ARGS ?=
 bench-pipeline: $(STAMP)  ## Every stage vs its compute core, national sample (slow; BENCH_ARGS='--scale 1 --profile')
 	$(BIN)/python benchmarks/bench_pipeline.py $(BENCH_ARGS)
 
-bench-growth: $(STAMP)  ## Every stage at 1x, 2x and 4x the national sample: seconds, GB, growth exponent (slow)
+bench-growth: $(STAMP)  ## Every stage at 1x, 2x, 4x the national sample's parcels and farms (--densities): seconds, GB, growth exponent (slow)
 	$(BIN)/python benchmarks/bench_growth.py $(BENCH_ARGS)
 
 docs: $(STAMP)  ## Generate docs/cli.md and docs/config.md from the code, then build the site into build/site

@@ -16,14 +16,18 @@ NATIONAL_DIR = REPO / "data" / "raw" / "national"
 NATIONAL_SCALE = 32  # 32 tiles of 40 x 40 km: ~120 areas, ~770,000 parcels, ~50,000 farms
 
 
-def national_sample(scale: int = NATIONAL_SCALE, out: Path = NATIONAL_DIR) -> Path:
-    """Generate the national-sized sample region once (cached under data/raw/national)."""
+def national_sample(
+    scale: int = NATIONAL_SCALE, out: Path = NATIONAL_DIR, density: int = 1
+) -> Path:
+    """Generate the national-sized sample region once (cached under data/raw/national); with
+    ``density`` K, K times its parcels and farms (``generate_sample(density=K)``)."""
     from n2kzones.datasets.sample import generate_sample
 
     if not (out / "manifest.json").exists():
-        print(f"generating the national-sized sample (scale {scale}) into {out} ...", flush=True)
+        print(f"generating the sample of scale {scale}, density {density} into {out} ...",
+              flush=True)
         t0 = time.perf_counter()
-        generate_sample(out, scale=scale)
+        generate_sample(out, scale=scale, density=density)
         print(f"  done in {time.perf_counter() - t0:.0f} s", flush=True)
     return out
 

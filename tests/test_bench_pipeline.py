@@ -207,3 +207,16 @@ def test_growth_config_puts_receptors_on_a_local_grid(tmp_path: Path) -> None:
     raw = tomllib.loads(path.read_text())
     assert raw["deposition"]["receptor_grid"] == "local"
     assert raw["project"]["output_dir"] == str(tmp_path / "scale-1")
+
+
+def test_growth_sample_folder_must_hold_the_asked_scale_and_density(tmp_path: Path) -> None:
+    g = _growth()
+    folder = tmp_path / "density-2"
+    folder.mkdir()
+    (folder / "manifest.json").write_text('{"scale": 1, "density": 2}')
+    assert g.sample_for(1, 2, tmp_path) == folder
+    with pytest.raises(SystemExit, match="scale 1, density 2, not scale 2, density 2"):
+        g.sample_for(2, 2, tmp_path)
+    (folder / "manifest.json").write_text('{"scale": 1}')  # no density key: density 1
+    with pytest.raises(SystemExit, match="scale 1, density 1, not scale 1, density 2"):
+        g.sample_for(1, 2, tmp_path)

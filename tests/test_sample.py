@@ -128,6 +128,10 @@ def test_multi_tile_area_placement():
         ({"scale": 1.5}, "scale"),
         ({"seed": -1}, "seed"),
         ({"workers": 0}, "workers"),
+        ({"density": 0}, "density"),
+        ({"density": sample.MAX_DENSITY + 1}, "density"),
+        ({"density": 1.5}, "density"),
+        ({"density": True}, "density"),
     ],
 )
 def test_bad_arguments(tmp_path, kwargs, match):
@@ -200,6 +204,49 @@ def test_rerun_replaces_files_in_place(tmp_path_factory, run_a):
     s = sample.generate_sample(out, seed=SEED)
     assert _sha(s.natura2000_path) == _sha(run_a.natura2000_path)
     assert _sha(s.manifest_path) == _sha(run_a.manifest_path)
+
+
+# ---------------------------------------------------------------------------------------
+# density: more parcels and farms on the same areas
+# ---------------------------------------------------------------------------------------
+
+#: Parcels and farms at density 2 over density 1, at scale 1: 2x within this tolerance (faces
+#: cut by area boundaries and strips do not double with the lattice; measured 2.01 and 2.00).
+DENSITY_2_RATIO = (1.7, 2.3)
+
+
+@pytest.fixture(scope="session")
+def run_d2(tmp_path_factory):
+    return sample.generate_sample(tmp_path_factory.mktemp("sample_d2"), seed=SEED, density=2)
+
+
+def test_density_two_doubles_parcels_and_farms_on_the_same_areas(run_a, run_d2):
+    lo, hi = DENSITY_2_RATIO
+    assert run_d2.density == 2 and run_a.density == 1
+    assert lo <= run_d2.n_parcels / run_a.n_parcels <= hi
+    assert lo <= run_d2.n_farms / run_a.n_farms <= hi
+    # same areas and habitats (geometry and attributes), same background grid
+    for key, layer in (("natura2000", "natura2000"), ("habitats", "habitats")):
+        a = gpd.read_file(run_a.paths[key], layer=layer)
+        b = gpd.read_file(run_d2.paths[key], layer=layer)
+        assert a.geom_equals_exact(b, tolerance=0).all(), key
+        pd.testing.assert_frame_equal(a.drop(columns="geometry"), b.drop(columns="geometry"))
+    with rasterio.open(run_a.deposition_path) as a, rasterio.open(run_d2.deposition_path) as b:
+        assert a.transform == b.transform and a.shape == b.shape
+        assert ((a.read(1) == sample.NODATA) == (b.read(1) == sample.NODATA)).all()
+    # the parcels still tile the same land, and every farm owns land
+    pa = gpd.read_file(run_a.parcels_path)
+    pb = gpd.read_file(run_d2.parcels_path)
+    assert pb.area.sum() == pytest.approx(pa.area.sum(), rel=1e-6)
+    farms = gpd.read_file(run_d2.farms_path)
+    assert set(farms.farm_id) <= set(pb.farm_id.dropna())
+    m = json.loads(run_d2.manifest_path.read_text("utf-8"))
+    assert m["density"] == 2 and m["counts"]["brp_gewas"] == run_d2.n_parcels
+
+
+def test_density_one_manifest_has_no_density_key(run_a):
+    # density 1 is the standard sample, byte for byte: its manifest is unchanged too
+    assert "density" not in json.loads(run_a.manifest_path.read_text("utf-8"))
 
 
 def test_crs_of_all_layers(run_a):
@@ -519,3 +566,16 @@ def test_stitch_tiles_makes_seams_a_clean_coverage():
     assert shapely.coverage_is_valid(after)
     assert shapely.is_valid(after).all()
     np.testing.assert_allclose(shapely.area(after), shapely.area(before))
+
+
+def test_cli_density_option_is_validated(tmp_path):
+    from typer.testing import CliRunner
+
+    from n2kzones.cli import app
+
+    runner = CliRunner()
+    res = runner.invoke(app, ["sample", "--out", str(tmp_path / "s"), "--density", "0"])
+    assert res.exit_code == 2 and "density" in res.output.lower()
+    res = runner.invoke(app, ["sample", "--out", str(tmp_path / "s"), "--density", "9"])
+    assert res.exit_code == 2 and "density must be between 1 and 8" in res.output
+    assert not (tmp_path / "s" / "manifest.json").exists()

@@ -152,11 +152,19 @@ def sample(
     out: Annotated[Path, typer.Option(help="Folder for the generated layers.")] = Path("data/raw/sample"),
     seed: Annotated[int, typer.Option(help="Random seed; the same seed gives identical files.")] = 20260626,
     scale: Annotated[int, typer.Option(min=1, help="Number of 40 x 40 km tiles (32 ~ national).")] = 1,
+    density: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="About this many times the parcels and farms on the same tiles, areas and "
+            "habitats (1 to 8; 1 is the standard sample).",
+        ),
+    ] = 1,
 ) -> None:
     """Generate the embedded sample region (areas, habitats, parcels, farms, background)."""
     from n2kzones.datasets.sample import generate_sample
 
-    summary = _run("sample", generate_sample, out, seed=seed, scale=scale)
+    summary = _run("sample", generate_sample, out, seed=seed, scale=scale, density=density)
     typer.echo(str(summary))
 
 

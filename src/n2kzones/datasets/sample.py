@@ -13,6 +13,11 @@ areas, ~770,000 parcels, ~50,000 farms). Each tile draws from its own random str
 ``numpy.random.SeedSequence(seed, spawn_key=(0, tile_index))``, so a tile does not depend on
 how many tiles come before it.
 
+``density=K`` (a scaling benchmark at a fixed extent) keeps the tiles, areas, habitats and
+the background grid and makes about K times the parcels and farms: the tessellation's mean
+field area is ``MEAN_CELL_AREA_M2 / K`` and each tile draws K times the farms, each aiming at
+1/K of the land its herd would claim.
+
 The same seed gives byte-identical files (the GeoPackage timestamp is pinned through the
 GDAL option ``OGR_CURRENT_DATE``), and each file is written under a temporary name and
 renamed when complete; ``manifest.json`` (written last, removed at the start of a run) lists
@@ -62,6 +67,10 @@ TILE_SIZE_M = 40_000.0
 SINGLE_TILE_ORIGIN_M = (150_000.0, 440_000.0)
 GRID_ORIGIN_M = (20_000.0, 300_000.0)
 MAX_SCALE = 200
+MAX_DENSITY = 8
+"""Largest ``density``: the mean field is then 71,000 / 8 = 8,875 m2, still well above the
+2,000 m2 a farm's home parcel must have (finer fields would leave ever fewer candidate homes,
+and fewer fields above the 12,000 m2 that a ditch or hedgerow strip needs)."""
 EDGE_MARGIN_M = 1_500.0
 MIN_AREA_GAP_M = 2_500.0
 PAIR_GAP_RANGE_M = (1_200.0, 1_800.0)
@@ -290,7 +299,7 @@ class SampleSummary:
         Folder holding all files.
     natura2000_path, habitats_path, parcels_path, farms_path, deposition_path, manifest_path
         The files written (GeoPackages, GeoTIFF, JSON).
-    seed, scale
+    seed, scale, density
         The arguments used.
     n_tiles, n_areas, n_habitats, n_parcels, n_farms
         Feature counts.
@@ -310,6 +319,7 @@ class SampleSummary:
     n_habitats: int
     n_parcels: int
     n_farms: int
+    density: int = 1
 
     @property
     def paths(self) -> dict[str, Path]:
@@ -357,6 +367,14 @@ def _tile_kinds(scale: int) -> list[tuple[str, ...]]:
             kinds.extend(unit)
         plans.append(tuple(sorted(kinds, key=ARCHETYPES.index)))
     return plans
+
+
+def _check_density(density: int) -> None:
+    """Raise ConfigError unless ``density`` is an integer from 1 to ``MAX_DENSITY``."""
+    if isinstance(density, bool) or not isinstance(density, int | np.integer):
+        raise ConfigError(f"density must be an integer, got {density!r}")
+    if not 1 <= density <= MAX_DENSITY:
+        raise ConfigError(f"density must be between 1 and {MAX_DENSITY}, got {density}")
 
 
 def _check_scale(scale: int) -> None:
@@ -484,7 +502,12 @@ class _Tile:
 
 
 def _generate_tile(
-    seed: int, index: int, origin: tuple[float, float], kinds: tuple[str, ...], params: Parameters
+    seed: int,
+    index: int,
+    origin: tuple[float, float],
+    kinds: tuple[str, ...],
+    params: Parameters,
+    density: int = 1,
 ) -> _Tile:
     ss = np.random.SeedSequence(seed, spawn_key=(0, index))
     rng_area, rng_hab, rng_parcel, rng_farm = (np.random.default_rng(s) for s in ss.spawn(4))
@@ -512,7 +535,7 @@ def _generate_tile(
         hab_geom += patches
 
     parcels, crop, farm_of_parcel, farms = _parcels_and_farms(
-        rng_parcel, rng_farm, tile, area_kinds, area_geoms, params
+        rng_parcel, rng_farm, tile, area_kinds, area_geoms, params, density
     )
     return _Tile(
         index=index,
@@ -537,7 +560,9 @@ def _parcels_and_farms(
     area_kinds: list[str],
     area_geoms: list[MultiPolygon],
     params: Parameters,
+    density: int,
 ) -> tuple[NDArray[np.object_], NDArray[np.int16], NDArray[np.int32], dict[str, object]]:
+    """Parcels (mean field ``MEAN_CELL_AREA_M2 / density`` m2) and farms of one tile."""
     ox, oy = tile.bounds[:2]
     areas = np.asarray(area_geoms, dtype=object)
     sensitive = np.array([k != "lake" for k in area_kinds])
@@ -564,7 +589,7 @@ def _parcels_and_farms(
         rng,
         tile,
         n_blocks=40,
-        cell_area_m2=MEAN_CELL_AREA_M2,
+        cell_area_m2=MEAN_CELL_AREA_M2 / density,
         thin=thin,
         strip_allowed=strip_allowed,
         strip_share=0.075,
@@ -621,7 +646,18 @@ def _parcels_and_farms(
     )
 
     farms, owner = _farms(
-        rng_farm, tile, parcels, pxy, pcrop, is_strip, p_inside, parent, area_kinds, areas, params
+        rng_farm,
+        tile,
+        parcels,
+        pxy,
+        pcrop,
+        is_strip,
+        p_inside,
+        parent,
+        area_kinds,
+        areas,
+        params,
+        density,
     )
     return parcels, pcrop.astype(np.int16), owner, farms
 
@@ -638,7 +674,13 @@ def _farms(
     area_kinds: list[str],
     areas: NDArray[np.object_],
     params: Parameters,
+    density: int,
 ) -> tuple[dict[str, object], NDArray[np.int32]]:
+    """Farms of one tile (``density`` times the usual count) and the farm owning each parcel.
+
+    Returns the farm columns (``farm_xy`` m, ``farm_type``, ``farm_animals`` head,
+    ``farm_height`` m) and per parcel the tile-local farm index (-1: no farm).
+    """
     ox, oy, mx, my = tile.bounds
     pcat = _CROP_CATEGORY[pcrop]
     parea = shapely.area(parcels)
@@ -663,7 +705,7 @@ def _farms(
 
     home_ok = np.flatnonzero(is_ag & ~p_inside & (parea > 2_000.0))
     w = dens[home_ok] * np.sqrt(parea[home_ok])
-    n_farms = min(int(rng.integers(1_520, 1_680)), len(home_ok))
+    n_farms = min(density * int(rng.integers(1_520, 1_680)), len(home_ok))
     home = np.sort(rng.choice(home_ok, size=n_farms, replace=False, p=w / w.sum()))
 
     # farm types: more dairy where grassland dominates, intensive farms in some regions
@@ -684,7 +726,9 @@ def _farms(
     animals, target_ha = _herds(rng, ftype, params)
     grazing = np.isin(ftype, [0, 1, 4, 5])
 
-    owner = _allocate_land(rng, hxy, home, target_ha * 1e4, grazing, pxy, parea, is_ag, is_grass)
+    # density K: K times the farms on the same land, each aiming at 1/K of its herd's hectares
+    target_m2 = target_ha * 1e4 / density
+    owner = _allocate_land(rng, hxy, home, target_m2, grazing, pxy, parea, is_ag, is_grass)
     # strips (ditches, hedgerows) belong to the farm owning the rest of their field
     host_rows = np.flatnonzero(~is_strip & (parent >= 0))
     if host_rows.size and is_strip.any():
@@ -808,8 +852,13 @@ def _deposition(
     origins: list[tuple[float, float]],
     farm_xy: NDArray[np.float64],
     farm_emission: NDArray[np.float64],
+    density: int = 1,
 ) -> tuple[NDArray[np.float32], tuple[float, float, float, float]]:
-    """Background deposition (mol N/ha/yr) on a 250 m grid over the sample extent."""
+    """Background deposition (mol N/ha/yr) on a 250 m grid over the sample extent.
+
+    Its local term follows the farms' emission density (kg NH3/ha/yr) divided by ``density``,
+    so that a denser sample keeps the background level of the density-1 sample.
+    """
     rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(2,)))
     org = np.asarray(origins)
     xmin, ymin = org.min(axis=0)
@@ -831,7 +880,7 @@ def _deposition(
     row = np.clip(((ymax - farm_xy[:, 1]) / c).astype(np.int64), 0, ny - 1)
     emis = np.zeros((ny, nx))
     np.add.at(emis, (row, col), farm_emission)
-    emis /= c * c / 1e4
+    emis /= c * c / 1e4 * density
     local = 0.4 * gaussian_filter(emis, 2.0, mode="constant") + 0.6 * gaussian_filter(
         emis, 10.0, mode="constant"
     )
@@ -933,6 +982,7 @@ def generate_sample(
     scale: int = 1,
     params: Parameters | None = None,
     workers: int = 1,
+    density: int = 1,
 ) -> SampleSummary:
     """Generate the synthetic sample region into ``out_dir``.
 
@@ -953,6 +1003,25 @@ def generate_sample(
         does not depend on it. With more than one, tiles are generated in "spawn" worker
         processes, so call this from the CLI, a notebook, or a script whose top-level code
         is guarded by ``if __name__ == "__main__":``.
+    density
+        Integer multiplier ``K`` of the parcels and farms (1 to ``MAX_DENSITY`` = 8; default
+        1, the standard sample). Every tile keeps its areas, habitats and background grid
+        (identical geometry) and gets:
+
+        * about ``K`` times the parcels: the tessellation's mean field area is
+          ``MEAN_CELL_AREA_M2 / K`` m2 (the same field lattice made ``K`` times finer, not
+          fields split afterwards). Faces cut by area boundaries and ditch strips do not
+          multiply with the lattice, so the one-tile sample gets 2.0x at ``K`` = 2 and 3.65x
+          at ``K`` = 4; ``scale=32`` gets 4.0x at ``K`` = 4.
+        * ``K`` times the farms: the farm count drawn per tile is multiplied by ``K`` (capped,
+          as before, by the candidate home parcels) and each farm aims at ``1/K`` of the
+          hectares its herd would claim, so that with parcels ``K`` times smaller a farm owns
+          about as many parcels as at density 1 and the agricultural land suffices for all.
+          Herds per farm are unchanged (the total emission is about ``K`` times); the farm
+          term of the background deposition is divided by ``K`` to keep its level.
+
+        The random streams are those of density 1, so ``density=1`` gives the files of the
+        standard sample byte for byte; the manifest records ``density`` only when it is not 1.
 
     Returns
     -------
@@ -962,15 +1031,16 @@ def generate_sample(
     Raises
     ------
     ConfigError
-        If ``seed`` or ``scale`` is out of range, or ``params`` lacks a habitat type or an
-        animal category the generator uses.
+        If ``seed``, ``scale``, ``workers`` or ``density`` is out of range, or ``params``
+        lacks a habitat type or an animal category the generator uses.
 
     Notes
     -----
     Files written (all EPSG:28992): ``natura2000.gpkg`` (layer ``natura2000``),
     ``habitats.gpkg`` (``habitats``), ``brp_gewaspercelen.gpkg`` (``brp_gewas``),
     ``veehouderijen.gpkg`` (``veehouderijen``), ``background_deposition.tif`` (250 m,
-    mol N/ha/yr, nodata -9999) and ``manifest.json`` (seed, scale, tiles, counts, sha256).
+    mol N/ha/yr, nodata -9999) and ``manifest.json`` (seed, scale, density if not 1, tiles,
+    counts, sha256).
     """
     t_start = time.perf_counter()
     if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
@@ -982,6 +1052,8 @@ def generate_sample(
     _check_params(params)
     if isinstance(workers, bool) or not isinstance(workers, int | np.integer) or workers < 1:
         raise ConfigError(f"workers must be a positive integer, got {workers!r}")
+    _check_density(density)
+    density = int(density)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / MANIFEST_FILE).unlink(missing_ok=True)
@@ -989,7 +1061,7 @@ def generate_sample(
     origins = tile_origins(scale)
     plans = _tile_kinds(scale)
     tiles: list[_Tile] = []
-    for tile in _run_tiles(seed, origins, plans, params, int(workers)):
+    for tile in _run_tiles(seed, origins, plans, params, int(workers), density):
         tiles.append(tile)
         logger.debug(
             "tile %d/%d at %s: %d areas, %d parcels, %d farms (%.1f s since start)",
@@ -1008,7 +1080,7 @@ def generate_sample(
     counts, farm_xy, farm_em = _write_all(tiles, seed, paths, params)
     del tiles  # the parcel WKB is the bulk of the memory
     dep_path = out_dir / DEPOSITION_FILE
-    dep, bounds = _deposition(seed, origins, farm_xy, farm_em)
+    dep, bounds = _deposition(seed, origins, farm_xy, farm_em, density)
     _write_raster(dep_path, dep, bounds)
 
     files = {
@@ -1041,15 +1113,18 @@ def generate_sample(
         },
         "files": files,
     }
+    if density != 1:  # absent means 1: the standard sample's manifest stays as it was
+        manifest["density"] = density
     man_path = out_dir / MANIFEST_FILE
     with _atomic(man_path) as tmp:
         tmp.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8")
 
     logger.info(
-        "sample seed=%d scale=%d: %d areas, %d habitat patches, %d parcels, %d farms "
+        "sample seed=%d scale=%d density=%d: %d areas, %d habitat patches, %d parcels, %d farms "
         "in %.1f s (generate %.1f s, write %.1f s) -> %s",
         seed,
         scale,
+        density,
         counts["natura2000"],
         counts["habitats"],
         counts["parcels"],
@@ -1074,13 +1149,19 @@ def generate_sample(
         n_habitats=counts["habitats"],
         n_parcels=counts["parcels"],
         n_farms=counts["farms"],
+        density=density,
     )
 
 
 def _tile_job(
-    seed: int, index: int, origin: tuple[float, float], kinds: tuple[str, ...], params: Parameters
+    seed: int,
+    index: int,
+    origin: tuple[float, float],
+    kinds: tuple[str, ...],
+    params: Parameters,
+    density: int,
 ) -> _Tile:
-    tile = _generate_tile(seed, index, origin, kinds, params)
+    tile = _generate_tile(seed, index, origin, kinds, params, density)
     tile.farm_emission = _emission(tile.farm_animals, params)
     return tile
 
@@ -1091,10 +1172,11 @@ def _run_tiles(
     plans: list[tuple[str, ...]],
     params: Parameters,
     workers: int,
+    density: int = 1,
 ) -> Iterator[_Tile]:
     """Generate the tiles in order, in this process or in a pool of ``workers`` processes."""
     n = len(origins)
-    args = ([seed] * n, list(range(n)), origins, plans, [params] * n)
+    args = ([seed] * n, list(range(n)), origins, plans, [params] * n, [density] * n)
     if workers <= 1 or n == 1:
         yield from map(_tile_job, *args)
         return
