@@ -647,3 +647,30 @@ def test_display_transform_is_the_geopandas_one():
     assert _to_wgs84(np.array([], dtype=object), want.crs).shape == (0,)
     with pytest.raises(ValueError, match="naive"):
         _to_wgs84(geoms, None)
+
+
+def test_rounding_that_geos_cannot_snap_falls_back_to_vertex_rounding(monkeypatch, caplog) -> None:
+    import logging
+
+    import numpy as np
+    import shapely
+    from shapely.errors import GEOSException
+
+    from n2kzones.render.maps import PRECISION_DEG, rounded_for_display
+
+    geoms = np.array([shapely.box(5.1, 51.1, 5.2, 51.2), shapely.box(5.3, 51.3, 5.41234567, 51.4), shapely.Point(5.123456, 51.1)], dtype=object)
+    real = shapely.set_precision
+    expected = real(geoms, PRECISION_DEG)
+
+    def picky(g, grid, mode="valid_output"):  # GEOS failing on the second geometry only
+        if mode == "valid_output" and (isinstance(g, np.ndarray) or g.equals(geoms[1])):
+            raise GEOSException("TopologyException: unable to assign free hole to a shell")
+        return real(g, grid, mode=mode)
+
+    assert (rounded_for_display(geoms) == expected).all()  # GEOS's result where it succeeds
+    monkeypatch.setattr(shapely, "set_precision", picky)
+    with caplog.at_level(logging.INFO, logger="n2kzones.render.maps"):
+        out = rounded_for_display(geoms)
+    assert out[0].equals_exact(expected[0], 0) and out[2].equals_exact(expected[2], 0)
+    assert out[1].equals_exact(real(geoms[1], PRECISION_DEG, mode="pointwise"), 0)
+    assert "1 geometries rounded vertex by vertex" in caplog.text

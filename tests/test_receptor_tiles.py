@@ -87,6 +87,21 @@ def test_tiled_equals_untiled_on_the_sample_habitats(sample_config) -> None:
     assert len(tiled) > 1000
 
 
+def test_receptors_do_not_depend_on_the_thread_count(sample_config, monkeypatch: pytest.MonkeyPatch) -> None:
+    cfg = sample_config
+    habitats, _ = read_layer("habitats", cfg.inputs.habitats, crs=cfg.project.crs, params=cfg.params, base_dir=cfg.base_dir)
+    runs = []
+    for threads in ("1", "2", "3"):
+        monkeypatch.setenv("N2KZONES_THREADS", threads)
+        seen: list[int] = []
+        runs.append((hexagon_receptors(habitats, tile_m=500.0, progress=seen.append), seen))
+    (one, seen_one), *others = runs
+    assert len(seen_one) > 3 and seen_one[-1] == sorted(seen_one)[-1]  # several batches, counted up
+    for rec, seen in others:
+        assert rec.equals(one)  # the same rows, ids, values and order, bit for bit
+        assert seen[-1] == seen_one[-1] and seen == sorted(seen)
+
+
 def test_tiles_and_receptors_are_logged_and_progress_reported(caplog: pytest.LogCaptureFixture) -> None:
     habitats = gpd.GeoDataFrame(
         {"habitat_code": ["H4030"], "kdw_mol_ha": [714.0], "site_code": ["A"]},

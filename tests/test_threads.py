@@ -61,3 +61,36 @@ def test_array_map_equals_one_call_and_chunks_join_to_the_input() -> None:
         assert len(parts) == threads and (np.concatenate(parts) == polys).all()
         assert (array_map(shapely.is_valid, polys, threads=threads) == expected).all()
     assert len(thread_chunks(polys[:10], threads=4)) == 1  # short: one chunk
+
+
+def test_a_pool_worker_ends_when_its_parent_is_killed(tmp_path) -> None:
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    script = tmp_path / "parent.py"
+    script.write_text(
+        "import multiprocessing, os, sys, time\n"
+        "from concurrent.futures import ProcessPoolExecutor\n"
+        "from n2kzones.threads import exit_with_parent\n"
+        "if __name__ == '__main__':\n"
+        "    pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context('spawn'),\n"
+        "                               initializer=exit_with_parent, initargs=(0.1,))\n"
+        "    print(pool.submit(os.getpid).result(), flush=True)\n"
+        "    time.sleep(60)\n"
+    )
+    with subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True) as parent:
+        worker = int(parent.stdout.readline())
+        os.kill(worker, 0)  # alive while its parent is
+        parent.send_signal(signal.SIGKILL)
+        parent.wait()
+    for _ in range(100):  # it looks every 0.1 s
+        try:
+            os.kill(worker, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.1)
+    else:
+        os.kill(worker, signal.SIGKILL)
+        raise AssertionError("the worker outlived its killed parent")

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
@@ -80,3 +82,27 @@ def array_map(fn: Callable[[np.ndarray], np.ndarray], values: np.ndarray, *, thr
     if len(parts) == 1:
         return fn(values)
     return np.concatenate(thread_map(fn, parts, threads=len(parts)))
+
+
+#: Seconds between two looks of :func:`exit_with_parent` at the parent process.
+PARENT_POLL_S = 1.0
+
+
+def exit_with_parent(poll_s: float = PARENT_POLL_S) -> None:
+    """In a worker process: end it soon after its parent process has gone.
+
+    A pool's worker waits for work on a pipe whose other end it holds itself, so a parent
+    that is killed (an interrupted run, a timeout) would leave its workers waiting forever,
+    each holding the layers it read. A daemon thread looks every ``poll_s`` seconds whether
+    the process has been handed to another parent, and then ends it. Call it in the pool's
+    initializer.
+    """
+    parent = os.getppid()
+
+    def watch() -> None:
+        while True:
+            time.sleep(poll_s)
+            if os.getppid() != parent:
+                os._exit(1)
+
+    threading.Thread(target=watch, name="n2kzones-parent-watch", daemon=True).start()

@@ -56,6 +56,7 @@ from n2kzones.datasets import shapes as shp
 from n2kzones.errors import ConfigError
 from n2kzones.io.writers import atomic_path as _atomic
 from n2kzones.params import Parameters, load_parameters
+from n2kzones.threads import exit_with_parent
 
 logger = logging.getLogger(__name__)
 
@@ -1182,7 +1183,7 @@ def _run_tiles(
         return
     ctx = multiprocessing.get_context("spawn")  # no fork of a possibly threaded parent
     try:
-        with ProcessPoolExecutor(max_workers=min(workers, n), mp_context=ctx) as pool:
+        with ProcessPoolExecutor(max_workers=min(workers, n), mp_context=ctx, initializer=exit_with_parent) as pool:
             yield from pool.map(_tile_job, *args)
     except BrokenProcessPool as exc:
         raise RuntimeError(

@@ -14,6 +14,7 @@ import math
 import numbers
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import geopandas as gpd
 import numpy as np
@@ -22,6 +23,7 @@ import shapely
 
 from n2kzones.deposition import receptor_grid
 from n2kzones.errors import InputError
+from n2kzones.threads import available_threads, thread_map
 
 log = logging.getLogger(__name__)
 
@@ -161,6 +163,47 @@ def _pairs_untiled(
     return centres, h_idx, s_idx, area
 
 
+@dataclass(frozen=True)
+class _Tiles:
+    """Sensitive habitat cut into square tiles (:func:`_habitat_tiles`): the polygons, each
+    tile's clip box and column/row, the (tile, polygon) pairs that meet, and the lattice."""
+
+    geoms: np.ndarray
+    boxes: np.ndarray
+    kx: np.ndarray
+    ky: np.ndarray
+    p_tile: np.ndarray
+    p_geom: np.ndarray
+    tile_m: float
+    side_m: float
+    origin: tuple[float, float]
+
+
+def _tile_batch(batch: np.ndarray, t: _Tiles) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The hexagons of the tiles ``batch`` and their habitat pairs: hexagon centres (m),
+    per pair the hexagon (index into the centres), the habitat polygon and the area (m2)."""
+    geoms, boxes, p_tile, p_geom, kx, ky = t.geoms, t.boxes, t.p_tile, t.p_geom, t.kx, t.ky
+    tile_m, side_m, origin = t.tile_m, t.side_m, t.origin
+    sel = np.isin(p_tile, batch)
+    pt, pg = p_tile[sel], p_geom[sel]
+    pieces = shapely.intersection(geoms[pg], boxes[pt])
+    ok = ~shapely.is_empty(pieces)
+    pieces, pt, pg = pieces[ok], pt[ok], pg[ok]
+    local, centres = _centres_in_tiles(kx[batch], ky[batch], tile_m, side_m, origin)
+    hex_tile = batch[local]
+    hexes = _hexagons(centres, side_m)
+    h, p = shapely.STRtree(pieces).query(hexes, predicate="intersects")
+    same = hex_tile[h] == pt[p]  # a hexagon meets only its own tile's pieces
+    h, p = h[same], p[same]
+    # A hexagon inside its piece is its own intersection: skip the overlay (the cost of
+    # one grows with the piece's vertices; most hexagons of a large area are inside).
+    shapely.prepare(pieces)
+    area = shapely.area(hexes[h])
+    cut = ~shapely.contains_properly(pieces[p], hexes[h])
+    area[cut] = shapely.area(shapely.intersection(hexes[h[cut]], pieces[p[cut]]))
+    return centres, h, pg[p], area
+
+
 def _pairs_tiled(
     geoms: np.ndarray,
     side_m: float,
@@ -184,34 +227,31 @@ def _pairs_tiled(
     s_out: list[np.ndarray] = []
     a_out: list[np.ndarray] = []
     offset = 0
-    for lo in range(0, n_tiles, _TILES_PER_BATCH):
-        batch = used[lo : lo + _TILES_PER_BATCH]
-        sel = np.isin(p_tile, batch)
-        pt, pg = p_tile[sel], p_geom[sel]
-        pieces = shapely.intersection(geoms[pg], boxes[pt])
-        ok = ~shapely.is_empty(pieces)
-        pieces, pt, pg = pieces[ok], pt[ok], pg[ok]
-        local, centres = _centres_in_tiles(kx[batch], ky[batch], tile_m, side_m, origin)
-        hex_tile = batch[local]
-        hexes = _hexagons(centres, side_m)
-        h, p = shapely.STRtree(pieces).query(hexes, predicate="intersects")
-        same = hex_tile[h] == pt[p]  # a hexagon meets only its own tile's pieces
-        h, p = h[same], p[same]
-        centres_out.append(centres)
-        h_out.append(h + offset)
-        s_out.append(pg[p])
-        # A hexagon inside its piece is its own intersection: skip the overlay (the cost of
-        # one grows with the piece's vertices; most hexagons of a large area are inside).
-        shapely.prepare(pieces)
-        area = shapely.area(hexes[h])
-        cut = ~shapely.contains_properly(pieces[p], hexes[h])
-        area[cut] = shapely.area(shapely.intersection(hexes[h[cut]], pieces[p[cut]]))
-        a_out.append(area)
-        offset += len(centres)
-        if bar is not None:
-            bar.update(len(batch))
-        elif callable(progress):
-            progress(lo + len(batch))
+    batches = [used[lo : lo + _TILES_PER_BATCH] for lo in range(0, n_tiles, _TILES_PER_BATCH)]
+    threads = available_threads()
+    done = 0
+
+    tiles = _Tiles(geoms, boxes, kx, ky, p_tile, p_geom, tile_m, side_m, origin)
+
+    def one(batch: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        return _tile_batch(batch, tiles)
+
+    # the batches are independent (GEOS releases the GIL): a round of one batch per thread,
+    # taken back in order, so the receptors do not depend on the thread count
+    for lo in range(0, len(batches), threads):
+        for batch, (centres, h, s_idx, area) in zip(
+            batches[lo : lo + threads], thread_map(one, batches[lo : lo + threads], threads=threads), strict=True
+        ):
+            centres_out.append(centres)
+            h_out.append(h + offset)
+            s_out.append(s_idx)
+            a_out.append(area)
+            offset += len(centres)
+            done += len(batch)
+            if bar is not None:
+                bar.update(len(batch))
+            elif callable(progress):
+                progress(done)
     if bar is not None:
         bar.close()
     if not centres_out:

@@ -49,6 +49,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
+from shapely.errors import GEOSException
 import xyzservices
 from branca.element import Element, Figure, MacroElement
 from folium.template import Template
@@ -160,6 +161,41 @@ def _to_wgs84(geoms: np.ndarray, crs: object) -> np.ndarray:
     return out
 
 
+def rounded_for_display(geoms: np.ndarray, grid_deg: float | None = None) -> np.ndarray:
+    """Geometries (WGS84) rounded to ``grid_deg`` degrees (default :data:`PRECISION_DEG`).
+
+    GEOS's snap-rounding keeps each rounded polygon valid; where it cannot (a
+    ``TopologyException`` on a large dissolved layer), that geometry's coordinates are
+    rounded one by one instead (a map only draws it) and the count is logged.
+
+    Parameters
+    ----------
+    geoms
+        Geometries in degrees (lon, lat).
+    grid_deg
+        Grid size in degrees.
+
+    Returns
+    -------
+    numpy.ndarray
+        The rounded geometries, in the same order.
+    """
+    grid = PRECISION_DEG if grid_deg is None else grid_deg
+    try:
+        return shapely.set_precision(geoms, grid)
+    except GEOSException:
+        out = np.empty_like(geoms)
+        n_pointwise = 0
+        for i, g in enumerate(geoms):
+            try:
+                out[i] = shapely.set_precision(g, grid)
+            except GEOSException:
+                out[i] = shapely.set_precision(g, grid, mode="pointwise")
+                n_pointwise += 1
+        log.info("maps: %d geometries rounded vertex by vertex (GEOS could not snap-round them)", n_pointwise)
+        return out
+
+
 def _display_arrays(gdf: gpd.GeoDataFrame, simplify_m: float) -> tuple[np.ndarray, np.ndarray]:
     """:func:`display_geometry` as arrays: the display geometries (simplified by
     ``simplify_m`` m in a projected CRS, WGS84, rounded to :data:`PRECISION_DEG` degrees;
@@ -171,7 +207,7 @@ def _display_arrays(gdf: gpd.GeoDataFrame, simplify_m: float) -> tuple[np.ndarra
     if simplify_m > 0 and geom.crs is not None and geom.crs.is_projected:
         arr = shapely.simplify(arr, simplify_m, preserve_topology=True)
     arr = _to_wgs84(arr, geom.crs)
-    rounded = shapely.set_precision(np.asarray(arr, dtype=object), PRECISION_DEG)
+    rounded = rounded_for_display(np.asarray(arr, dtype=object))
     keep = ~shapely.is_empty(rounded)
     return rounded[keep], pos[keep]
 

@@ -42,6 +42,7 @@ from n2kzones.render.i18n import (  # noqa: E402
 from n2kzones.rko import NO_RANGE  # noqa: E402
 from n2kzones.scenarios import NATIONAL_ROW  # noqa: E402
 from n2kzones.selection import UNKNOWN_NO_HABITAT  # noqa: E402
+from n2kzones.threads import exit_with_parent  # noqa: E402
 from n2kzones.zones import ZONE_WIDTH_COLUMN  # noqa: E402
 
 log = logging.getLogger(__name__)
@@ -120,7 +121,9 @@ class Figures:
         n = min(int(workers), len(self.jobs))
         if n > 1 and "fork" in multiprocessing.get_all_start_methods():
             # fork: the workers have matplotlib and the tables already (no import, no copy)
-            self._pool = ProcessPoolExecutor(n, mp_context=multiprocessing.get_context("fork"))
+            self._pool = ProcessPoolExecutor(
+                n, mp_context=multiprocessing.get_context("fork"), initializer=exit_with_parent
+            )
             order = sorted(range(len(self.jobs)), key=lambda i: -len(self.jobs[i][1]))
             self._futures = {i: self._pool.submit(_draw, self.jobs[i]) for i in order}
         else:

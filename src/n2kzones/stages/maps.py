@@ -50,6 +50,7 @@ from n2kzones.rko import NO_RANGE
 from n2kzones.stages.catalogue import OUTPUTS, rko_below_column
 from n2kzones.stages.common import config_name, data_date, habitats_of_chosen_areas
 from n2kzones.stages.framework import StageRun, stage_run
+from n2kzones.threads import exit_with_parent
 
 log = logging.getLogger(__name__)
 
@@ -180,6 +181,7 @@ def _init_worker_from(
 ) -> None:
     """:func:`_init_worker` of a worker process, with the map context and the small layers
     from the pickle file ``state`` (so that what a new process is sent stays small)."""
+    exit_with_parent()  # a killed run leaves no worker behind
     with open(state, "rb") as f:
         ctx, shared = pickle.load(f)  # noqa: S301 - written by this run, in a private folder
     _init_worker(ctx, shared, paths, self_contained, freeze=True)
