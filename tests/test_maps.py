@@ -674,3 +674,26 @@ def test_rounding_that_geos_cannot_snap_falls_back_to_vertex_rounding(monkeypatc
     assert out[0].equals_exact(expected[0], 0) and out[2].equals_exact(expected[2], 0)
     assert out[1].equals_exact(real(geoms[1], PRECISION_DEG, mode="pointwise"), 0)
     assert "1 geometries rounded vertex by vertex" in caplog.text
+
+
+def test_a_geometry_geos_cannot_cut_is_made_valid_or_clipped_for_the_map(caplog) -> None:
+    import logging
+
+    import numpy as np
+    import shapely
+    from shapely.errors import GEOSException
+
+    from n2kzones.render.maps import clipped_for_display
+
+    box = shapely.box(0, 0, 10, 10)
+    bowtie = shapely.Polygon([(2, 2), (12, 12), (12, 2), (2, 12)])  # invalid: a bow-tie
+    geoms = np.array([shapely.box(5, 5, 15, 15), bowtie, shapely.box(-5, -5, 1, 1)], dtype=object)
+    with pytest.raises(GEOSException, match="side location conflict"):
+        shapely.intersection(geoms, box)  # what GEOS does with it
+    with caplog.at_level(logging.INFO, logger="n2kzones.render.maps"):
+        out = clipped_for_display(geoms, box)
+    assert out[0].equals(shapely.box(5, 5, 10, 10)) and out[2].equals(shapely.box(0, 0, 1, 1))
+    assert out[1].is_valid and out[1].equals(shapely.intersection(shapely.make_valid(bowtie), box))
+    assert "1 geometries made valid or clipped" in caplog.text
+    valid = geoms[[0, 2]]
+    assert all(o.equals_exact(e, 0) for o, e in zip(clipped_for_display(valid, box), shapely.intersection(valid, box)))

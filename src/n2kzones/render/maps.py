@@ -161,6 +161,45 @@ def _to_wgs84(geoms: np.ndarray, crs: object) -> np.ndarray:
     return out
 
 
+def clipped_for_display(geoms: np.ndarray, box: shapely.Geometry) -> np.ndarray:
+    """``geoms`` cut to the map's extent ``box`` (m), for drawing.
+
+    Where GEOS cannot intersect a geometry (a ``TopologyException`` on an invalid result of
+    closing a large dissolved layer), that geometry is made valid first, and failing that
+    clipped to the box's rectangle the fast way (:func:`shapely.clip_by_rect`); the count is
+    logged. Elsewhere the result is the exact intersection.
+
+    Parameters
+    ----------
+    geoms
+        Geometries in the map's projected CRS (m).
+    box
+        The map's extent, a rectangle in the same CRS.
+
+    Returns
+    -------
+    numpy.ndarray
+        The clipped geometries, in the same order.
+    """
+    try:
+        return shapely.intersection(geoms, box)
+    except GEOSException:
+        out = np.empty(len(geoms), dtype=object)
+        n_repaired = 0
+        for i, g in enumerate(geoms):
+            try:
+                out[i] = shapely.intersection(g, box)
+                continue
+            except GEOSException:
+                n_repaired += 1
+            try:
+                out[i] = shapely.intersection(shapely.make_valid(g), box)
+            except GEOSException:
+                out[i] = shapely.clip_by_rect(g, *box.bounds)
+        log.info("maps: %d geometries made valid or clipped to the map's box (GEOS could not cut them)", n_repaired)
+        return out
+
+
 def rounded_for_display(geoms: np.ndarray, grid_deg: float | None = None) -> np.ndarray:
     """Geometries (WGS84) rounded to ``grid_deg`` degrees (default :data:`PRECISION_DEG`).
 
@@ -1491,10 +1530,11 @@ def area_map(ctx: MapContext, site_code: str, data: dict, *, self_contained: boo
         # close the ditches and roads between parcels at the map's resolution
         closed = sel.geometry.buffer(simplify, quad_segs=2).buffer(-simplify, quad_segs=2)
         sel = sel.assign(
-            geometry=closed.intersection(box), parcel_id="*", share=1.0, gewas=sel["category"]
+            geometry=clipped_for_display(closed.to_numpy(), box), parcel_id="*", share=1.0,
+            gewas=sel["category"],
         )
     elif len(sel):
-        sel = sel.assign(geometry=sel.geometry.intersection(box))
+        sel = sel.assign(geometry=clipped_for_display(sel.geometry.to_numpy(), box))
     if len(sel):
         cats = _pylist(sel["category"].astype(str).str.lower())
         labels: dict[object, str] = {}
