@@ -557,6 +557,25 @@ def test_maps_do_not_depend_on_the_number_of_workers(mapped, tmp_path):
         assert _without_ids(a.read_text()) == _without_ids(b.read_text()), a.name
 
 
+def test_the_maps_workers_log_through_this_process(mapped, tmp_path, caplog):
+    """What a maps worker process logs reaches this process's handlers (with the worker's
+    process name): counted repairs inside a map are not lost."""
+    import logging
+
+    from n2kzones.stages.maps import run_maps
+
+    cfg = mapped["cfg"]
+    out = tmp_path / "out"
+    shutil.copytree(cfg.output_dir, out)
+    two = cfg.model_copy(update={"project": cfg.project.model_copy(update={"output_dir": out})})
+    assert two.compute.n_workers > 1
+    with caplog.at_level(logging.DEBUG):
+        written = run_maps(two, self_contained=False)
+    built = [r for r in caplog.records if r.getMessage().startswith("area map ")]
+    assert len(built) == len(written) - 1  # every area map (not the overview)
+    assert {r.processName for r in built} - {"MainProcess"}  # logged in the workers
+
+
 def test_area_rows_index_selects_the_rows_of_the_masks(mapped):
     """:func:`index_area_rows` gives each area map the rows the per-map comparisons select (the
     same rows in the same order, also for a site code without rows), and so the same page."""

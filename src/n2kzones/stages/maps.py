@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import logging.handlers
 import multiprocessing
 import pickle
 import tempfile
@@ -22,6 +23,7 @@ from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
 import pandas as pd
@@ -177,11 +179,16 @@ def _init_worker(
 
 
 def _init_worker_from(
-    state: str, paths: dict[str, Path], self_contained: bool
+    state: str, paths: dict[str, Path], self_contained: bool, records: Any = None, level: int = logging.INFO,
 ) -> None:
     """:func:`_init_worker` of a worker process, with the map context and the small layers
-    from the pickle file ``state`` (so that what a new process is sent stays small)."""
+    from the pickle file ``state`` (so that what a new process is sent stays small); its log
+    records at ``level`` and above go to the queue ``records`` (the parent logs them)."""
     exit_with_parent()  # a killed run leaves no worker behind
+    if records is not None:
+        root = logging.getLogger()
+        root.handlers[:] = [logging.handlers.QueueHandler(records)]
+        root.setLevel(level)
     with open(state, "rb") as f:
         ctx, shared = pickle.load(f)  # noqa: S301 - written by this run, in a private folder
     _init_worker(ctx, shared, paths, self_contained, freeze=True)
@@ -193,7 +200,9 @@ def _build_one(code: str, path: Path) -> float:
     t0 = time.perf_counter()
     ctx, data, inline = _WORKER["ctx"], _WORKER["data"], _WORKER["self_contained"]
     write_map(area_map(ctx, code, data, self_contained=inline), path, self_contained=inline)
-    return time.perf_counter() - t0
+    seconds = time.perf_counter() - t0
+    log.debug("area map %s: %.2f s", code, seconds)
+    return seconds
 
 
 def _progress(n_total: int, t0: float) -> Callable[[int], None]:
@@ -264,12 +273,29 @@ def build_area_maps(
     with tempfile.TemporaryDirectory(prefix="n2kzones-maps-") as tmp:
         state = Path(tmp) / "state.pickle"
         state.write_bytes(pickle.dumps((ctx, shared), protocol=pickle.HIGHEST_PROTOCOL))
-        pool = ProcessPoolExecutor(
-            max_workers=workers, mp_context=mp, initializer=_init_worker_from,
-            initargs=(str(state), layers, self_contained),
-        )
-        _run_pool(pool, codes, paths, done)
+        records = mp.Queue()  # the workers' log records, logged here as this process's
+        relay = logging.handlers.QueueListener(records, _Relay(), respect_handler_level=False)
+        relay.start()
+        try:
+            pool = ProcessPoolExecutor(
+                max_workers=workers, mp_context=mp, initializer=_init_worker_from,
+                initargs=(str(state), layers, self_contained, records, logging.getLogger("n2kzones").getEffectiveLevel()),
+            )
+            _run_pool(pool, codes, paths, done)
+        finally:
+            relay.stop()
+            records.close()
     return [paths[c] for c in codes]
+
+
+class _Relay(logging.Handler):
+    """Logs a worker's record through this process's logger of the same name (its handlers,
+    its level)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        logger = logging.getLogger(record.name)
+        if logger.isEnabledFor(record.levelno):
+            logger.handle(record)
 
 
 def _run_pool(
