@@ -99,7 +99,7 @@ def _quads(p: np.ndarray) -> list[Polygon]:
 
 
 def test_matched_polygons_are_those_inside_a_tessellation() -> None:
-    from n2kzones.io.validate import matched_polygons
+    from n2kzones.io.validate import matched_polygons, matched_polygons_reference
 
     n = 6
     quads = _quads(_lattice(n, np.random.default_rng(1)))
@@ -109,6 +109,7 @@ def test_matched_polygons_are_those_inside_a_tessellation() -> None:
     assert np.flatnonzero(matched).tolist() == inner
     doubled = np.array([*quads, quads[14]], dtype=object)  # an inner quad twice
     m = matched_polygons(doubled)
+    assert (m == matched_polygons_reference(doubled)).all()
     assert not m[14] and not m[-1] and not m[[8, 13, 15, 20]].any()  # the copies and their neighbours
 
 
@@ -143,6 +144,7 @@ def test_narrowed_check_agrees_with_brute_force_on_spoilt_tessellations(monkeypa
     judged: list[int] = []
     strips = validate._coverage_is_valid_in_strips
     monkeypatch.setattr(validate, "_coverage_is_valid_in_strips", lambda g: judged.append(len(g)) or strips(g))
+    assert (validate.matched_polygons(geoms) == validate.matched_polygons_reference(geoms)).all()
     assert bool(_brute_pairs(geoms)) is (kind != 0)  # every spoilt layer has an overlap
     assert is_polygon_coverage(geoms) is (kind == 0)
     assert judged and judged[0] < len(geoms) // 2  # GEOS saw the border and the spoilt part only
@@ -167,6 +169,7 @@ def test_narrowed_check_with_holes_and_multipolygons(monkeypatch: pytest.MonkeyP
             quads.append(shapely.buffer(c, 0.05))
     geoms = np.array(quads, dtype=object)
     assert shapely.is_valid(geoms).all()
+    assert (validate.matched_polygons(geoms) == validate.matched_polygons_reference(geoms)).all()
     assert bool(_brute_pairs(geoms)) is (not coverage)
     assert is_polygon_coverage(geoms) is coverage
     if kind == "island":  # the hole's edges are matched by the island's: both need no judging

@@ -710,11 +710,29 @@ def matched_polygons(geoms: np.ndarray) -> np.ndarray:
     numpy.ndarray of bool
         True where every edge of the polygon is matched.
     """
+    from n2kzones.io import _edges_numba as kernels
+
+    xy, ring_of, owner, outer = _ring_coordinates(geoms)
+    xy = np.ascontiguousarray(xy)
+    bits = xy.view(np.uint64)
+    wrong_way = (kernels.twice_ring_areas(xy, ring_of, len(outer)) < 0) == outer
+    start, hashes, flip, up = kernels.edges(xy, bits, ring_of, wrong_way)
+    edge_owner = owner[ring_of[start]]
+    order = np.argsort(hashes)
+    matched = kernels.matched_edges(order, hashes, start, flip, up, edge_owner, bits)
+    ok = np.ones(len(geoms), dtype=bool)
+    ok[edge_owner[~matched]] = False
+    return ok
+
+
+def matched_polygons_reference(geoms: np.ndarray) -> np.ndarray:
+    """:func:`matched_polygons` in NumPy alone (the reference the Numba kernels of
+    :mod:`n2kzones.io._edges_numba` are tested against)."""
     xy, ring_of, owner, outer = _ring_coordinates(geoms)
     # the ways each ring runs: exteriors should run counter-clockwise, holes clockwise
     ax, ay, bx, by = xy[:-1, 0], xy[:-1, 1], xy[1:, 0], xy[1:, 1]
     along = ring_of[1:] == ring_of[:-1]
-    twice_area = np.bincount(ring_of[:-1][along], weights=(ax * by - bx * ay)[along], minlength=len(outer))
+    twice_area = np.bincount(ring_of[:-1], weights=(ax * by - bx * ay) * along, minlength=len(outer))
     wrong_way = (twice_area < 0) == outer
     keep = along & ((ax != bx) | (ay != by))  # edges of zero length bound nothing
     a, b = xy[:-1][keep], xy[1:][keep]
@@ -723,7 +741,9 @@ def matched_polygons(geoms: np.ndarray) -> np.ndarray:
     # each edge as its lower and higher end point (x, then y) and the way it runs there;
     # (-0.0 and 0.0 differ in bits: such an edge is left unmatched, which is safe)
     flip = (a[:, 0] > b[:, 0]) | ((a[:, 0] == b[:, 0]) & (a[:, 1] > b[:, 1]))
-    seg = np.where(flip[:, None], np.concatenate([b, a], axis=1), np.concatenate([a, b], axis=1))
+    seg = np.empty((len(a), 4))
+    seg[:, :2], seg[:, 2:] = a, b
+    seg[flip, :2], seg[flip, 2:] = b[flip], a[flip]
     runs_up = flip != wrong_way[ring]
     bits = seg.view(np.uint64)
     hashes = _edge_hash(bits[:, 0], bits[:, 1], bits[:, 2], bits[:, 3])
