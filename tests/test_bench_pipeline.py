@@ -196,9 +196,12 @@ def test_growth_exponent_needs_two_measured_points() -> None:
     g = _growth()
     assert g.growth_exponent([1.0, 2.0, 4.0], [0.0, 0.0, 3.0]) is None
     assert g.growth_exponent([1.0, 2.0], [1.0, None]) is None
-    # n log n over 1x-4x of 758,470 parcels fits an exponent just above 1
+    # n log n over 1x-4x of 758,470 parcels: sizes equally spaced in log, so the fitted
+    # slope is the end points' one, 1 + log(log 4n / log n) / log 4 (1.073, below the flag)
     n = [758_470.0 * k for k in (1, 2, 4)]
-    assert 1.0 < g.growth_exponent(n, [v * math.log(v) for v in n]) < g.FLAG_EXPONENT
+    expected = 1 + math.log(math.log(n[2]) / math.log(n[0])) / math.log(4)
+    assert g.growth_exponent(n, [v * math.log(v) for v in n]) == pytest.approx(expected, rel=1e-9)
+    assert expected < g.FLAG_EXPONENT
 
 
 def test_growth_config_puts_receptors_on_a_local_grid(tmp_path: Path) -> None:

@@ -43,7 +43,9 @@ def test_constants() -> None:
     assert rg.HEX_PER_ROW == 1529 and rg.ZOOM_LEVEL == 1
     assert rg.HEXAGON_RADIUS_M == pytest.approx(62.0403239401, abs=1e-9)
     assert rg.HEXAGON_HEIGHT_M == pytest.approx(H, rel=1e-15)
-    assert 1.5 * math.sqrt(3) * rg.HEXAGON_RADIUS_M**2 == pytest.approx(10_000, rel=1e-14)
+    # the hexagons the module draws are 1 ha each (their area measured, not the formula's)
+    areas = shapely.area(rg.hexagon_polygons(np.array([1, 2, rg.HEX_PER_ROW + 1, rg.MAX_RECEPTOR_ID])))
+    assert areas == pytest.approx(10_000, rel=1e-9)
     # Rows while the centre is inside the box: floor(332500 / 53.7285) + 1.
     assert rg.N_ROWS == 6189 and rg.MAX_RECEPTOR_ID == 6189 * 1529
 
