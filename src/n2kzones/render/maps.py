@@ -36,25 +36,26 @@ import logging
 import math
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache
 from html import escape
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import folium
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from shapely.errors import GEOSException
 import xyzservices
 from branca.element import Element, Figure, MacroElement
 from folium.template import Template
 from matplotlib import colormaps
 from matplotlib.colors import Normalize, to_hex
+from shapely.errors import GEOSException
 
 from n2kzones.habitats import HABITAT_MAP, habitat_source_by_area
 from n2kzones.io.writers import atomic_path
@@ -181,22 +182,37 @@ def clipped_for_display(geoms: np.ndarray, box: shapely.Geometry) -> np.ndarray:
     numpy.ndarray
         The clipped geometries, in the same order.
     """
+
+    def made_valid_or_clipped(g: shapely.Geometry) -> shapely.Geometry:
+        try:
+            return shapely.intersection(shapely.make_valid(g), box)
+        except GEOSException:
+            return shapely.clip_by_rect(g, *box.bounds)
+
+    return _geos_or_instead(
+        lambda g: shapely.intersection(g, box), made_valid_or_clipped, geoms,
+        "made valid or clipped to the map's box (GEOS could not cut them)",
+    )
+
+
+def _geos_or_instead(
+    op: Callable[[Any], Any], instead: Callable[[shapely.Geometry], shapely.Geometry],
+    geoms: np.ndarray, what: str,
+) -> np.ndarray:
+    """``op(geoms)`` (vectorised); when GEOS raises, ``op`` per geometry and ``instead`` for
+    each one it raises on, logging their count as "N geometries ``what``"."""
     try:
-        return shapely.intersection(geoms, box)
+        return op(geoms)
     except GEOSException:
         out = np.empty(len(geoms), dtype=object)
-        n_repaired = 0
+        n_instead = 0
         for i, g in enumerate(geoms):
             try:
-                out[i] = shapely.intersection(g, box)
-                continue
+                out[i] = op(g)
             except GEOSException:
-                n_repaired += 1
-            try:
-                out[i] = shapely.intersection(shapely.make_valid(g), box)
-            except GEOSException:
-                out[i] = shapely.clip_by_rect(g, *box.bounds)
-        log.info("maps: %d geometries made valid or clipped to the map's box (GEOS could not cut them)", n_repaired)
+                out[i] = instead(g)
+                n_instead += 1
+        log.info("maps: %d geometries %s", n_instead, what)
         return out
 
 
@@ -220,19 +236,11 @@ def rounded_for_display(geoms: np.ndarray, grid_deg: float | None = None) -> np.
         The rounded geometries, in the same order.
     """
     grid = PRECISION_DEG if grid_deg is None else grid_deg
-    try:
-        return shapely.set_precision(geoms, grid)
-    except GEOSException:
-        out = np.empty_like(geoms)
-        n_pointwise = 0
-        for i, g in enumerate(geoms):
-            try:
-                out[i] = shapely.set_precision(g, grid)
-            except GEOSException:
-                out[i] = shapely.set_precision(g, grid, mode="pointwise")
-                n_pointwise += 1
-        log.info("maps: %d geometries rounded vertex by vertex (GEOS could not snap-round them)", n_pointwise)
-        return out
+    return _geos_or_instead(
+        lambda g: shapely.set_precision(g, grid),
+        lambda g: shapely.set_precision(g, grid, mode="pointwise"), geoms,
+        "rounded vertex by vertex (GEOS could not snap-round them)",
+    )
 
 
 def _display_arrays(gdf: gpd.GeoDataFrame, simplify_m: float) -> tuple[np.ndarray, np.ndarray]:
